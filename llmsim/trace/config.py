@@ -1,0 +1,175 @@
+"""The run configuration stored as JSON in a trace's file metadata (key `llmsim.config`).
+
+The generator derives every number of a run from this; the player reads names, sizes and
+intervals from it for layout. Unknown keys from a newer minor version are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmsim.trace.errors import TraceError
+
+MAX_GPUS = 65_536
+MAX_STEPS = 50_000_000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one simulated training run. See docs/trace-format.md."""
+
+    # identity
+    name: str  # run name, also the output folder: ./outputs/<name>/
+    model: str  # display name, e.g. "Llama-3-8B"
+    family: str  # architecture family, e.g. "llama"
+    invented: bool  # True for the catalogue's made-up models
+    kind: str  # "pretrain" | "finetune"
+    seed: int
+    generator_version: str
+    start_time: float  # unix seconds (UTC) of t = 0; casts print times from it
+    # architecture
+    params: int
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    tied_embeddings: bool
+    qkv_bias: bool
+    # cluster
+    gpu: str  # e.g. "NVIDIA H100 80GB HBM3"
+    gpu_short: str  # e.g. "H100"
+    gpu_memory_mib: int
+    gpu_tdp_w: int
+    gpu_peak_tflops: float  # dense bf16
+    gpu_max_clock_mhz: int
+    gpus: int
+    gpus_per_node: int
+    nodes: int
+    hostnames: tuple[str, ...]
+    interconnect: str
+    # parallelism and memory
+    tp: int
+    pp: int
+    dp: int
+    strategy: str
+    mem_weights_gib: float
+    mem_grads_gib: float
+    mem_optimizer_gib: float
+    mem_activations_gib: float
+    # batch and schedule
+    precision: str
+    seq_len: int
+    micro_batch: int
+    grad_accum: int
+    global_batch: int  # sequences per optimizer step
+    global_batch_tokens: int
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    lr_peak: float
+    lr_min: float
+    schedule: str
+    grad_clip: float
+    weight_decay: float
+    adam_beta1: float
+    adam_beta2: float
+    dataset: str
+    dataset_tokens: int
+    # cadence
+    log_interval: int  # a step line every this many steps
+    eval_interval: int  # validation every this many steps (and at each epoch end)
+    eval_batches: int
+    checkpoint_interval: int
+    save_total_limit: int
+    telemetry_interval: float  # seconds between telemetry samples
+    patience_limit: int
+    # software
+    torch_version: str
+    cuda_version: str
+    nccl_version: str
+    transformers_version: str
+    output_dir: str  # "./outputs/<name>"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
+        data = dataclasses.asdict(self)
+        data["hostnames"] = list(self.hostnames)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RunConfig:
+        """Parse and check the metadata JSON; raise TraceError on anything malformed."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TraceError(f"run config is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise TraceError("run config is not a JSON object")
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                if f.name == "extra":
+                    continue
+                raise TraceError(f"run config lacks the key {f.name!r}")
+            kwargs[f.name] = _check_value(f.name, str(f.type), data[f.name])
+        config = cls(**kwargs)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Raise TraceError where the config contradicts itself or is beyond any real run."""
+        if self.gpus != self.nodes * self.gpus_per_node:
+            raise TraceError(f"run config: gpus {self.gpus} != nodes x gpus_per_node")
+        if not 1 <= self.gpus <= MAX_GPUS:
+            raise TraceError(f"run config: {self.gpus} GPUs is beyond {MAX_GPUS:,}")
+        if len(self.hostnames) != self.nodes:
+            raise TraceError("run config: hostnames do not match the node count")
+        if self.tp * self.pp * self.dp != self.gpus:
+            raise TraceError("run config: tp x pp x dp does not equal the GPU count")
+        if not 1 <= self.total_steps <= MAX_STEPS:
+            raise TraceError(f"run config: total_steps {self.total_steps} out of range")
+        if self.epochs < 1 or self.steps_per_epoch < 1 or self.log_interval < 1:
+            raise TraceError("run config: epochs, steps_per_epoch and log_interval must be >= 1")
+        if self.kind not in ("pretrain", "finetune"):
+            raise TraceError(f"run config: unknown kind {self.kind!r}")
+
+
+def _check_value(name: str, typ: str, value: Any) -> Any:
+    if typ == "str":
+        if not isinstance(value, str):
+            raise TraceError(f"run config key {name!r} is not a string")
+        return value
+    if typ == "bool":
+        if not isinstance(value, bool):
+            raise TraceError(f"run config key {name!r} is not a boolean")
+        return value
+    if typ == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TraceError(f"run config key {name!r} is not an integer")
+        if value < 0 or value > 10**15:
+            raise TraceError(f"run config key {name!r} is out of range ({value})")
+        return value
+    if typ == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TraceError(f"run config key {name!r} is not a number")
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise TraceError(f"run config key {name!r} is out of range ({value})")
+        return float(value)
+    if typ.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TraceError(f"run config key {name!r} is not a list of strings")
+        return tuple(value)
+    if typ.startswith("dict"):
+        if not isinstance(value, dict):
+            raise TraceError(f"run config key {name!r} is not an object")
+        return value
+    raise TraceError(f"run config key {name!r} has an unsupported type")  # pragma: no cover

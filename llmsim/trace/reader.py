@@ -1,0 +1,181 @@
+"""Streaming, validating trace reader: opens a trace, checks it, and yields row groups or Events.
+
+Every way a file can be wrong (missing, not Parquet, truncated, foreign schema, other major
+version, unsorted or non-finite `t`, NaN/inf or absurd numbers, huge strings) becomes one
+TraceError with a one-line message; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from llmsim.trace.config import RunConfig
+from llmsim.trace.errors import TraceError
+from llmsim.trace.events import Event
+from llmsim.trace.schema import (
+    KINDS,
+    LIST_COLUMNS,
+    META_CONFIG,
+    META_VERSION,
+    PHASES,
+    SCHEMA,
+    SCHEMA_MAJOR,
+)
+
+# Values outside these bounds are no real training run: refuse them rather than draw nonsense.
+BOUNDS: Final[dict[str, tuple[float, float]]] = {
+    "t": (0.0, 1e9),
+    "loss": (0.0, 100.0),
+    "ppl": (1.0, 1e44),
+    "lr": (0.0, 10.0),
+    "grad_norm": (0.0, 1e6),
+    "tokens_per_s": (0.0, 1e12),
+    "step_time": (0.0, 1e6),
+    "mfu": (0.0, 1.0),
+    "elapsed": (0.0, 1e9),
+    "eta": (0.0, 1e9),
+    "val_loss": (0.0, 100.0),
+    "val_ppl": (1.0, 1e44),
+    "patience": (0, 10**6),
+    "patience_limit": (0, 10**6),
+    "epoch": (0, 10**6),
+    "step": (0, 10**8),
+    "done": (0, 10**15),
+    "total": (0, 10**15),
+    "size_bytes": (0, 10**16),
+    "gpu_util": (0.0, 100.0),
+    "gpu_mem": (0.0, 10**7),
+    "gpu_temp": (-50.0, 200.0),
+    "gpu_power": (0.0, 10**5),
+    "gpu_clock": (0.0, 10**5),
+    "gpu_health": (0, 2),
+    "avg_gpu_util": (0.0, 100.0),
+    "peak_mem_mib": (0.0, 10**7),
+}
+MAX_TEXT: Final = 65_536
+_KINDS = pa.array(KINDS)
+_PHASES = pa.array(PHASES)
+
+
+class TraceFile:
+    """An opened, header-checked trace. Rows are checked as they are read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise TraceError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise TraceError(f"{self.path}: is a directory, not a trace")
+        try:
+            self._pf = pq.ParquetFile(str(self.path))
+        except (pa.ArrowException, OSError) as exc:
+            raise TraceError(f"{self.path}: not a readable Parquet file ({_one_line(exc)})") from None
+        meta = self._pf.schema_arrow.metadata or {}
+        if META_VERSION not in meta:
+            raise TraceError(f"{self.path}: Parquet file but not an llmsim trace (no schema version)")
+        version = meta[META_VERSION].decode("utf-8", "replace")
+        major = version.split(".", 1)[0]
+        if not major.isdigit() or int(major) != SCHEMA_MAJOR:
+            raise TraceError(
+                f"{self.path}: trace schema version {version[:20]} is not supported "
+                f"(this llmsim reads {SCHEMA_MAJOR}.x)"
+            )
+        self.version = version
+        schema = self._pf.schema_arrow
+        for f in SCHEMA:
+            if f.name not in schema.names:
+                raise TraceError(f"{self.path}: column {f.name!r} is missing")
+            if not schema.field(f.name).type.equals(f.type):
+                raise TraceError(f"{self.path}: column {f.name!r} has type {schema.field(f.name).type}")
+        if META_CONFIG not in meta:
+            raise TraceError(f"{self.path}: the run config is missing")
+        try:
+            self.config = RunConfig.from_json(meta[META_CONFIG])
+        except TraceError as exc:
+            raise TraceError(f"{self.path}: {exc}") from None
+        self.num_rows = self._pf.metadata.num_rows
+        if self.num_rows == 0:
+            raise TraceError(f"{self.path}: the trace holds no events")
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Yield validated record batches (one per row group), in order."""
+        last_t = 0.0
+        try:
+            for i in range(self._pf.num_row_groups):
+                batch = self._pf.read_row_group(i, columns=list(SCHEMA.names)).combine_chunks()
+                for rb in batch.to_batches():
+                    last_t = self._check(rb, last_t)
+                    yield rb
+        except (pa.ArrowException, OSError) as exc:
+            raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+
+    def events(self) -> Iterator[Event]:
+        """Yield every row as an Event, streaming row group by row group."""
+        make = Event._make
+        for rb in self.batches():
+            columns = [rb.column(i).to_pylist() for i in range(rb.num_columns)]
+            yield from map(make, zip(*columns, strict=True))
+
+    def read_table(self) -> pa.Table:
+        """The whole validated trace as one table (for `info` and tests, not for playback)."""
+        return pa.Table.from_batches(list(self.batches()), schema=self._pf.schema_arrow)
+
+    def _check(self, rb: pa.RecordBatch, last_t: float) -> float:
+        t = rb.column("t")
+        if rb.num_rows == 0:
+            return last_t
+        if t.null_count:
+            raise TraceError(f"{self.path}: null time in column 't'")
+        for name, (lo, hi) in BOUNDS.items():
+            col = rb.column(name)
+            if name in LIST_COLUMNS:
+                col = pc.list_flatten(col)
+            if len(col) == col.null_count:
+                continue
+            if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
+                raise TraceError(f"{self.path}: NaN in column {name!r}")
+            mm = pc.min_max(col)
+            vmin, vmax = mm["min"].as_py(), mm["max"].as_py()
+            if not (math.isfinite(vmin) and math.isfinite(vmax)):
+                raise TraceError(f"{self.path}: infinite value in column {name!r}")
+            if vmin < lo or vmax > hi:
+                bad = vmin if vmin < lo else vmax
+                raise TraceError(f"{self.path}: value {bad:g} in column {name!r} is out of range")
+        tv = t.to_numpy()
+        if tv[0] < last_t or (len(tv) > 1 and (tv[1:] < tv[:-1]).any()):
+            raise TraceError(f"{self.path}: rows are not sorted by time 't'")
+        for name, allowed in (("kind", _KINDS), ("phase", _PHASES)):
+            col = rb.column(name)
+            if col.null_count:
+                raise TraceError(f"{self.path}: null in column {name!r}")
+            if not pc.all(pc.is_in(col.dictionary, value_set=allowed)).as_py():
+                raise TraceError(f"{self.path}: unknown value in column {name!r}")
+        for name in ("text", "path"):
+            lengths = pc.utf8_length(rb.column(name))
+            if lengths.null_count < len(lengths) and pc.max(lengths).as_py() > MAX_TEXT:
+                raise TraceError(f"{self.path}: a string in column {name!r} is over {MAX_TEXT:,} characters")
+        width = self.config.gpus
+        for name in LIST_COLUMNS:
+            col = rb.column(name)
+            if col.null_count < len(col):
+                lengths = pc.list_value_length(col).drop_null()
+                if pc.any(pc.not_equal(lengths, width)).as_py():
+                    raise TraceError(f"{self.path}: {name!r} lists do not have one value per GPU")
+        return float(tv[-1])
+
+
+def open_trace(path: Path | str) -> TraceFile:
+    """Open and header-check a trace; raise TraceError (one line, naming the file) if it is bad."""
+    return TraceFile(Path(path))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] if text else type(exc).__name__
