@@ -1,0 +1,134 @@
+"""`llmsim info`: what a trace holds — config, phase timings, steps, final loss, summary, sparkline.
+
+The work (`describe`) returns plain data; printing it as text or JSON is separate (`to_text`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from llmsim.trace import open_trace
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+INFO_FORMAT = 1  # version of the --json layout
+
+
+def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
+    """Read a whole trace (validated) and summarise it as JSON-ready data."""
+    trace = open_trace(path)
+    table = trace.read_table()
+    cfg = trace.config
+    kinds = table.column("kind").cast(pa.string())
+    t = table.column("t")
+    end = pc.max(t).as_py()
+
+    steps = table.filter(pc.equal(kinds, "step"))
+    losses = steps.column("loss").to_pylist()
+    summary_rows = table.filter(pc.equal(kinds, "summary")).to_pylist()
+    summary = summary_rows[-1] if summary_rows else None
+
+    phase_rows = table.filter(pc.equal(kinds, "phase"))
+    starts = phase_rows.column("t").to_pylist()
+    names = phase_rows.column("phase").cast(pa.string()).to_pylist()
+    durations: dict[str, float] = {}
+    for i, (name, start) in enumerate(zip(names, starts, strict=True)):
+        stop = starts[i + 1] if i + 1 < len(starts) else end
+        durations[name] = round(durations.get(name, 0.0) + (stop - start), 3)
+
+    evals = table.filter(pc.equal(kinds, "eval"))
+    config = dataclasses.asdict(cfg)
+    config.pop("hostnames")
+    config["hostnames_first"] = list(cfg.hostnames[:4])
+    return {
+        "format": INFO_FORMAT,
+        "path": str(path),
+        "schema_version": trace.version,
+        "rows": table.num_rows,
+        "duration_s": round(end, 3),
+        "config": config,
+        "phases_s": durations,
+        "steps": len(losses),
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "final_ppl": steps.column("ppl").to_pylist()[-1] if losses else None,
+        "best_val_loss": pc.min(evals.column("val_loss")).as_py() if evals.num_rows else None,
+        "evals": evals.num_rows,
+        "checkpoints": table.filter(pc.equal(kinds, "checkpoint")).num_rows,
+        "warnings": table.filter(pc.equal(table.column("level").cast(pa.string()), "WARNING")).num_rows,
+        "summary": _summary(summary),
+        "loss_sparkline": sparkline(losses, spark_width),
+    }
+
+
+def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "total_time_s": row["elapsed"],
+        "epochs": row["epoch"],
+        "steps": row["step"],
+        "final_loss": row["loss"],
+        "final_ppl": row["ppl"],
+        "avg_gpu_util_pct": row["avg_gpu_util"],
+        "peak_mem_mib": row["peak_mem_mib"],
+        "output_path": row["path"],
+        "total_size_bytes": row["size_bytes"],
+    }
+
+
+def sparkline(values: list[float], width: int) -> str:
+    """Bucket means of `values` drawn with block glyphs (lowest ▁, highest █)."""
+    if not values or width <= 0:
+        return ""
+    n = len(values)
+    buckets = min(width, n)
+    means = []
+    for b in range(buckets):
+        lo, hi = b * n // buckets, (b + 1) * n // buckets
+        chunk = values[lo:hi]
+        means.append(sum(chunk) / len(chunk))
+    vmin, vmax = min(means), max(means)
+    span = vmax - vmin
+    if span <= 0 or not math.isfinite(span):
+        return _SPARKS[0] * buckets
+    top = len(_SPARKS) - 1
+    return "".join(_SPARKS[round((v - vmin) / span * top)] for v in means)
+
+
+def to_text(info: dict[str, Any]) -> str:
+    """Human-readable multi-line report."""
+    c = info["config"]
+    s = info["summary"]
+    lines = [
+        f"{info['path']}  (trace v{info['schema_version']}, {info['rows']:,} rows)",
+        f"  run        {c['name']}  ({c['kind']}, seed {c['seed']})",
+        f"  model      {c['model']}  {c['params']:,} params  "
+        f"({c['layers']} layers, hidden {c['hidden']}, {c['heads']} heads, vocab {c['vocab']:,})",
+        f"  cluster    {c['gpus']} x {c['gpu']}  ({c['nodes']} nodes; tp {c['tp']} pp {c['pp']} "
+        f"dp {c['dp']}; {c['strategy']})",
+        f"  batch      {c['global_batch']} x {c['seq_len']} = {c['global_batch_tokens']:,} tokens/step; "
+        f"lr {c['lr_peak']:.2e} {c['schedule']}, warm-up {c['warmup_steps']}",
+        f"  schedule   {c['epochs']} epoch(s) x {c['steps_per_epoch']:,} steps = {c['total_steps']:,}",
+        "  phases     " + ", ".join(f"{k} {v:.0f}s" for k, v in info["phases_s"].items()),
+        f"  duration   {info['duration_s']:.0f} s simulated",
+    ]
+    if info["steps"]:
+        lines.append(
+            f"  loss       {info['first_loss']:.4f} -> {info['final_loss']:.4f} "
+            f"(ppl {info['final_ppl']:.2f})  {info['loss_sparkline']}"
+        )
+    lines.append(f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
+                 f"{info['warnings']} warnings")
+    if s:
+        lines.append(
+            f"  summary    {s['total_time_s']:.0f} s, {s['epochs']} epochs, {s['steps']:,} steps, "
+            f"loss {s['final_loss']:.4f}, ppl {s['final_ppl']:.2f}, util {s['avg_gpu_util_pct']:.1f}%, "
+            f"peak mem {s['peak_mem_mib']:.0f} MiB, {s['total_size_bytes']:,} B in {s['output_path']}"
+        )
+    return "\n".join(lines)
