@@ -1,0 +1,75 @@
+"""A self-contained HTML page: the vendored asciinema web player with a cast embedded in it.
+
+The page loads nothing from the network: the player's JS and CSS (npm `asciinema-player`,
+Apache-2.0, licence in assets/) are inlined, and so is the cast, so it plays offline in any
+browser from a file:// URL or an e-mail attachment.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+
+PLAYER_VERSION = "3.18.0"
+
+
+def _asset(name: str) -> str:
+    return resources.files("llmsim.player").joinpath("assets", name).read_text("utf-8")
+
+
+def _script_safe(text: str) -> str:
+    # Inside <script>, only "</" can end the element early; "<\/" means the same to JS.
+    return text.replace("</", "<\\/")
+
+
+def build_page(
+    cast_text: str, *, title: str, cols: int, rows: int, idle_time_limit: float | None
+) -> str:
+    """Return the whole HTML document for `cast_text` (an asciicast v2 or v3 file's content)."""
+    options: dict[str, object] = {
+        "cols": cols,
+        "rows": rows,
+        "autoPlay": True,
+        "preload": True,
+        "fit": "width",
+        "theme": "asciinema",
+        "terminalFontSize": "14px",
+    }
+    if idle_time_limit is not None:
+        options["idleTimeLimit"] = idle_time_limit
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="llmsim with asciinema-player {PLAYER_VERSION}">
+<title>{html.escape(title)}</title>
+<style>
+{_asset("asciinema-player.css")}
+body {{ margin: 0; padding: 24px; background: #121314; color: #ccc; font-family: sans-serif; }}
+main {{ max-width: 1400px; margin: 0 auto; }}
+h1 {{ font-size: 16px; font-weight: normal; margin: 0 0 12px 0; }}
+</style>
+</head>
+<body>
+<main>
+<h1>{html.escape(title)}</h1>
+<div id="player"></div>
+</main>
+<script>
+{_script_safe(_asset("asciinema-player.min.js"))}
+</script>
+<script>
+(function () {{
+  var cast = {_script_safe(json.dumps(cast_text, ensure_ascii=True))};
+  window.llmsimPlayer = AsciinemaPlayer.create(
+    {{ data: cast }},
+    document.getElementById("player"),
+    {_script_safe(json.dumps(options, sort_keys=True))}
+  );
+}})();
+</script>
+</body>
+</html>
+"""
