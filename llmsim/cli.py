@@ -55,18 +55,35 @@ def _duration(value: str | None, option: str) -> float | None:
 @app.command()
 def generate(
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Folder for the traces (or a .parquet file with --count 1).")
+        Path,
+        typer.Option(
+            "-o", "--output", help="Folder for the traces (or a .parquet file with --count 1)."
+        ),
     ] = Path("llmsim-traces"),
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many runs.")] = 1,
-    seed: Annotated[int | None, typer.Option(help="Seed of the first run (the next get seed+1, …).")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name from the catalogue (see `--model list`).")] = None,
-    gpus: Annotated[int | None, typer.Option(help="GPU count: 8 per node, 8 to 4096.")] = None,
-    gpu_type: Annotated[str | None, typer.Option("--gpu-type", help="GPU type, e.g. H100 or A100.")] = None,
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, max=1000, help="How many runs.")
+    ] = 1,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the first run (the next get seed+1, …).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name from the catalogue (see `--model list`).")
+    ] = None,
+    gpus: Annotated[
+        int | None, typer.Option(help="GPU count: 1, 2, 4, or 8 per node up to 4096.")
+    ] = None,
+    gpu_type: Annotated[
+        str | None, typer.Option("--gpu-type", help="GPU type, e.g. H100 or A100.")
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="pretrain or finetune.")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, max=1000)] = None,
     steps_per_epoch: Annotated[int | None, typer.Option("--steps-per-epoch", min=1)] = None,
-    duration: Annotated[str | None, typer.Option(help="Target simulated length: 20m, 1h, 900s.")] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing traces.")] = False,
+    duration: Annotated[
+        str | None, typer.Option(help="Target simulated length: 20m, 1h, 900s.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite existing traces.")
+    ] = False,
 ) -> None:
     """Precompute training runs into Parquet traces.
 
@@ -117,12 +134,20 @@ class _InputProblem(Exception):
 
 @app.command()
 def play(
-    traces: Annotated[list[Path] | None, typer.Argument(help="Trace files or folders (default: bundled runs).")] = None,
+    traces: Annotated[
+        list[Path] | None, typer.Argument(help="Trace files or folders (default: bundled runs).")
+    ] = None,
     speed: Annotated[float, typer.Option(help="Playback speed factor (2 = twice as fast).")] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="Play each trace once, then exit.")] = False,
-    shuffle: Annotated[bool, typer.Option("--shuffle", help="New random order every cycle.")] = False,
-    exit_after: Annotated[str | None, typer.Option("--exit-after", help="Stop after this wall time: 10m, 1h.")] = None,
-    color: Annotated[str, typer.Option(help="auto, always or never (NO_COLOR is honoured).")] = "auto",
+    shuffle: Annotated[
+        bool, typer.Option("--shuffle", help="New random order every cycle.")
+    ] = False,
+    exit_after: Annotated[
+        str | None, typer.Option("--exit-after", help="Stop after this wall time: 10m, 1h.")
+    ] = None,
+    color: Annotated[
+        str, typer.Option(help="auto, always or never (NO_COLOR is honoured).")
+    ] = "auto",
     timestamps: Annotated[
         str, typer.Option(help="wall: clock of now; trace: the run's own recorded start time.")
     ] = "wall",
@@ -155,8 +180,12 @@ def play(
 
 @app.command()
 def cast(
-    traces: Annotated[list[Path] | None, typer.Argument(help="Trace files or folders (default: bundled runs).")] = None,
-    output: Annotated[str, typer.Option("-o", "--output", help="OUT.cast, OUT.html, or - for stdout.")] = "",
+    traces: Annotated[
+        list[Path] | None, typer.Argument(help="Trace files or folders (default: bundled runs).")
+    ] = None,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="OUT.cast, OUT.html, or - for stdout.")
+    ] = "",
     cols: Annotated[int, typer.Option(help="Terminal width of the recording.")] = 120,
     rows: Annotated[int, typer.Option(help="Terminal height of the recording.")] = 36,
     speed: Annotated[float, typer.Option(help="Speed factor applied to the trace times.")] = 1.0,
@@ -165,7 +194,9 @@ def cast(
         float | None, typer.Option("--idle-time-limit", help="Cap pauses at this many seconds.")
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title stored in the cast header.")] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite an existing file.")
+    ] = False,
 ) -> None:
     """Export traces as an asciinema cast or a self-contained HTML player page.
 
@@ -257,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: still one line, the traceback on request
         if os.environ.get("LLMSIM_DEBUG"):
             raise
-        _fail(f"internal error: {type(exc).__name__}: {exc} (LLMSIM_DEBUG=1 shows the traceback)", 70)
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} (LLMSIM_DEBUG=1 shows the traceback)", 70
+        )
     if isinstance(result, int):
         return result
     return 0

@@ -25,23 +25,26 @@ def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
     table = trace.read_table()
     cfg = trace.config
     kinds = table.column("kind").cast(pa.string())
-    t = table.column("t")
-    end = pc.max(t).as_py()
 
-    steps = table.filter(pc.equal(kinds, "step"))
-    losses = steps.column("loss").to_pylist()
-    summary_rows = table.filter(pc.equal(kinds, "summary")).to_pylist()
+    def of_kind(kind: str) -> pa.Table:
+        return table.filter(pc.equal(kinds, pa.scalar(kind)))
+
+    end = float(table.column("t")[-1].as_py())
+    steps = of_kind("step")
+    losses = [float(v) for v in steps.column("loss").to_pylist() if v is not None]
+    summary_rows = of_kind("summary").to_pylist()
     summary = summary_rows[-1] if summary_rows else None
 
-    phase_rows = table.filter(pc.equal(kinds, "phase"))
-    starts = phase_rows.column("t").to_pylist()
-    names = phase_rows.column("phase").cast(pa.string()).to_pylist()
+    phase_rows = of_kind("phase")
+    starts = [float(v) for v in phase_rows.column("t").to_pylist() if v is not None]
+    names = [str(v) for v in phase_rows.column("phase").cast(pa.string()).to_pylist()]
     durations: dict[str, float] = {}
     for i, (name, start) in enumerate(zip(names, starts, strict=True)):
         stop = starts[i + 1] if i + 1 < len(starts) else end
         durations[name] = round(durations.get(name, 0.0) + (stop - start), 3)
 
-    evals = table.filter(pc.equal(kinds, "eval"))
+    evals = of_kind("eval")
+    levels = table.column("level").cast(pa.string())
     config = dataclasses.asdict(cfg)
     config.pop("hostnames")
     config["hostnames_first"] = list(cfg.hostnames[:4])
@@ -59,8 +62,8 @@ def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
         "final_ppl": steps.column("ppl").to_pylist()[-1] if losses else None,
         "best_val_loss": pc.min(evals.column("val_loss")).as_py() if evals.num_rows else None,
         "evals": evals.num_rows,
-        "checkpoints": table.filter(pc.equal(kinds, "checkpoint")).num_rows,
-        "warnings": table.filter(pc.equal(table.column("level").cast(pa.string()), "WARNING")).num_rows,
+        "checkpoints": of_kind("checkpoint").num_rows,
+        "warnings": table.filter(pc.equal(levels, pa.scalar("WARNING"))).num_rows,
         "summary": _summary(summary),
         "loss_sparkline": sparkline(losses, spark_width),
     }
@@ -123,8 +126,10 @@ def to_text(info: dict[str, Any]) -> str:
             f"  loss       {info['first_loss']:.4f} -> {info['final_loss']:.4f} "
             f"(ppl {info['final_ppl']:.2f})  {info['loss_sparkline']}"
         )
-    lines.append(f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
-                 f"{info['warnings']} warnings")
+    lines.append(
+        f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
+        f"{info['warnings']} warnings"
+    )
     if s:
         lines.append(
             f"  summary    {s['total_time_s']:.0f} s, {s['epochs']} epochs, {s['steps']:,} steps, "

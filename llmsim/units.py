@@ -30,7 +30,7 @@ def parse_duration(text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """H:MM:SS (or M:SS under an hour), as training logs print elapsed times."""
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"

@@ -76,10 +76,14 @@ class TraceFile:
         try:
             self._pf = pq.ParquetFile(str(self.path))
         except (pa.ArrowException, OSError) as exc:
-            raise TraceError(f"{self.path}: not a readable Parquet file ({_one_line(exc)})") from None
+            raise TraceError(
+                f"{self.path}: not a readable Parquet file ({_one_line(exc)})"
+            ) from None
         meta = self._pf.schema_arrow.metadata or {}
         if META_VERSION not in meta:
-            raise TraceError(f"{self.path}: Parquet file but not an llmsim trace (no schema version)")
+            raise TraceError(
+                f"{self.path}: Parquet file but not an llmsim trace (no schema version)"
+            )
         version = meta[META_VERSION].decode("utf-8", "replace")
         major = version.split(".", 1)[0]
         if not major.isdigit() or int(major) != SCHEMA_MAJOR:
@@ -93,7 +97,9 @@ class TraceFile:
             if f.name not in schema.names:
                 raise TraceError(f"{self.path}: column {f.name!r} is missing")
             if not schema.field(f.name).type.equals(f.type):
-                raise TraceError(f"{self.path}: column {f.name!r} has type {schema.field(f.name).type}")
+                raise TraceError(
+                    f"{self.path}: column {f.name!r} has type {schema.field(f.name).type}"
+                )
         if META_CONFIG not in meta:
             raise TraceError(f"{self.path}: the run config is missing")
         try:
@@ -155,18 +161,23 @@ class TraceFile:
             col = rb.column(name)
             if col.null_count:
                 raise TraceError(f"{self.path}: null in column {name!r}")
+            assert isinstance(col, pa.DictionaryArray)  # the header check guaranteed the type
             if not pc.all(pc.is_in(col.dictionary, value_set=allowed)).as_py():
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
         for name in ("text", "path"):
-            lengths = pc.utf8_length(rb.column(name))
+            strings = rb.column(name)
+            assert isinstance(strings, pa.StringArray)
+            lengths = pc.utf8_length(strings)
             if lengths.null_count < len(lengths) and pc.max(lengths).as_py() > MAX_TEXT:
-                raise TraceError(f"{self.path}: a string in column {name!r} is over {MAX_TEXT:,} characters")
+                raise TraceError(
+                    f"{self.path}: a string in column {name!r} is over {MAX_TEXT:,} characters"
+                )
         width = self.config.gpus
         for name in LIST_COLUMNS:
             col = rb.column(name)
             if col.null_count < len(col):
                 lengths = pc.list_value_length(col).drop_null()
-                if pc.any(pc.not_equal(lengths, width)).as_py():
+                if pc.any(pc.not_equal(lengths, pa.scalar(width, pa.int32()))).as_py():
                     raise TraceError(f"{self.path}: {name!r} lists do not have one value per GPU")
         return float(tv[-1])
 

@@ -19,7 +19,16 @@ META_VERSION: Final = b"llmsim.schema_version"
 META_CONFIG: Final = b"llmsim.config"
 
 Kind = Literal[
-    "phase", "log", "progress", "step", "telemetry", "eval", "checkpoint", "shard", "file", "summary"
+    "phase",
+    "log",
+    "progress",
+    "step",
+    "telemetry",
+    "eval",
+    "checkpoint",
+    "shard",
+    "file",
+    "summary",
 ]
 KINDS: Final[tuple[str, ...]] = (
     "phase",
@@ -102,9 +111,7 @@ COLUMNS: Final[tuple[str, ...]] = tuple(SCHEMA.names)
 DICT_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_dictionary(f.type)
 )
-LIST_COLUMNS: Final[frozenset[str]] = frozenset(
-    f.name for f in SCHEMA if pa.types.is_list(f.type)
-)
+LIST_COLUMNS: Final[frozenset[str]] = frozenset(f.name for f in SCHEMA if pa.types.is_list(f.type))
 FLOAT_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_floating(f.type)
 )

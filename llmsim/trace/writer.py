@@ -37,7 +37,7 @@ def make_table(n: int, columns: Mapping[str, Any]) -> pa.Table:
     unknown = set(columns) - set(SCHEMA.names)
     if unknown:
         raise ValueError(f"not trace columns: {sorted(unknown)}")
-    arrays: list[pa.Array] = []
+    arrays: list[pa.Array[Any]] = []
     for f in SCHEMA:
         value = columns.get(f.name)
         if value is None:
@@ -45,8 +45,8 @@ def make_table(n: int, columns: Mapping[str, Any]) -> pa.Table:
             continue
         if f.name in LIST_COLUMNS and isinstance(value, np.ndarray) and value.ndim == 2:
             rows, width = value.shape
-            offsets = pa.array(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
-            values = pa.array(value.ravel().astype(f.type.value_type.to_pandas_dtype()))
+            offsets = pa.array(np.arange(0, (rows + 1) * width, width, dtype=np.int32), pa.int32())
+            values = pa.array(value.ravel(), f.type.value_type, from_pandas=True)
             arrays.append(pa.ListArray.from_arrays(offsets, values))
             continue
         if np.isscalar(value) or isinstance(value, str):
@@ -56,6 +56,12 @@ def make_table(n: int, columns: Mapping[str, Any]) -> pa.Table:
         else:
             arrays.append(pa.array(value, f.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class TraceWriter:
@@ -84,6 +90,8 @@ class TraceWriter:
         except OSError as exc:
             raise TraceError(f"cannot write to {directory}: {exc.strerror or exc}") from None
         self._tmp = Path(tmp)
+        # mkstemp makes the file 0600; a trace is a shareable data file, so honour the umask.
+        os.chmod(tmp, 0o666 & ~_umask())
         schema = SCHEMA.with_metadata(
             {META_VERSION: SCHEMA_VERSION.encode(), META_CONFIG: self.config.to_json().encode()}
         )
