@@ -1,0 +1,100 @@
+"""Summary phase: aggregates observed from the emitted events, and the closing rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from llmsim.generator.rows import Rows
+from llmsim.trace.config import RunConfig
+
+
+@dataclass
+class Aggregates:
+    """Running totals over every table written, so the summary equals what was shown."""
+
+    last_step: int = 0
+    last_epoch: int = 0
+    last_loss: float = math.nan
+    util_sum: float = 0.0
+    util_count: int = 0
+    peak_mem: float = 0.0
+    export_bytes: int = 0
+    last_t: float = 0.0
+
+    def observe(self, table: pa.Table) -> None:
+        """Fold one table (about to be written) into the totals."""
+        if table.num_rows == 0:
+            return
+        kind = table.column("kind")
+        self.last_t = max(self.last_t, float(pc.max(table.column("t")).as_py()))
+        steps = table.filter(pc.equal(kind, pa.scalar("step")))
+        if steps.num_rows:
+            self.last_step = int(steps.column("step")[-1].as_py())
+            self.last_epoch = int(steps.column("epoch")[-1].as_py())
+            self.last_loss = float(steps.column("loss")[-1].as_py())
+        tele = table.filter(pc.equal(kind, pa.scalar("telemetry")))
+        if tele.num_rows:
+            mem = pc.list_flatten(tele.column("gpu_mem"))
+            self.peak_mem = max(self.peak_mem, float(pc.max(mem).as_py()))
+            train = tele.filter(pc.equal(tele.column("phase"), pa.scalar("train")))
+            if train.num_rows:
+                util = pc.list_flatten(train.column("gpu_util")).to_numpy()
+                self.util_sum += float(util.astype(np.float64).sum())
+                self.util_count += len(util)
+        out = table.filter(pc.is_in(kind, value_set=pa.array(["shard", "file"])))
+        if out.num_rows:
+            self.export_bytes += int(pc.sum(out.column("size_bytes")).as_py())
+
+
+def events(config: RunConfig, rng: np.random.Generator, agg: Aggregates) -> Rows:
+    """The closing rows: launcher shutdown lines and the summary row (last)."""
+    r = Rows()
+    t = agg.last_t + float(rng.uniform(0.3, 0.8))
+    r.phase(t, "summary", "Summary")
+    r.log(
+        t,
+        "summary",
+        "INFO",
+        "torchrun",
+        "[default] worker group successfully finished. Waiting 300 seconds for other agents "
+        "to finish.",
+    )
+    r.log(
+        t,
+        "summary",
+        "INFO",
+        "torchrun",
+        "Local worker group finished (WorkerState.SUCCEEDED). Waiting 300 seconds for other "
+        "agents to finish",
+    )
+    wait = float(rng.uniform(0.0003, 0.9)) if config.nodes > 1 else float(rng.uniform(2e-4, 9e-4))
+    t += wait
+    r.log(
+        t,
+        "summary",
+        "INFO",
+        "torchrun",
+        f"Done waiting for other agents. Elapsed: {wait!r} seconds",
+    )
+    t += 0.05
+    util = agg.util_sum / agg.util_count if agg.util_count else 0.0
+    r.add(
+        t,
+        "summary",
+        "summary",
+        elapsed=t,
+        epoch=agg.last_epoch,
+        step=agg.last_step,
+        loss=agg.last_loss,
+        ppl=math.exp(agg.last_loss),
+        avg_gpu_util=util,
+        peak_mem_mib=agg.peak_mem,
+        path=f"{config.output_dir}/final/",
+        size_bytes=agg.export_bytes,
+    )
+    return r
