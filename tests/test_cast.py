@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import fcntl
 import json
-import re
 import os
 import pty
+import re
 import shutil
 import struct
 import subprocess
@@ -61,7 +61,9 @@ def test_v2_header_markers_and_times(v2_cast: Path) -> None:
 
 def test_asciinema_cat_prints_exactly_the_output(v2_cast: Path) -> None:
     _, events = _events(v2_cast)
-    proc = subprocess.run([ASCIINEMA, "cat", str(v2_cast)], capture_output=True, timeout=60, check=True)
+    proc = subprocess.run(
+        [ASCIINEMA, "cat", str(v2_cast)], capture_output=True, timeout=60, check=True
+    )
     assert proc.stdout.decode("utf-8") == _output(events)
 
 
@@ -148,7 +150,9 @@ def test_same_trace_same_bytes(tmp_path: Path, synthetic_trace: Path, v2_cast: P
 
 
 def test_stdout_and_several_traces(synthetic_trace: Path) -> None:
-    proc = _cast(str(synthetic_trace), str(synthetic_trace), "-o", "-", "--cols", "80", "--rows", "24")
+    proc = _cast(
+        str(synthetic_trace), str(synthetic_trace), "-o", "-", "--cols", "80", "--rows", "24"
+    )
     lines = proc.stdout.decode("utf-8").splitlines()
     assert json.loads(lines[0])["width"] == 80
     out = "".join(json.loads(line)[2] for line in lines[1:] if json.loads(line)[1] == "o")

@@ -125,7 +125,7 @@ def test_foreign_parquet(tmp_path: Path) -> None:
 def test_wrong_version(tmp_path: Path, config: RunConfig, version: str) -> None:
     meta = {META_VERSION: version.encode(), META_CONFIG: config.to_json().encode()}
     path = _raw_write(tmp_path / "v.parquet", _rows(config), meta)
-    with pytest.raises(TraceError, match="version .* is not supported"):
+    with pytest.raises(TraceError, match=r"version .* is not supported"):
         open_trace(path)
 
 

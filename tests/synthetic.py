@@ -1,0 +1,317 @@
+"""A small but complete, schema-valid synthetic trace: every kind and phase, 16 GPUs on 2 nodes.
+
+Tests use it while the generator is written in parallel, and to inject hostile text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from llmsim.trace import RunConfig, TraceWriter, make_table
+from llmsim.trace.schema import COLUMNS
+
+GPUS = 16
+EPOCHS = 2
+STEPS_PER_EPOCH = 30
+TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH
+STEP_TIME = 1.0
+TOKENS = 1_048_576
+SHARDS = (4_976_698_672, 4_999_802_720, 4_915_916_176, 1_168_138_808)
+FILES = (
+    ("config.json", 654),
+    ("generation_config.json", 177),
+    ("tokenizer.json", 9_085_657),
+    ("tokenizer_config.json", 50_977),
+    ("special_tokens_map.json", 296),
+    ("model.safetensors.index.json", 23_950),
+)
+NCCL_LONG = (
+    "node-a01:1796:1796 [0] NCCL INFO Channel 00/24 : 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 "
+    "via P2P/IPC/read and NET/IB/0/GDRDMA, comm 0x55d4c1a3b0f0 rank 0 nRanks 16 nNodes 2 "
+    "localRanks 8 localRank 0 MNNVL 0 - Init COMPLETE, trees 0/-1/-1->1->-1 1/-1/-1->1->-1 "
+    "p2p channels 32 p2p channels per peer 4 buffSize 4194304 - Init timings 0.812345s"
+)
+
+
+def config(**overrides: Any) -> RunConfig:
+    """A valid run config for the synthetic run (fields may be overridden)."""
+    base = RunConfig(
+        name="synthetic-llama-1b",
+        model="Llama-3.2-1B",
+        family="llama",
+        invented=False,
+        kind="finetune",
+        seed=7,
+        generator_version="0.1.0",
+        start_time=1_767_225_600.0,  # 2026-01-01 00:00:00 UTC
+        params=1_235_814_400,
+        layers=16,
+        hidden=2048,
+        heads=32,
+        kv_heads=8,
+        head_dim=64,
+        ffn=8192,
+        vocab=128_256,
+        tied_embeddings=True,
+        qkv_bias=False,
+        gpu="NVIDIA H100 80GB HBM3",
+        gpu_short="H100",
+        gpu_memory_mib=81_559,
+        gpu_tdp_w=700,
+        gpu_peak_tflops=989.0,
+        gpu_max_clock_mhz=1980,
+        gpus=GPUS,
+        gpus_per_node=8,
+        nodes=2,
+        hostnames=("node-a01", "node-a02"),
+        interconnect="InfiniBand NDR 400Gb/s",
+        tp=2,
+        pp=1,
+        dp=8,
+        strategy="fsdp",
+        mem_weights_gib=2.3,
+        mem_grads_gib=2.3,
+        mem_optimizer_gib=9.2,
+        mem_activations_gib=40.0,
+        precision="bf16",
+        seq_len=4096,
+        micro_batch=4,
+        grad_accum=8,
+        global_batch=256,
+        global_batch_tokens=TOKENS,
+        epochs=EPOCHS,
+        steps_per_epoch=STEPS_PER_EPOCH,
+        total_steps=TOTAL_STEPS,
+        warmup_steps=5,
+        lr_peak=2e-4,
+        lr_min=2e-5,
+        schedule="cosine",
+        grad_clip=1.0,
+        weight_decay=0.1,
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        dataset="synthetic-instruct",
+        dataset_tokens=TOKENS * STEPS_PER_EPOCH,
+        log_interval=10,
+        eval_interval=30,
+        eval_batches=4,
+        checkpoint_interval=30,
+        save_total_limit=2,
+        telemetry_interval=5.0,
+        patience_limit=5,
+        torch_version="2.5.1",
+        cuda_version="12.4",
+        nccl_version="2.21.5",
+        transformers_version="4.46.3",
+        output_dir="./outputs/synthetic-llama-1b",
+    )
+    return replace(base, **overrides)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.t = 0.0
+
+    def add(self, kind: str, phase: str, dt: float = 0.0, **values: Any) -> None:
+        self.t += dt
+        self.rows.append({"t": self.t, "kind": kind, "phase": phase, **values})
+
+    def log(self, phase: str, source: str, text: str, level: str = "INFO", dt: float = 0.1) -> None:
+        self.add("log", phase, dt, level=level, source=source, text=text)
+
+    def progress(
+        self, phase: str, op: str, label: str, total: int, unit: str, seconds: float
+    ) -> None:
+        for done in range(total + 1):
+            dt = 0.0 if done == 0 else seconds / total
+            self.add(
+                "progress",
+                phase,
+                dt,
+                op=op,
+                text=label,
+                done=done,
+                total=total,
+                unit=unit,
+                elapsed=seconds * done / total,
+            )
+
+
+def _telemetry(
+    rows: _Rows, phase: str, step: int, epoch: int, busy: bool, sample: int, gpus: int
+) -> None:
+    util = [(98.0 + (i % 3)) if busy else 35.0 for i in range(gpus)]
+    temp = [52.0 + (i % 16) + (3.0 if busy else 0.0) for i in range(gpus)]
+    power = [610.0 + 4 * (i % 16) if busy else 250.0 for i in range(gpus)]
+    health = [0] * gpus
+    if sample % 2 == 1:
+        health[5] = 1  # a warm GPU...
+        temp[5] = 84.0
+    health[12] = 2 if sample >= 3 else 0  # ...and one that crosses the critical line
+    if health[12] == 2:
+        temp[12] = 91.0
+    rows.add(
+        "telemetry",
+        phase,
+        0.0,
+        step=step,
+        epoch=epoch,
+        gpu_util=util,
+        gpu_mem=[71_000.0 + 10 * (i % 16) for i in range(gpus)],
+        gpu_temp=temp,
+        gpu_power=power,
+        gpu_clock=[1980.0] * gpus,
+        gpu_health=health,
+    )
+
+
+def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, Any]]:
+    """The synthetic run's rows in time order; `inject` is placed into every text column."""
+    r = _Rows()
+    r.add("phase", "init", 0.0, text="Initialization")
+    r.log("init", "torchrun", "Starting elastic agent: world_size=16 nnodes=2 nproc_per_node=8")
+    r.log("init", "nccl", "NCCL version 2.21.5+cuda12.4")
+    r.log("init", "nccl", NCCL_LONG)
+    r.log("init", "model", "Model config: 16 layers, hidden 2048, 32 heads (8 kv), vocab 128,256")
+    r.log("init", "model", "Number of parameters: 1,235,814,400")
+    if inject is not None:
+        r.log("init", "data", inject)
+        r.log("init", "data", "after " + inject + " end", level="WARNING")
+    r.progress("init", "load_checkpoint", inject or "Loading checkpoint shards", 4, "shards", 4.0)
+    r.log("init", "data", "Dataset synthetic-instruct: 31,457,280 tokens")
+    r.add("phase", "train", 0.5, text="Training")
+    sample = 0
+    _telemetry(r, "train", 0, 1, True, sample, gpus)
+    loss = 2.4
+    for step in range(1, TOTAL_STEPS + 1):
+        epoch = (step - 1) // STEPS_PER_EPOCH + 1
+        loss = 1.6 + 0.8 * math.exp(-step / 20) - (0.15 if epoch == 2 else 0.0)
+        lr = 2e-4 * min(1.0, step / 5)
+        r.add(
+            "step",
+            "train",
+            STEP_TIME,
+            epoch=epoch,
+            step=step,
+            loss=loss,
+            ppl=math.exp(loss),
+            lr=lr,
+            grad_norm=0.3 + 0.01 * (step % 7),
+            tokens_per_s=TOKENS / STEP_TIME,
+            step_time=STEP_TIME,
+            mfu=0.451,
+            elapsed=step * STEP_TIME,
+            eta=(TOTAL_STEPS - step) * STEP_TIME,
+            done=(step - 1) % STEPS_PER_EPOCH + 1,
+            total=STEPS_PER_EPOCH,
+        )
+        if step % 5 == 0:
+            sample += 1
+            _telemetry(r, "train", step, epoch, True, sample, gpus)
+        if step % STEPS_PER_EPOCH == 0:
+            if step == 30:
+                r.log(
+                    "train", "monitor", "GPU 5 temperature 84C above 83C threshold", "WARNING", 0.0
+                )
+            r.add("phase", "eval", 0.1, text="Validation")
+            r.progress("eval", "eval", "Evaluating", 4, "batches", 2.0)
+            val = loss * 1.05
+            r.add(
+                "eval",
+                "eval",
+                0.1,
+                epoch=epoch,
+                step=step,
+                loss=loss,
+                ppl=math.exp(loss),
+                val_loss=val,
+                val_ppl=math.exp(val),
+                patience=epoch - 1,
+                patience_limit=5,
+                elapsed=2.2,
+            )
+            r.add("phase", "checkpoint", 0.1, text="Checkpoint")
+            r.progress("checkpoint", "checkpoint", "Saving checkpoint", 3, "B", 1.5)
+            r.add(
+                "checkpoint",
+                "checkpoint",
+                0.1,
+                step=step,
+                path=f"checkpoint-{step}",
+                size_bytes=18_537_216_000,
+                elapsed=1.6,
+            )
+            if step < TOTAL_STEPS:
+                r.add("phase", "train", 0.1, text="Training")
+    r.add("phase", "export", 1.0, text="Export")
+    _telemetry(r, "export", TOTAL_STEPS, EPOCHS, False, sample + 1, gpus)
+    r.progress("export", "merge_weights", "Merging weights", 16, "layers", 2.0)
+    r.progress("export", "optimize", "Optimizing for inference", 5, "tensors", 1.0)
+    r.progress("export", "serialize", "Serializing to SafeTensors", 8, "tensors", 1.0)
+    total = sum(SHARDS)
+    written = 0
+    r.add(
+        "progress",
+        "export",
+        0.1,
+        op="write_shards",
+        text="Writing shards",
+        done=0,
+        total=total,
+        unit="B",
+        elapsed=0.0,
+    )
+    for i, size in enumerate(SHARDS, 1):
+        written += size
+        r.add(
+            "progress",
+            "export",
+            0.5,
+            op="write_shards",
+            text="Writing shards",
+            done=written,
+            total=total,
+            unit="B",
+            elapsed=0.5 * i,
+        )
+        name = f"model-{i:05d}-of-{len(SHARDS):05d}.safetensors"
+        r.add("shard", "export", 0.0, path=name, size_bytes=size, done=i, total=len(SHARDS))
+    for name, size in FILES:
+        r.add(
+            "file",
+            "export",
+            0.05,
+            path=inject or name if name == "config.json" else name,
+            size_bytes=size,
+        )
+    r.add("phase", "summary", 0.5, text="Summary")
+    r.add(
+        "summary",
+        "summary",
+        0.0,
+        elapsed=r.t,
+        epoch=EPOCHS,
+        step=TOTAL_STEPS,
+        loss=loss,
+        ppl=math.exp(loss),
+        avg_gpu_util=98.9,
+        peak_mem_mib=71_150.0,
+        path="./outputs/synthetic-llama-1b/final/",
+        size_bytes=total + sum(size for _, size in FILES),
+    )
+    return r.rows
+
+
+def write_trace(path: Path, inject: str | None = None, **config_overrides: Any) -> Path:
+    """Write the synthetic trace to `path` and return it."""
+    rows = build_rows(inject, config_overrides.get("gpus", GPUS))
+    columns = {name: [row.get(name) for row in rows] for name in COLUMNS}
+    columns = {k: v for k, v in columns.items() if any(x is not None for x in v)}
+    cfg = config(**config_overrides)
+    with TraceWriter(path, cfg) as writer:
+        writer.write(make_table(len(rows), columns))
+    return path
