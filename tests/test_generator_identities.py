@@ -15,6 +15,7 @@ import pytest
 
 from llmsim.generator import GenerateOptions, generate
 from llmsim.generator.architecture import shards, spec_of
+from llmsim.generator.nccl import comm_plan
 from llmsim.generator.schedule import lr_at
 from llmsim.generator.telemetry import TEMP_CRIT, TEMP_WARN, UTIL_WARN
 from llmsim.trace import RunConfig, open_trace
@@ -121,6 +122,25 @@ def test_steps_are_complete_and_consistent(runs: list[Run]) -> None:
         assert 0.25 <= c.extra["step_time_mean"] <= 5.5
 
 
+def test_losses_are_shown_to_4_decimals(runs: list[Run]) -> None:
+    for run in each(runs):
+        s, e = run.kind("step"), run.kind("eval")
+        for col in (s.column("loss"), e.column("loss"), e.column("val_loss")):
+            x = col.to_numpy()
+            assert (x == np.round(x, 4)).all()  # exp() of the shown loss is the ppl shown
+        sm = run.kind("summary").to_pylist()[0]
+        assert sm["loss"] == round(sm["loss"], 4) and sm["ppl"] == math.exp(sm["loss"])
+
+
+def test_fine_tune_validation_flattens_late(runs: list[Run]) -> None:
+    """Across the fine-tunes, val stops improving at some late evaluations (patience > 0)."""
+    counted = 0
+    for run in each(runs):
+        if run.config.kind == "finetune" and run.config.epochs > 1:
+            counted += int(run.kind("eval").column("patience").to_numpy().max() > 0)
+    assert counted > 0
+
+
 def test_loss_shape_and_grad_norm(runs: list[Run]) -> None:
     for run in each(runs):
         c, s = run.config, run.kind("step")
@@ -149,8 +169,8 @@ def test_evals_and_patience(runs: list[Run]) -> None:
         np.testing.assert_allclose(e.column("val_ppl").to_numpy(), np.exp(val), rtol=1e-12)
         loss = e.column("loss").to_numpy()
         np.testing.assert_allclose(e.column("ppl").to_numpy(), np.exp(loss), rtol=1e-12)
-        ratio = val / loss
-        assert ratio.min() > 0.95 and ratio.max() < (1.25 if c.kind == "pretrain" else 1.45)
+        ratio = val / loss  # a few percent to ~15 % above train, fine-tunes included
+        assert ratio.min() >= 1.01 and ratio.max() <= 1.16, (c.name, ratio)
         patience = e.column("patience").to_numpy()
         assert (patience < c.patience_limit).all()
         assert (e.column("patience_limit").to_numpy() == c.patience_limit).all()
@@ -297,8 +317,10 @@ def test_telemetry_is_nvidia_smi_shaped(runs: list[Run]) -> None:
         # a fixed per-GPU offset: the same GPUs run hotter sample after sample
         if c.gpus >= 8 and tr.sum() > 20:
             half = tr.sum() // 2
-            first, second = np.median(temp[tr][:half], 0), np.median(temp[tr][half:], 0)
-            assert np.corrcoef(first, second)[0, 1] > 0.8
+            rel = temp[tr] - temp[tr].mean(axis=1, keepdims=True)  # minus the common warm-up
+            first, second = np.median(rel[:half], 0), np.median(rel[half:], 0)
+            calm = np.abs(first - second) < 5  # a heat episode moves one GPU for a while
+            assert np.corrcoef(first[calm], second[calm])[0, 1] > 0.8
         # eval and checkpoint pauses show as utilisation dips
         if (phase == "checkpoint").any():
             assert util[phase == "checkpoint"].mean() < 50
@@ -357,26 +379,76 @@ def test_slow_step_warnings_match_step_times(runs: list[Run]) -> None:
     assert found > 0
 
 
-def test_allreduce_logs_follow_the_bandwidth(runs: list[Run]) -> None:
+_COLL = re.compile(
+    r"^\S+:(\d+):(\d+) \[0\] NCCL INFO (AllReduce|ReduceScatter|AllGather): opCount ([0-9a-f]+) "
+    r"count (\d+) datatype 9 op 0 root 0 comm 0x[0-9a-f]+ \[nranks=(\d+)\] size ([\d.]+) MiB "
+    r"time ([\d.]+) ms algbw ([\d.]+) GB/s busbw ([\d.]+) GB/s$"
+)
+
+
+def test_nccl_collectives_are_buckets_at_the_link_bandwidth(runs: list[Run]) -> None:
     found = 0
     for run in each(runs):
         c = run.config
-        for row in run.logs():
-            m = re.search(
-                r"AllReduce: .* nranks (\d+) size ([\d,.]+) MiB time ([\d.]+) ms "
-                r"algbw [\d.]+ GB/s busbw ([\d.]+) GB/s",
-                str(row["text"]),
+        plan = comm_plan(c)
+        texts = [str(r["text"]) for r in run.logs()]
+        lines = [m for t in texts if (m := _COLL.match(t))]
+        if plan is None:
+            assert c.dp == 1 and not lines
+            continue
+        # the buckets cover one data-parallel rank's bf16 gradients, with at most padding left
+        rank_bytes = 2 * c.params // (c.tp * c.pp)
+        full = plan.grads[0]
+        assert sum(2 * b.elems * b.count for b in plan.grads) >= rank_bytes
+        assert (full.count - 1) * 2 * full.elems < rank_bytes
+        assert sum(2 * b.elems * b.count for b in plan.gathers) >= rank_bytes
+        joined = "\n".join(texts)
+        if plan.stack == "megatron":
+            assert (
+                f"Number of buckets for gradient all-reduce / reduce-scatter: {plan.grad_buckets}"
+                in joined
             )
-            if not m:
-                continue
+        elif plan.stack == "zero3":
+            assert f"reduce-scattered in {plan.grad_buckets} buckets" in joined
+        elif plan.stack == "fsdp":
+            m = re.search(r"(\d+) units \((\d+) x \w+ of ([\d,]+) params, root of ([\d,]+)", joined)
+            assert m is not None
+            layers, layer, root = (
+                int(m.group(2)),
+                int(m.group(3).replace(",", "")),
+                int(m.group(4).replace(",", "")),
+            )
+            assert int(m.group(1)) == layers + 1 == c.layers + 1
+            assert layers * layer + root == c.params
+            assert full.elems == -(-layer // c.dp) * c.dp  # a unit, padded to the dp size
+        link = c.extra["nccl_link_gbs"]
+        hopper = c.gpu_short in ("H100", "H200")
+        if c.tp * c.dp <= c.gpus_per_node:  # NVLink, per direction (900 / 600 GB/s is both)
+            assert link == (450.0 if hopper else 300.0)
+        else:  # one 400 / 200 Gb/s InfiniBand NIC per GPU
+            assert link == (50.0 if hopper else 25.0)
+        assert lines, c.name
+        sizes = {(b.op, b.elems) for b in (*plan.grads, *plan.gathers)}
+        for m in lines:
             found += 1
-            n, mib = int(m.group(1)), float(m.group(2).replace(",", ""))
-            ms, bus = float(m.group(3)), float(m.group(4))
+            pid, tid = m.group(1), m.group(2)
+            assert pid == tid  # collectives are issued by the main thread
+            op, count, n = m.group(3), int(m.group(5)), int(m.group(6))
+            mib, ms = float(m.group(7)), float(m.group(8))
+            alg, bus = float(m.group(9)), float(m.group(10))
             assert n == c.dp
-            assert mib * 2**20 == pytest.approx(2 * c.params / (c.tp * c.pp), rel=1e-3)
-            assert ms / 1e3 == pytest.approx(2 * (n - 1) / n * mib * 2**20 / (bus * 1e9), rel=1e-2)
-            assert ms / 1e3 < c.extra["step_time_mean"]
-            assert bus <= (900 if c.nodes == 1 else 50)
+            elems = count if op == "AllReduce" else count * n  # RS/AG print one rank's share
+            assert (op, elems) in sizes
+            nbytes = 2 * elems
+            assert mib == pytest.approx(nbytes / 2**20, abs=0.006)
+            factor = (2.0 if op == "AllReduce" else 1.0) * (n - 1) / n
+            assert ms / 1e3 == pytest.approx(factor * nbytes / (bus * 1e9), rel=1e-3, abs=6e-7)
+            slack = 0.0005 / ms  # time is printed to the microsecond
+            assert alg == pytest.approx(nbytes / (ms / 1e3) / 1e9, rel=slack + 1e-3, abs=0.006)
+            assert bus == pytest.approx(alg * factor, rel=2e-3, abs=0.006)
+            assert 0.6 * link <= bus <= 0.9 * link + 0.005
+        # one pass over the buckets (each gradient and parameter bucket once) fits in a step
+        assert plan.seconds(c.extra["nccl_bus_gbs"]) < c.extra["step_time_mean"]
     assert found > 0
 
 

@@ -33,6 +33,9 @@ MIN_DURATION = 120.0
 MAX_DURATION = 400 * 86400.0
 MAX_SEED = 2**63 - 1
 CKPT_BYTES_PER_PARAM = 14  # bf16 weights + fp32 master weights + Adam m and v
+STEP_MAX = 5.0  # longest mean step time (s) a watchable run uses
+BIG_MODEL = 30e9  # from here on: steps near STEP_MAX with the biggest batch that allows
+BUS_EFFICIENCY = (0.7, 0.9)  # NCCL ring bus bandwidth / link bandwidth
 EXPORT_SERIALIZE_GBS = 6.0
 # Random GPU counts by model size (parameters up to, candidate counts).
 _CLUSTER_SIZES: tuple[tuple[float, tuple[int, ...]], ...] = (
@@ -235,22 +238,42 @@ def _derive(
         pauses = evals_total * eval_seconds + n_ckpts * ckpt_s
         return max(60.0, duration - init_s - export_s - 10.0 - pauses)
 
-    # the gradient all-reduce must fit in a step: keep steps >= 1.5x its time
-    bus = gpu.nvlink_gbs * 0.8 if nodes == 1 else gpu.ib_gbs * 0.9
+    # the gradient collectives must fit in a step: keep steps >= 1.5x their time. Their bus
+    # bandwidth is per direction: NVLink (900 GB/s is both directions together) when the dp
+    # group sits inside one node (tp is the innermost group), else the GPU's InfiniBand NIC.
+    link = gpu.nvlink_gbs / 2 if plan.tp * plan.dp <= gpn else gpu.ib_gbs
+    bus = link * float(rng.uniform(*BUS_EFFICIENCY))
     comm = 2.0 * (plan.dp - 1) / plan.dp * 2 * params / (plan.tp * plan.pp) / (bus * 1e9)
-    floor = min(5.0, 1.5 * comm)
+    floor = min(STEP_MAX, 1.5 * comm)
+    fixed = spe_opt is not None and duration_opt is not None
     if spe_opt is not None and duration_opt is not None:
-        step_target = min(5.0, max(0.3, floor, train_seconds(eval_s) / (spe_opt * epochs)))
+        step_target = min(STEP_MAX, max(0.3, floor, train_seconds(eval_s) / (spe_opt * epochs)))
     else:
-        step_target = max(floor, float(np.exp(rng.uniform(np.log(0.8), np.log(3.5)))))
+        lo, hi = (
+            (4.8, STEP_MAX) if params >= BIG_MODEL else (2.0, 4.5) if params >= 10e9 else (0.8, 3.5)
+        )
+        step_target = max(floor, float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
     # --- batch: dp x micro x accum x seq_len, chosen for the target step time
-    per_rank = step_target * tps / (seq_len * plan.dp)
     micro_cap = 8 if params < 4e9 else 4 if params < 16e9 else 2
-    micro = 1
-    for m in (1, 2, 4, 8, 16, 32):
-        if m <= per_rank and (m <= micro_cap or per_rank / m > 64):
-            micro = m
-    accum = max(1, round(per_rank / micro))
+    if params >= BIG_MODEL and not fixed:
+        # big models: the most tokens per step the target step time allows
+        fits = [
+            (s, *mb)
+            for s in seq_opts
+            if (mb := _largest_batch(step_target * tps / (s * plan.dp), micro_cap, plan.pp))
+        ]
+        fits = fits or [(min(seq_opts), 1, plan.pp)]
+        most = max(b[0] * b[1] * b[2] for b in fits)  # then the longest sequences near that
+        seq_len, micro, accum = max(
+            (b for b in fits if b[0] * b[1] * b[2] >= 0.85 * most), key=lambda b: b[0]
+        )
+    else:
+        per_rank = step_target * tps / (seq_len * plan.dp)
+        micro = 1
+        for m in (1, 2, 4, 8, 16, 32):
+            if m <= per_rank and (m <= micro_cap or per_rank / m > 64):
+                micro = m
+        accum = max(1, round(per_rank / micro), plan.pp)  # a pipeline needs >= pp micro-batches
     global_batch = plan.dp * micro * accum
     gbt = global_batch * seq_len
     step_time = gbt / tps
@@ -389,6 +412,7 @@ def _derive(
             "checkpoint_gbs": round(ckpt_gbs, 3),
             "export_write_gbs": round(write_gbs, 3),
             "nccl_bus_gbs": round(bus, 3),
+            "nccl_link_gbs": link,
             "gpu_idle_w": gpu.idle_w,
             "max_shard_bytes": 5 * 10**9,
             "tokenizer_bytes": model.tokenizer_bytes or model.vocab * 64 + 1_217,
@@ -397,6 +421,23 @@ def _derive(
     )
     config.check()
     return config
+
+
+def _largest_batch(per_rank: float, micro_cap: int, pp: int) -> tuple[int, int] | None:
+    """(micro, accum) with the most sequences per rank up to `per_rank` (ties: bigger micro).
+
+    A pipeline wants at least pp micro-batches in flight: None when that exceeds the budget.
+    """
+    best: tuple[int, int] | None = None
+    for m in (1, 2, 4, 8):
+        if m > micro_cap:
+            break
+        a = int(per_rank // m)
+        if a < max(1, pp):
+            continue
+        if best is None or m * a >= best[0] * best[1]:
+            best = (m, a)
+    return best
 
 
 def export_seconds(total_bytes: int, layers: int, n_tensors: int, write_gbs: float) -> float:

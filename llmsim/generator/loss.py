@@ -15,6 +15,12 @@ F64 = npt.NDArray[np.float64]
 # Chinchilla fit (Hoffmann et al. 2022): L = E + A / N^alpha + B / D^beta
 CH_E, CH_A, CH_B, CH_ALPHA, CH_BETA = 1.69, 406.4, 410.7, 0.34, 0.28
 NOISE_TAPS = 6  # moving-average length of the (lightly autocorrelated) loss noise
+LOSS_DECIMALS = 4  # trainers print the loss to 4 decimals; the trace stores what is shown
+# Validation / train ratio: a few percent to ~15 % (REALISM); soft-capped on the smooth curve,
+# then clipped against the train loss shown at the same step (which carries the step noise).
+VAL_RATIO_FLOOR, VAL_RATIO_SPAN = 1.01, 0.135
+VAL_MIN, VAL_MAX = 1.012, 1.15
+FT_DROP_DECAY = 0.65  # each further epoch boundary drops the fine-tune loss by less
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,10 @@ class LossModel:
         self.ft_start = float(rng.uniform(1.5, 2.5))
         self.ft_floor = self.ft_start * float(rng.uniform(0.55, 0.72))
         self.ft_tau = max(5.0, 0.35 * spe)
-        self.ft_drop = self.ft_floor * float(rng.uniform(0.06, 0.13))
-        self.val_gap = float(rng.uniform(0.03, 0.09))
-        self.val_creep = float(rng.uniform(0.005, 0.03)) if not self.pretrain else 0.0
+        self.ft_drop = self.ft_floor * float(rng.uniform(0.06, 0.12))
+        self.val_gap = float(rng.uniform(0.025, 0.06))
+        self.val_follow = float(rng.uniform(0.35, 0.6))  # share of an epoch drop val sees
+        self.val_creep = float(rng.uniform(0.01, 0.04)) if not self.pretrain else 0.0
         self.spikes = self._plan_spikes(rng)
         self._white_tail = np.zeros(NOISE_TAPS - 1)
         self._kernel = 0.55 ** np.arange(NOISE_TAPS)
@@ -97,7 +104,10 @@ class LossModel:
         drops = np.zeros_like(steps)
         for e in range(1, self.c.epochs):
             after = steps - e * spe
-            drops += np.where(after > 0, self.ft_drop * (1 - np.exp(-after / 6.0)), 0.0)
+            size = self.ft_drop * FT_DROP_DECAY ** (e - 1)
+            # exp of the clamped value: np.where evaluates both branches, and exp(-after) of a
+            # step long before the boundary overflows (a RuntimeWarning on the user's stderr).
+            drops += np.where(after > 0, size * (1 - np.exp(-np.maximum(after, 0.0) / 6.0)), 0.0)
         return drops
 
     def spike_bump(self, steps: F64) -> F64:
@@ -109,20 +119,31 @@ class LossModel:
             out += np.where(k >= 0, sp.amplitude * np.exp(-np.maximum(k, 0) / tau), 0.0)
         return out
 
-    def validation(self, step: int, rng: np.random.Generator) -> float:
-        """Validation loss after `step` (a few % above the train curve; fine-tunes creep late)."""
+    def validation(self, step: int, train_loss: float, rng: np.random.Generator) -> float:
+        """Validation loss after `step`, 1-15 % above the train loss shown at that step.
+
+        Pretraining: a near-constant gap over the smooth train curve. Fine-tunes: val sees
+        only part of each epoch-boundary drop and creeps up late, so its ratio to train grows
+        (soft-capped) and it flattens, which is what the patience counter reports.
+        """
         s = np.array([float(step)])
+        smooth = float(self.smooth(s)[0])
         if self.pretrain:
-            base = float(self.smooth(s)[0])
+            raw = smooth * (1.0 + self.val_gap)
         else:
-            base = float(self._ft_base(s)[0]) - 0.6 * float(self._ft_drops(s)[0])
-            base += self.val_creep * max(0.0, step / self.c.steps_per_epoch - 1.0)
-        base += float(self.spike_bump(s)[0])  # a spike perturbs the weights: val sees it too
-        return base * (1.0 + self.val_gap) + float(rng.normal(0.0, 0.004))
+            held = float(self._ft_base(s)[0]) - self.val_follow * float(self._ft_drops(s)[0])
+            late = max(0.0, step / self.c.steps_per_epoch - 1.0)
+            raw = held * (1.0 + self.val_gap) + self.val_creep * (1.0 - math.exp(-late))
+        span = VAL_RATIO_SPAN
+        ratio = VAL_RATIO_FLOOR + span * math.tanh((raw / smooth - VAL_RATIO_FLOOR) / span)
+        bump = float(self.spike_bump(s)[0])  # a spike perturbs the weights: val sees it too
+        val = ratio * (smooth + bump) + float(rng.normal(0.0, 0.003))
+        val = min(max(val, VAL_MIN * train_loss), VAL_MAX * train_loss)
+        return round(val, LOSS_DECIMALS)
 
     # --- chunked draws -----------------------------------------------------------------
     def losses(self, steps: F64, rng: np.random.Generator) -> F64:
-        """Training loss at consecutive steps (call with consecutive chunks)."""
+        """Training loss at consecutive steps, to 4 decimals (call with consecutive chunks)."""
         white = rng.standard_normal(len(steps))
         full = np.concatenate([self._white_tail, white])
         noise = np.convolve(full, self._kernel, mode="valid")
@@ -134,7 +155,8 @@ class LossModel:
             else (self.sigma)
         )
         out: F64 = base + scale * noise + self.spike_bump(steps)
-        return np.maximum(out, 0.05)
+        rounded: F64 = np.round(np.maximum(out, 0.05), LOSS_DECIMALS).astype(np.float64)
+        return rounded
 
     def grad_norms(self, steps: F64, rng: np.random.Generator) -> F64:
         """Global gradient norm before clipping at these steps."""

@@ -58,7 +58,7 @@ def events(
         "trainer",
         f"{{'train_runtime': {round(train_runtime, 4)}, 'train_samples_per_second': "
         f"{round(samples / train_runtime, 3)}, 'train_steps_per_second': "
-        f"{round(c.total_steps / train_runtime, 3)}, 'train_loss': {train_loss!r}, "
+        f"{round(c.total_steps / train_runtime, 3)}, 'train_loss': {_f32(train_loss)!r}, "
         f"'epoch': {float(c.epochs)}}}",
     )
     t += float(rng.uniform(0.5, 1.5))
@@ -176,6 +176,11 @@ def events(
     budget = budget_mib(c)
     segments = [Segment(t0, t, "export", EXPORT, budget, 0.35 * budget)]
     return ExportResult(r, t, segments)
+
+
+def _f32(x: float) -> float:
+    """A float as it reaches Python from a float32 tensor (`.item()`): 1.9132871627807617."""
+    return float(np.float32(x))
 
 
 def _files(

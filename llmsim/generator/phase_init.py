@@ -7,9 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmsim.generator.architecture import shards, size_label, spec_of
+from llmsim.generator.architecture import layer_tensors, shards, size_label, spec_of
 from llmsim.generator.catalogue import arch_classes, hub_id
-from llmsim.generator.nccl import NcclNames
+from llmsim.generator.nccl import (
+    ZERO_PREFETCH_BUCKET,
+    ZERO_REDUCE_BUCKET,
+    CommPlan,
+    NcclNames,
+    comm_plan,
+)
 from llmsim.generator.rows import Rows
 from llmsim.generator.telemetry import IDLE, LOAD, Segment, budget_mib
 from llmsim.trace.config import RunConfig
@@ -227,15 +233,8 @@ def events(config: RunConfig, rng: np.random.Generator, nccl: NcclNames) -> Init
             f" > number of parameters on (tensor, pipeline) model parallel rank (0, 0): "
             f"{local_params}",
         )
-    else:
-        r.log(
-            t,
-            "init",
-            "INFO",
-            "model",
-            f"Wrapped model with {c.strategy}: {c.layers + 1} units, sharded over "
-            f"{c.dp} ranks, bf16 mixed precision",
-        )
+    for text in _wrap_lines(c, model_cls, comm_plan(c)):
+        r.log(t, "init", "INFO", "model", text)
     r.log(
         t, "init", "INFO", "model", f"Applied activation checkpointing to {c.layers} decoder layers"
     )
@@ -313,6 +312,35 @@ def events(config: RunConfig, rng: np.random.Generator, nccl: NcclNames) -> Init
         ),
     ]
     return InitResult(r, end, segments)
+
+
+def _wrap_lines(c: RunConfig, model_cls: str, plan: CommPlan | None) -> list[str]:
+    """How the model is wrapped for data parallelism, with its gradient bucket plan."""
+    if plan is None:
+        return [f"Model on a single GPU ({c.strategy}), bf16 mixed precision"]
+    if plan.stack == "megatron":
+        return [f"Number of buckets for gradient all-reduce / reduce-scatter: {plan.grad_buckets}"]
+    if plan.stack == "fsdp":
+        layer = sum(n for _, n in layer_tensors(spec_of(c), 0))
+        cls = model_cls.replace("ForCausalLM", "DecoderLayer")
+        return [
+            f"Wrapped model with {c.strategy}: {c.layers + 1} units ({c.layers} x {cls} of "
+            f"{layer:,} params, root of {c.params - c.layers * layer:,} params), sharded over "
+            f"{c.dp} ranks, bf16 mixed precision"
+        ]
+    wrap = (
+        f"Wrapped model with {c.strategy}: parameters, gradients and optimizer state "
+        f"partitioned over {c.dp} ranks, bf16 mixed precision"
+    )
+    if plan.stack != "zero3":
+        return [wrap]
+    return [
+        wrap,
+        f"ZeRO-3: reduce_bucket_size={ZERO_REDUCE_BUCKET}, stage3_prefetch_bucket_size="
+        f"{ZERO_PREFETCH_BUCKET}, overlap_comm=True, contiguous_gradients=True; gradients "
+        f"reduce-scattered in {plan.grad_buckets} buckets, parameters all-gathered in "
+        f"{plan.gather_buckets} per micro-batch",
+    ]
 
 
 def _config_lines(c: RunConfig, model_cls: str, model_type: str) -> list[str]:

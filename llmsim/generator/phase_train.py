@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from llmsim.generator.loss import LossModel
-from llmsim.generator.nccl import NcclNames, grad_bytes
+from llmsim.generator.loss import LOSS_DECIMALS, VAL_MIN, LossModel
+from llmsim.generator.nccl import NcclNames, comm_plan, grad_op_type
 from llmsim.generator.rows import Rows, merge
 from llmsim.generator.schedule import lr_at
 from llmsim.generator.telemetry import (
@@ -170,15 +170,19 @@ def _chunk(
             f"Dataloader stall at step {si[i]}: rank {rank} waited {rt.extra[i]:.2f} s for the "
             f"next batch (step time {rt.step_time[i]:.2f} s, recent mean {mean_recent[i]:.2f} s)",
         )
+    op_type = grad_op_type(c)
+    plan = comm_plan(c)
+    ops = plan.ops_per_step(c.grad_accum) if plan is not None else 4
     for i in retry_i:
         rank = int(ev.integers(0, c.gpus))
-        seq = int(si[i]) * 4 + int(ev.integers(0, 4))
+        # SeqNum counts the collectives of the process group: one of this step's last ones
+        seq = int(si[i]) * ops - int(ev.integers(0, min(ops, 4)))
         notes.log(
             t_end[i] - rt.extra[i],
             "train",
             "WARNING",
             "nccl",
-            f"[rank{rank}]: collective ALLREDUCE (SeqNum={seq}) on {gpu_name(c, rank)} "
+            f"[rank{rank}]: collective {op_type} (SeqNum={seq}) on {gpu_name(c, rank)} "
             "exceeded the soft timeout; NCCL is retrying the operation",
         )
         notes.log(
@@ -186,7 +190,7 @@ def _chunk(
             "train",
             "INFO",
             "nccl",
-            f"[rank{rank}]: collective ALLREDUCE (SeqNum={seq}) completed after retry "
+            f"[rank{rank}]: collective {op_type} (SeqNum={seq}) completed after retry "
             f"(+{rt.extra[i]:.2f} s, step {si[i]} took {rt.step_time[i]:.2f} s)",
         )
     for sp in lm.spikes:
@@ -214,10 +218,11 @@ def _chunk(
                 "recovering",
             )
     k = int(c.extra.get("nccl_log_interval", 0))
-    if k and c.dp > 1:
+    if k and plan is not None:
         for i in np.flatnonzero(si % k == 0):
-            text, _ = nccl.allreduce(grad_bytes(c), int(si[i]) * 4)
-            notes.log(t_end[i], "train", "INFO", "nccl", text)
+            t0 = t_end[i] - rt.step_time[i]
+            for frac, text in nccl.step_lines(plan, int(si[i]), ev):
+                notes.log(t0 + frac * rt.step_time[i], "train", "INFO", "nccl", text)
     # evals and checkpoints
     pauses = Rows()
     budget = budget_mib(c)
@@ -295,12 +300,14 @@ def _eval_rows(
     r.progress(
         t, d - 0.2, "eval", "eval", "Evaluating", c.eval_batches, "batches", min(c.eval_batches, 10)
     )
-    val = lm.validation(step, rng)
+    val = lm.validation(step, train_loss, rng)
     if val < state.best_val:
         state.best_val, state.patience = val, 0
     elif state.patience + 1 >= c.patience_limit:
-        # early stopping must never trigger: this evaluation comes out a hair better
-        val = state.best_val - float(rng.uniform(0.0005, 0.003))
+        # early stopping must never trigger: this evaluation comes out a hair better (while
+        # staying above the train loss by the usual margin when there is room for it)
+        room = min(0.003, state.best_val - VAL_MIN * train_loss)
+        val = round(state.best_val - float(rng.uniform(0.0005, max(0.0006, room))), LOSS_DECIMALS)
         state.best_val, state.patience = val, 0
     else:
         state.patience += 1

@@ -30,6 +30,7 @@ UTIL_WARN = 50.0
 TEMP_TAU = 35.0  # seconds: temperature follows power with this lag
 TEMP_GAIN = 30.0  # degrees from idle to full power
 CLOCK_STEP = 15.0
+EPISODE_GAP = 120.0  # s: a GPU gets no second heat episode until the first has cooled
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,20 @@ class Telemetry:
         return self.ambient + float(self.temp_off[gpu]) + TEMP_GAIN * _ACTIVITY[TRAIN][2]
 
     def add(self, episode: Episode) -> None:
-        """Start tracking an episode (its effect and its warnings)."""
+        """Start tracking an episode (its effect and its warnings).
+
+        An episode of the same kind on a GPU that already has one under way (or, for heat,
+        one still cooling down) is dropped: two would print their warnings twice.
+        """
+        margin = EPISODE_GAP if episode.kind == "hot" else 0.0
+        for ep in self.episodes:
+            if (
+                ep.kind == episode.kind
+                and ep.gpu == episode.gpu
+                and episode.t0 <= ep.t1 + margin
+                and ep.t0 <= episode.t1 + margin
+            ):
+                return
         self.episodes.append(episode)
 
     def times_until(self, t_end: float) -> F64:
