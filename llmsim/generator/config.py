@@ -292,7 +292,9 @@ def _derive(
     if total > MAX_STEPS:
         raise GeneratorError(f"the run would need {total:,} steps; at most {MAX_STEPS:,}")
     # --- schedule
-    warmup = max(1, round(float(rng.uniform(0.01, 0.03)) * total))
+    # 1-3 % of the steps, but never the 1-2 step warm-up no real run uses (short runs here
+    # stand in for long ones); at most a tenth of the run.
+    warmup = max(min(10, total // 10), 1, round(float(rng.uniform(0.01, 0.03)) * total))
     if kind == "pretrain":
         lr_peak = (
             3e-4
