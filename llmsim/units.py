@@ -1,4 +1,4 @@
-"""Parsing and formatting of the human units the CLI takes and prints (durations, sizes)."""
+"""Parsing of the human durations the CLI takes (90s, 20m, 1h30m)."""
 
 from __future__ import annotations
 
@@ -26,21 +26,3 @@ def parse_duration(text: str) -> float:
     if not math.isfinite(total) or total <= 0:
         raise ValueError(f"duration must be positive: {text!r}")
     return total
-
-
-def format_duration(seconds: float) -> str:
-    """H:MM:SS (or M:SS under an hour), as training logs print elapsed times."""
-    seconds = max(0, round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
-def format_bytes(n: int) -> str:
-    """Decimal units as Hugging Face prints shard sizes: 4.98 GB, 1.2 MB."""
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -6,7 +6,7 @@ documents every column. A change that a v1 reader could misread must bump SCHEMA
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import pyarrow as pa
 
@@ -30,20 +30,9 @@ Kind = Literal[
     "file",
     "summary",
 ]
-KINDS: Final[tuple[str, ...]] = (
-    "phase",
-    "log",
-    "progress",
-    "step",
-    "telemetry",
-    "eval",
-    "checkpoint",
-    "shard",
-    "file",
-    "summary",
-)
+KINDS: Final[tuple[str, ...]] = get_args(Kind)
 Phase = Literal["init", "train", "eval", "checkpoint", "export", "summary"]
-PHASES: Final[tuple[str, ...]] = ("init", "train", "eval", "checkpoint", "export", "summary")
+PHASES: Final[tuple[str, ...]] = get_args(Phase)
 LEVELS: Final[tuple[str, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Progress operations (the `op` column of `progress` rows).
