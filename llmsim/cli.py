@@ -1,16 +1,22 @@
 """The `llmsim` command line: generate, play, cast, info. Thin: parse, call, report.
 
 Errors from any command reach one place (`main`) and become one line on stderr and a
-non-zero exit status: 2 for bad usage, 1 for bad input or a failed write, 130 for Ctrl-C.
+non-zero exit status: 2 for bad usage, 1 for bad input or a failed write; Ctrl-C, SIGHUP and
+SIGTERM end quietly with 130, 129 and 143 (a file being written is removed first).
 Heavy modules (numpy, pyarrow, the player) are imported inside the commands that need them,
 so `llmsim --help` and the first frame of `llmsim play` start fast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, NoReturn
 
 import typer
@@ -39,6 +45,38 @@ app = typer.Typer(
 
 class UsageProblem(Exception):
     """A bad option value found after parsing; reported like a click usage error (exit 2)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP while a file is written: unwinds like Ctrl-C, so temp files go.
+
+    A BaseException, so no `except Exception` swallows it, and not a KeyboardInterrupt,
+    which typer would turn into exit status 130.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # the clean-up must not be cut short again
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While writing files, SIGTERM and SIGHUP raise Terminated instead of killing at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def _duration(value: str | None, option: str) -> float | None:
@@ -120,7 +158,8 @@ def generate(
             if target.exists():
                 raise _InputProblem(f"{target} exists (use --force to overwrite)")
     for config, target in zip(configs, targets, strict=True):
-        rows = write_trace(config, target, overwrite=force)
+        with _terminate_as_interrupt():
+            rows = write_trace(config, target, overwrite=force)
         size = target.stat().st_size
         typer.echo(
             f"wrote {target}  ({config.model}, {config.kind}, {config.gpus} x {config.gpu_short}, "
@@ -227,7 +266,12 @@ def cast(
         title=title,
         overwrite=force,
     )
-    export_cast(list(traces or []), output, options)
+    try:
+        with _terminate_as_interrupt():
+            export_cast(list(traces or []), output, options)
+    except BrokenPipeError:  # `-o - | head`: stop quietly, as play does (typer would say 1)
+        _quiet_pipe()
+        raise typer.Exit(141) from None
 
 
 @app.command()
@@ -248,7 +292,8 @@ def info(
 
 
 def _fail(message: str, status: int) -> NoReturn:
-    text = " ".join(message.split())
+    # One line, and inert: a file name from the user's disk may hold escape sequences.
+    text = "".join(ch if ch.isprintable() else "?" for ch in " ".join(message.split()))
     try:
         sys.stderr.write(f"llmsim: error: {text}\n")
         sys.stderr.flush()
@@ -278,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(str(exc), 1)
     except ValueError as exc:  # GeneratorError and friends: a bad option value
         _fail(str(exc), 2)
+    except Terminated as exc:  # quiet, like Ctrl-C (130) and `play`'s own stop signals
+        return 128 + exc.signum
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:

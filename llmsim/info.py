@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from llmsim.player.sanitize import clean_name
 from llmsim.trace import open_trace
 
 _SPARKS = "▁▂▃▄▅▆▇█"
@@ -105,11 +106,13 @@ def sparkline(values: list[float], width: int) -> str:
 
 
 def to_text(info: dict[str, Any]) -> str:
-    """Human-readable multi-line report."""
-    c = info["config"]
+    """Human-readable multi-line report. Strings from the trace are made inert for a terminal."""
+    c = {k: clean_name(v) if isinstance(v, str) else v for k, v in info["config"].items()}
     s = info["summary"]
+    if s:
+        s = {**s, "output_path": clean_name(str(s["output_path"] or "?"))}
     lines = [
-        f"{info['path']}  (trace v{info['schema_version']}, {info['rows']:,} rows)",
+        f"{clean_name(info['path'])}  (trace v{info['schema_version']}, {info['rows']:,} rows)",
         f"  run        {c['name']}  ({c['kind']}, seed {c['seed']})",
         f"  model      {c['model']}  {c['params']:,} params  "
         f"({c['layers']} layers, hidden {c['hidden']}, {c['heads']} heads, vocab {c['vocab']:,})",
@@ -124,7 +127,7 @@ def to_text(info: dict[str, Any]) -> str:
     if info["steps"]:
         lines.append(
             f"  loss       {info['first_loss']:.4f} -> {info['final_loss']:.4f} "
-            f"(ppl {info['final_ppl']:.2f})  {info['loss_sparkline']}"
+            f"(ppl {_fmt(info['final_ppl'], '.2f')})  {info['loss_sparkline']}"
         )
     lines.append(
         f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
@@ -132,8 +135,15 @@ def to_text(info: dict[str, Any]) -> str:
     )
     if s:
         lines.append(
-            f"  summary    {s['total_time_s']:.0f} s, {s['epochs']} epochs, {s['steps']:,} steps, "
-            f"loss {s['final_loss']:.4f}, ppl {s['final_ppl']:.2f}, util {s['avg_gpu_util_pct']:.1f}%, "
-            f"peak mem {s['peak_mem_mib']:.0f} MiB, {s['total_size_bytes']:,} B in {s['output_path']}"
+            f"  summary    {_fmt(s['total_time_s'], '.0f')} s, {_fmt(s['epochs'], '')} epochs, "
+            f"{_fmt(s['steps'], ',')} steps, loss {_fmt(s['final_loss'], '.4f')}, "
+            f"ppl {_fmt(s['final_ppl'], '.2f')}, util {_fmt(s['avg_gpu_util_pct'], '.1f')}%, "
+            f"peak mem {_fmt(s['peak_mem_mib'], '.0f')} MiB, {_fmt(s['total_size_bytes'], ',')} B "
+            f"in {s['output_path']}"
         )
     return "\n".join(lines)
+
+
+def _fmt(value: Any, spec: str) -> str:
+    """A summary figure, or '?' where the trace left it null (every column but t is nullable)."""
+    return "?" if value is None else format(value, spec)

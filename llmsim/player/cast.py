@@ -24,6 +24,7 @@ from llmsim.player.play import bundled_traces
 from llmsim.player.renderer import RenderOptions
 from llmsim.player.show import ShowError, expand_paths, iter_show
 from llmsim.trace import TraceError, open_trace
+from llmsim.trace.writer import publish
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,19 @@ def export_cast(paths: Sequence[Path], output: str, options: CastOptions) -> Non
                 rows=options.rows,
                 idle_time_limit=options.idle_time_limit,
             )
-            _write_atomic(target, [page])
+            _write_atomic(target, [page], options.overwrite)
         else:
-            _write_atomic(target, lines)
+            _write_atomic(target, lines, options.overwrite)
     except ShowError as exc:
         raise TraceError(str(exc)) from None
 
 
-def _write_atomic(target: Path, chunks: Iterator[str] | list[str]) -> None:
+def _write_atomic(target: Path, chunks: Iterator[str] | list[str], overwrite: bool = False) -> None:
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:  # a missing or read-only folder: say which file could not be made
+        raise TraceError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         mask = os.umask(0o022)
         os.umask(mask)
@@ -129,8 +133,10 @@ def _write_atomic(target: Path, chunks: Iterator[str] | list[str]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for chunk in chunks:
                 fh.write(chunk)
-        os.replace(tmp, target)
-    except BaseException:
+        publish(Path(tmp), target, overwrite=overwrite)  # never replaces a file without --force
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, a file size limit, an I/O error
+            raise TraceError(f"cannot write {target}: {exc.strerror or exc}") from None
         raise

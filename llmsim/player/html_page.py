@@ -23,6 +23,13 @@ def _script_safe(text: str) -> str:
     return text.replace("</", "<\\/")
 
 
+def _json_in_script(value: object) -> str:
+    # JSON for inside <script>: no "<" at all, so neither "</script>" nor "<!--" (which can put
+    # an HTML parser into a state where our own </script> no longer ends the element) appears.
+    # "\u003c" is the same character to JavaScript; "<" occurs only inside JSON strings.
+    return json.dumps(value, ensure_ascii=True, sort_keys=True).replace("<", "\\u003c")
+
+
 def build_page(
     cast_text: str, *, title: str, cols: int, rows: int, idle_time_limit: float | None
 ) -> str:
@@ -62,11 +69,11 @@ h1 {{ font-size: 16px; font-weight: normal; margin: 0 0 12px 0; }}
 </script>
 <script>
 (function () {{
-  var cast = {_script_safe(json.dumps(cast_text, ensure_ascii=True))};
+  var cast = {_json_in_script(cast_text)};
   window.llmsimPlayer = AsciinemaPlayer.create(
     {{ data: cast }},
     document.getElementById("player"),
-    {_script_safe(json.dumps(options, sort_keys=True))}
+    {_json_in_script(options)}
   );
 }})();
 </script>

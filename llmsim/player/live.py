@@ -7,10 +7,10 @@ again. The caller writes the frame in one write. Every cursor move is in CONTROL
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from rich.cells import cell_len
-from rich.text import Text
 
 # Every escape sequence the player emits for cursor control, in one place.
 CONTROL: Final[dict[str, str]] = {
@@ -28,8 +28,13 @@ def cursor_up(rows: int) -> str:
     return f"\x1b[{rows}A" if rows > 0 else ""
 
 
+# Escape sequences in region lines: the views only emit SGR; CSI and OSC are matched too.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def _plain_width(line: str) -> int:
-    return cell_len(Text.from_ansi(line).plain) if "\x1b" in line else cell_len(line)
+    """Cells a styled line takes on screen (its escape sequences take none)."""
+    return cell_len(_ESCAPE.sub("", line)) if "\x1b" in line else cell_len(line)
 
 
 class LiveRegion:

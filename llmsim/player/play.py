@@ -10,6 +10,7 @@ Exit statuses (the CLI passes them through):
 from __future__ import annotations
 
 import codecs
+import itertools
 import locale
 import os
 import sys
@@ -48,12 +49,24 @@ def resolve_color(mode: str, tty: bool, environ: Mapping[str, str]) -> bool:
     return tty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
 
-def resolve_ascii(requested: bool | None) -> bool:
-    """ASCII glyphs when asked, or when the locale's encoding is not UTF-8."""
+def resolve_ascii(requested: bool | None, environ: Mapping[str, str] | None = None) -> bool:
+    """ASCII glyphs when asked, or when the locale's character set is not UTF-8.
+
+    Python turns on its UTF-8 mode by itself when the locale is C or POSIX (PEP 540), and then
+    reports UTF-8 whatever the terminal does; that case is a non-UTF-8 locale too. The locale
+    Python actually set (nl_langinfo) is asked otherwise, never the UTF-8 mode's encoding.
+    """
     if requested is not None:
         return requested
+    env = os.environ if environ is None else environ
+    if sys.flags.utf8_mode and env.get("PYTHONUTF8") != "1" and "utf8" not in sys._xoptions:
+        return True  # UTF-8 mode was not asked for: Python found a C/POSIX locale at startup
     try:
-        return codecs.lookup(locale.getpreferredencoding(False)).name != "utf-8"
+        codeset = locale.nl_langinfo(locale.CODESET)
+    except (AttributeError, ValueError):  # no nl_langinfo (Windows)
+        codeset = locale.getpreferredencoding(False)
+    try:
+        return codecs.lookup(codeset or "ascii").name != "utf-8"
     except LookupError:
         return True
 
@@ -93,9 +106,11 @@ def play(
         sink = TerminalSink(out_fd, tty, clk, signals, size, on_write)
         beats = iter_show(files, options, render, wall_start=time.time(), on_error=sink.report)
         try:
+            # Open the first trace before the clock starts: its first frame is due at once.
+            first = next(beats, None)
             clk.restart()
             sink.start()
-            status = sink.run(beats, options.exit_after)
+            status = sink.run(itertools.chain([first] if first else [], beats), options.exit_after)
         except ShowError:
             status = EXIT_NO_TRACES
         except KeyboardInterrupt:

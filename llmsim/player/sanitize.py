@@ -5,11 +5,14 @@ an OSC title or clipboard sequence, a bidi override or a NUL must never act on t
 terminal, so every string from a trace (log text, labels, paths, names, hostnames) goes through
 `clean` on its way to the screen. Each offending character becomes a visible, inert glyph so a
 hostile trace shows what it tried, and over-long text is cut so one row cannot flood the screen.
+For a terminal without UTF-8, `ascii_fold` then turns what is left outside ASCII into '?'.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from rich.cells import get_character_cell_size
 
 MAX_TEXT: Final = 1_000  # characters of a log message kept; a real log line is far shorter
 MAX_NAME: Final = 200  # characters of a label, path, run or host name kept
@@ -78,3 +81,17 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
 def clean_name(text: str) -> str:
     """`clean` for short strings: labels, file names, paths, model, run and host names."""
     return clean(text, MAX_NAME)
+
+
+def ascii_fold(line: str) -> str:
+    """`line` with every non-ASCII character as '?' (zero-width ones dropped): pure ASCII.
+
+    For terminals whose locale is not UTF-8. A '?' never takes more cells than the character
+    it stands for, so a line laid out to fit the terminal still fits. SGR codes are ASCII and
+    pass through untouched.
+    """
+    if line.isascii():
+        return line
+    return "".join(
+        ch if ch.isascii() else ("?" if get_character_cell_size(ch) else "") for ch in line
+    )

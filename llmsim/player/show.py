@@ -9,6 +9,7 @@ cast exporter consume this stream, so a cast holds exactly the bytes a terminal 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Final, NamedTuple
 
 from llmsim.player.options import PlayOptions
 from llmsim.player.renderer import Renderer, RenderOptions, transition_line
-from llmsim.player.sanitize import clean_name
+from llmsim.player.sanitize import ascii_fold, clean, clean_name
 from llmsim.trace import Event, TraceError, open_trace
 
 PAUSE_AFTER_RUN: Final = 4.0  # trace seconds the finished summary stays before the next run
@@ -44,18 +45,26 @@ class Beat(NamedTuple):
     marker: str | None  # phase label starting here (cast markers)
     next_at: float | None  # when the following beat is due (None: none known yet)
     renderer: Renderer | None
+    ascii: bool = False  # a terminal without UTF-8: the region is folded to ASCII too
 
     def region(self, width: int, height: int) -> list[str]:
         """The live region after this beat, laid out for a terminal of this size."""
-        return self.renderer.live(width, height) if self.renderer is not None else []
+        if self.renderer is None:
+            return []
+        lines = self.renderer.live(width, height)
+        return [ascii_fold(x) for x in lines] if self.ascii else lines
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; a directory stands for its *.parquet files, sorted by name."""
+    """Files as given; a directory stands for its *.parquet files, sorted by name.
+
+    A directory without any stays in the list as itself, so that opening it reports the
+    folder by name ("holds no traces") instead of the playlist silently coming out empty.
+    """
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(path.glob("*.parquet")))
+            out.extend(sorted(path.glob("*.parquet")) or [path])
         else:
             out.append(path)
     return out
@@ -73,10 +82,15 @@ def iter_show(
 
     With `options.timestamps == "wall"` and a `wall_start` (unix time of playlist time 0), a
     run's log stamps start at the wall time the run starts; otherwise at its config.start_time.
-    A trace that cannot be read is reported once through `on_error` and skipped from then on;
-    ShowError is raised when a whole cycle finds nothing playable.
+    A trace that cannot be read is reported once through `on_error` (one line, control
+    characters made visible: a file name is data too) and skipped from then on; ShowError is
+    raised when a whole cycle plays no trace to its end.
     """
-    report = on_error or (lambda message: None)
+    report_raw = on_error or (lambda message: None)
+
+    def report(message: str) -> None:
+        report_raw(clean(message))
+
     files = expand_paths(paths)
     rng = random.Random(options.seed)
     speed = options.speed
@@ -96,6 +110,13 @@ def iter_show(
                 bad.add(path)
                 report(str(exc))
                 continue
+            errors: list[str] = []
+            events = _guard(trace.events(), errors)
+            first = next(events, None)  # a run is announced only once it has a readable row
+            if first is None:
+                bad.add(path)
+                report(errors[0] if errors else f"{path}: the trace holds no events")
+                continue
             offset = 0.0
             if end is not None:
                 at = end + PAUSE_AFTER_RUN / speed
@@ -106,14 +127,14 @@ def iter_show(
             if options.timestamps == "wall" and wall_start is not None:
                 base = wall_start + offset
             renderer = Renderer(trace.config, dataclasses.replace(render, time_base=base))
-            played = True
-            errors: list[str] = []
-            end = yield from _run(_guard(trace.events(), errors), renderer, offset, speed)
+            end = yield from _run(itertools.chain([first], events), renderer, offset, speed)
             if errors:  # unreadable rows mid-way: stop this run, never play the file again
                 bad.add(path)
                 report(errors[0])
                 if not renderer.finished:
                     yield Beat(end, [], True, None, None, None)  # clear the half-drawn region
+            else:
+                played = True
         if not played:
             raise ShowError(
                 "no playable trace" if not files else "none of the traces could be played"
@@ -135,6 +156,7 @@ def _run(
 ) -> Generator[Beat, None, float]:
     """Beats of one run; events at the same time merge into one beat. Returns the end time."""
     feed = renderer.feed
+    fold = renderer.options.ascii  # a terminal without UTF-8: nothing outside ASCII goes out
     pending: Event | None = next(events, None)
     at = offset
     while pending is not None:
@@ -152,5 +174,8 @@ def _run(
                     marker = clean_name(pending.text or pending.phase)
             pending = next(events, None)
         next_at = offset + pending.t / speed if pending is not None else None
-        yield Beat(at, logs, live, marker, next_at, renderer)
+        if fold:
+            logs = [ascii_fold(x) for x in logs]
+            marker = ascii_fold(marker) if marker is not None else None
+        yield Beat(at, logs, live, marker, next_at, renderer, fold)
     return at

@@ -126,6 +126,8 @@ class TerminalSink:
         self._last: Beat | None = None
         self._pending: list[str] = []
         self._started = False
+        # The region of the next beat, laid out before its deadline: (beat, width, height, lines)
+        self._ready: tuple[Beat, int, int, list[str]] | None = None
 
     def start(self) -> None:
         if self.tty:
@@ -135,6 +137,7 @@ class TerminalSink:
     def run(self, beats: Iterator[Beat], exit_after: float | None) -> int:
         """Play until the stream ends (0), exit_after passes (0) or a stop signal (128+n)."""
         for beat in beats:
+            self._prepare(beat)
             while self.clock.sleep_until(beat.at, exit_after):
                 if self.signals.stop_status is not None:
                     return self.signals.stop_status
@@ -149,6 +152,22 @@ class TerminalSink:
             self._show(beat)
         self._flush()
         return 0
+
+    def _prepare(self, beat: Beat) -> None:
+        """Lay the region out before the beat's deadline, so that only the write is left then.
+
+        A frame's lateness is then the sleep's wake-up latency, not the render time.
+        """
+        self._ready = None
+        if self.tty and beat.live and not self.clock.due(beat.at):
+            lines = beat.region(self.width, self.height)
+            self._ready = (beat, self.width, self.height, lines)
+
+    def _region(self, beat: Beat) -> list[str]:
+        ready = self._ready
+        if ready is not None and ready[0] is beat and ready[1:3] == (self.width, self.height):
+            return ready[3]
+        return beat.region(self.width, self.height)
 
     def _behind(self, beat: Beat) -> bool:
         """The next beat is already due: this one's frame would be overwritten at once."""
@@ -172,7 +191,7 @@ class TerminalSink:
 
     def _write_frame(self, beat: Beat) -> None:
         logs, self._pending = self._pending, []
-        frame = self.region.frame(logs, beat.region(self.width, self.height))
+        frame = self.region.frame(logs, self._region(beat))
         self.out.write(frame)
         self.frames += 1
         if self.on_write is not None:

@@ -5,7 +5,8 @@ never read a clock or the terminal and never compute a figure that is shown: the
 colour values that come from the trace. Every string from a trace reaches a view already cleaned
 (llmsim.player.sanitize). Bars and the GPU grid are redrawn on every frame, so they are built by
 hand from cached SGR strings: going through rich's segment pipeline per frame would cost ~100x
-more for the same bytes. rich renders the summary box, which is drawn once per run.
+more for the same bytes. rich renders the summary box, which is drawn once per run; its console
+and table modules are imported there, so playback starts without paying for them.
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from rich import box
 from rich.cells import cell_len, set_cell_size
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from llmsim.player import fmt
 from llmsim.player.sanitize import clean_name
 from llmsim.player.style import Glyphs, Styler
 from llmsim.trace import Event, RunConfig
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 LEVEL_WIDTH: Final = 7  # "WARNING"
 SOURCE_WIDTH: Final = 10  # "checkpoint"
@@ -145,12 +145,16 @@ def fit_styled(line: str, width: int, st: Styler) -> str:
     """Crop a styled line to `width` cells (rare: only when even the minimum layout is too wide)."""
     if not st.color:
         return fit(line, width)
+    from rich.text import Text
+
     text = Text.from_ansi(line)
     text.truncate(width, overflow="ellipsis")
     return _ansi(text)
 
 
 def _ansi(text: Text) -> str:
+    from rich.console import Console
+
     console = Console(
         file=io.StringIO(),
         width=10_000,
@@ -270,6 +274,8 @@ def train_bars(ev: Event, config: RunConfig, width: int, st: Styler, g: Glyphs) 
 
 def _span(values: Sequence[float], lo: int, hi: int) -> tuple[float, float]:
     part = values[lo:hi]
+    if not part:  # a telemetry row may carry gpu_health without this figure's list
+        return 0.0, 0.0
     return min(part), max(part)
 
 
@@ -430,6 +436,11 @@ def saved_message(ev: Event, st: Styler) -> str:
 
 def summary_box(ev: Event, config: RunConfig, color: bool, g: Glyphs) -> list[str]:
     """The end-of-run summary table, values straight from the trace's summary row."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     loss = ev.loss or 0.0
     rows = (
         ("Model", clean_name(config.model)),

@@ -16,6 +16,7 @@ from llmsim.trace.errors import TraceError
 
 MAX_GPUS = 65_536
 MAX_STEPS = 50_000_000
+MAX_CONFIG_TEXT = 1_000  # characters of any one string in the config (names, hostnames, ...)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,8 @@ def _check_value(name: str, typ: str, value: Any) -> Any:
     if typ == "str":
         if not isinstance(value, str):
             raise TraceError(f"run config key {name!r} is not a string")
+        if len(value) > MAX_CONFIG_TEXT:
+            raise TraceError(f"run config key {name!r} is over {MAX_CONFIG_TEXT:,} characters")
         return value
     if typ == "bool":
         if not isinstance(value, bool):
@@ -167,6 +170,8 @@ def _check_value(name: str, typ: str, value: Any) -> Any:
     if typ.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TraceError(f"run config key {name!r} is not a list of strings")
+        if any(len(v) > MAX_CONFIG_TEXT for v in value):
+            raise TraceError(f"run config key {name!r} holds a string over {MAX_CONFIG_TEXT:,}")
         return tuple(value)
     if typ.startswith("dict"):
         if not isinstance(value, dict):

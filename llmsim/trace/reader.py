@@ -1,8 +1,9 @@
 """Streaming, validating trace reader: opens a trace, checks it, and yields row groups or Events.
 
-Every way a file can be wrong (missing, not Parquet, truncated, foreign schema, other major
-version, unsorted or non-finite `t`, NaN/inf or absurd numbers, huge strings) becomes one
-TraceError with a one-line message; nothing else escapes.
+Every way a file can be wrong (missing, a folder, not Parquet, truncated, foreign schema, other
+major version, oversized or invalid config, unsorted or non-finite `t`, NaN/inf or absurd numbers,
+missing per-GPU values, huge strings) becomes one TraceError with a one-line message naming the
+file; nothing else escapes. docs/reliability.md lists each case and the test that proves it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from llmsim.trace.config import RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.events import Event
 from llmsim.trace.schema import (
+    DICT_COLUMNS,
     KINDS,
     LIST_COLUMNS,
     META_CONFIG,
@@ -60,6 +62,7 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "peak_mem_mib": (0.0, 10**7),
 }
 MAX_TEXT: Final = 65_536
+MAX_CONFIG_BYTES: Final = 4 << 20  # the run config JSON; a 65,536-GPU cluster needs ~2 MB
 _KINDS = pa.array(KINDS)
 _PHASES = pa.array(PHASES)
 
@@ -72,7 +75,9 @@ class TraceFile:
         if not self.path.exists():
             raise TraceError(f"{self.path}: no such file")
         if self.path.is_dir():
-            raise TraceError(f"{self.path}: is a directory, not a trace")
+            if any(self.path.glob("*.parquet")):
+                raise TraceError(f"{self.path}: is a directory, not a trace")
+            raise TraceError(f"{self.path}: is a directory with no *.parquet traces in it")
         try:
             self._pf = pq.ParquetFile(str(self.path))
         except (pa.ArrowException, OSError) as exc:
@@ -102,6 +107,10 @@ class TraceFile:
                 )
         if META_CONFIG not in meta:
             raise TraceError(f"{self.path}: the run config is missing")
+        if len(meta[META_CONFIG]) > MAX_CONFIG_BYTES:
+            raise TraceError(
+                f"{self.path}: the run config is over {MAX_CONFIG_BYTES:,} bytes of JSON"
+            )
         try:
             self.config = RunConfig.from_json(meta[META_CONFIG])
         except TraceError as exc:
@@ -143,6 +152,8 @@ class TraceFile:
             col = rb.column(name)
             if name in LIST_COLUMNS:
                 col = pc.list_flatten(col)
+                if col.null_count:  # a per-GPU list with a hole: no value for some GPU
+                    raise TraceError(f"{self.path}: null value inside a {name!r} list")
             if len(col) == col.null_count:
                 continue
             if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
@@ -164,8 +175,10 @@ class TraceFile:
             assert isinstance(col, pa.DictionaryArray)  # the header check guaranteed the type
             if not pc.all(pc.is_in(col.dictionary, value_set=allowed)).as_py():
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
-        for name in ("text", "path"):
+        for name in ("text", "path", *sorted(DICT_COLUMNS - {"kind", "phase"})):
             strings = rb.column(name)
+            if isinstance(strings, pa.DictionaryArray):  # level, source, op, unit
+                strings = strings.dictionary
             assert isinstance(strings, pa.StringArray)
             lengths = pc.utf8_length(strings)
             if lengths.null_count < len(lengths) and pc.max(lengths).as_py() > MAX_TEXT:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,6 +60,29 @@ def make_table(n: int, columns: Mapping[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
+def publish(tmp: Path, target: Path, *, overwrite: bool) -> None:
+    """Give a finished temp file its final name in one step; never replace a file unless asked.
+
+    Without `overwrite` the file is hard-linked to the final name, which fails if that name
+    exists (even if it appeared after the caller's check), then the temp name is dropped. File
+    systems without hard links fall back to a checked rename. OSError on a failed rename.
+    """
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise TraceError(f"{target} exists (use --force to overwrite)") from None
+    except OSError:  # no hard links here (FAT, some network file systems)
+        if os.path.lexists(target):
+            raise TraceError(f"{target} exists (use --force to overwrite)") from None
+        os.replace(tmp, target)
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -90,14 +115,19 @@ class TraceWriter:
         except OSError as exc:
             raise TraceError(f"cannot write to {directory}: {exc.strerror or exc}") from None
         self._tmp = Path(tmp)
-        # mkstemp makes the file 0600; a trace is a shareable data file, so honour the umask.
-        os.chmod(tmp, 0o666 & ~_umask())
         schema = SCHEMA.with_metadata(
             {META_VERSION: SCHEMA_VERSION.encode(), META_CONFIG: self.config.to_json().encode()}
         )
-        self._writer = pq.ParquetWriter(
-            str(self._tmp), schema, compression="zstd", write_statistics=["t"]
-        )
+        try:
+            # mkstemp makes the file 0600; a trace is a shareable data file: honour the umask.
+            os.chmod(tmp, 0o666 & ~_umask())
+            self._writer = pq.ParquetWriter(
+                str(self._tmp), schema, compression="zstd", write_statistics=["t"]
+            )
+        except (OSError, pa.ArrowException) as exc:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+            raise TraceError(f"cannot write {self.path}: {_reason(exc)}") from None
         return self
 
     def write(self, table: pa.Table) -> None:
@@ -107,8 +137,8 @@ class TraceWriter:
             return
         try:
             self._writer.write_table(table.unify_dictionaries(), row_group_size=ROW_GROUP_ROWS)
-        except OSError as exc:
-            raise TraceError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        except (OSError, pa.ArrowException) as exc:
+            raise TraceError(f"cannot write {self.path}: {_reason(exc)}") from None
         self.rows += table.num_rows
 
     def __exit__(
@@ -123,10 +153,19 @@ class TraceWriter:
             if writer is not None:
                 writer.close()
             if exc_type is None and tmp is not None:
-                os.replace(tmp, self.path)
+                publish(tmp, self.path, overwrite=self.overwrite)
                 tmp = None
-        except OSError as err:
-            raise TraceError(f"cannot write {self.path}: {err.strerror or err}") from None
+        except (OSError, pa.ArrowException) as err:
+            raise TraceError(f"cannot write {self.path}: {_reason(err)}") from None
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS's words for a failed write ("No space left on device"), on one short line."""
+    text = " ".join(str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc).split())
+    errno = re.search(r"\[errno (\d+)\]", text)  # pyarrow: "Error writing bytes ... [errno 28] ..."
+    if errno:
+        return os.strerror(int(errno.group(1)))
+    return text[:160] or type(exc).__name__

@@ -1,0 +1,325 @@
+"""Helpers of the reliability tests: the real CLI as a process, hostile text, bad traces, checks.
+
+Every case of docs/reliability.md is proven by a test in tests/test_reliability_*.py; this module
+holds what they share: how to run `python -m llmsim`, the hostile strings, builders for each kind
+of broken trace, and the check that output holds no control character the player did not emit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from synthetic import build_rows, config, write_trace
+
+from llmsim.trace import TraceWriter, make_table
+from llmsim.trace.schema import COLUMNS, META_CONFIG, META_VERSION, SCHEMA
+
+REPO = Path(__file__).resolve().parent.parent
+LLMSIM = [sys.executable, "-m", "llmsim"]
+
+# Everything a terminal could act on, as log text: CSI, OSC (title, clipboard, hyperlink), DCS,
+# SOS/PM/APC, 8-bit C1 controls, bidi overrides and isolates, NUL and friends, line separators,
+# and for the HTML page a script break-out. None of it may reach a terminal or a cast raw.
+HOSTILE = (
+    "A\x1b[2JB\x1b[H\x1bc"  # clear screen, home, full reset (RIS)
+    "\x1b]0;PWNED-TITLE\x07\x1b]2;PWNED2\x1b\\"  # OSC window title, BEL- and ST-terminated
+    "\x1b]52;c;cHduZWQ=\x07"  # OSC 52: write the clipboard
+    "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"  # OSC 8 hyperlink
+    "\x1bP+q544e\x1b\\\x1bPq#0;2;0;0;0\x1b\\"  # DCS: XTGETTCAP, sixel
+    "\x1bXsos\x1b\\\x1b^pm\x1b\\\x1b_apc\x1b\\"  # SOS, PM, APC strings
+    "\x9b31mC1CSI\x9d0;C1-TITLE\x9c\x90dcs\x9c\x85NEL"  # 8-bit C1 controls
+    "\u202eRTL-override\u202c\u2066isolate\u2069\u200fmark\u200bzw\ufeffbom"
+    "\x00NUL\x07BEL\x08BS\x7fDEL\rCR\nLF\tTAB\x0bVT\x0cFF\u2028LS\u2029PS"
+    "\x1b[?25l\x1b[1000;1H\x1b[6n\x1b[?1049h\x1b[?1000h"  # hide cursor, jump, DSR, alt screen, mouse
+    "</script><!--<script>alert(1)</script>"  # HTML page break-out attempt
+)
+UNICODE_TEXT = "naïve café 日本語 ✓ → ≈ 😀 e\u0301"  # harmless, but not ASCII
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The test process's environment without colour/debug switches, UTF-8 unless overridden."""
+    out = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NO_COLOR", "LLMSIM_DEBUG", "LLMSIM_PLAYER_TIMING", "PYTHONUTF8")
+        and not k.startswith("LC_")
+    }
+    out.update({"LANG": "C.UTF-8", "PYTHONWARNINGS": "default"})
+    out.update(extra)
+    return out
+
+
+def run(*args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[bytes]:
+    """`python -m llmsim ARGS` as a process: the real entry point, bytes out."""
+    return subprocess.run(
+        [*LLMSIM, *args], capture_output=True, timeout=timeout, env=env(**extra_env), check=False
+    )
+
+
+def run_in_pty(
+    *args: str, cols: int = 100, rows: int = 30, timeout: float = 120, **extra_env: str
+) -> tuple[int, bytes]:
+    """`python -m llmsim ARGS` with stdout and stderr on a pty of this size: (status, bytes).
+
+    ONLCR is turned off so the bytes are exactly what the process wrote.
+    """
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.ONLCR
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    proc = subprocess.Popen(
+        [*LLMSIM, *args], stdin=slave, stdout=slave, stderr=slave, env=env(**extra_env)
+    )
+    os.close(slave)
+    received = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.5)[0]:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer closed the pty
+                break
+            if not chunk:
+                break
+            received += chunk
+        else:
+            proc.kill()
+            raise AssertionError(f"llmsim {' '.join(args)} ran over {timeout} s")
+    finally:
+        os.close(master)
+    return proc.wait(timeout=timeout), bytes(received)
+
+
+def assert_one_line_error(stderr: bytes, *needles: str) -> str:
+    """stderr is one `llmsim: ...` line, printable, no traceback, holding every needle."""
+    text = stderr.decode("utf-8")
+    assert text.startswith("llmsim: ") and text.count("\n") == 1 and text.endswith("\n"), text
+    assert "Traceback" not in text and "internal error" not in text, text
+    assert text[:-1].isprintable(), repr(text)
+    for needle in needles:
+        assert needle in text, (needle, text)
+    return text
+
+
+_OWN_SEQUENCES = re.compile(r"\x1b\[(?:[0-9;]*m|J|\d+A|\?25[lh])")
+
+
+def assert_inert(out: str, *, tty: bool, color: bool) -> None:
+    """No control or format character in `out` except the player's own cursor/colour codes.
+
+    Line mode without colour: no ESC and no C0 but LF at all. TTY mode: only SGR (with colour),
+    erase-down, cursor-up, cursor hide/show and the one closing reset, plus CR LF.
+    """
+    if not tty and not color:
+        assert "\x1b" not in out and "\r" not in out
+    rest = _OWN_SEQUENCES.sub("", out) if tty or color else out
+    if not color:
+        sgr = re.findall(r"\x1b\[[0-9;]*m", out)
+        assert set(sgr) <= {"\x1b[0m"} and len(sgr) <= 1, sgr[:5]  # only close()'s reset
+    allowed = "\n\r" if tty else "\n"
+    bad = [
+        ch
+        for ch in rest
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+    ]
+    assert not bad, sorted({f"U+{ord(ch):04X}" for ch in bad})
+
+
+# --- broken traces ---------------------------------------------------------------------------
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    columns = {name: [row.get(name) for row in rows] for name in COLUMNS}
+    return {k: v for k, v in columns.items() if any(x is not None for x in v)}
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]], **config_overrides: Any) -> Path:
+    """Rows (dicts) through the real TraceWriter: a file the writer accepts, the reader judges."""
+    columns = _columns(rows)
+    with TraceWriter(path, config(**config_overrides)) as writer:
+        writer.write(make_table(len(rows), columns))
+    return path
+
+
+def _set(path: Path, good: Path, column: str, edit: Callable[[list[Any]], None]) -> Path:
+    """Copy `good` with one column edited, values written raw (NaN stays NaN, not null)."""
+    table = pq.read_table(good)
+    values = table.column(column).to_pylist()
+    edit(values)
+    field = SCHEMA.field(column)
+    index = table.schema.get_field_index(column)
+    array = pa.array(values, pa.string() if pa.types.is_dictionary(field.type) else field.type)
+    if pa.types.is_dictionary(field.type):
+        array = array.dictionary_encode()
+    pq.write_table(table.set_column(index, field, array), path)
+    return path
+
+
+def _first(values: list[Any]) -> int:
+    return next(i for i, v in enumerate(values) if v is not None)
+
+
+def _meta(path: Path, good: Path, meta: dict[bytes, bytes]) -> Path:
+    table = pq.read_table(good)
+    old = dict(table.schema.metadata or {})
+    pq.write_table(table.replace_schema_metadata({**old, **meta}), path)
+    return path
+
+
+def _config_json(**changes: Any) -> bytes:
+    data = json.loads(config().to_json())
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+def bad_traces(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Every kind of bad trace: name -> (path, words the error must hold). `good.parquet` too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    good = write_trace(folder / "good.parquet")
+    data = good.read_bytes()
+    out: dict[str, tuple[Path, str]] = {}
+
+    def add(name: str, path: Path, needle: str) -> None:
+        out[name] = (path, needle)
+
+    add("missing", folder / "missing.parquet", "no such file")
+    (folder / "empty-folder").mkdir(exist_ok=True)
+    add("empty_folder", folder / "empty-folder", "no *.parquet traces")
+    (folder / "text.parquet").write_text("hello, I am not a Parquet file\n")
+    add("not_parquet", folder / "text.parquet", "not a readable Parquet file")
+    (folder / "truncated.parquet").write_bytes(data[: len(data) // 2])
+    add("truncated", folder / "truncated.parquet", "not a readable Parquet file")
+    pq.write_table(pa.table({"a": [1, 2, 3]}), folder / "foreign.parquet")
+    add("foreign_schema", folder / "foreign.parquet", "not an llmsim trace")
+    table = pq.read_table(good)
+    pq.write_table(table.drop_columns(["loss"]), folder / "no-loss.parquet")
+    add("missing_column", folder / "no-loss.parquet", "column 'loss' is missing")
+    add("future_version", _meta(folder / "v2.parquet", good, {META_VERSION: b"2.0"}), "2.0")
+    add(
+        "unknown_version",
+        _meta(folder / "vbanana.parquet", good, {META_VERSION: b"banana"}),
+        "not supported",
+    )
+    with TraceWriter(folder / "empty.parquet", config()) as writer:
+        writer.write(make_table(0, {}))
+    add("empty_trace", folder / "empty.parquet", "no events")
+
+    def unsorted(v: list[Any]) -> None:
+        v[10], v[11] = v[11] + 5.0, v[10]
+
+    add("unsorted_t", _set(folder / "unsorted.parquet", good, "t", unsorted), "not sorted")
+
+    def negative(v: list[Any]) -> None:
+        v[0] = -1.0
+
+    add("negative_t", _set(folder / "negative.parquet", good, "t", negative), "out of range")
+
+    def nan(v: list[Any]) -> None:
+        v[_first(v)] = math.nan
+
+    add("nan", _set(folder / "nan.parquet", good, "loss", nan), "NaN in column 'loss'")
+
+    def inf(v: list[Any]) -> None:
+        v[_first(v)] = math.inf
+
+    add("inf", _set(folder / "inf.parquet", good, "tokens_per_s", inf), "infinite value")
+
+    def nan_list(v: list[Any]) -> None:
+        i = _first(v)
+        v[i] = [math.nan] * len(v[i])
+
+    add("nan_in_list", _set(folder / "nanlist.parquet", good, "gpu_temp", nan_list), "NaN")
+
+    def hole(v: list[Any]) -> None:
+        i = _first(v)
+        v[i] = [None, *v[i][1:]]
+
+    add("null_in_list", _set(folder / "hole.parquet", good, "gpu_util", hole), "null value")
+
+    def absurd(v: list[Any]) -> None:
+        v[_first(v)] = 1e30
+
+    add("absurd_loss", _set(folder / "loss1e30.parquet", good, "loss", absurd), "out of range")
+    add(
+        "absurd_gpus",
+        _meta(
+            folder / "gpus1e6.parquet",
+            good,
+            {META_CONFIG: _config_json(gpus=10**6, nodes=125_000, dp=500_000)},
+        ),
+        "beyond",
+    )
+
+    def huge(v: list[Any]) -> None:
+        v[_first(v)] = "x" * 1_000_000
+
+    add("huge_text", _set(folder / "hugetext.parquet", good, "text", huge), "over 65,536")
+    add("huge_source", _set(folder / "hugesource.parquet", good, "source", huge), "'source'")
+    add(
+        "huge_config_string",
+        _meta(folder / "hugename.parquet", good, {META_CONFIG: _config_json(model="M" * 5000)}),
+        "'model' is over",
+    )
+    add(
+        "huge_config",
+        _meta(
+            folder / "hugeconfig.parquet",
+            good,
+            {META_CONFIG: _config_json(extra={"junk": ["y" * 900] * 6000})},
+        ),
+        "bytes of JSON",
+    )
+    return {"good": (good, ""), **out}
+
+
+def bad_midway(path: Path, good: Path) -> Path:
+    """A trace whose header and first row group are fine and whose second row group is not."""
+    trace = pq.ParquetFile(good)
+    table = trace.read()
+    with TraceWriter(path, config()) as writer:
+        first = table.slice(0, 150)
+        writer.write(first.replace_schema_metadata(None))
+        rest = table.slice(150)
+        loss = rest.column("loss").to_pylist()
+        loss[_first(loss)] = math.nan
+        index = rest.schema.get_field_index("loss")
+        rest = rest.set_column(index, SCHEMA.field("loss"), pa.array(loss, pa.float64()))
+        writer.write(rest.replace_schema_metadata(None))
+    assert pq.ParquetFile(path).num_row_groups == 2
+    return path
+
+
+def hostile_trace(path: Path, extra_text: str = "") -> Path:
+    """The synthetic run with HOSTILE (and `extra_text`) in every text column and config name."""
+    return write_trace(
+        path,
+        inject=HOSTILE + extra_text,
+        model="Evil\x1b]0;MODEL\x07Model\u202e",
+        hostnames=("node\x1b[2Ja01", "node\u202ea02\x9b"),
+        gpu_short="H100\x1b[5m",
+    )
+
+
+def rows_for(inject: str | None = None) -> list[dict[str, Any]]:
+    """The synthetic run's rows (for tests that build their own variants)."""
+    return build_rows(inject)
