@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pyte
 import pytest
+from browser import CHROMIUM, HEADLESS_FLAGS
 from reliability_kit import (
     HOSTILE,
     UNICODE_TEXT,
@@ -103,9 +103,6 @@ def test_html_page_cannot_be_broken_out_of(hostile: Path, tmp_path: Path) -> Non
     assert "alert(1)" in cast_text  # ...holding the text as data
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_hostile_html_page_still_runs_in_chromium(hostile: Path, tmp_path: Path) -> None:
     assert CHROMIUM is not None
@@ -117,14 +114,7 @@ def test_hostile_html_page_still_runs_in_chromium(hostile: Path, tmp_path: Path)
     browser = subprocess.run(
         [
             CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *HEADLESS_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--virtual-time-budget=120000",
             "--dump-dom",

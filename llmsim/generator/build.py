@@ -69,22 +69,7 @@ def _telemetry(config: RunConfig, s: Samples, step: int | None = None) -> pa.Tab
     if n == 0:
         return make_table(0, {})
     epoch = None if step is None else config.epochs
-    table = make_table(
-        n,
-        {
-            "t": s.t,
-            "kind": "telemetry",
-            "phase": s.phase,
-            "step": step,
-            "epoch": epoch,
-            "gpu_util": s.util,
-            "gpu_mem": s.mem,
-            "gpu_temp": s.temp,
-            "gpu_power": s.power,
-            "gpu_clock": s.clock,
-            "gpu_health": s.health,
-        },
-    )
+    table = s.table(step, epoch)
     logs = Rows()
     for line in s.logs:
         logs.log(line.t, line.phase, line.level, line.source, line.text)

@@ -411,19 +411,4 @@ def _telemetry_table(c: RunConfig, s: Samples, t_end: F64, done_before: int) -> 
         return make_table(0, {})
     completed = done_before + np.searchsorted(t_end, s.t, side="right")
     current = np.minimum(completed, c.total_steps - 1)
-    return make_table(
-        n,
-        {
-            "t": s.t,
-            "kind": "telemetry",
-            "phase": s.phase,
-            "step": completed,
-            "epoch": current // c.steps_per_epoch + 1,
-            "gpu_util": s.util,
-            "gpu_mem": s.mem,
-            "gpu_temp": s.temp,
-            "gpu_power": s.power,
-            "gpu_clock": s.clock,
-            "gpu_health": s.health,
-        },
-    )
+    return s.table(completed, current // c.steps_per_epoch + 1)

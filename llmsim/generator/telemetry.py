@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from llmsim.trace.config import RunConfig
+from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -81,6 +83,23 @@ class Samples:
     clock: npt.NDArray[np.float32]
     health: npt.NDArray[np.int8]
     logs: list[LogLine] = field(default_factory=list)
+
+    def table(self, step: object, epoch: object) -> pa.Table:
+        """The samples as `telemetry` trace rows; `step`/`epoch` are scalars or per-row arrays."""
+        columns = {
+            "t": self.t,
+            "kind": "telemetry",
+            "phase": self.phase,
+            "step": step,
+            "epoch": epoch,
+            "gpu_util": self.util,
+            "gpu_mem": self.mem,
+            "gpu_temp": self.temp,
+            "gpu_power": self.power,
+            "gpu_clock": self.clock,
+            "gpu_health": self.health,
+        }
+        return make_table(len(self.t), columns)
 
 
 def budget_mib(config: RunConfig) -> float:
