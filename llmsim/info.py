@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmsim.player.sanitize import clean_name
+from llmsim.sanitize import clean_name
 from llmsim.trace import open_trace
 
 _SPARKS = "▁▂▃▄▅▆▇█"

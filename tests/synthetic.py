@@ -41,9 +41,13 @@ def config(**overrides: Any) -> RunConfig:
     base = RunConfig(
         name="synthetic-llama-1b",
         model="Llama-3.2-1B",
+        hub_id="meta-llama/Llama-3.2-1B",
         family="llama",
         invented=False,
         kind="finetune",
+        stack="hf",
+        launcher="torchrun",
+        incidents="rare",
         seed=7,
         generator_version="0.1.0",
         start_time=1_767_225_600.0,  # 2026-01-01 00:00:00 UTC
@@ -55,6 +59,7 @@ def config(**overrides: Any) -> RunConfig:
         head_dim=64,
         ffn=8192,
         vocab=128_256,
+        max_position_embeddings=131_072,
         tied_embeddings=True,
         qkv_bias=False,
         gpu="NVIDIA H100 80GB HBM3",
@@ -85,6 +90,7 @@ def config(**overrides: Any) -> RunConfig:
         epochs=EPOCHS,
         steps_per_epoch=STEPS_PER_EPOCH,
         total_steps=TOTAL_STEPS,
+        resume_step=0,
         warmup_steps=5,
         lr_peak=2e-4,
         lr_min=2e-5,
@@ -106,6 +112,7 @@ def config(**overrides: Any) -> RunConfig:
         cuda_version="12.4",
         nccl_version="2.21.5",
         transformers_version="4.46.3",
+        stack_version="1.1.1",
         output_dir="./outputs/synthetic-llama-1b",
     )
     return replace(base, **overrides)
@@ -120,8 +127,16 @@ class _Rows:
         self.t += dt
         self.rows.append({"t": self.t, "kind": kind, "phase": phase, **values})
 
-    def log(self, phase: str, source: str, text: str, level: str = "INFO", dt: float = 0.1) -> None:
-        self.add("log", phase, dt, level=level, source=source, text=text)
+    def log(
+        self,
+        phase: str,
+        source: str,
+        text: str,
+        level: str = "INFO",
+        dt: float = 0.1,
+        origin: str | None = None,
+    ) -> None:
+        self.add("log", phase, dt, level=level, source=source, origin=origin, text=text)
 
     def progress(
         self, phase: str, op: str, label: str, total: int, unit: str, seconds: float
@@ -173,16 +188,23 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
     """The synthetic run's rows in time order; `inject` is placed into every text column."""
     r = _Rows()
     r.add("phase", "init", 0.0, text="Initialization")
-    r.log("init", "torchrun", "Starting elastic agent: world_size=16 nnodes=2 nproc_per_node=8")
-    r.log("init", "nccl", "NCCL version 2.21.5+cuda12.4")
-    r.log("init", "nccl", NCCL_LONG)
-    r.log("init", "model", "Model config: 16 layers, hidden 2048, 32 heads (8 kv), vocab 128,256")
-    r.log("init", "model", "Number of parameters: 1,235,814,400")
+    r.log(
+        "init",
+        "torchrun",
+        "[default] Starting worker group",
+        origin="2134401 torch/distributed/run.py:793",
+    )
+    r.log("init", "plain", "NCCL version 2.21.5+cuda12.4")
+    r.log("init", "plain", NCCL_LONG)
+    r.log("init", "hf", "Model config LlamaConfig {", origin="configuration_utils.py:733")
+    r.log(
+        "init", "hf", "  Number of trainable parameters = 1,235,814,400", origin="trainer.py:2528"
+    )
     if inject is not None:
-        r.log("init", "data", inject)
-        r.log("init", "data", "after " + inject + " end", level="WARNING")
+        r.log("init", "hf", inject, origin=inject)
+        r.log("init", "hf-script", "after " + inject + " end", level="WARNING", origin="__main__")
     r.progress("init", "load_checkpoint", inject or "Loading checkpoint shards", 4, "shards", 4.0)
-    r.log("init", "data", "Dataset synthetic-instruct: 31,457,280 tokens")
+    r.log("init", "hf-script", "Dataset synthetic-instruct: 31,457,280 tokens", origin="__main__")
     r.add("phase", "train", 0.5, text="Training")
     sample = 0
     _telemetry(r, "train", 0, 1, True, sample, gpus)
@@ -206,6 +228,16 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
             mfu=0.451,
             elapsed=step * STEP_TIME,
             eta=(TOTAL_STEPS - step) * STEP_TIME,
+            epoch_progress=round(step / STEPS_PER_EPOCH, 2),
+            tokens=step * TOKENS,
+            samples=step * 256,
+            tokens_per_s_gpu=TOKENS / STEP_TIME / GPUS,
+            tflops=446.0,
+            mem_gib=61.42,
+            mem_pct=77.57,
+            loss_scale=1.0,
+            skipped=0,
+            nan_iters=0,
             done=(step - 1) % STEPS_PER_EPOCH + 1,
             total=STEPS_PER_EPOCH,
         )
@@ -215,7 +247,12 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
         if step % STEPS_PER_EPOCH == 0:
             if step == 30:
                 r.log(
-                    "train", "monitor", "GPU 5 temperature 84C above 83C threshold", "WARNING", 0.0
+                    "train",
+                    "tool",
+                    "GPU 5 temperature 84C above 83C threshold",
+                    "WARNING",
+                    0.0,
+                    origin="monitor",
                 )
             r.add("phase", "eval", 0.1, text="Validation")
             r.progress("eval", "eval", "Evaluating", 4, "batches", 2.0)
@@ -302,6 +339,9 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
         peak_mem_mib=71_150.0,
         path="./outputs/synthetic-llama-1b/final/",
         size_bytes=total + sum(size for _, size in FILES),
+        restarts=0,
+        redone=0,
+        lost_s=0.0,
     )
     return r.rows
 

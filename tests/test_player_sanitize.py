@@ -13,7 +13,7 @@ from playback import Screen, frames
 from synthetic import write_trace
 
 from llmsim.player import Renderer, RenderOptions
-from llmsim.player.sanitize import MAX_TEXT, clean, clean_name
+from llmsim.sanitize import MAX_TEXT, clean, clean_name
 from llmsim.trace import open_trace
 
 HOSTILE = (

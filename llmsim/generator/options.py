@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+from llmsim.errors import UsageError
+from llmsim.trace.vocab import IncidentRate, RunKind, Stack
+
+ModelChoice = Literal["real", "invented", "all"]
+MODEL_CHOICES: Final[tuple[ModelChoice, ...]] = get_args(ModelChoice)
 
 
-class GeneratorError(ValueError):
+class GeneratorError(UsageError):
     """Options that no run can satisfy. The message is one line, meant for the user as it is."""
 
 
@@ -14,10 +21,13 @@ class GenerateOptions:
     """Options of one generated run; None means "draw a plausible value from the seeded rng"."""
 
     seed: int | None = None
-    model: str | None = None
+    model: str | None = None  # a catalogue name (case-insensitive)
+    models: ModelChoice | None = None  # which models a random pick draws from (None: the mix)
     gpus: int | None = None
-    gpu_type: str | None = None
-    kind: str | None = None  # "pretrain" | "finetune"
+    gpu_type: str | None = None  # a catalogue short name (H100, A100, ...)
+    stack: Stack | None = None
+    kind: RunKind | None = None
+    incidents: IncidentRate = "rare"
     epochs: int | None = None
     steps_per_epoch: int | None = None
     duration: float | None = None  # target simulated seconds of the whole run

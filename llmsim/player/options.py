@@ -1,34 +1,77 @@
-"""PlayOptions: what the user asked `llmsim play` for (speed, looping, colour, timestamps...)."""
+"""What the user asked `llmsim play` and `llmsim cast` for (the CLI builds these from its flags)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal, get_args
 
 ColorMode = Literal["auto", "always", "never"]
+COLOR_MODES: Final[tuple[ColorMode, ...]] = get_args(ColorMode)
 TimestampMode = Literal["wall", "trace"]
+TIMESTAMP_MODES: Final[tuple[TimestampMode, ...]] = get_args(TimestampMode)
+StartPoint = Literal["train", "eval", "checkpoint", "export"]
+START_POINTS: Final[tuple[StartPoint, ...]] = get_args(StartPoint)
+CastFormat = Literal[2, 3]
+
+
+@dataclass(frozen=True)
+class StartAt:
+    """Where a run starts playing: the first `phase` chapter of that name, a share of the
+    run's duration (0 <= fraction < 1), or a number of trace seconds."""
+
+    point: StartPoint | None = None
+    fraction: float | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        given = [v for v in (self.point, self.fraction, self.seconds) if v is not None]
+        if len(given) != 1:
+            raise ValueError("StartAt takes exactly one of point, fraction, seconds")
+        if self.fraction is not None and not 0.0 <= self.fraction < 1.0:
+            raise ValueError(f"start fraction must be in [0, 1), not {self.fraction}")
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds >= 0):
+            raise ValueError(f"start seconds must be >= 0, not {self.seconds}")
 
 
 @dataclass(frozen=True)
 class PlayOptions:
-    """Options of one playback session; the CLI builds one from its flags."""
+    """Options of one playback session."""
 
     speed: float = 1.0  # playlist time = trace time / speed
     once: bool = False  # play each trace once, then exit 0 (default: loop forever)
     shuffle: bool = False  # new random order every cycle (seeded by `seed`)
-    exit_after: float | None = None  # stop cleanly (exit 0) after this many wall seconds
-    color: ColorMode = "auto"  # auto: colour on a TTY unless NO_COLOR is set or TERM=dumb
-    timestamps: TimestampMode = "wall"  # wall: stamps start at the wall clock; trace: start_time
-    ascii: bool | None = None  # ASCII glyphs only; None: decide from the locale's encoding
     seed: int | None = None  # shuffle seed (None: a fresh order each session)
+    exit_after: float | None = None  # stop cleanly (exit 0) after this many wall seconds
+    exit_after_runs: int | None = None  # stop cleanly after this many runs have finished
+    start_at: StartAt | None = None  # where each run starts (None: at its beginning)
+    color: ColorMode = "auto"  # auto: colour on a TTY unless NO_COLOR is set or TERM=dumb
+    timestamps: TimestampMode = "wall"  # wall: stamps from the wall clock; trace: start_time
+    ascii: bool | None = None  # ASCII glyphs only; None: decide from the locale's encoding
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and self.speed > 0):
             raise ValueError(f"speed must be a positive number, not {self.speed}")
         if self.exit_after is not None and not self.exit_after >= 0:
             raise ValueError(f"exit_after must be >= 0 seconds, not {self.exit_after}")
-        if self.color not in ("auto", "always", "never"):
-            raise ValueError(f"color must be auto, always or never, not {self.color!r}")
-        if self.timestamps not in ("wall", "trace"):
-            raise ValueError(f"timestamps must be wall or trace, not {self.timestamps!r}")
+        if self.exit_after_runs is not None and self.exit_after_runs < 1:
+            raise ValueError(f"exit_after_runs must be >= 1, not {self.exit_after_runs}")
+
+
+@dataclass(frozen=True)
+class CastOptions:
+    """What `llmsim cast` was asked for; the output kind follows the file name (.cast, .html,
+    .gif, or '-' for a cast on stdout)."""
+
+    cols: int = 120
+    rows: int = 36
+    speed: float = 1.0
+    version: CastFormat = 2
+    idle_time_limit: float | None = None
+    title: str | None = None  # cast header title / HTML heading (None: model and cluster)
+    start_at: StartAt | None = None
+    overwrite: bool = False
+    color: bool = True
+    ascii: bool = False
+    loop: bool = False  # HTML and GIF: play again from the start when done
+    theme: str | None = None  # HTML: one of the vendored player's themes (None: its default)

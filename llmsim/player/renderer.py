@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from llmsim.player import views
-from llmsim.player.sanitize import clean, clean_name
+from llmsim.sanitize import clean, clean_name
 from llmsim.player.style import Styler, glyphs
 from llmsim.trace import Event, RunConfig
 

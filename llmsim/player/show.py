@@ -17,7 +17,7 @@ from typing import Final, NamedTuple
 
 from llmsim.player.options import PlayOptions
 from llmsim.player.renderer import Renderer, RenderOptions, transition_line
-from llmsim.player.sanitize import ascii_fold, clean, clean_name
+from llmsim.sanitize import ascii_fold, clean, clean_name
 from llmsim.trace import Event, TraceError, open_trace
 
 PAUSE_AFTER_RUN: Final = 4.0  # trace seconds the finished summary stays before the next run

@@ -3,7 +3,7 @@
 A style is one module with these functions; the renderer decides when each is called. Views
 never read a clock or the terminal and never compute a figure that is shown: they lay out and
 colour values that come from the trace. Every string from a trace reaches a view already cleaned
-(llmsim.player.sanitize). Bars and the GPU grid are redrawn on every frame, so they are built by
+(llmsim.sanitize). Bars and the GPU grid are redrawn on every frame, so they are built by
 hand from cached SGR strings: going through rich's segment pipeline per frame would cost ~100x
 more for the same bytes. rich renders the summary box, which is drawn once per run; its console
 and table modules are imported there, so playback starts without paying for them.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 from rich.cells import cell_len, set_cell_size
 
 from llmsim.player import fmt
-from llmsim.player.sanitize import clean_name
+from llmsim.sanitize import clean_name
 from llmsim.player.style import Glyphs, Styler
 from llmsim.trace import Event, RunConfig
 

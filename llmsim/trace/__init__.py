@@ -1,4 +1,4 @@
-"""The trace contract: schema and version, run config, typed events, streaming writer and reader.
+"""The trace contract: vocabularies, schema and version, run config, typed events, writer, reader.
 
 The names below are loaded on first use (PEP 562), so importing `llmsim.trace.errors` (as the
 CLI does for every command, `--help` included) does not pull in pyarrow and numpy.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from llmsim.trace.errors import TraceError
 
 if TYPE_CHECKING:
+    from llmsim.trace.cadence import prints_step
     from llmsim.trace.config import RunConfig
     from llmsim.trace.events import Event
     from llmsim.trace.reader import TraceFile, open_trace
@@ -27,6 +28,7 @@ _WHERE = {
     "SCHEMA_VERSION": "llmsim.trace.schema",
     "TraceWriter": "llmsim.trace.writer",
     "make_table": "llmsim.trace.writer",
+    "prints_step": "llmsim.trace.cadence",
 }
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "TraceWriter",
     "make_table",
     "open_trace",
+    "prints_step",
 ]
 
 

@@ -1,7 +1,9 @@
 """The run configuration stored as JSON in a trace's file metadata (key `llmsim.config`).
 
-The generator derives every number of a run from this; the player reads names, sizes and
-intervals from it for layout. Unknown keys from a newer minor version are ignored.
+It holds what the player needs to lay a run out and what a reader of the trace wants to know
+(model, cluster, stack, batch, schedule, cadences). The generator's private numbers (speeds,
+bandwidths, memory budget, incident schedule) stay in its own plan and never reach the trace.
+Unknown keys from a newer minor version are ignored.
 """
 
 from __future__ import annotations
@@ -9,14 +11,38 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from llmsim.trace.errors import TraceError
+from llmsim.trace.vocab import (
+    INCIDENT_RATES,
+    LAUNCHERS,
+    PRECISIONS,
+    RUN_KINDS,
+    STACKS,
+    IncidentRate,
+    Launcher,
+    Precision,
+    RunKind,
+    Stack,
+)
 
-MAX_GPUS = 65_536
-MAX_STEPS = 50_000_000
-MAX_CONFIG_TEXT = 1_000  # characters of any one string in the config (names, hostnames, ...)
+MAX_GPUS: Final = 65_536
+MAX_STEPS: Final = 50_000_000
+MAX_CONFIG_TEXT: Final = 1_000  # characters of any one string in the config (names, hosts...)
+MAX_INT: Final = 10**15
+MAX_INT_DIGITS: Final = 20  # a config integer is parsed only if it has at most this many digits
+MAX_BRACKETS: Final = 64  # the config is a flat object with one list: refuse deep nesting unread
+
+# Config fields whose values come from a vocabulary (llmsim.trace.vocab).
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "kind": RUN_KINDS,
+    "stack": STACKS,
+    "launcher": LAUNCHERS,
+    "precision": PRECISIONS,
+    "incidents": INCIDENT_RATES,
+}
 
 
 @dataclass(frozen=True)
@@ -26,9 +52,13 @@ class RunConfig:
     # identity
     name: str  # run name, also the output folder: ./outputs/<name>/
     model: str  # display name, e.g. "Llama-3-8B"
+    hub_id: str  # e.g. "meta-llama/Meta-Llama-3-8B" ("" for invented models)
     family: str  # architecture family, e.g. "llama"
     invented: bool  # True for the catalogue's made-up models
-    kind: str  # "pretrain" | "finetune"
+    kind: RunKind
+    stack: Stack  # the one software stack that trains the run and prints its lines
+    launcher: Launcher
+    incidents: IncidentRate  # how often things were allowed to go wrong
     seed: int
     generator_version: str
     start_time: float  # unix seconds (UTC) of t = 0; casts print times from it
@@ -41,6 +71,7 @@ class RunConfig:
     head_dim: int
     ffn: int
     vocab: int
+    max_position_embeddings: int
     tied_embeddings: bool
     qkv_bias: bool
     # cluster
@@ -55,17 +86,17 @@ class RunConfig:
     nodes: int
     hostnames: tuple[str, ...]
     interconnect: str
-    # parallelism and memory
+    # parallelism and memory (per GPU, rank 0, GiB)
     tp: int
     pp: int
     dp: int
-    strategy: str
+    strategy: str  # how the init logs and `info` name the layout
     mem_weights_gib: float
     mem_grads_gib: float
     mem_optimizer_gib: float
     mem_activations_gib: float
     # batch and schedule
-    precision: str
+    precision: Precision
     seq_len: int
     micro_batch: int
     grad_accum: int
@@ -73,7 +104,8 @@ class RunConfig:
     global_batch_tokens: int
     epochs: int
     steps_per_epoch: int
-    total_steps: int
+    total_steps: int  # the schedule's last step (the run ends and exports there)
+    resume_step: int  # the trace starts after this step (0: from the first step)
     warmup_steps: int
     lr_peak: float
     lr_min: float
@@ -85,7 +117,7 @@ class RunConfig:
     dataset: str
     dataset_tokens: int
     # cadence
-    log_interval: int  # a step line every this many steps
+    log_interval: int  # the stack prints a step line every this many steps
     eval_interval: int  # validation every this many steps (and at each epoch end)
     eval_batches: int
     checkpoint_interval: int
@@ -97,8 +129,8 @@ class RunConfig:
     cuda_version: str
     nccl_version: str
     transformers_version: str
+    stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
@@ -108,18 +140,24 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RunConfig:
-        """Parse and check the metadata JSON; raise TraceError on anything malformed."""
+        """Parse and check the metadata JSON; raise TraceError on anything malformed.
+
+        Bounded before it is parsed: nesting (a flat object holds a handful of brackets) and
+        the digits of every number are limited, so no input reaches Python's recursion or
+        big-integer limits.
+        """
+        raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+        if raw.count(b"[") + raw.count(b"{") > MAX_BRACKETS:
+            raise TraceError("run config is nested too deeply")
         try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TraceError(f"run config is not valid JSON ({exc})") from None
+            data = json.loads(raw, parse_int=_parse_int, parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise TraceError(f"run config is not valid JSON ({_short(exc)})") from None
         if not isinstance(data, dict):
             raise TraceError("run config is not a JSON object")
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
-                if f.name == "extra":
-                    continue
                 raise TraceError(f"run config lacks the key {f.name!r}")
             kwargs[f.name] = _check_value(f.name, str(f.type), data[f.name])
         config = cls(**kwargs)
@@ -138,13 +176,36 @@ class RunConfig:
             raise TraceError("run config: tp x pp x dp does not equal the GPU count")
         if not 1 <= self.total_steps <= MAX_STEPS:
             raise TraceError(f"run config: total_steps {self.total_steps} out of range")
+        if not 0 <= self.resume_step < self.total_steps:
+            raise TraceError("run config: resume_step must be below total_steps")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.log_interval < 1:
             raise TraceError("run config: epochs, steps_per_epoch and log_interval must be >= 1")
-        if self.kind not in ("pretrain", "finetune"):
-            raise TraceError(f"run config: unknown kind {self.kind!r}")
+        if self.eval_interval < 1 or self.checkpoint_interval < 1:
+            raise TraceError("run config: eval_interval and checkpoint_interval must be >= 1")
+        if not self.telemetry_interval > 0:
+            raise TraceError("run config: telemetry_interval must be > 0")
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"a number with {len(digits)} digits")
+    return int(digits)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:120] or type(exc).__name__
 
 
 def _check_value(name: str, typ: str, value: Any) -> Any:
+    choices = _CHOICES.get(name)
+    if choices is not None:
+        if not isinstance(value, str) or value not in choices:
+            raise TraceError(f"run config key {name!r} must be one of {', '.join(choices)}")
+        return value
     if typ == "str":
         if not isinstance(value, str):
             raise TraceError(f"run config key {name!r} is not a string")
@@ -158,14 +219,14 @@ def _check_value(name: str, typ: str, value: Any) -> Any:
     if typ == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise TraceError(f"run config key {name!r} is not an integer")
-        if value < 0 or value > 10**15:
+        if value < 0 or value > MAX_INT:
             raise TraceError(f"run config key {name!r} is out of range ({value})")
         return value
     if typ == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TraceError(f"run config key {name!r} is not a number")
         if not math.isfinite(value) or abs(value) > 1e15:
-            raise TraceError(f"run config key {name!r} is out of range ({value})")
+            raise TraceError(f"run config key {name!r} is out of range")
         return float(value)
     if typ.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -173,8 +234,4 @@ def _check_value(name: str, typ: str, value: Any) -> Any:
         if any(len(v) > MAX_CONFIG_TEXT for v in value):
             raise TraceError(f"run config key {name!r} holds a string over {MAX_CONFIG_TEXT:,}")
         return tuple(value)
-    if typ.startswith("dict"):
-        if not isinstance(value, dict):
-            raise TraceError(f"run config key {name!r} is not an object")
-        return value
     raise TraceError(f"run config key {name!r} has an unsupported type")  # pragma: no cover

@@ -1,8 +1,10 @@
 """The one error type of the trace contract: every problem with a trace file becomes a TraceError."""
 
+from llmsim.errors import InputError
 
-class TraceError(Exception):
+
+class TraceError(InputError):
     """A trace file is missing, unreadable, of a foreign shape or holds invalid values.
 
-    The message is one line, meant for the user as it is (the CLI prints it after the file name).
+    The message is one line naming the file, meant for the user as it is (exit status 1).
     """

@@ -9,6 +9,7 @@ file; nothing else escapes. docs/reliability.md lists each case and the test tha
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -22,13 +23,12 @@ from llmsim.trace.errors import TraceError
 from llmsim.trace.events import Event
 from llmsim.trace.schema import (
     DICT_COLUMNS,
-    KINDS,
     LIST_COLUMNS,
     META_CONFIG,
     META_VERSION,
-    PHASES,
     SCHEMA,
     SCHEMA_MAJOR,
+    VOCABULARY,
 )
 
 # Values outside these bounds are no real training run: refuse them rather than draw nonsense.
@@ -38,6 +38,22 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "ppl": (1.0, 1e44),
     "lr": (0.0, 10.0),
     "grad_norm": (0.0, 1e6),
+    "epoch_progress": (0.0, 1e6),
+    "loss_scale": (0.0, 2.0**64),
+    "skipped": (0, 10**8),
+    "nan_iters": (0, 10**8),
+    "tokens": (0, 10**16),
+    "samples": (0, 10**13),
+    "tokens_per_s_gpu": (0.0, 1e9),
+    "tflops": (0.0, 1e5),
+    "mem_gib": (0.0, 1e4),
+    "mem_pct": (0.0, 100.0),
+    "samples_per_s": (0.0, 1e12),
+    "steps_per_s": (0.0, 1e6),
+    "rank": (0, 65_535),
+    "restarts": (0, 10**4),
+    "redone": (0, 10**8),
+    "lost_s": (0.0, 1e9),
     "tokens_per_s": (0.0, 1e12),
     "step_time": (0.0, 1e6),
     "mfu": (0.0, 1.0),
@@ -57,14 +73,14 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "gpu_temp": (-50.0, 200.0),
     "gpu_power": (0.0, 10**5),
     "gpu_clock": (0.0, 10**5),
-    "gpu_health": (0, 2),
+    "gpu_health": (0, 3),
     "avg_gpu_util": (0.0, 100.0),
     "peak_mem_mib": (0.0, 10**7),
 }
 MAX_TEXT: Final = 65_536
 MAX_CONFIG_BYTES: Final = 4 << 20  # the run config JSON; a 65,536-GPU cluster needs ~2 MB
-_KINDS = pa.array(KINDS)
-_PHASES = pa.array(PHASES)
+_VOCABULARY = {name: pa.array(values, pa.string()) for name, values in VOCABULARY.items()}
+_VERSION = re.compile(r"(?a)([0-9]{1,4})\.([0-9]{1,4})")
 
 
 class TraceFile:
@@ -90,11 +106,13 @@ class TraceFile:
                 f"{self.path}: Parquet file but not an llmsim trace (no schema version)"
             )
         version = meta[META_VERSION].decode("utf-8", "replace")
-        major = version.split(".", 1)[0]
-        if not major.isdigit() or int(major) != SCHEMA_MAJOR:
+        match = _VERSION.fullmatch(version)
+        if match is None:
+            raise TraceError(f"{self.path}: trace schema version is not MAJOR.MINOR")
+        if int(match.group(1)) != SCHEMA_MAJOR:
             raise TraceError(
-                f"{self.path}: trace schema version {version[:20]} is not supported "
-                f"(this llmsim reads {SCHEMA_MAJOR}.x)"
+                f"{self.path}: trace schema version {version} is not supported "
+                f"(this llmsim reads {SCHEMA_MAJOR}.x; regenerate it with `llmsim generate`)"
             )
         self.version = version
         schema = self._pf.schema_arrow
@@ -168,14 +186,16 @@ class TraceFile:
         tv = t.to_numpy()
         if tv[0] < last_t or (len(tv) > 1 and (tv[1:] < tv[:-1]).any()):
             raise TraceError(f"{self.path}: rows are not sorted by time 't'")
-        for name, allowed in (("kind", _KINDS), ("phase", _PHASES)):
+        for name, allowed in _VOCABULARY.items():
             col = rb.column(name)
-            if col.null_count:
+            if col.null_count and name in ("kind", "phase"):
                 raise TraceError(f"{self.path}: null in column {name!r}")
             assert isinstance(col, pa.DictionaryArray)  # the header check guaranteed the type
-            if not pc.all(pc.is_in(col.dictionary, value_set=allowed)).as_py():
+            used = pc.unique(col.indices.drop_null())
+            values = col.dictionary.take(used)
+            if not pc.all(pc.is_in(values, value_set=allowed)).as_py():
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
-        for name in ("text", "path", *sorted(DICT_COLUMNS - {"kind", "phase"})):
+        for name in ("text", "path", *sorted(DICT_COLUMNS - set(VOCABULARY))):
             strings = rb.column(name)
             if isinstance(strings, pa.DictionaryArray):  # level, source, op, unit
                 strings = strings.dictionary

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llmsim.errors import InputError
+from llmsim.fileio import atomic_path, reason
 from llmsim.trace.config import RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.schema import (
@@ -60,37 +59,8 @@ def make_table(n: int, columns: Mapping[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-def publish(tmp: Path, target: Path, *, overwrite: bool) -> None:
-    """Give a finished temp file its final name in one step; never replace a file unless asked.
-
-    Without `overwrite` the file is hard-linked to the final name, which fails if that name
-    exists (even if it appeared after the caller's check), then the temp name is dropped. File
-    systems without hard links fall back to a checked rename. OSError on a failed rename.
-    """
-    if overwrite:
-        os.replace(tmp, target)
-        return
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise TraceError(f"{target} exists (use --force to overwrite)") from None
-    except OSError:  # no hard links here (FAT, some network file systems)
-        if os.path.lexists(target):
-            raise TraceError(f"{target} exists (use --force to overwrite)") from None
-        os.replace(tmp, target)
-        return
-    with contextlib.suppress(OSError):
-        os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 class TraceWriter:
-    """Context manager writing one trace atomically.
+    """Context manager writing one trace atomically (llmsim.fileio.atomic_path).
 
     Everything goes to a hidden temp file beside the target; only a clean exit renames it to
     the final name, so an interrupted or failed run never leaves a half-written trace there.
@@ -101,33 +71,26 @@ class TraceWriter:
         self.config = config
         self.overwrite = overwrite
         self.rows = 0
-        self._tmp: Path | None = None
+        self._stack: contextlib.ExitStack | None = None
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> TraceWriter:
-        if self.path.exists() and not self.overwrite:
-            raise TraceError(f"{self.path} exists (use --force to overwrite)")
-        directory = self.path.parent
+        stack = contextlib.ExitStack()
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-            os.close(fd)
-        except OSError as exc:
-            raise TraceError(f"cannot write to {directory}: {exc.strerror or exc}") from None
-        self._tmp = Path(tmp)
-        schema = SCHEMA.with_metadata(
-            {META_VERSION: SCHEMA_VERSION.encode(), META_CONFIG: self.config.to_json().encode()}
-        )
-        try:
-            # mkstemp makes the file 0600; a trace is a shareable data file: honour the umask.
-            os.chmod(tmp, 0o666 & ~_umask())
+            tmp = stack.enter_context(atomic_path(self.path, overwrite=self.overwrite, mkdir=True))
+            schema = SCHEMA.with_metadata(
+                {META_VERSION: SCHEMA_VERSION.encode(), META_CONFIG: self.config.to_json().encode()}
+            )
             self._writer = pq.ParquetWriter(
-                str(self._tmp), schema, compression="zstd", write_statistics=["t"]
+                str(tmp), schema, compression="zstd", write_statistics=["t"]
             )
         except (OSError, pa.ArrowException) as exc:
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None
-            raise TraceError(f"cannot write {self.path}: {_reason(exc)}") from None
+            stack.close()
+            raise TraceError(f"cannot write {self.path}: {reason(exc)}") from None
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
         return self
 
     def write(self, table: pa.Table) -> None:
@@ -138,7 +101,7 @@ class TraceWriter:
         try:
             self._writer.write_table(table.unify_dictionaries(), row_group_size=ROW_GROUP_ROWS)
         except (OSError, pa.ArrowException) as exc:
-            raise TraceError(f"cannot write {self.path}: {_reason(exc)}") from None
+            raise TraceError(f"cannot write {self.path}: {reason(exc)}") from None
         self.rows += table.num_rows
 
     def __exit__(
@@ -147,25 +110,32 @@ class TraceWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        tmp, writer = self._tmp, self._writer
-        self._tmp = self._writer = None
+        writer, stack = self._writer, self._stack
+        self._writer = self._stack = None
+        if stack is None:
+            return
         try:
             if writer is not None:
                 writer.close()
-            if exc_type is None and tmp is not None:
-                publish(tmp, self.path, overwrite=self.overwrite)
-                tmp = None
         except (OSError, pa.ArrowException) as err:
-            raise TraceError(f"cannot write {self.path}: {_reason(err)}") from None
-        finally:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+            stack.__exit__(type(err), err, err.__traceback__)
+            raise TraceError(f"cannot write {self.path}: {reason(err)}") from None
+        except BaseException as err:
+            stack.__exit__(type(err), err, err.__traceback__)
+            raise
+        try:
+            stack.__exit__(exc_type, exc, tb)  # publishes only when exc_type is None
+        except InputError as err:
+            if exc_type is None:
+                raise TraceError(str(err)) from None
+            raise
 
 
-def _reason(exc: BaseException) -> str:
-    """The OS's words for a failed write ("No space left on device"), on one short line."""
-    text = " ".join(str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc).split())
-    errno = re.search(r"\[errno (\d+)\]", text)  # pyarrow: "Error writing bytes ... [errno 28] ..."
-    if errno:
-        return os.strerror(int(errno.group(1)))
-    return text[:160] or type(exc).__name__
+def write_table(
+    path: Path, config: RunConfig, tables: Iterator[pa.Table], *, overwrite: bool
+) -> int:
+    """Stream `tables` into a new trace at `path`; return the rows written."""
+    with TraceWriter(path, config, overwrite=overwrite) as writer:
+        for table in tables:
+            writer.write(table)
+    return writer.rows

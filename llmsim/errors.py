@@ -1,0 +1,34 @@
+"""The errors llmsim reports to its user, and the exit status each one means.
+
+Deeper layers raise these with a one-line message meant for the user as it is; the command
+line (`llmsim.cli`) is the one place that prints them and exits. Any other exception that
+reaches the command line is a bug and is reported as an internal error (exit 70).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+EXIT_OK: Final = 0
+EXIT_INPUT: Final = 1  # a bad trace, an unreadable file, a failed write
+EXIT_USAGE: Final = 2  # a bad option or argument
+EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a bug of ours
+ISSUES_URL: Final = "https://github.com/llmsim/llmsim/issues"
+
+
+class LlmsimError(Exception):
+    """A problem to report to the user as one line; `status` is the exit status it means."""
+
+    status: ClassVar[int] = EXIT_INPUT
+
+
+class UsageError(LlmsimError):
+    """A bad option, argument or combination of them (exit 2)."""
+
+    status: ClassVar[int] = EXIT_USAGE
+
+
+class InputError(LlmsimError):
+    """Bad input or a failed write; the message names the file (exit 1)."""
+
+    status: ClassVar[int] = EXIT_INPUT

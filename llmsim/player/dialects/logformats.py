@@ -1,0 +1,49 @@
+"""The prefix of a `log` row, drawn from its LogFormat (the `source` column).
+
+Templates: docs/trace-format.md, "Log formats". The stamp is the playback clock's.
+"""
+
+from __future__ import annotations
+
+from llmsim.player.dialects.base import Line, Segment, Stamps
+from llmsim.trace import Event
+
+
+def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
+    """The line a `log` row prints: its format's prefix and its text."""
+    level = ev.level or "INFO"
+    origin = ev.origin or ""
+    text = ev.text or ""
+    fmt = ev.source or "plain"
+    prefix: list[Segment] = []
+    if ev.rank is not None:
+        prefix.append((f"[rank{ev.rank}]:", None))
+    if fmt == "hf":
+        prefix += [("[", None), (level, level), (f"|{origin}] ", "origin")]
+        prefix += [(stamps.millis(when), "time"), (" >> ", None)]
+    elif fmt == "hf-script":
+        prefix += [(stamps.us_date(when), "time"), (" - ", None), (level, level)]
+        prefix += [(f" - {origin} - ", "origin")]
+    elif fmt == "torchrun":
+        prefix += [(stamps.glog(when, level), level), (f" {origin}] ", "origin")]
+    elif fmt == "c10":
+        prefix += [("[", None), (stamps.glog(when, level, 9), level), (f" {origin}] ", "origin")]
+    elif fmt == "deepspeed":
+        prefix += [(f"[{stamps.millis(when)}]", "time"), (" [", None), (level, level)]
+        prefix += [("] ", None), (f"[{origin}] ", "origin")]
+    elif fmt == "megatron-ts":
+        indent = text[: len(text) - len(text.lstrip(" "))]
+        prefix += [(indent, None), (f"[{stamps.micros(when)}] ", "time")]
+        text = text[len(indent) :]
+    elif fmt == "megatron-dated":
+        return Line(tuple(prefix), ((text, None), (stamps.seconds(when) + " ", "time")))
+    elif fmt == "titan":
+        prefix += [("[titan] ", None), (stamps.millis(when), "time"), (f" - {origin} - ", "origin")]
+        prefix += [(level, level), (" - ", None)]
+    elif fmt == "pylog":
+        prefix += [(level, level), (f":{origin}:", "origin")]
+    elif fmt == "tool":
+        prefix += [(f"[{stamps.seconds(when)}] ", "time"), (level.ljust(7), level)]
+        prefix += [(f" {origin:<10} ", "origin"), ("| ", "sep")]
+    body_style = level if level in ("ERROR", "CRITICAL") else None
+    return Line(tuple(prefix), ((text, body_style),))

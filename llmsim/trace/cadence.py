@@ -1,0 +1,20 @@
+"""Which optimizer steps a stack prints a line for: one rule, used by generator and player."""
+
+from __future__ import annotations
+
+from llmsim.trace.config import RunConfig
+
+
+def prints_step(config: RunConfig, step: int) -> bool:
+    """True if the run's stack prints its step line after optimizer step `step`.
+
+    HF Trainer logs every `logging_steps` (and the first step of a fresh run, as the example
+    scripts' `logging_first_step` asks); Megatron every `--log-interval`; torchtitan at step 1
+    and every `log_freq` (MetricsProcessor.should_log).
+    """
+    interval = config.log_interval
+    if step % interval == 0:
+        return True
+    if config.stack == "megatron":
+        return False
+    return step == 1

@@ -1,0 +1,120 @@
+"""The vocabularies of the trace: every closed set of names a trace may hold, in one place.
+
+Each vocabulary is a `Literal` type (used as the type of config fields, Event fields, renderer
+dispatch keys and palette names) and the tuple of its values (used by the reader to validate
+columns and by the CLI to list choices). Nothing else in llmsim spells these names out as a set.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final, Literal, get_args
+
+# What a row is (the `kind` column).
+Kind = Literal[
+    "phase",  # a chapter of the run starts (cast marker)
+    "log",  # one line of text, printed with the prefix of its `source` format
+    "progress",  # a long operation advanced (tqdm-like bar)
+    "step",  # one optimizer step
+    "telemetry",  # one nvidia-smi-like sample of every GPU
+    "eval",  # a validation result
+    "checkpoint",  # a checkpoint finished saving
+    "shard",  # an export weight shard was written
+    "file",  # an export companion file was written
+    "incident",  # something went wrong (or recovered): spike, straggler, failure, restart...
+    "summary",  # the last row: the run's totals
+]
+KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
+
+# The part of the run a row belongs to (the `phase` column).
+Phase = Literal["init", "train", "eval", "checkpoint", "export", "summary"]
+PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
+
+Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
+
+# How a `log` row's prefix is drawn (the `source` column). The stamp is always the player's
+# (playback clock); `origin` fills the logger-location slot; a non-null `rank` adds torchrun's
+# `--tee` prefix `[rank{rank}]:` in front of everything. docs/trace-format.md has each template.
+LogFormat = Literal[
+    "plain",  # the text as it is: NCCL INFO lines, tqdm.write'd dicts, print() output
+    "hf",  # transformers explicit format: [LEVEL|origin] %Y-%m-%d %H:%M:%S,mmm >> text
+    "hf-script",  # example scripts' logging: %m/%d/%Y %H:%M:%S - LEVEL - origin - text
+    "torchrun",  # glog: Lmmdd HH:MM:SS.uuuuuu origin] text   (origin = "pid path:line")
+    "c10",  # PyTorch C++: [Lmmdd HH:MM:SS.nnnnnnnnn origin] text   (origin = "file.cpp:line")
+    "deepspeed",  # [%Y-%m-%d %H:%M:%S,mmm] [LEVEL] [origin] text   (origin = "file.py:line:func")
+    "megatron-ts",  # [%Y-%m-%d %H:%M:%S.ffffff] text (leading spaces of text stay in front)
+    "megatron-dated",  # text + %Y-%m-%d %H:%M:%S + " "   ("[after ...] datetime: " lines)
+    "titan",  # [titan] %Y-%m-%d %H:%M:%S,mmm - origin - LEVEL - text   (origin = "root")
+    "pylog",  # Python's default basicConfig: LEVEL:origin:text
+    "tool",  # the run's own tooling (export script, cluster monitor):
+    #          [%Y-%m-%d %H:%M:%S] LEVEL   origin     | text
+]
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = get_args(LogFormat)
+
+# Long operations (the `op` column of `progress` rows).
+Op = Literal[
+    "load_checkpoint",  # loading weights or a training checkpoint (shards)
+    "init_weights",  # initialising a model from scratch
+    "eval",  # the evaluation loop
+    "checkpoint",  # writing a training checkpoint
+    "merge_weights",  # export: gathering the sharded checkpoint
+    "optimize",  # export: preparing for inference
+    "serialize",  # export: converting to SafeTensors
+    "write_shards",  # export: writing the weight files
+]
+OPS: Final[tuple[Op, ...]] = get_args(Op)
+
+# Units of `done`/`total`.
+Unit = Literal["shards", "layers", "tensors", "batches", "samples", "steps", "B", "files"]
+UNITS: Final[tuple[Unit, ...]] = get_args(Unit)
+
+# The software stack that trained the run (config.stack).
+Stack = Literal["hf", "hf-deepspeed", "megatron", "torchtitan"]
+STACKS: Final[tuple[Stack, ...]] = get_args(Stack)
+STACK_NAMES: Final[dict[Stack, str]] = {
+    "hf": "Hugging Face Trainer + Accelerate/FSDP",
+    "hf-deepspeed": "Hugging Face Trainer + DeepSpeed ZeRO",
+    "megatron": "Megatron-LM",
+    "torchtitan": "torchtitan",
+}
+
+# How the job was launched (config.launcher).
+Launcher = Literal["torchrun", "deepspeed", "srun", "accelerate"]
+LAUNCHERS: Final[tuple[Launcher, ...]] = get_args(Launcher)
+
+RunKind = Literal["pretrain", "finetune"]
+RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
+
+Precision = Literal["bf16", "fp16"]
+PRECISIONS: Final[tuple[Precision, ...]] = get_args(Precision)
+
+# How often incidents happen (config.incidents, `generate --incidents`).
+IncidentRate = Literal["none", "rare", "often"]
+INCIDENT_RATES: Final[tuple[IncidentRate, ...]] = get_args(IncidentRate)
+
+# What went wrong (the `op` column of `incident` rows).
+IncidentKind = Literal[
+    "loss_spike",  # grad norm then loss jump, recovering over tens of steps
+    "straggler",  # one GPU or node slows every synchronous step
+    "thermal",  # one GPU throttles its clocks
+    "rank_failure",  # a GPU falls off the bus or a rank hangs: the job dies
+    "restart",  # the launcher restarts the workers from the last checkpoint
+    "dataloader_stall",  # a slow step waiting for data
+    "ecc",  # ECC error count rising on one GPU
+    "checkpoint_retry",  # a checkpoint write failed once and was retried
+    "overflow",  # fp16 gradient overflow: step skipped, loss scale halved
+]
+INCIDENT_KINDS: Final[tuple[IncidentKind, ...]] = get_args(IncidentKind)
+
+
+class Health(IntEnum):
+    """GPU health codes in `gpu_health`, decided by the generator from the same sample."""
+
+    OK = 0
+    WARN = 1  # a figure crossed its warning threshold (hot, slow, ECC errors...)
+    CRIT = 2  # critical (thermal throttling, a straggler holding back the job)
+    LOST = 3  # fell off the bus / not responding: no readings
+
+
+HEALTH_CODES: Final[tuple[int, ...]] = tuple(int(h) for h in Health)
