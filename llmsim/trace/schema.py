@@ -11,7 +11,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from llmsim.trace.vocab import KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS, INCIDENT_KINDS
+from llmsim.trace.vocab import INCIDENT_KINDS, KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS
 
 SCHEMA_MAJOR: Final = 2
 SCHEMA_MINOR: Final = 0
