@@ -13,6 +13,19 @@ TIMESTAMP_MODES: Final[tuple[TimestampMode, ...]] = get_args(TimestampMode)
 StartPoint = Literal["train", "eval", "checkpoint", "export"]
 START_POINTS: Final[tuple[StartPoint, ...]] = get_args(StartPoint)
 CastFormat = Literal[2, 3]
+# The themes the vendored asciinema-player ships (assets/asciinema-player.css).
+Theme = Literal[
+    "asciinema",
+    "dracula",
+    "gruvbox-dark",
+    "monokai",
+    "nord",
+    "seti",
+    "solarized-dark",
+    "solarized-light",
+    "tango",
+]
+THEMES: Final[tuple[Theme, ...]] = get_args(Theme)
 
 
 @dataclass(frozen=True)
@@ -74,4 +87,4 @@ class CastOptions:
     color: bool = True
     ascii: bool = False
     loop: bool = False  # HTML and GIF: play again from the start when done
-    theme: str | None = None  # HTML: one of the vendored player's themes (None: its default)
+    theme: Theme | None = None  # HTML: one of the vendored player's themes (None: its default)
