@@ -146,7 +146,7 @@ def generate(
             model=model,
             gpus=gpus,
             gpu_type=gpu_type,
-            kind=kind,
+            kind=kind,  # type: ignore[arg-type]
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             duration=seconds,
@@ -304,6 +304,7 @@ def _fail(message: str, status: int) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app and map every error to one line and a status."""
+    from llmsim.errors import LlmsimError
     from llmsim.trace.errors import TraceError
 
     try:
@@ -319,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(exc.format_message(), 1)  # type: ignore[attr-defined]
     except UsageProblem as exc:
         _fail(str(exc), 2)
+    except LlmsimError as exc:
+        _fail(str(exc), exc.status)
     except (TraceError, _InputProblem) as exc:
         _fail(str(exc), 1)
     except ValueError as exc:  # GeneratorError and friends: a bad option value

@@ -22,9 +22,12 @@ from llmsim.generator.catalogue import (
     ModelSpec,
     find_gpu,
     find_model,
+    hub_id,
 )
 from llmsim.generator.options import GenerateOptions, GeneratorError
+from llmsim.generator.shim import remember
 from llmsim.trace.config import MAX_STEPS, RunConfig
+from llmsim.trace.vocab import Stack
 
 # Sub-stream keys: np.random.default_rng([seed, KEY]) per part, so parts never share draws.
 RNG_CONFIG = 0
@@ -333,12 +336,26 @@ def _derive(
     else:
         dataset = str(rng.choice(FINETUNE_DATASETS))
     interconnect = gpu.interconnect if nodes > 1 else gpu.interconnect.split(" + ")[0]
+    stack = options.stack or _stack_for(plan, zero, rng)
+    launcher = {"hf": "torchrun", "hf-deepspeed": "deepspeed", "megatron": "torchrun"}.get(
+        stack, "torchrun"
+    )
+    stack_version = {
+        "hf": "1.1.1",
+        "hf-deepspeed": "0.16.4",
+        "megatron": "core_v0.12.0",
+        "torchtitan": "0.2.0",
+    }[stack]
     config = RunConfig(
         name=name,
         model=model.name,
+        hub_id="" if model.invented else hub_id(model.name),
         family=model.family,
         invented=model.invented,
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]
+        stack=stack,
+        launcher=launcher,  # type: ignore[arg-type]
+        incidents=options.incidents,
         seed=seed,
         generator_version=__version__,
         start_time=float(start_time),
@@ -350,6 +367,7 @@ def _derive(
         head_dim=model.dim_per_head,
         ffn=model.ffn,
         vocab=model.vocab,
+        max_position_embeddings=max(seq_len, 4096 if model.vocab < 100000 else 8192),
         tied_embeddings=model.tied,
         qkv_bias=model.qkv_bias,
         gpu=gpu.name,
@@ -380,6 +398,7 @@ def _derive(
         epochs=epochs,
         steps_per_epoch=spe,
         total_steps=total,
+        resume_step=0,
         warmup_steps=warmup,
         lr_peak=lr_peak,
         lr_min=lr_peak * 0.1,
@@ -401,8 +420,12 @@ def _derive(
         cuda_version=cuda_v,
         nccl_version=nccl_v,
         transformers_version=tf_v,
+        stack_version=stack_version,
         output_dir=f"./outputs/{name}",
-        extra={
+    )
+    remember(
+        config,
+        {
             "mfu_base": round(mfu, 6),
             "mfu_range": [gpu.mfu_lo, gpu.mfu_hi],
             "tokens_per_s_mean": round(tps, 3),
@@ -423,6 +446,14 @@ def _derive(
     )
     config.check()
     return config
+
+
+def _stack_for(plan: cluster.Layout, zero: bool, rng: np.random.Generator) -> Stack:
+    if not plan.sharded:
+        return "megatron"
+    if zero:
+        return "hf-deepspeed"
+    return "torchtitan" if rng.random() < 0.35 else "hf"
 
 
 def _largest_batch(per_rank: float, micro_cap: int, pp: int) -> tuple[int, int] | None:

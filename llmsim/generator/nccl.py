@@ -17,6 +17,7 @@ import numpy as np
 
 from llmsim.generator.architecture import layer_tensors, spec_of
 from llmsim.generator.rows import Rows
+from llmsim.generator.shim import extra_of
 from llmsim.trace.config import RunConfig
 
 _BUS_IDS = {
@@ -304,7 +305,7 @@ class NcclNames:
         bucket late in the backward pass.
         """
         c = self.config
-        nominal = float(c.extra.get("nccl_bus_gbs", 40.0))
+        nominal = float(extra_of(c).get("nccl_bus_gbs", 40.0))
         ops = plan.ops_per_step(c.grad_accum)
         base = (step - 1) * ops
         out: list[tuple[float, str]] = []

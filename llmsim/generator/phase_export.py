@@ -11,6 +11,7 @@ from llmsim.generator.architecture import shards, spec_of, tensors
 from llmsim.generator.catalogue import arch_classes
 from llmsim.generator.config import EXPORT_SERIALIZE_GBS
 from llmsim.generator.rows import Rows
+from llmsim.generator.shim import extra_of
 from llmsim.generator.telemetry import EXPORT, Segment, budget_mib
 from llmsim.trace.config import RunConfig
 
@@ -114,7 +115,7 @@ def events(
     names = shard_names(len(parts))
     r.log(t, "export", "INFO", "export", f"Configuration saved in {final}/config.json")
     r.log(t, "export", "INFO", "export", f"Configuration saved in {final}/generation_config.json")
-    write_gbs = float(c.extra.get("export_write_gbs", 3.0))
+    write_gbs = float(extra_of(c).get("export_write_gbs", 3.0))
     r.add(
         t,
         "progress",
@@ -188,7 +189,9 @@ def _files(
 ) -> list[tuple[str, int]]:
     """Companion files with plausible sizes (the index is sized exactly as HF would write it)."""
     model_cls = arch_classes(c.family)[1]
-    tok = int(c.extra.get("tokenizer_bytes", 0)) or int(c.vocab * float(rng.uniform(55.0, 72.0)))
+    tok = int(extra_of(c).get("tokenizer_bytes", 0)) or int(
+        c.vocab * float(rng.uniform(55.0, 72.0))
+    )
     out = [
         (
             "config.json",

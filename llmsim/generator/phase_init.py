@@ -17,6 +17,7 @@ from llmsim.generator.nccl import (
     comm_plan,
 )
 from llmsim.generator.rows import Rows
+from llmsim.generator.shim import extra_of
 from llmsim.generator.telemetry import IDLE, LOAD, Segment, budget_mib
 from llmsim.trace.config import RunConfig
 
@@ -36,7 +37,7 @@ def events(config: RunConfig, rng: np.random.Generator, nccl: NcclNames) -> Init
     """Rows of the init phase (starting at t = 0)."""
     c = config
     r = Rows()
-    target = float(c.extra.get("init_seconds", 40.0))
+    target = float(extra_of(c).get("init_seconds", 40.0))
     t = 0.0
     r.phase(t, "init", "Initialization")
     # --- torchrun

@@ -96,5 +96,9 @@ def events(config: RunConfig, rng: np.random.Generator, agg: Aggregates) -> Rows
         peak_mem_mib=agg.peak_mem,
         path=f"{config.output_dir}/final/",
         size_bytes=agg.export_bytes,
+        restarts=0,
+        redone=0,
+        lost_s=0.0,
+        skipped=0,
     )
     return r

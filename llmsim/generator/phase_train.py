@@ -14,6 +14,7 @@ from llmsim.generator.loss import LOSS_DECIMALS, VAL_MIN, LossModel
 from llmsim.generator.nccl import NcclNames, comm_plan, grad_op_type
 from llmsim.generator.rows import Rows, merge
 from llmsim.generator.schedule import lr_at
+from llmsim.generator.shim import extra_of
 from llmsim.generator.telemetry import (
     CKPT,
     EVAL,
@@ -66,7 +67,7 @@ class Streams:
 
 def window_steps(config: RunConfig) -> int:
     """Steps per chunk: bounded so a chunk's telemetry stays a few MB."""
-    st = float(config.extra.get("step_time_mean", 1.0))
+    st = float(extra_of(config).get("step_time_mean", 1.0))
     per = TELEMETRY_VALUES_PER_WINDOW / config.gpus * config.telemetry_interval / st
     return int(min(MAX_WINDOW_STEPS, max(200, per)))
 
@@ -104,7 +105,7 @@ def _chunk(
     steps = np.arange(a, b + 1, dtype=np.float64)
     n = len(steps)
     ev = rs.events
-    mean_st = float(c.extra.get("step_time_mean", 1.0))
+    mean_st = float(extra_of(c).get("step_time_mean", 1.0))
     span = n * mean_st
     stall_i = _pick(ev, n, span / EVERY["stall"])
     retry_i = _pick(ev, n, span / EVERY["retry"])
@@ -154,6 +155,16 @@ def _chunk(
             "eta": eta,
             "done": (si - 1) % spe + 1,
             "total": np.full(n, spe, dtype=np.int64),
+            "epoch_progress": si / spe,
+            "tokens": si * c.global_batch_tokens,
+            "samples": si * c.global_batch,
+            "tokens_per_s_gpu": rt.tokens_per_s / c.gpus,
+            "tflops": (rt.mfu * c.gpu_peak_tflops).astype(np.float32),
+            "mem_gib": np.float32(budget_mib(c) / 1024),
+            "mem_pct": np.float32(100 * budget_mib(c) / c.gpu_memory_mib),
+            "loss_scale": np.float32(1.0),
+            "skipped": 0,
+            "nan_iters": 0,
         },
     )
     # warnings attached to steps
@@ -217,7 +228,7 @@ def _chunk(
                 f"of the previous {len(prev)} steps (+{loss[k1] - prev.mean():.2f}); "
                 "recovering",
             )
-    k = int(c.extra.get("nccl_log_interval", 0))
+    k = int(extra_of(c).get("nccl_log_interval", 0))
     if k and plan is not None:
         for i in np.flatnonzero(si % k == 0):
             t0 = t_end[i] - rt.step_time[i]
@@ -269,13 +280,13 @@ def _pick(rng: np.random.Generator, n: int, expected: float) -> npt.NDArray[np.i
 
 
 def _eval_seconds(c: RunConfig, rng: np.random.Generator) -> float:
-    per_batch = float(c.extra.get("eval_batch_seconds", 0.1))
+    per_batch = float(extra_of(c).get("eval_batch_seconds", 0.1))
     return c.eval_batches * per_batch * float(rng.uniform(0.97, 1.05)) + 0.4
 
 
 def _ckpt_seconds(c: RunConfig, rng: np.random.Generator) -> float:
-    size = float(c.extra.get("checkpoint_bytes", 14 * c.params))
-    gbs = float(c.extra.get("checkpoint_gbs", 30.0))
+    size = float(extra_of(c).get("checkpoint_bytes", 14 * c.params))
+    gbs = float(extra_of(c).get("checkpoint_gbs", 30.0))
     return size / (gbs * 1e9) * float(rng.uniform(0.92, 1.08)) + CKPT_TAIL
 
 
@@ -324,13 +335,19 @@ def _eval_rows(
         patience=state.patience,
         patience_limit=c.patience_limit,
         elapsed=d,
+        epoch_progress=step / spe,
+        samples_per_s=c.eval_batches * bs * c.dp / d,
+        steps_per_s=c.eval_batches / d,
+        tokens_per_s_gpu=c.eval_batches * bs * c.seq_len / d / c.gpus,
+        mem_gib=budget_mib(c) / 1024,
+        mem_pct=100 * budget_mib(c) / c.gpu_memory_mib,
     )
 
 
 def _ckpt_rows(c: RunConfig, r: Rows, state: TrainState, t: float, d: float, step: int) -> None:
     name = f"checkpoint-{step}"
     where = f"{c.output_dir}/{name}"
-    size = int(c.extra.get("checkpoint_bytes", 14 * c.params))
+    size = int(extra_of(c).get("checkpoint_bytes", 14 * c.params))
     r.phase(t, "checkpoint", "Checkpoint")
     r.log(t, "checkpoint", "INFO", "checkpoint", f"Saving model checkpoint to {where}")
     save = d - CKPT_TAIL

@@ -10,6 +10,15 @@ import pyarrow as pa
 
 from llmsim.trace.writer import make_table
 
+_FORMATS: dict[str, tuple[str, str | None]] = {
+    "torchrun": ("torchrun", "2134401 torch/distributed/run.py:793"),
+    "nccl": ("plain", None),
+    "trainer": ("hf", "trainer.py:2519"),
+    "model": ("hf", "modeling_utils.py:4189"),
+    "data": ("hf-script", "__main__"),
+    "checkpoint": ("hf", "trainer.py:3910"),
+}
+
 
 class Rows:
     """Accumulates sparse rows in emission order and turns them into one trace table."""
@@ -26,14 +35,16 @@ class Rows:
         self.rows.append(columns)
 
     def log(self, t: float, phase: str, level: str, source: str, text: str) -> None:
-        """Append a log line."""
+        """Append a log line (temporary: old logger names mapped onto v2 log formats)."""
+        fmt, origin = _FORMATS.get(source, ("tool", source))
         self.rows.append(
             {
                 "t": float(t),
                 "kind": "log",
                 "phase": phase,
                 "level": level,
-                "source": source,
+                "source": fmt,
+                "origin": origin,
                 "text": text,
             }
         )

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from llmsim.generator.shim import extra_of
 from llmsim.trace.config import RunConfig
 from llmsim.trace.writer import make_table
 
@@ -127,7 +128,7 @@ class Telemetry:
         g, gpn = config.gpus, config.gpus_per_node
         self.interval = config.telemetry_interval
         self.next_k = 1
-        self.idle_w = float(config.extra.get("gpu_idle_w", 0.1 * config.gpu_tdp_w))
+        self.idle_w = float(extra_of(config).get("gpu_idle_w", 0.1 * config.gpu_tdp_w))
         self.idle_clock = 345.0 if config.gpu_max_clock_mhz > 1500 else 210.0
         self.ambient = float(rng.uniform(27.0, 33.0))
         slot = rng.uniform(-2.5, 2.5, gpn)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from llmsim.generator.shim import extra_of
 from llmsim.trace.config import RunConfig
 
 F64 = npt.NDArray[np.float64]
@@ -26,7 +27,7 @@ class StepRates:
 
 def mfu_range(config: RunConfig) -> tuple[float, float]:
     """The MFU band of the run's GPU type."""
-    lo, hi = config.extra.get("mfu_range", [0.33, 0.55])
+    lo, hi = extra_of(config).get("mfu_range", [0.33, 0.55])
     return float(lo), float(hi)
 
 
@@ -48,7 +49,7 @@ def rates(config: RunConfig, n: int, rng: np.random.Generator, slow: dict[int, f
     extra time is reported so the warning that explains it can quote it.
     """
     lo, hi = mfu_range(config)
-    base = float(config.extra.get("mfu_base", (lo + hi) / 2))
+    base = float(extra_of(config).get("mfu_base", (lo + hi) / 2))
     wobble = np.clip(rng.normal(0.0, WOBBLE, n), -WOBBLE_MAX, WOBBLE_MAX)
     mfu = np.clip(base * (1.0 + wobble), lo, hi)
     tps = mfu * flops_per_s(config) / (6.0 * config.params)

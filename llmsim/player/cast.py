@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from llmsim.fileio import publish
 from llmsim.player.asciicast import CastEncoder, CastHeader
 from llmsim.player.html_page import build_page
 from llmsim.player.live import LiveRegion
@@ -24,7 +25,6 @@ from llmsim.player.play import bundled_traces
 from llmsim.player.renderer import RenderOptions
 from llmsim.player.show import ShowError, expand_paths, iter_show
 from llmsim.trace import TraceError, open_trace
-from llmsim.trace.writer import publish
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from llmsim.player import views
-from llmsim.sanitize import clean, clean_name
+from llmsim.player.dialects import Line, Stamps, dialect_for, log_line
 from llmsim.player.style import Styler, glyphs
+from llmsim.sanitize import clean, clean_name
 from llmsim.trace import Event, RunConfig
 
 # Progress operations whose finished bar stays in the log (tqdm leave=True); the eval and
@@ -65,9 +66,8 @@ class Renderer:
         self._finished = False
         self._grid_key: tuple[int, int, int] | None = None
         self._grid: list[str] = []
-        self._stamp_second = -1
-        self._stamp = ""
-        self._prefixes: dict[tuple[str, str], str] = {}
+        self._stamps = Stamps(self.options.utc)
+        self._dialect = dialect_for(config, self._stamps)
         self._dispatch: dict[str, Callable[[Event], list[str]]] = {
             "log": self._log,
             "phase": self._phase,
@@ -134,27 +134,18 @@ class Renderer:
             self._grid_key = key
         return self._grid
 
-    def _prefix(self, t: float, level: str, source: str) -> str:
-        second = int(self._base + t)
-        if second != self._stamp_second:  # many lines share a second: format it once
-            self._stamp_second = second
-            self._stamp = views.timestamp(second, self.options.utc)
-        key = (level, source)
-        tail = self._prefixes.get(key)
-        if tail is None:
-            tail = views.log_tail(level, source, self.styler)
-            self._prefixes[key] = tail
-        return self.styler.paint("time", f"[{self._stamp}]") + tail
-
-    def _line(self, ev: Event, level: str, source: str, message: str) -> list[str]:
-        return [self._prefix(ev.t, level, source) + message]
+    def _styled(self, lines: list[Line]) -> list[str]:
+        paint = self.styler.paint
+        return [
+            "".join(paint(style or "", clean(text)) for text, style in (*ln.prefix, *ln.body))
+            for ln in lines
+        ]
 
     def _label(self, ev: Event) -> str:
         return clean_name(ev.text) if ev.text else OP_LABELS.get(ev.op or "", "Working")
 
     def _log(self, ev: Event) -> list[str]:
-        level = ev.level if ev.level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
-        return self._line(ev, level, clean_name(ev.source or "main"), clean(ev.text or ""))
+        return self._styled([log_line(ev, self._base + ev.t, self._stamps)])
 
     def _phase(self, ev: Event) -> list[str]:
         if ev.phase == "export":
@@ -186,13 +177,7 @@ class Renderer:
 
     def _on_step(self, ev: Event) -> list[str]:
         self._step = ev
-        step = ev.step or 0
-        interval = self.config.log_interval
-        if step == 1 or step % interval == 0 or step == self.config.total_steps:
-            return self._line(
-                ev, "INFO", "trainer", views.step_message(ev, self.config, self.glyphs)
-            )
-        return []
+        return self._styled(self._dialect.step(ev, self._base + ev.t))
 
     def _on_telemetry(self, ev: Event) -> list[str]:
         self._telemetry = ev
@@ -200,17 +185,17 @@ class Renderer:
 
     def _eval(self, ev: Event) -> list[str]:
         self._ops.pop("eval", None)
-        message = (
-            self.styler.paint("eval", "Validation") + " " + views.eval_message(ev, self.glyphs)
-        )
-        return self._line(ev, "INFO", "trainer", message)
+        return self._styled(self._dialect.eval(ev, self._base + ev.t))
 
     def _checkpoint(self, ev: Event) -> list[str]:
         self._ops.pop("checkpoint", None)
-        return self._line(ev, "INFO", "checkpoint", views.checkpoint_message(ev))
+        return self._styled(self._dialect.checkpoint(ev, self._base + ev.t))
 
     def _saved(self, ev: Event) -> list[str]:
-        return self._line(ev, "INFO", "export", views.saved_message(ev, self.styler))
+        stamp = self._stamps.seconds(self._base + ev.t)
+        prefix = self.styler.paint("time", f"[{stamp}] ") + self.styler.paint("INFO", "INFO   ")
+        prefix += self.styler.paint("origin", " export     ") + self.styler.paint("sep", "| ")
+        return [prefix + views.saved_message(ev, self.styler)]
 
     def _summary(self, ev: Event) -> list[str]:
         self._finished = True

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Final
 from rich.cells import cell_len, set_cell_size
 
 from llmsim.player import fmt
-from llmsim.sanitize import clean_name
 from llmsim.player.style import Glyphs, Styler
+from llmsim.sanitize import clean_name
 from llmsim.trace import Event, RunConfig
 
 if TYPE_CHECKING:

@@ -193,7 +193,7 @@ class TraceFile:
             assert isinstance(col, pa.DictionaryArray)  # the header check guaranteed the type
             used = pc.unique(col.indices.drop_null())
             values = col.dictionary.take(used)
-            if not pc.all(pc.is_in(values, value_set=allowed)).as_py():
+            if len(values) and not pc.all(pc.is_in(values, value_set=allowed)).as_py():
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
         for name in ("text", "path", *sorted(DICT_COLUMNS - set(VOCABULARY))):
             strings = rb.column(name)
