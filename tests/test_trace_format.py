@@ -1,40 +1,55 @@
-"""The trace contract: round trips, atomic writes, and every way a file can be refused."""
+"""The trace contract: vocabularies, round trips, atomic writes, and every way a file is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from synthetic import config as synthetic_config
 
-from llmsim.generator.config import build_config
-from llmsim.generator.options import GenerateOptions
-from llmsim.trace import RunConfig, TraceError, TraceWriter, make_table, open_trace
-from llmsim.trace.schema import META_CONFIG, META_VERSION, SCHEMA
+from llmsim.errors import InputError
+from llmsim.fileio import atomic_path
+from llmsim.trace import RunConfig, TraceError, TraceWriter, make_table, open_trace, prints_step
+from llmsim.trace import reader as reader_module
+from llmsim.trace.events import Event
+from llmsim.trace.reader import BOUNDS
+from llmsim.trace.schema import (
+    DICT_COLUMNS,
+    META_CONFIG,
+    META_VERSION,
+    SCHEMA,
+    SCHEMA_VERSION,
+    VOCABULARY,
+)
+from llmsim.trace.vocab import HEALTH_CODES, STACKS, Stack
 
 
 @pytest.fixture(scope="module")
 def config() -> RunConfig:
-    return build_config(GenerateOptions(seed=3, gpus=8, gpu_type="A100", model="Llama-3.2-1B"))
+    return synthetic_config(gpus=8, nodes=1, hostnames=("node-a01",), tp=1, dp=8)
 
 
-def _rows(config: RunConfig, n: int = 5) -> pa.Table:
+def _rows(config: RunConfig, n: int = 5, **override: list[Any]) -> pa.Table:
     g = config.gpus
+    steps = {
+        "t": [float(i) for i in range(1, n + 1)],
+        "kind": "step",
+        "phase": "train",
+        "step": list(range(1, n + 1)),
+        "loss": [2.5] * n,
+        **override,
+    }
     return pa.concat_tables(
         [
             make_table(1, {"t": [0.0], "kind": ["phase"], "phase": ["init"], "text": ["init"]}),
-            make_table(
-                n,
-                {
-                    "t": [float(i) for i in range(1, n + 1)],
-                    "kind": "step",
-                    "phase": "train",
-                    "step": list(range(1, n + 1)),
-                    "loss": [2.5] * n,
-                },
-            ),
+            make_table(n, steps),
             make_table(
                 1,
                 {
@@ -60,11 +75,53 @@ def _raw_write(path: Path, table: pa.Table, meta: dict[bytes, bytes]) -> Path:
     return path
 
 
+def _meta(config: RunConfig, version: str = SCHEMA_VERSION) -> dict[bytes, bytes]:
+    return {META_VERSION: version.encode(), META_CONFIG: config.to_json().encode()}
+
+
+def _refused(path: Path, match: str) -> None:
+    with pytest.raises(TraceError, match=match) as info:
+        list(open_trace(path).events())
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+
+
+# --- the contract is consistent with itself ---------------------------------------------
+
+
+def test_event_fields_are_the_schema_columns_in_order() -> None:
+    assert Event._fields == tuple(SCHEMA.names)
+
+
+def test_every_vocabulary_is_a_dictionary_column_and_bounds_cover_the_numbers() -> None:
+    assert set(VOCABULARY) <= DICT_COLUMNS
+    numeric = {
+        f.name
+        for f in SCHEMA
+        if pa.types.is_integer(f.type)
+        or pa.types.is_floating(f.type)
+        or (pa.types.is_list(f.type) and not pa.types.is_string(f.type.value_type))
+    }
+    assert numeric == set(BOUNDS)
+    assert BOUNDS["gpu_health"] == (min(HEALTH_CODES), max(HEALTH_CODES))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prints_step_follows_each_stack(config: RunConfig, stack: Stack) -> None:
+    c = dataclasses.replace(config, stack=stack, log_interval=10)
+    printed = [s for s in range(1, 31) if prints_step(c, s)]
+    expected = [10, 20, 30] if stack == "megatron" else [1, 10, 20, 30]
+    assert printed == expected
+
+
+# --- writing and reading back -------------------------------------------------------------
+
+
 def test_round_trip_keeps_rows_config_and_types(tmp_path: Path, config: RunConfig) -> None:
     path = _write(tmp_path / "t.parquet", config, _rows(config))
     trace = open_trace(path)
     assert trace.config == config
-    assert trace.version == "1.0"
+    assert trace.version == SCHEMA_VERSION
     events = list(trace.events())
     assert [e.kind for e in events] == ["phase"] + ["step"] * 5 + ["telemetry"]
     assert events[3].step == 3 and events[3].loss == 2.5 and events[3].lr is None
@@ -72,145 +129,202 @@ def test_round_trip_keeps_rows_config_and_types(tmp_path: Path, config: RunConfi
     assert trace.read_table().schema.remove_metadata().equals(SCHEMA)
 
 
+def test_config_json_round_trips_and_is_sorted(config: RunConfig) -> None:
+    text = config.to_json()
+    assert RunConfig.from_json(text) == config
+    assert list(json.loads(text)) == sorted(json.loads(text))
+
+
 def test_writer_is_atomic_and_refuses_to_overwrite(tmp_path: Path, config: RunConfig) -> None:
     target = tmp_path / "t.parquet"
     with pytest.raises(RuntimeError), TraceWriter(target, config) as writer:
         writer.write(_rows(config))
         raise RuntimeError("interrupted mid-write")
-    assert not target.exists()
-    assert list(tmp_path.iterdir()) == []  # the temp file is gone too
+    assert not target.exists() and not list(tmp_path.iterdir())
     _write(target, config, _rows(config))
-    with pytest.raises(TraceError, match="exists"), TraceWriter(target, config):
-        pass
+    with pytest.raises(InputError, match="exists \\(use --force to overwrite\\)"):
+        _write(target, config, _rows(config))
     with TraceWriter(target, config, overwrite=True) as writer:
-        writer.write(_rows(config, 2))
+        writer.write(_rows(config, n=2))
     assert open_trace(target).num_rows == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
 
 
-def test_missing_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(TraceError, match="no such file"):
-        open_trace(tmp_path / "nope.parquet")
-    with pytest.raises(TraceError, match="directory"):
-        open_trace(tmp_path)
+def test_atomic_path_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.cast"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"), atomic_path(fifo, overwrite=True):
+        pass
+    with pytest.raises(InputError, match="a directory"), atomic_path(tmp_path, overwrite=True):
+        pass
+    with pytest.raises(InputError, match="cannot write"), atomic_path(tmp_path / "no" / "x"):
+        pass
 
 
-def test_not_parquet(tmp_path: Path) -> None:
-    path = tmp_path / "x.parquet"
-    path.write_text("hello, I am not a parquet file\n")
-    with pytest.raises(TraceError, match="not a readable Parquet file") as info:
-        open_trace(path)
-    assert "\n" not in str(info.value)
+def test_a_file_that_appears_mid_write_is_not_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "out.cast"
+    with pytest.raises(InputError, match="exists"), atomic_path(target) as tmp:
+        tmp.write_text("new")
+        target.write_text("someone else's")
+    assert target.read_text() == "someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.cast"]
 
 
-def test_truncated(tmp_path: Path, config: RunConfig) -> None:
-    path = _write(tmp_path / "t.parquet", config, _rows(config, 200))
-    data = path.read_bytes()
-    for cut in (len(data) // 2, len(data) - 10, 100):
-        bad = tmp_path / f"cut{cut}.parquet"
-        bad.write_bytes(data[:cut])
-        with pytest.raises(TraceError) as info:
-            trace = open_trace(bad)
-            list(trace.events())
-        assert str(bad) in str(info.value) and "\n" not in str(info.value)
+# --- files that are not traces ------------------------------------------------------------
 
 
-def test_foreign_parquet(tmp_path: Path) -> None:
-    path = tmp_path / "foreign.parquet"
-    pq.write_table(pa.table({"a": [1, 2, 3]}), path)
-    with pytest.raises(TraceError, match="not an llmsim trace"):
-        open_trace(path)
+def test_missing_directory_fifo_and_symlink_loop(tmp_path: Path) -> None:
+    _refused(tmp_path / "nope.parquet", "no such file")
+    _refused(tmp_path, "directory with no")
+    fifo = tmp_path / "fifo.parquet"
+    os.mkfifo(fifo)
+    _refused(fifo, "is a FIFO")  # refused from stat(), never opened: this would block
+    loop = tmp_path / "loop.parquet"
+    loop.symlink_to(loop)
+    _refused(loop, "symbolic links")
+    _refused(tmp_path, "is a directory, not a trace")  # now that it holds *.parquet names
 
 
-@pytest.mark.parametrize("version", ["2.0", "0.9", "banana", "99"])
+def test_not_parquet_truncated_and_foreign(tmp_path: Path, config: RunConfig) -> None:
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"PAR1 not really")
+    _refused(junk, "not a readable Parquet file")
+    good = _write(tmp_path / "good.parquet", config, _rows(config))
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    _refused(cut, "not a readable Parquet file")
+    foreign = tmp_path / "foreign.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), foreign)
+    _refused(foreign, "not an llmsim trace")
+
+
+@pytest.mark.parametrize("version", ["1.0", "3.0", "banana", "\u00b2.0", "2", ""])
 def test_wrong_version(tmp_path: Path, config: RunConfig, version: str) -> None:
-    meta = {META_VERSION: version.encode(), META_CONFIG: config.to_json().encode()}
-    path = _raw_write(tmp_path / "v.parquet", _rows(config), meta)
-    with pytest.raises(TraceError, match=r"version .* is not supported"):
-        open_trace(path)
+    path = _raw_write(tmp_path / "v.parquet", _rows(config), _meta(config, version))
+    _refused(path, "schema version")
 
 
 def test_minor_version_is_accepted(tmp_path: Path, config: RunConfig) -> None:
-    meta = {META_VERSION: b"1.7", META_CONFIG: config.to_json().encode()}
-    path = _raw_write(tmp_path / "v.parquet", _rows(config), meta)
-    assert open_trace(path).version == "1.7"
+    path = _raw_write(tmp_path / "v.parquet", _rows(config), _meta(config, "2.7"))
+    assert open_trace(path).version == "2.7"
 
 
-def test_missing_column_and_wrong_type(tmp_path: Path, config: RunConfig) -> None:
-    meta = {META_VERSION: b"1.0", META_CONFIG: config.to_json().encode()}
+def test_missing_duplicated_and_retyped_columns(tmp_path: Path, config: RunConfig) -> None:
     table = _rows(config)
-    path = _raw_write(tmp_path / "a.parquet", table.drop_columns(["loss"]), meta)
-    with pytest.raises(TraceError, match="column 'loss' is missing"):
-        open_trace(path)
+    _refused(_raw_write(tmp_path / "a.parquet", table.drop(["loss"]), _meta(config)), "'loss'")
+    twice = table.append_column("loss", table.column("loss"))
+    _refused(_raw_write(tmp_path / "b.parquet", twice, _meta(config)), "more than once")
     retyped = table.set_column(
-        table.schema.get_field_index("step"), "step", table.column("step").cast(pa.float64())
+        table.schema.get_field_index("step"), "step", table.column("step").cast(pa.int64())
     )
-    path = _raw_write(tmp_path / "b.parquet", retyped, meta)
-    with pytest.raises(TraceError, match="column 'step' has type"):
-        open_trace(path)
+    _refused(_raw_write(tmp_path / "c.parquet", retyped, _meta(config)), "wrong type")
 
 
-def test_bad_config(tmp_path: Path, config: RunConfig) -> None:
+def _config_blob(config: RunConfig, **changes: Any) -> bytes:
     data = json.loads(config.to_json())
-    cases = {
-        "notjson": b"{oops",
-        "lacks": json.dumps({k: v for k, v in data.items() if k != "gpus"}).encode(),
-        "absurd": json.dumps({**data, "gpus": 10**6, "nodes": 125_000}).encode(),
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+def test_bad_configs(tmp_path: Path, config: RunConfig) -> None:
+    cases: dict[str, tuple[bytes, str]] = {
+        "notjson": (b"{nope", "not valid JSON"),
+        "array": (b"[1, 2]", "not a JSON object"),
+        "missing": (
+            json.dumps(
+                {k: v for k, v in json.loads(config.to_json()).items() if k != "stack"}
+            ).encode(),
+            "lacks the key 'stack'",
+        ),
+        "vocab": (_config_blob(config, stack="pytorch-lightning"), "'stack' must be one of"),
+        "digits": (_config_blob(config).replace(b'"seed": 7', b'"seed": ' + b"9" * 400), "digits"),
+        "deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        "nan": (_config_blob(config).replace(b'"lr_peak": 0.0002', b'"lr_peak": NaN'), "JSON"),
+        "contradiction": (_config_blob(config, resume_step=60), "resume_step"),
+        "gpus": (_config_blob(config, gpus=9), "gpus"),
     }
-    for name, blob in cases.items():
-        path = _raw_write(
-            tmp_path / f"{name}.parquet", _rows(config), {META_VERSION: b"1.0", META_CONFIG: blob}
-        )
-        with pytest.raises(TraceError, match="run config"):
-            open_trace(path)
+    for name, (blob, match) in cases.items():
+        meta = {META_VERSION: SCHEMA_VERSION.encode(), META_CONFIG: blob}
+        _refused(_raw_write(tmp_path / f"{name}.parquet", _rows(config), meta), match)
 
 
 def test_empty_trace(tmp_path: Path, config: RunConfig) -> None:
-    path = _write(tmp_path / "e.parquet", config, make_table(0, {}))
-    with pytest.raises(TraceError, match="no events"):
-        open_trace(path)
+    path = _raw_write(tmp_path / "e.parquet", make_table(0, {}), _meta(config))
+    _refused(path, "holds no events")
 
 
 @pytest.mark.parametrize(
-    ("column", "values", "message"),
+    ("column", "values", "match"),
     [
-        ("t", [0.0, 3.0, 2.0, 4.0, 5.0, 6.0, 7.0], "not sorted"),
-        ("t", [-1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "out of range"),
-        ("t", [0.0, 1.0, float("inf"), 3.0, 4.0, 5.0, 6.0], "infinite|out of range"),
-        ("loss", [None, 2.0, float("nan"), 2.0, 2.0, 2.0, None], "NaN"),
-        ("loss", [None, 2.0, 1e30, 2.0, 2.0, 2.0, None], "out of range"),
+        ("loss", [float("nan")] * 5, "NaN"),
+        ("loss", [float("inf")] * 5, "infinite"),
+        ("loss", [1e9] * 5, "out of range"),
+        ("t", [5.0, 4.0, 3.0, 2.0, 1.0], "not sorted"),
+        ("t", [1.0, 2.0, 3.0, 4.0, 2e8], "out of range"),
+        ("kind", ["stepp"] * 5, "unknown value in column 'kind'"),
+        ("source", ["syslog"] * 5, "unknown value in column 'source'"),
+        ("op", ["teleport"] * 5, "unknown value in column 'op'"),
+        ("text", ["x" * 70_000] * 5, "over 65,536"),
     ],
 )
 def test_bad_values(
-    tmp_path: Path, config: RunConfig, column: str, values: list[float | None], message: str
+    tmp_path: Path, config: RunConfig, column: str, values: list[Any], match: str
 ) -> None:
     table = _rows(config)
-    field = SCHEMA.field(column)
-    table = table.set_column(
-        table.schema.get_field_index(column), field, pa.array(values, field.type)
-    )
-    path = _write(tmp_path / "bad.parquet", config, table)
-    trace = open_trace(path)
-    with pytest.raises(TraceError, match=message):
-        list(trace.events())
+    i = table.schema.get_field_index(column)
+    # Built directly: make_table (like pandas) would turn NaN into null.
+    padded = [table.column(column)[0].as_py(), *values, table.column(column)[-1].as_py()]
+    array = pa.array(padded, pa.string() if column in DICT_COLUMNS else table.schema.field(i).type)
+    if column in DICT_COLUMNS:
+        array = array.dictionary_encode()
+    table = table.set_column(i, column, array)
+    _refused(_raw_write(tmp_path / "b.parquet", table, _meta(config)), match)
 
 
 def test_telemetry_width_must_match_gpu_count(tmp_path: Path, config: RunConfig) -> None:
+    wide = dataclasses.replace(config, gpus=16, nodes=2, hostnames=("a", "b"), dp=16)
+    path = _raw_write(tmp_path / "w.parquet", _rows(config), _meta(wide))
+    _refused(path, "one value per GPU")
+
+
+def test_invalid_utf8_in_a_log_text(tmp_path: Path, config: RunConfig) -> None:
+    table = _rows(config)
+    offsets = np.arange(0, 2 * (table.num_rows + 1), 2, dtype=np.int32)
+    data = b"ok" * (table.num_rows - 1) + b"\xff\xfe"
+    bad = pa.Array.from_buffers(
+        pa.string(), table.num_rows, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+    )
+    table = table.set_column(table.schema.get_field_index("text"), "text", bad)
+    _refused(_raw_write(tmp_path / "u.parquet", table, _meta(config)), "corrupt")
+
+
+def test_huge_clusters_are_read_in_bounded_slices(
+    tmp_path: Path, config: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gpus = 4096
+    big = dataclasses.replace(
+        config, gpus=gpus, nodes=512, hostnames=tuple(f"n{i}" for i in range(512)), dp=gpus
+    )
+    rows = 40
     table = make_table(
-        1,
+        rows,
         {
-            "t": [0.0],
-            "kind": ["telemetry"],
-            "phase": ["train"],
-            "gpu_util": [[99.0] * (config.gpus + 1)],
+            "t": [float(i) for i in range(rows)],
+            "kind": "telemetry",
+            "phase": "train",
+            "gpu_util": np.full((rows, gpus), 97.0, dtype=np.float32),
         },
     )
-    trace = open_trace(_write(tmp_path / "w.parquet", config, table))
-    with pytest.raises(TraceError, match="one value per GPU"):
-        list(trace.events())
+    path = _write(tmp_path / "big.parquet", big, table)
+    monkeypatch.setattr(reader_module, "MAX_SLICE_VALUES", gpus * 6 * 4)  # 4 rows a slice
+    sizes: list[int] = []
+    real = reader_module._slices
 
+    def spy(rb: pa.RecordBatch, width: int) -> Any:
+        for part in real(rb, width):
+            sizes.append(part.num_rows)
+            yield part
 
-def test_huge_string_is_refused(tmp_path: Path, config: RunConfig) -> None:
-    table = make_table(1, {"t": [0.0], "kind": ["log"], "phase": ["init"], "text": ["x" * 100_000]})
-    trace = open_trace(_write(tmp_path / "h.parquet", config, table))
-    with pytest.raises(TraceError, match="over 65,536 characters"):
-        list(trace.events())
+    monkeypatch.setattr(reader_module, "_slices", spy)
+    assert sum(1 for _ in open_trace(path).events()) == rows
+    assert sizes == [4] * 10

@@ -1,15 +1,24 @@
-"""Streaming, validating trace reader: opens a trace, checks it, and yields row groups or Events.
+"""Streaming, validating trace reader: opens a trace, checks it, and yields record batches or Events.
 
-Every way a file can be wrong (missing, a folder, not Parquet, truncated, foreign schema, other
-major version, oversized or invalid config, unsorted or non-finite `t`, NaN/inf or absurd numbers,
-missing per-GPU values, huge strings) becomes one TraceError with a one-line message naming the
-file; nothing else escapes. docs/reliability.md lists each case and the test that proves it.
+Every way a file can be wrong (missing, not a regular file, unreadable, not Parquet, truncated,
+foreign schema, duplicated columns, other major version, oversized or invalid config, unsorted
+or non-finite `t`, NaN/inf or absurd numbers, values outside a vocabulary, invalid UTF-8,
+missing per-GPU values, huge strings, more than memory allows) becomes one TraceError with a
+one-line message naming the file; nothing else escapes. docs/reliability.md lists each case
+and the test that proves it.
+
+Memory stays bounded by the screen, not by the trace: row groups are read one at a time and
+turned into Events in slices of at most `MAX_SLICE_VALUES` values, so a trace of 65,536-GPU
+telemetry never becomes millions of Python floats at once.
 """
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -18,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from llmsim.trace.config import RunConfig
+from llmsim.trace.config import MAX_GPUS, RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.events import Event
 from llmsim.trace.schema import (
@@ -31,40 +40,38 @@ from llmsim.trace.schema import (
     VOCABULARY,
 )
 
+MAX_T: Final = 1e8  # seconds (over three years): the player's clock sleeps in bounded chunks
 # Values outside these bounds are no real training run: refuse them rather than draw nonsense.
 BOUNDS: Final[dict[str, tuple[float, float]]] = {
-    "t": (0.0, 1e9),
+    "t": (0.0, MAX_T),
+    "rank": (0, MAX_GPUS - 1),
+    "epoch": (0, 10**6),
+    "epoch_progress": (0.0, 1e6),
+    "step": (0, 10**8),
     "loss": (0.0, 100.0),
     "ppl": (1.0, 1e44),
     "lr": (0.0, 10.0),
     "grad_norm": (0.0, 1e6),
-    "epoch_progress": (0.0, 1e6),
     "loss_scale": (0.0, 2.0**64),
     "skipped": (0, 10**8),
     "nan_iters": (0, 10**8),
     "tokens": (0, 10**16),
     "samples": (0, 10**13),
+    "tokens_per_s": (0.0, 1e12),
     "tokens_per_s_gpu": (0.0, 1e9),
+    "step_time": (0.0, 1e6),
+    "mfu": (0.0, 1.0),
     "tflops": (0.0, 1e5),
     "mem_gib": (0.0, 1e4),
     "mem_pct": (0.0, 100.0),
-    "samples_per_s": (0.0, 1e12),
-    "steps_per_s": (0.0, 1e6),
-    "rank": (0, 65_535),
-    "restarts": (0, 10**4),
-    "redone": (0, 10**8),
-    "lost_s": (0.0, 1e9),
-    "tokens_per_s": (0.0, 1e12),
-    "step_time": (0.0, 1e6),
-    "mfu": (0.0, 1.0),
-    "elapsed": (0.0, 1e9),
+    "elapsed": (0.0, MAX_T),
     "eta": (0.0, 1e9),
     "val_loss": (0.0, 100.0),
     "val_ppl": (1.0, 1e44),
     "patience": (0, 10**6),
     "patience_limit": (0, 10**6),
-    "epoch": (0, 10**6),
-    "step": (0, 10**8),
+    "samples_per_s": (0.0, 1e12),
+    "steps_per_s": (0.0, 1e6),
     "done": (0, 10**15),
     "total": (0, 10**15),
     "size_bytes": (0, 10**16),
@@ -76,11 +83,15 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "gpu_health": (0, 3),
     "avg_gpu_util": (0.0, 100.0),
     "peak_mem_mib": (0.0, 10**7),
+    "restarts": (0, 10**4),
+    "redone": (0, 10**8),
+    "lost_s": (0.0, MAX_T),
 }
 MAX_TEXT: Final = 65_536
 MAX_CONFIG_BYTES: Final = 4 << 20  # the run config JSON; a 65,536-GPU cluster needs ~2 MB
+MAX_SLICE_VALUES: Final = 1 << 20  # per-GPU values turned into Python objects at a time
 _VOCABULARY = {name: pa.array(values, pa.string()) for name, values in VOCABULARY.items()}
-_VERSION = re.compile(r"(?a)([0-9]{1,4})\.([0-9]{1,4})")
+_VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})")
 
 
 class TraceFile:
@@ -88,19 +99,23 @@ class TraceFile:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise TraceError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            if any(self.path.glob("*.parquet")):
-                raise TraceError(f"{self.path}: is a directory, not a trace")
-            raise TraceError(f"{self.path}: is a directory with no *.parquet traces in it")
+        _check_regular_file(self.path)
         try:
             self._pf = pq.ParquetFile(str(self.path))
+            schema = self._pf.schema_arrow
+            self.num_rows = self._pf.metadata.num_rows
         except (pa.ArrowException, OSError) as exc:
-            raise TraceError(
-                f"{self.path}: not a readable Parquet file ({_one_line(exc)})"
-            ) from None
-        meta = self._pf.schema_arrow.metadata or {}
+            raise TraceError(f"{self.path}: not a readable Parquet file ({_one_line(exc)})") from None
+        except MemoryError:
+            raise TraceError(f"{self.path}: not enough memory to open the file") from None
+        meta = schema.metadata or {}
+        self.version = self._check_version(meta)
+        self._check_columns(schema)
+        self.config = self._read_config(meta)
+        if self.num_rows == 0:
+            raise TraceError(f"{self.path}: the trace holds no events")
+
+    def _check_version(self, meta: dict[bytes, bytes]) -> str:
         if META_VERSION not in meta:
             raise TraceError(
                 f"{self.path}: Parquet file but not an llmsim trace (no schema version)"
@@ -114,15 +129,20 @@ class TraceFile:
                 f"{self.path}: trace schema version {version} is not supported "
                 f"(this llmsim reads {SCHEMA_MAJOR}.x; regenerate it with `llmsim generate`)"
             )
-        self.version = version
-        schema = self._pf.schema_arrow
+        return version
+
+    def _check_columns(self, schema: pa.Schema) -> None:
+        names = schema.names
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise TraceError(f"{self.path}: column {twice[0][:40]!r} appears more than once")
         for f in SCHEMA:
-            if f.name not in schema.names:
+            if f.name not in names:
                 raise TraceError(f"{self.path}: column {f.name!r} is missing")
             if not schema.field(f.name).type.equals(f.type):
-                raise TraceError(
-                    f"{self.path}: column {f.name!r} has type {schema.field(f.name).type}"
-                )
+                raise TraceError(f"{self.path}: column {f.name!r} has the wrong type")
+
+    def _read_config(self, meta: dict[bytes, bytes]) -> RunConfig:
         if META_CONFIG not in meta:
             raise TraceError(f"{self.path}: the run config is missing")
         if len(meta[META_CONFIG]) > MAX_CONFIG_BYTES:
@@ -130,42 +150,53 @@ class TraceFile:
                 f"{self.path}: the run config is over {MAX_CONFIG_BYTES:,} bytes of JSON"
             )
         try:
-            self.config = RunConfig.from_json(meta[META_CONFIG])
+            return RunConfig.from_json(meta[META_CONFIG])
         except TraceError as exc:
             raise TraceError(f"{self.path}: {exc}") from None
-        self.num_rows = self._pf.metadata.num_rows
-        if self.num_rows == 0:
-            raise TraceError(f"{self.path}: the trace holds no events")
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Yield validated record batches (one per row group), in order."""
         last_t = 0.0
         try:
             for i in range(self._pf.num_row_groups):
-                batch = self._pf.read_row_group(i, columns=list(SCHEMA.names)).combine_chunks()
-                for rb in batch.to_batches():
+                table = self._pf.read_row_group(i, columns=list(SCHEMA.names))
+                for rb in table.combine_chunks().to_batches():
+                    rb.validate(full=True)  # offsets, dictionary indices, UTF-8 of strings
                     last_t = self._check(rb, last_t)
                     yield rb
         except (pa.ArrowException, OSError) as exc:
             raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+        except MemoryError:
+            raise TraceError(f"{self.path}: not enough memory to read the trace") from None
 
     def events(self) -> Iterator[Event]:
-        """Yield every row as an Event, streaming row group by row group."""
+        """Yield every row as an Event, streaming in slices of bounded size."""
         make = Event._make
         for rb in self.batches():
-            columns = [rb.column(i).to_pylist() for i in range(rb.num_columns)]
-            yield from map(make, zip(*columns, strict=True))
+            for part in _slices(rb, self.config.gpus):
+                columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
+                yield from map(make, zip(*columns, strict=True))
 
     def read_table(self) -> pa.Table:
-        """The whole validated trace as one table (for `info` and tests, not for playback)."""
+        """The whole validated trace as one table (for tests and small traces; not for playback)."""
         return pa.Table.from_batches(list(self.batches()), schema=self._pf.schema_arrow)
 
     def _check(self, rb: pa.RecordBatch, last_t: float) -> float:
-        t = rb.column("t")
         if rb.num_rows == 0:
             return last_t
+        t = rb.column("t")
         if t.null_count:
             raise TraceError(f"{self.path}: null time in column 't'")
+        self._check_bounds(rb)
+        tv = t.to_numpy()
+        if tv[0] < last_t or (len(tv) > 1 and (tv[1:] < tv[:-1]).any()):
+            raise TraceError(f"{self.path}: rows are not sorted by time 't'")
+        self._check_vocabularies(rb)
+        self._check_strings(rb)
+        self._check_gpu_lists(rb)
+        return float(tv[-1])
+
+    def _check_bounds(self, rb: pa.RecordBatch) -> None:
         for name, (lo, hi) in BOUNDS.items():
             col = rb.column(name)
             if name in LIST_COLUMNS:
@@ -183,21 +214,21 @@ class TraceFile:
             if vmin < lo or vmax > hi:
                 bad = vmin if vmin < lo else vmax
                 raise TraceError(f"{self.path}: value {bad:g} in column {name!r} is out of range")
-        tv = t.to_numpy()
-        if tv[0] < last_t or (len(tv) > 1 and (tv[1:] < tv[:-1]).any()):
-            raise TraceError(f"{self.path}: rows are not sorted by time 't'")
+
+    def _check_vocabularies(self, rb: pa.RecordBatch) -> None:
         for name, allowed in _VOCABULARY.items():
             col = rb.column(name)
             if col.null_count and name in ("kind", "phase"):
                 raise TraceError(f"{self.path}: null in column {name!r}")
             assert isinstance(col, pa.DictionaryArray)  # the header check guaranteed the type
-            used = pc.unique(col.indices.drop_null())
-            values = col.dictionary.take(used)
-            if len(values) and not pc.all(pc.is_in(values, value_set=allowed)).as_py():
+            used = col.dictionary.take(pc.unique(col.indices.drop_null()))
+            if len(used) and not pc.all(pc.is_in(used, value_set=allowed)).as_py():
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
+
+    def _check_strings(self, rb: pa.RecordBatch) -> None:
         for name in ("text", "path", *sorted(DICT_COLUMNS - set(VOCABULARY))):
             strings = rb.column(name)
-            if isinstance(strings, pa.DictionaryArray):  # level, source, op, unit
+            if isinstance(strings, pa.DictionaryArray):  # origin
                 strings = strings.dictionary
             assert isinstance(strings, pa.StringArray)
             lengths = pc.utf8_length(strings)
@@ -205,19 +236,65 @@ class TraceFile:
                 raise TraceError(
                     f"{self.path}: a string in column {name!r} is over {MAX_TEXT:,} characters"
                 )
-        width = self.config.gpus
+
+    def _check_gpu_lists(self, rb: pa.RecordBatch) -> None:
+        width = pa.scalar(self.config.gpus, pa.int32())
         for name in LIST_COLUMNS:
             col = rb.column(name)
             if col.null_count < len(col):
                 lengths = pc.list_value_length(col).drop_null()
-                if pc.any(pc.not_equal(lengths, pa.scalar(width, pa.int32()))).as_py():
+                if pc.any(pc.not_equal(lengths, width)).as_py():
                     raise TraceError(f"{self.path}: {name!r} lists do not have one value per GPU")
-        return float(tv[-1])
 
 
 def open_trace(path: Path | str) -> TraceFile:
     """Open and header-check a trace; raise TraceError (one line, naming the file) if it is bad."""
     return TraceFile(Path(path))
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse, before opening it, anything that is not a readable regular file.
+
+    Opening a FIFO would block forever and a device could stream without end, so only the
+    mode from stat() is looked at; the message says what the path is instead.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise TraceError(f"{path}: {_os_reason(exc)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        if any(path.glob("*.parquet")):
+            raise TraceError(f"{path}: is a directory, not a trace")
+        raise TraceError(f"{path}: is a directory with no *.parquet traces in it")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+        raise TraceError(f"{path}: is {kind}, not a trace file")
+    if not os.access(path, os.R_OK):
+        raise TraceError(f"{path}: permission denied")
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOENT:
+        return "no such file"
+    if exc.errno == errno.ELOOP:
+        return "too many levels of symbolic links"
+    if exc.errno == errno.EACCES:
+        return "permission denied"
+    return " ".join(str(exc.strerror or exc).split())[:160]
+
+
+def _slices(rb: pa.RecordBatch, gpus: int) -> Iterator[pa.RecordBatch]:
+    """`rb` cut into slices whose per-GPU lists hold at most MAX_SLICE_VALUES values in all.
+
+    A row with lists holds `gpus` values in each list column (the reader checked it).
+    """
+    has_lists = any(rb.column(name).null_count < rb.num_rows for name in LIST_COLUMNS)
+    rows = max(1, MAX_SLICE_VALUES // (gpus * len(LIST_COLUMNS))) if has_lists else rb.num_rows
+    if rows >= rb.num_rows:
+        yield rb
+        return
+    for start in range(0, rb.num_rows, rows):
+        yield rb.slice(start, rows)
 
 
 def _one_line(exc: BaseException) -> str:
