@@ -32,6 +32,7 @@ MIN_LIMIT: Final = 3  # the run playing, the one handed out next, the one being 
 MAX_SEED: Final = 2**63 - 1
 STALE_TMP_S: Final = 3600.0  # a temp file this old is left over from a killed generator
 SUFFIX: Final = ".parquet"
+ERROR_PREFIX: Final = "llmsim: error: "  # how the generating process words its one line
 
 Report = Callable[[str], None]
 
@@ -89,7 +90,8 @@ class _Job:
             _, err = self.proc.communicate()
             if self.proc.returncode != 0:
                 lines = err.decode("utf-8", "replace").strip().splitlines()
-                return lines[-1] if lines else f"llmsim generate exited {self.proc.returncode}"
+                last = lines[-1] if lines else f"llmsim generate exited {self.proc.returncode}"
+                return last.removeprefix(ERROR_PREFIX)
         return None if self.path.is_file() else f"{self.path} was not written"
 
     def stop(self) -> None:

@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _ClickException as exc:
         report.error(exc.format_message())  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 1))
+    except SystemExit as exc:  # typer's completion options exit from their callbacks
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except Terminated as exc:  # SIGTERM/SIGHUP while writing: quiet, like Ctrl-C
         return exc.status
     except KeyboardInterrupt:
