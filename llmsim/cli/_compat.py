@@ -86,9 +86,8 @@ def plan_run(options: GenerateOptions) -> RunPlan:
 
     if options.seed is None:
         options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
-    config = _config(options)
-    telemetry = config.total_steps * 8 * config.gpus  # rough: one sample per few steps
-    return RunPlan(config, estimated_bytes=200_000 + 12 * telemetry)
+    # The shim knows no size before writing: 0 until GEN's plan estimates it (no refusal).
+    return RunPlan(_config(options), estimated_bytes=0)
 
 
 def _config(options: GenerateOptions) -> RunConfig:

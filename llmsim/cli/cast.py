@@ -135,7 +135,9 @@ def _check_output(output: str) -> str:
         return "-"
     suffix = Path(output).suffix.lower()
     if suffix not in SUFFIXES:
-        raise UsageError(f"-o must end in {', '.join(SUFFIXES)} (or be -), not {output!r}")
+        raise UsageError(
+            f"-o must end in {' or '.join(SUFFIXES)} (or be - for stdout), not {output!r}"
+        )
     return suffix
 
 

@@ -98,22 +98,22 @@ def start_at(value: str | None) -> StartAt | None:
 def resolve_traces(names: Sequence[str]) -> list[Path]:
     """Each RUN|TRACE|DIR argument as a path: an existing file or folder, else a bundled run.
 
-    A name that is neither is an InputError naming it (exit 1), with where to look.
+    A bare name (no folder, no .parquet) that is neither is an InputError naming it (exit 1)
+    with where to look; a missing path is passed on, for the reader to report with the others.
     """
-    from llmsim.bundled import find_bundled
+    from llmsim.bundled import SUFFIX, find_bundled
 
     paths = []
     for name in names:
         path = Path(name)
-        if path.exists():
-            paths.append(path)
-            continue
-        bundled = find_bundled(name)
-        if bundled is None:
+        bundled = None if path.exists() else find_bundled(name)
+        if bundled is not None:
+            path = bundled
+        elif not path.exists() and path.name == name and not name.endswith(SUFFIX):
             raise InputError(
                 f"{name}: no such file, folder or bundled run (`llmsim list` shows the runs)"
             )
-        paths.append(bundled)
+        paths.append(path)
     return paths
 
 
