@@ -29,7 +29,7 @@ EXAMPLES: Final = (
     "llmsim list",
     "llmsim play llama-3-8b-sft --speed 10 --exit-after 5m",
     "llmsim generate -o runs --count 3 --seed 7",
-    "llmsim cast -o demo.cast --cols 120 --rows 36",
+    "llmsim cast llama-3-8b-sft -o demo.html --loop",
     "llmsim info runs/*.parquet",
 )
 

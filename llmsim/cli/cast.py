@@ -16,7 +16,7 @@ FORMATS: Final = ("v2", "v3")
 COLS: Final = (20, 1000)
 ROWS: Final = (5, 500)
 EXAMPLES: Final = (
-    "llmsim cast -o demo.cast --cols 120 --rows 36",
+    "llmsim cast llama-3-8b-sft -o demo.cast --cols 120 --rows 36",
     "llmsim cast llama-3-8b-sft -o run.html --speed 10 --loop --theme dracula",
     "llmsim cast llama-3-8b-sft -o run.gif --start-at train --cols 100 --rows 30 -i 2",
     "llmsim cast traces/llama-3-8b-sft.parquet -o - --format v3 | head -c 300",

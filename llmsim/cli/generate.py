@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_COUNT: Final = 1000
 MAX_EPOCHS: Final = 1000
 EXAMPLES: Final = (
-    "llmsim generate -o runs --count 3 --seed 7",
+    "llmsim generate -o runs --count 2 --seed 100",
     "llmsim generate -o runs/llama.parquet --model Llama-3-8B --gpus 64 --stack hf-deepspeed",
     "llmsim generate -o runs --models real --duration 2h10min --incidents often",
     "llmsim generate --model list",
