@@ -75,7 +75,7 @@ def commands(line: str) -> list[tuple[str, list[str]]]:
     lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;")
     lexer.whitespace_split = True
     out: list[tuple[str, list[str]]] = []
-    op, argv = "", []
+    op, argv = "", list[str]()
     for token in lexer:
         if token in OPERATORS:
             out.append((op, argv))
@@ -98,7 +98,14 @@ def bounded_llmsim(argv: list[str], cwd: Path) -> list[str]:
     return args
 
 
+def run_program(args: list[str], cwd: Path, where: str) -> None:
+    """Run a program as an example would, with nothing on stdin; it must exit 0."""
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"{where}\n{proc.stderr}"
+
+
 def run_example(example: Example, cwd: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Run one example line by the rules at the top of this file."""
     for op, argv in commands(example.line):
         program = argv[0]
         where = f"{example.source}: {example.line}"
@@ -109,17 +116,13 @@ def run_example(example: Example, cwd: Path, capfd: pytest.CaptureFixture[str]) 
             _, err = capfd.readouterr()
             assert status == 0, f"{where}\n{err}"
         elif program.startswith("python") and argv[1:2] == ["-c"]:
-            proc = subprocess.run([sys.executable, *argv[1:]], cwd=cwd, capture_output=True,
-                                  text=True, timeout=120, check=False)  # fmt: skip
-            assert proc.returncode == 0, f"{where}\n{proc.stderr}"
+            run_program([sys.executable, *argv[1:]], cwd, where)
         elif program.startswith("python") and argv[1:3] in (["-m", "venv"], ["-m", "pytest"]):
             continue  # the README's set-up commands: .ci/run runs exactly these
         elif argv[:2] == ["asciinema", "play"]:
             asciinema = shutil.which("asciinema", path=str(Path(sys.executable).parent))
             assert asciinema, "asciinema is a dependency of llmsim"
-            proc = subprocess.run([asciinema, *argv[1:], "-s", "1000", "-i", "0.01"], cwd=cwd,
-                                  capture_output=True, timeout=120, check=False)  # fmt: skip
-            assert proc.returncode == 0, f"{where}\n{proc.stderr!r}"
+            run_program([asciinema, *argv[1:], "-s", "1000", "-i", "0.01"], cwd, where)
         else:
             assert program in NOT_RUN_HERE, f"no rule to run {program!r} ({where})"
 
