@@ -3,6 +3,7 @@ one error path (2 usage, 1 input, 70 a bug), version and shell completion."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -78,6 +79,29 @@ def test_generate_options_reach_the_trace(
     )  # fmt: skip
     assert (c.incidents, c.epochs, c.steps_per_epoch) == ("often", 2, 40)
     assert f"wrote {target}" in out and "hf-deepspeed" in out
+
+
+def test_generate_duration_reaches_the_generator(tmp_path: Path) -> None:
+    from llmsim.cli.tables import trace_length
+
+    target = tmp_path / "long.parquet"
+    assert main(["generate", "-o", str(target), "--seed", "3", "--duration", "45min"]) == 0
+    length = trace_length(target)
+    assert length is not None and 0.8 * 2700 < length < 1.2 * 2700
+
+
+def test_generate_refuses_a_batch_the_disk_cannot_hold(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmsim.cli import _compat
+
+    real = _compat.plan_run
+    monkeypatch.setattr(
+        _compat, "plan_run", lambda o: dataclasses.replace(real(o), estimated_bytes=10**18)
+    )
+    status, out, err = run(capfd, "generate", "-o", str(tmp_path / "runs"), "--seed", "1")
+    assert status == 1 and "not enough space" in one_error_line(err)
+    assert out == "" and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("which", ["real", "invented"])
@@ -184,6 +208,12 @@ def test_play_exit_after_runs_counts_runs(capfd: pytest.CaptureFixture[str]) -> 
     status, out, err = run(capfd, "play", "llama-3-8b-sft", "--exit-after-runs", "2", "-s", "1e6")
     assert status == 0, err
     assert out.count(DONE) == 2
+
+
+def test_play_exit_after_takes_a_short_duration(capfd: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capfd, "play", "llama-3-8b-sft", "--exit-after", "250ms")
+    assert status == 0, err
+    assert out and DONE not in out  # stopped early in the run, cleanly
 
 
 def test_play_with_nothing_named_goes_on_with_fresh_runs(
