@@ -63,7 +63,4 @@ def test_pipx_installs_a_tool_that_plays(wheel: Path, tmp_path: Path) -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert _run([llmsim, "--version"]) == f"llmsim {version}\n"
     out = _run([llmsim, "play", "--once", "--speed", "1000", "llama-3-8b-sft"])
-    assert out.count("Training completed successfully!") == 1
-    page = tmp_path / "run.html"
-    _run([llmsim, "cast", "llama-3-8b-sft", "-o", str(page)])
-    assert "AsciinemaPlayer" in page.read_text(encoding="utf-8")  # the vendored player
+    assert out.count("Training completed successfully!") == 1  # the bundled run was found
