@@ -75,9 +75,7 @@ def write_examples(examples: Sequence[str], formatter: click.HelpFormatter) -> N
             formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
 
 
-def _write_params(
-    params: Sequence[click.Parameter], ctx: click.Context, formatter: click.HelpFormatter
-) -> None:
+def _write_params(params: Sequence[click.Parameter], formatter: click.HelpFormatter) -> None:
     arguments = [option_record(p) for p in params if isinstance(p, TyperArgument)]
     options = [option_record(p) for p in params if isinstance(p, TyperOption) and not p.hidden]
     if arguments:
@@ -107,7 +105,7 @@ class ToolCommand(TyperCommand):
         """Usage, description, arguments, options, examples."""
         self.format_usage(ctx, formatter)
         _write_description(self.help, formatter)
-        _write_params(self.get_params(ctx), ctx, formatter)
+        _write_params(self.get_params(ctx), formatter)
         write_examples(_examples(self.epilog), formatter)
 
 
@@ -118,7 +116,7 @@ class ToolGroup(TyperGroup):
         """Usage, description, options, the commands with their one-line summaries, examples."""
         self.format_usage(ctx, formatter)
         _write_description(self.help, formatter)
-        _write_params(self.get_params(ctx), ctx, formatter)
+        _write_params(self.get_params(ctx), formatter)
         rows = []
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)

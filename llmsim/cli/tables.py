@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from llmsim.sanitize import clean_name
 from llmsim.units import format_duration
 
 LIST_FORMAT: Final = 1  # version of `llmsim list --json`
+CellKind = Literal["text", "params", "duration", "mib", "tflops", "invented"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Column:
     key: str
     heading: str
     right: bool = False
-    kind: str = "text"  # text | params | duration | mib | tflops | bool-invented
+    kind: CellKind = "text"
 
 
 def format_params(n: int) -> str:
@@ -34,7 +35,7 @@ def format_params(n: int) -> str:
     return f"{n / 1e6:.3g}M"
 
 
-def _cell(value: Any, kind: str) -> str:
+def _cell(value: Any, kind: CellKind) -> str:
     if value is None:
         return "?"
     if kind == "params":
@@ -45,7 +46,7 @@ def _cell(value: Any, kind: str) -> str:
         return f"{int(value):,} MiB"  # as nvidia-smi prints it
     if kind == "tflops":
         return f"{float(value):g}"
-    if kind == "bool-invented":
+    if kind == "invented":
         return "invented" if value else "real"
     return clean_name(str(value))
 
@@ -78,7 +79,7 @@ RUN_COLUMNS: Final = (
 MODEL_COLUMNS: Final = (
     Column("name", "MODEL"),
     Column("params", "PARAMS", right=True, kind="params"),
-    Column("invented", "ARCHITECTURE", kind="bool-invented"),
+    Column("invented", "ARCHITECTURE", kind="invented"),
     Column("family", "FAMILY"),
     Column("hub_id", "HUB ID"),
 )
