@@ -1,6 +1,7 @@
 """`llmsim info`: what a trace holds — config, phase timings, steps, final loss, summary, sparkline.
 
-The work (`describe`) returns plain data; printing it as text or JSON is separate (`to_text`).
+The work (`describe`) returns plain data; printing it as text (`to_text`) or as versioned JSON
+(`to_json`, several traces in one document) is separate.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from llmsim.sanitize import clean_name
 from llmsim.trace import open_trace
 
 _SPARKS = "▁▂▃▄▅▆▇█"
-INFO_FORMAT = 1  # version of the --json layout
+# Version of the --json layout. 1: one trace's report as the document. 2: {"format": 2,
+# "traces": [report, ...]} so that `llmsim info runs/*.parquet --json` is one document.
+INFO_FORMAT = 2
 
 
 def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
@@ -50,7 +53,6 @@ def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
     config.pop("hostnames")
     config["hostnames_first"] = list(cfg.hostnames[:4])
     return {
-        "format": INFO_FORMAT,
         "path": str(path),
         "schema_version": trace.version,
         "rows": table.num_rows,
@@ -68,6 +70,11 @@ def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
         "summary": _summary(summary),
         "loss_sparkline": sparkline(losses, spark_width),
     }
+
+
+def to_json(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `--json` document for any number of traces' reports."""
+    return {"format": INFO_FORMAT, "traces": reports}
 
 
 def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -113,14 +120,18 @@ def to_text(info: dict[str, Any]) -> str:
         s = {**s, "output_path": clean_name(str(s["output_path"] or "?"))}
     lines = [
         f"{clean_name(info['path'])}  (trace v{info['schema_version']}, {info['rows']:,} rows)",
-        f"  run        {c['name']}  ({c['kind']}, seed {c['seed']})",
+        f"  run        {c['name']}  ({c['kind']}, seed {c['seed']}, incidents {c['incidents']})",
+        f"  stack      {_stack_name(c['stack'])} ({c['stack']} {c['stack_version']}), launched "
+        f"by {c['launcher']}; torch {c['torch_version']}, CUDA {c['cuda_version']}, "
+        f"NCCL {c['nccl_version']}",
         f"  model      {c['model']}  {c['params']:,} params  "
         f"({c['layers']} layers, hidden {c['hidden']}, {c['heads']} heads, vocab {c['vocab']:,})",
         f"  cluster    {c['gpus']} x {c['gpu']}  ({c['nodes']} nodes; tp {c['tp']} pp {c['pp']} "
         f"dp {c['dp']}; {c['strategy']})",
         f"  batch      {c['global_batch']} x {c['seq_len']} = {c['global_batch_tokens']:,} tokens/step; "
         f"lr {c['lr_peak']:.2e} {c['schedule']}, warm-up {c['warmup_steps']}",
-        f"  schedule   {c['epochs']} epoch(s) x {c['steps_per_epoch']:,} steps = {c['total_steps']:,}",
+        f"  schedule   {c['epochs']} epoch(s) x {c['steps_per_epoch']:,} steps = {c['total_steps']:,}"
+        + (f"; this window resumes after step {c['resume_step']:,}" if c["resume_step"] else ""),
         "  phases     " + ", ".join(f"{k} {v:.0f}s" for k, v in info["phases_s"].items()),
         f"  duration   {info['duration_s']:.0f} s simulated",
     ]
@@ -142,6 +153,15 @@ def to_text(info: dict[str, Any]) -> str:
             f"in {s['output_path']}"
         )
     return "\n".join(lines)
+
+
+def _stack_name(stack: str) -> str:
+    from llmsim.trace.vocab import STACK_NAMES
+
+    for key, name in STACK_NAMES.items():
+        if key == stack:
+            return name
+    return stack
 
 
 def _fmt(value: Any, spec: str) -> str:

@@ -1,28 +1,79 @@
-"""Parsing of the human durations the CLI takes (90s, 20m, 1h30m)."""
+"""The human spellings of time the command line reads and prints: 90s, 20m, 2h10min, 12:30.
+
+One parser serves every duration option (`--exit-after`, `--duration`, ...), so each accepts
+the same spellings: genact's (`2h10min`, humantime's units), asciinema's plain seconds (`90`,
+`2.5`) and the short forms (`250ms`, `1h30m`, `1.5h`).
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from typing import Final
 
-_DURATION = re.compile(r"(?P<num>\d+(?:\.\d+)?)(?P<unit>h|m|s|ms)?")
-_SCALE = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, None: 1.0}
+# Unit spellings (lower case) -> seconds. Months and years are left out on purpose: no
+# option of llmsim wants them, and humantime's `M` (months) would clash with minutes.
+_UNITS: Final[dict[str, float]] = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 0.001),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+}
+_PART: Final = re.compile(r"\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)")
+_NUMBER: Final = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_CLOCK: Final = re.compile(r"(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>\d{2}(?:\.\d+)?)")
+DURATION_EXAMPLES: Final = "90s, 20m, 1h30m, 2h10min or 250ms"
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in '90', '90s', '20m', '1h30m', '1.5h' or '250ms'; ValueError on anything else."""
-    s = text.strip().lower().replace(" ", "")
+    """Seconds in a duration such as '90', '90s', '20m', '1h30m', '2h10min', '1.5h', '250ms'.
+
+    ValueError (a message fit for the user) on anything else or on a duration that is not
+    positive.
+    """
+    s = text.strip().lower()
     if not s:
-        raise ValueError("empty duration")
+        raise ValueError(f"empty duration (try {DURATION_EXAMPLES})")
+    # A plain number is seconds, as asciinema spells it; anything else needs its units.
+    total = float(s) if _NUMBER.fullmatch(s) else _sum_of_parts(s, text)
+    if not math.isfinite(total) or total <= 0:
+        raise ValueError(f"a duration must be more than zero: {text!r}")
+    return total
+
+
+def _sum_of_parts(s: str, text: str) -> float:
+    """The sum of '<number><unit>' parts, each with its unit ('2h10min', '1h 30m')."""
     total = 0.0
     pos = 0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
+    for m in _PART.finditer(s):
+        if m.start() != pos or not m.group("unit"):
             break
-        total += float(m.group("num")) * _SCALE[m.group("unit")]
+        unit = m.group("unit")
+        if unit not in _UNITS:
+            raise ValueError(f"unknown unit {unit!r} in {text!r} (try {DURATION_EXAMPLES})")
+        total += float(m.group("num")) * _UNITS[unit]
         pos = m.end()
-    if pos != len(s):
-        raise ValueError(f"not a duration: {text!r} (try 90s, 20m or 1h30m)")
-    if not math.isfinite(total) or total <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
+    if pos == 0 or s[pos:].strip():
+        raise ValueError(f"not a duration: {text!r} (try {DURATION_EXAMPLES})")
     return total
+
+
+def parse_clock(text: str) -> float | None:
+    """Seconds in a clock position 'MM:SS' or 'H:MM:SS' (None if `text` is not one)."""
+    m = _CLOCK.fullmatch(text.strip())
+    if m is None:
+        return None
+    return int(m.group("h") or 0) * 3600 + int(m.group("m")) * 60 + float(m.group("s"))
+
+
+def format_duration(seconds: float) -> str:
+    """A short reading of a length of time: '45s', '23m', '1h05m', '2d03h'."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{round(s / 60)}m" if s >= 600 else f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"

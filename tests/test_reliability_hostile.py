@@ -142,7 +142,9 @@ def test_info_text_is_inert_and_json_keeps_the_data(hostile: Path) -> None:
     proc = run("info", str(hostile), "--json")
     assert proc.returncode == 0
     assert b"\x1b" not in proc.stdout
-    assert json.loads(proc.stdout)["config"]["model"] == "Evil\x1b]0;MODEL\x07Model\u202e"
+    assert (
+        json.loads(proc.stdout)["traces"][0]["config"]["model"] == "Evil\x1b]0;MODEL\x07Model\u202e"
+    )
 
 
 def test_the_hostile_text_is_really_in_the_trace(hostile: Path, tmp_path: Path) -> None:

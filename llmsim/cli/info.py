@@ -1,0 +1,54 @@
+"""`llmsim info`: what traces hold, as text or one versioned JSON document."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Final
+
+import typer
+
+from llmsim.cli import params, report
+from llmsim.errors import EXIT_OK, LlmsimError
+
+EXAMPLES: Final = (
+    "llmsim info llama-3-8b-sft",
+    "llmsim info traces/llama-3-8b-sft.parquet --json",
+    "llmsim info runs/*.parquet",
+)
+
+
+def info(
+    traces: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RUN|TRACE...",
+            help="Bundled run names (see `llmsim list`) or trace files.",
+            show_default=False,
+        ),
+    ],
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON document for scripts (with a format version)."),
+    ] = False,
+) -> None:
+    """Show what traces hold: config, stack, timings, loss, summary.
+
+    For each trace: the run, its stack, model, cluster, batch and schedule, the phase
+    timings, the loss with a sparkline, evals, checkpoints, warnings and the summary. A trace that cannot be read is reported on its own line; the others are still shown and
+    the exit status is 1.
+    """
+    from llmsim.info import describe, to_json, to_text
+
+    reports, status = [], EXIT_OK
+    for name in traces:
+        try:
+            reports.append(describe(params.resolve_traces([name])[0]))
+        except LlmsimError as exc:
+            report.error(str(exc))
+            status = max(status, exc.status)
+    if as_json:
+        typer.echo(json.dumps(to_json(reports), indent=2, sort_keys=True))
+    elif reports:
+        typer.echo("\n\n".join(to_text(r) for r in reports))
+    if status:
+        raise typer.Exit(status)

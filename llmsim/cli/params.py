@@ -1,0 +1,168 @@
+"""Option values shared by several commands: checked once, with one wording for each mistake.
+
+Every check raises `llmsim.errors.UsageError` (exit 2) with a one-line message naming the
+option; `RUN|TRACE|DIR` arguments resolve bundled run names here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final, TypeVar
+
+import typer
+
+from llmsim.errors import InputError, UsageError
+from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration
+
+if TYPE_CHECKING:
+    from llmsim.generator.options import ModelChoice
+    from llmsim.player.options import ColorMode, StartAt, Theme, TimestampMode
+
+T = TypeVar("T", bound=str)
+
+MAX_SPEED: Final = 1e6
+LIST: Final = "list"  # `--model list`, `--gpu-type list`, `--stack list`
+START_POINTS_TEXT: Final = "train, eval, checkpoint, export, N% or MM:SS"
+
+
+def completer(choices: Iterable[str]) -> Callable[[str], list[str]]:
+    """A shell-completion callback offering `choices` that start with what was typed."""
+    options = list(choices)
+
+    def complete(incomplete: str) -> list[str]:
+        return [c for c in options if c.startswith(incomplete)]
+
+    return complete
+
+
+def choice(value: str, choices: Sequence[T], option: str) -> T:
+    """`value` if it is one of `choices` (case-insensitive), else a UsageError listing them."""
+    for c in choices:
+        if value.strip().lower() == c.lower():
+            return c
+    raise UsageError(f"{option} must be one of {', '.join(choices)}; not {value!r}")
+
+
+def duration(value: str | None, option: str) -> float | None:
+    """Seconds in a duration option (None when omitted)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def speed(value: float, option: str = "--speed") -> float:
+    """A playback speed factor: more than 0, at most a million."""
+    if not (math.isfinite(value) and 0 < value <= MAX_SPEED):
+        raise UsageError(f"{option} must be more than 0 and at most {MAX_SPEED:g}, not {value:g}")
+    return value
+
+
+def at_least(value: int | None, low: int, option: str, high: int | None = None) -> int | None:
+    """An integer option within [low, high] (None when omitted)."""
+    if value is None:
+        return None
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise UsageError(f"{option} must be {bound}, not {value}")
+    return value
+
+
+def start_at(value: str | None) -> StartAt | None:
+    """`--start-at train|eval|checkpoint|export|N%|MM:SS` as the player's StartAt."""
+    if value is None:
+        return None
+    from llmsim.player.options import START_POINTS, StartAt
+
+    text = value.strip().lower()
+    if text in START_POINTS:
+        return StartAt(point=choice(text, START_POINTS, "--start-at"))
+    if text.endswith("%"):
+        try:
+            percent = float(text[:-1])
+        except ValueError:
+            percent = math.nan
+        if not 0 <= percent < 100:
+            raise UsageError(f"--start-at {value!r}: a share of the run must be from 0% to 99%")
+        return StartAt(fraction=percent / 100)
+    seconds = parse_clock(text)
+    if seconds is None:
+        raise UsageError(f"--start-at must be one of {START_POINTS_TEXT}; not {value!r}")
+    return StartAt(seconds=seconds)
+
+
+def resolve_traces(names: Sequence[str]) -> list[Path]:
+    """Each RUN|TRACE|DIR argument as a path: an existing file or folder, else a bundled run.
+
+    A bare name (no folder, no .parquet) that is neither is an InputError naming it (exit 1)
+    with where to look; a missing path is passed on, for the reader to report with the others.
+    """
+    from llmsim.bundled import SUFFIX, find_bundled
+
+    paths = []
+    for name in names:
+        path = Path(name)
+        bundled = None if path.exists() else find_bundled(name)
+        if bundled is not None:
+            path = bundled
+        elif not path.exists() and path.name == name and not name.endswith(SUFFIX):
+            raise InputError(
+                f"{name}: no such file, folder or bundled run (`llmsim list` shows the runs)"
+            )
+        paths.append(path)
+    return paths
+
+
+# Options that mean the same in several commands: declared once.
+SpeedOption = Annotated[
+    float,
+    typer.Option(
+        "-s",
+        "--speed",
+        metavar="X",
+        help="Playback speed factor: 2 plays twice as fast, 0.5 at half speed.",
+    ),
+]
+StartAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start-at",
+        metavar="train|eval|checkpoint|export|N%|MM:SS",
+        help="Where each run starts: its first training step, validation, checkpoint or "
+        "export, a share of its length, or a time into it; the screen starts as it would be "
+        "there. From the beginning if omitted.",
+        autocompletion=completer(("train", "eval", "checkpoint", "export")),
+    ),
+]
+TracesArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[RUN|TRACE|DIR]...",
+        help="Bundled run names (see `llmsim list`), trace files or folders of traces. "
+        "The bundled runs if omitted.",
+        show_default=False,
+    ),
+]
+DURATION_HELP: Final = f"({DURATION_EXAMPLES})"
+
+# The player's and generator's choices, mirrored so that `llmsim --help` imports neither
+# (importing `llmsim.player` costs about 0.2 s): mypy checks each value against the real
+# Literal type, and tests/test_cli_help.py pins the tuples equal to the real ones.
+COLOR_MODES: Final[tuple[ColorMode, ...]] = ("auto", "always", "never")
+TIMESTAMP_MODES: Final[tuple[TimestampMode, ...]] = ("wall", "trace")
+THEMES: Final[tuple[Theme, ...]] = (
+    "asciinema",
+    "dracula",
+    "gruvbox-dark",
+    "monokai",
+    "nord",
+    "seti",
+    "solarized-dark",
+    "solarized-light",
+    "tango",
+)
+MODEL_CHOICES: Final[tuple[ModelChoice, ...]] = ("real", "invented", "all")
