@@ -13,19 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from llmsim.player.options import CastOptions, PlayOptions, StartAt
 
+# Imported here, not on first use: the function must be the package's `play` attribute before
+# anything imports the module of the same name (the import system would bind the module).
+# It is cheap: the trace reader (pyarrow) is loaded when the first trace is opened.
+from llmsim.player.play import play
+
 if TYPE_CHECKING:
     from llmsim.player.cast import export_cast
-    from llmsim.player.play import play
 
 __all__ = ["CastOptions", "PlayOptions", "StartAt", "export_cast", "play"]
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use, so importing the options does not pull in the reader (pyarrow).
-    if name == "play":
-        from llmsim.player.play import play
-
-        return play
     if name == "export_cast":
         from llmsim.player.cast import export_cast
 

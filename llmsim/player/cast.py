@@ -28,7 +28,7 @@ from llmsim.player.sinks.asciicast import CastHeader
 from llmsim.player.sinks.cast import CastSink
 from llmsim.player.views.renderer import RenderOptions
 from llmsim.sanitize import clean_name
-from llmsim.trace import RunConfig, TraceError, open_trace
+from llmsim.trace import RunConfig, TraceError
 
 __all__ = ["CastOptions", "export_cast", "heading", "write_cast"]
 
@@ -99,6 +99,8 @@ def write_cast(
 
 
 def _first_config(files: Sequence[Path]) -> RunConfig | None:
+    from llmsim.trace import open_trace
+
     for path in files:
         with contextlib.suppress(TraceError):
             return open_trace(path).config

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from llmsim.bundled import bundled_traces
 from llmsim.errors import InputError
@@ -28,7 +28,10 @@ from llmsim.player.options import PlayOptions, StartAt
 from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lines
 from llmsim.player.views.segments import Line, View
 from llmsim.sanitize import ascii_fold, clean, clean_name
-from llmsim.trace import Event, TraceError, TraceFile, open_trace
+from llmsim.trace import Event, TraceError
+
+if TYPE_CHECKING:  # the reader (pyarrow) is loaded when the first trace is opened
+    from llmsim.trace import TraceFile
 
 PAUSE_AFTER_RUN: Final = 4.0  # trace seconds the finished summary stays before the next run
 GAP_BEFORE_RUN: Final = 1.5  # trace seconds between "Starting new training run..." and the run
@@ -137,6 +140,8 @@ class _Show:
         """The beats of one trace; False (after a notice) if it could not be played."""
         if path in self.bad:
             return False
+        from llmsim.trace import open_trace
+
         try:
             trace = open_trace(path)
         except TraceError as exc:

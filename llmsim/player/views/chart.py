@@ -59,59 +59,75 @@ class History:
             self.vals = self.vals[::2]
 
 
-def chart(history: History, width: int, g: Glyphs) -> list[Row]:
-    """ROWS rows of at most `width` cells, or none when there is nothing (or no room) to draw."""
-    if len(history.points) < 2:
-        return []
-    losses = [v for _, v in history.points] + [v for _, v in history.vals]
-    lo, hi = min(losses), max(losses)
-    labels = (f"{hi:.4f}", "loss", f"{lo:.4f}")
-    label_w = max(len(x) for x in labels) + 1
-    plot_w = width - label_w - PANEL
-    if plot_w < MIN_PLOT:
-        return []
-    first = min(s for s, _ in history.points)
-    last = max(s for s, _ in history.points + history.vals)
-    grid = _plot(history, plot_w, first, last, lo, hi, g)
-    panel = _panel(history, g)
-    rows: list[Row] = []
-    for r in range(PLOT_ROWS):
-        label = labels[0] if r == 0 else labels[2] if r == PLOT_ROWS - 1 else ""
-        label = labels[1] if r == PLOT_ROWS // 2 else label
-        rows.append(((label.rjust(label_w - 1) + " ", "key"), *grid[r], *panel[r]))
-    left, middle, right = f"step {first:,}", "log scale", f"{last:,}"
-    gap = max(1, plot_w - len(left) - len(middle) - len(right))
-    axis = left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right
-    rows.append(((" " * label_w + axis[:plot_w], "key"),))
-    return rows
+class LossChart:
+    """Draws a History on a log-scaled axis from the run's first step to its last scheduled one,
+    so the curve grows to the right as the run goes. The plot is kept until it would change
+    (a new dot column, a new lowest or highest loss, a validation point); the throughput
+    panel beside it is drawn every time."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first, self.last = first, max(first + 1, last)
+        self._key: tuple[object, ...] = ()
+        self._plot: list[list[Segment]] = []
+
+    def rows(self, history: History, width: int, g: Glyphs) -> list[Row]:
+        """ROWS rows of at most `width` cells, or none when there is nothing or no room."""
+        if len(history.points) < 2:
+            return []
+        losses = [v for _, v in history.points] + [v for _, v in history.vals]
+        lo, hi = min(losses), max(losses)
+        labels = (f"{hi:.4f}", "loss", f"{lo:.4f}")
+        label_w = max(len(x) for x in labels) + 1
+        plot_w = width - label_w - PANEL
+        if plot_w < MIN_PLOT:
+            return []
+        scale = _Scale(self.first, self.last, lo, hi, plot_w, g)
+        key = (width, g, labels, scale.at(*history.points[-1])[0], len(history.vals))
+        if key != self._key:
+            self._plot, self._key = _plot(history, scale, g), key
+        panel = _panel(history, g)
+        rows: list[Row] = []
+        for r in range(PLOT_ROWS):
+            label = labels[0] if r == 0 else labels[2] if r == PLOT_ROWS - 1 else ""
+            label = labels[1] if r == PLOT_ROWS // 2 else label
+            rows.append(((label.rjust(label_w - 1) + " ", "key"), *self._plot[r], *panel[r]))
+        left, middle, right = f"step {self.first:,}", "log scale", f"{self.last:,}"
+        gap = max(1, plot_w - len(left) - len(middle) - len(right))
+        axis = left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right
+        rows.append(((" " * label_w + axis[:plot_w], "key"),))
+        return rows
 
 
-def _plot(
-    history: History, cols: int, first: int, last: int, lo: float, hi: float, g: Glyphs
-) -> list[list[Segment]]:
-    xdots, ydots = (2, 4) if g.braille else (1, 1)
-    span_x = math.log1p(max(1, last - first))
-    span_y = (hi - lo) or 1.0
+class _Scale:
+    """Where a (step, loss) lands in the plot's dots."""
 
-    def at(step: int, value: float) -> tuple[int, int]:
-        x = math.log1p(max(0, step - first)) / span_x
-        y = (hi - value) / span_y
-        return (
-            min(cols * xdots - 1, int(x * (cols * xdots - 1) + 0.5)),
-            min(PLOT_ROWS * ydots - 1, int(y * (PLOT_ROWS * ydots - 1) + 0.5)),
-        )
+    def __init__(self, first: int, last: int, lo: float, hi: float, cols: int, g: Glyphs) -> None:
+        self.cols = cols
+        self.xdots, self.ydots = (2, 4) if g.braille else (1, 1)
+        self.first, self.lo, self.hi = first, lo, hi
+        self.span_x = math.log1p(last - first)
+        self.span_y = (hi - lo) or 1.0
 
+    def at(self, step: int, value: float) -> tuple[int, int]:
+        x = math.log1p(max(0, step - self.first)) / self.span_x
+        y = (self.hi - value) / self.span_y
+        width, height = self.cols * self.xdots - 1, PLOT_ROWS * self.ydots - 1
+        return min(width, int(x * width + 0.5)), min(height, max(0, int(y * height + 0.5)))
+
+
+def _plot(history: History, scale: _Scale, g: Glyphs) -> list[list[Segment]]:
+    cols = scale.cols
     dots = [[0] * cols for _ in range(PLOT_ROWS)]
     prev: tuple[int, int] | None = None
     for step, value in history.points:
-        x, y = at(step, value)
+        x, y = scale.at(step, value)
         for xx, yy in _segment(prev or (x, y), (x, y)):
             _set(dots, xx, yy, g.braille)
         prev = (x, y)
-    marks = {}
+    marks = set()
     for step, value in history.vals:
-        x, y = at(step, value)
-        marks[(y // ydots, x // xdots)] = True
+        x, y = scale.at(step, value)
+        marks.add((y // scale.ydots, x // scale.xdots))
     rows: list[list[Segment]] = []
     for r in range(PLOT_ROWS):
         row: list[Segment] = []

@@ -165,17 +165,17 @@ def _node_health(s: Sample, node: int) -> int:
 
 
 def worth_seeing(s: Sample) -> list[int]:
-    """Nodes by how much a viewer wants to see them: lost, critical, an incident's, warning,
+    """Nodes by how much a viewer wants to see them: an incident's, lost, critical, warning,
     the hottest GPU's, then the rest in order."""
     worst = [_node_health(s, node) for node in range(s.nodes)]
     temps = s.ev.gpu_temp or ()
     hottest = max(range(len(temps)), key=temps.__getitem__) // s.per if temps else 0
 
     def rank(node: int) -> tuple[int, int]:
+        if node in s.focus:
+            return (1, node)
         if worst[node] >= 2:
             return (5 - worst[node], node)  # lost 2, critical 3
-        if node in s.focus:
-            return (4, node)
         if worst[node] == 1:
             return (5, node)
         return (6 if node == hottest else 7, node)
@@ -242,7 +242,11 @@ def grid(s: Sample, config: RunConfig, width: int, rows: int, g: Glyphs) -> list
     name_w = min(MAX_NAME, max(cell_len(h) for h in s.hosts) if s.hosts else 6)
     if s.nodes <= avail:
         return out + [node_row(s, node, name_w, width, g) for node in range(s.nodes)]
-    heat = _heat_map(s, name_w, width, avail, g) or _node_map(s, name_w, width, avail, g)
+    # A heat map, if it leaves a row to name the node most worth seeing when one has trouble.
+    need = 1 if s.focus or any(s.health) else 0
+    heat = _heat_map(s, name_w, width, avail - need, g) or _node_map(
+        s, name_w, width, avail - need, g
+    )
     if heat is not None:
         out += heat
         chosen = sorted(worth_seeing(s)[: avail - len(heat)])

@@ -80,6 +80,7 @@ class Renderer:
         self._dialect = dialect_for(config, self._stamps)
         self._cache: dict[str, tuple[object, list[Row]]] = {}
         self._history: chart.History | None = None  # made when the first step arrives
+        self._chart = chart.LossChart(config.resume_step + 1, config.total_steps)
         self._lines: dict[str, Callable[[Event], list[Line]]] = {
             "log": lambda ev: [log_line(ev, self.base + ev.t, self._stamps)],
             "step": lambda ev: self._dialect.step(ev, self.base + ev.t),
@@ -155,7 +156,8 @@ class Renderer:
         training = bars.train_bars(self._step, self.config, width, g) if self._step else []
         loss_chart = None
         if layout.chart_fits(cols, rows) and self._history is not None:
-            loss_chart = lambda: self._chart(width)  # noqa: E731
+            history = self._history
+            loss_chart = lambda: self._chart.rows(history, width, self.glyphs)  # noqa: E731
         return layout.arrange(
             ops, training, loss_chart, lambda n: self._grid(width, n), rows, chart.ROWS
         )
@@ -181,15 +183,6 @@ class Renderer:
         if self._history is None:
             self._history = chart.History()
         return self._history
-
-    def _chart(self, width: int) -> list[Row]:
-        history = self._chart_history()
-        key = (history.version, width)
-        hit = self._cache.get("chart")
-        if hit is None or hit[0] != key:
-            hit = (key, chart.chart(history, width, self.glyphs))
-            self._cache["chart"] = hit
-        return hit[1]
 
     def _incident(self, ev: Event) -> None:
         if ev.rank is None:
