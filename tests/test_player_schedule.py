@@ -119,7 +119,7 @@ def test_behind_schedule_live_frames_are_coalesced_but_logs_never_dropped(tmp_pa
     text = h.text()
     assert all(f"log {i}\r\n" in text for i in range(0, 300, 7))  # every log line made it
     assert h.runner.skipped > 0 and h.runner.frames < 300 / 2
-    assert text.endswith("state 299\x1b[K\r\x1b[0m\r\n\x1b[?25h")  # the last state, drawn
+    assert text.endswith("state 299\x1b[K\x1b[0m\r\n\x1b[?25h")  # the last state, drawn
 
 
 def test_on_time_every_live_frame_is_drawn_and_only_changed_rows_are_rewritten(

@@ -14,6 +14,7 @@ class Op(Enum):
     NEWLINE = "newline"  # CR LF: explicit CR, right in raw mode and casts, not only with ONLCR
     UP = "up"  # n rows up (the terminal stops at the top)
     DOWN = "down"  # n rows down (no scrolling)
+    RIGHT = "right"  # n columns right
     ERASE_DOWN = "erase_down"  # from the cursor to the end of the screen
     ERASE_LINE = "erase_line"  # from the cursor to the end of the row
     HIDE_CURSOR = "hide_cursor"
@@ -22,7 +23,7 @@ class Op(Enum):
 
 
 class Move(NamedTuple):
-    """One control operation, repeated `n` times where that means something (UP, DOWN)."""
+    """One control operation, repeated `n` times where that means something (UP, DOWN, RIGHT)."""
 
     op: Op
     n: int = 1
@@ -33,6 +34,7 @@ CODES: Final[dict[Op, str]] = {
     Op.NEWLINE: "\r\n",
     Op.UP: "\x1b[{n}A",
     Op.DOWN: "\x1b[{n}B",
+    Op.RIGHT: "\x1b[{n}C",
     Op.ERASE_DOWN: "\x1b[J",
     Op.ERASE_LINE: "\x1b[K",
     Op.HIDE_CURSOR: "\x1b[?25l",
@@ -49,7 +51,7 @@ def encode(pieces: Iterable[Piece]) -> str:
     for piece in pieces:
         if isinstance(piece, str):
             out.append(piece)
-        elif piece.op in (Op.UP, Op.DOWN):
+        elif piece.op in (Op.UP, Op.DOWN, Op.RIGHT):
             if piece.n > 0:
                 out.append(CODES[piece.op].format(n=piece.n))
         else:

@@ -20,8 +20,9 @@ class LiveRegion:
     """Composes frames for a terminal `width` cells wide.
 
     Invariant between frames: the region's rows are on screen, each narrower than the terminal,
-    and the cursor is at column 0 of the last of them (of an empty row when the region is
-    empty). Rows and log lines are never as wide as the terminal, so it never wraps them.
+    and the cursor is at the end of the last of them (at column 0 of an empty row when the
+    region is empty: what the tty echoes, a ^C, lands there and overwrites nothing). Rows and
+    log lines are never as wide as the terminal, so it never wraps them.
     """
 
     def __init__(self, styler: Styler, width: int = 80) -> None:
@@ -56,15 +57,13 @@ class LiveRegion:
             texts = [self.styler.text(row) for row in region]
             widths = [row_width(row) for row in region]
         if not logs and not self._full and len(texts) == len(self._texts):
-            pieces = self._changed_rows(texts)
+            pieces = self._changed_rows(texts, widths)
         else:
             pieces = self._erase()
             for row in self.log_rows(logs):
                 pieces += [row, Move(Op.NEWLINE)]
             for i, row in enumerate(texts):
                 pieces += [Move(Op.NEWLINE), row] if i else [row]
-            if texts:
-                pieces.append(Move(Op.CR))
         self._texts, self._widths = list(texts), list(widths)
         self._rows_above_cursor = max(0, len(texts) - 1)
         self._full = False
@@ -73,8 +72,8 @@ class LiveRegion:
     def _erase(self) -> list[Piece]:
         return [Move(Op.CR), Move(Op.UP, self._rows_above_cursor), Move(Op.ERASE_DOWN)]
 
-    def _changed_rows(self, texts: Sequence[str]) -> list[Piece]:
-        """Rewrite only the rows that differ; the cursor ends on the last row again."""
+    def _changed_rows(self, texts: Sequence[str], widths: Sequence[int]) -> list[Piece]:
+        """Rewrite only the rows that differ; the cursor ends at the end of the last row."""
         last = len(texts) - 1
         cursor = last
         pieces: list[Piece] = []
@@ -85,10 +84,8 @@ class LiveRegion:
                 pieces.append(Move(Op.UP, cursor - i) if cursor > i else Move(Op.DOWN, i - cursor))
             pieces += [Move(Op.CR), new, Move(Op.ERASE_LINE)]
             cursor = i
-        if pieces:
-            if cursor != last:
-                pieces.append(Move(Op.DOWN, last - cursor))
-            pieces.append(Move(Op.CR))
+        if pieces and cursor != last:
+            pieces += [Move(Op.DOWN, last - cursor), Move(Op.CR), Move(Op.RIGHT, widths[last])]
         return pieces
 
     def clear(self) -> str:
@@ -109,7 +106,8 @@ class LiveRegion:
         log rows above the region but never leaves stale region text behind.
         """
         if width < self._width and self._texts:
-            self._rows_above_cursor = sum(max(1, -(-w // width)) for w in self._widths[:-1])
+            rows = sum(max(1, -(-w // width)) for w in self._widths[:-1])
+            self._rows_above_cursor = rows + self._widths[-1] // width
         self._width = width
         self._full = True
 
