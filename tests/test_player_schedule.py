@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import os
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,12 +203,12 @@ def _stamp(line: str, year: int) -> float | None:
         match = pattern.search(line)
         if match:
             g = match.groups()
-            parts = (int(g[y]), int(g[m]), int(g[d]), *map(int, g[3:]))
-            return time.mktime((*parts, 0, 0, 0)) - time.timezone
+            hh, mi, ss = map(int, g[3:6])
+            return float(calendar.timegm((int(g[y]), int(g[m]), int(g[d]), hh, mi, ss, 0, 0, 0)))
     match = _GLOG.match(line)
     if match:
-        mo, d, hh, mm, ss = map(int, match.groups())
-        return time.mktime((year, mo, d, hh, mm, ss, 0, 0, 0)) - time.timezone
+        mo, day, hh, mi, ss = map(int, match.groups())
+        return float(calendar.timegm((year, mo, day, hh, mi, ss, 0, 0, 0)))
     return None
 
 

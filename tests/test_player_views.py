@@ -131,10 +131,10 @@ def test_summary_box_shows_the_summary_row(tmp_path: Path) -> None:
     assert len(widths) == 1  # the box's rows line up
     match = re.search(r"Final PPL\s*│\s*([\d,.]+)(k?)", box)
     assert match, box
-    value = float(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
+    shown = float(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
     half = 0.5 * 10 ** (-len(match.group(1).partition(".")[2])) * (1000 if match.group(2) else 1)
-    assert abs(value - (s.ppl or 0)) <= half + 1e-9
-    assert abs(value - math.exp(round(s.loss or 0, 4))) <= half + 1e-9
+    assert abs(shown - (s.ppl or 0)) <= half + 1e-9
+    assert abs(shown - math.exp(round(s.loss or 0, 4))) <= half + 1e-9
 
 
 @pytest.mark.parametrize(
