@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from synthetic import build_rows, config, write_trace
 
+from llmsim.player.live.control import CODES
 from llmsim.trace import TraceWriter, make_table
 from llmsim.trace.schema import COLUMNS, META_CONFIG, META_VERSION, SCHEMA
 
@@ -121,14 +122,21 @@ def assert_one_line_error(stderr: bytes, *needles: str) -> str:
     return text
 
 
-_OWN_SEQUENCES = re.compile(r"\x1b\[(?:[0-9;]*m|J|\d+A|\?25[lh])")
+# The player's own sequences: SGR, and the cursor control of llmsim.player.live.control.
+_OWN_SEQUENCES = re.compile(
+    r"\x1b\[[0-9;]*m|"
+    + "|".join(
+        re.escape(code).replace(r"\{n\}", r"\d+") for code in CODES.values() if "\x1b" in code
+    )
+)
 
 
 def assert_inert(out: str, *, tty: bool, color: bool) -> None:
     """No control or format character in `out` except the player's own cursor/colour codes.
 
     Line mode without colour: no ESC and no C0 but LF at all. TTY mode: only SGR (with colour),
-    erase-down, cursor-up, cursor hide/show and the one closing reset, plus CR LF.
+    the live region's cursor control (llmsim.player.live.control.CODES) and the one closing
+    reset, plus CR LF.
     """
     if not tty and not color:
         assert "\x1b" not in out and "\r" not in out

@@ -1,6 +1,8 @@
 """A small but complete, schema-valid synthetic trace: every kind and phase, 16 GPUs on 2 nodes.
 
-Tests use it while the generator is written in parallel, and to inject hostile text.
+Tests use it while the generator is written in parallel, to inject hostile text, and to stage
+what the screen must show: any cluster size, and a straggler episode on a chosen GPU (an
+`incident` row, the GPU's health critical and its utilisation down, then recovered).
 """
 
 from __future__ import annotations
@@ -156,10 +158,21 @@ class _Rows:
             )
 
 
+STRAGGLER_STEPS = range(20, 41)  # steps during which a straggler GPU holds the job back
+IDLE_UTIL = 5.0  # utilisation of every GPU in the export phase's telemetry
+
+
 def _telemetry(
-    rows: _Rows, phase: str, step: int, epoch: int, busy: bool, sample: int, gpus: int
+    rows: _Rows,
+    phase: str,
+    step: int,
+    epoch: int,
+    busy: bool,
+    sample: int,
+    gpus: int,
+    straggler: int | None = None,
 ) -> None:
-    util = [(98.0 + (i % 3)) if busy else 35.0 for i in range(gpus)]
+    util = [(98.0 + (i % 3)) if busy else IDLE_UTIL for i in range(gpus)]
     temp = [52.0 + (i % 16) + (3.0 if busy else 0.0) for i in range(gpus)]
     power = [610.0 + 4 * (i % 16) if busy else 250.0 for i in range(gpus)]
     health = [0] * gpus
@@ -169,6 +182,9 @@ def _telemetry(
     health[12] = 2 if sample >= 3 else 0  # ...and one that crosses the critical line
     if health[12] == 2:
         temp[12] = 91.0
+    if straggler is not None and step in STRAGGLER_STEPS:
+        health[straggler] = 2
+        util[straggler] = 61.0
     rows.add(
         "telemetry",
         phase,
@@ -184,8 +200,11 @@ def _telemetry(
     )
 
 
-def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, Any]]:
-    """The synthetic run's rows in time order; `inject` is placed into every text column."""
+def build_rows(
+    inject: str | None = None, gpus: int = GPUS, straggler: int | None = None
+) -> list[dict[str, Any]]:
+    """The synthetic run's rows in time order; `inject` is placed into every text column;
+    `straggler`: the global rank of a GPU that straggles over STRAGGLER_STEPS."""
     r = _Rows()
     r.add("phase", "init", 0.0, text="Initialization")
     r.log(
@@ -207,7 +226,8 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
     r.log("init", "hf-script", "Dataset synthetic-instruct: 31,457,280 tokens", origin="__main__")
     r.add("phase", "train", 0.5, text="Training")
     sample = 0
-    _telemetry(r, "train", 0, 1, True, sample, gpus)
+    incident: dict[str, Any] = {}
+    _telemetry(r, "train", 0, 1, True, sample, gpus, straggler)
     loss = 2.4
     for step in range(1, TOTAL_STEPS + 1):
         epoch = (step - 1) // STEPS_PER_EPOCH + 1
@@ -241,9 +261,15 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
             done=(step - 1) % STEPS_PER_EPOCH + 1,
             total=STEPS_PER_EPOCH,
         )
+        if straggler is not None and step == STRAGGLER_STEPS.start:
+            label = f"Straggler on rank {straggler}"
+            r.add("incident", "train", 0.0, op="straggler", text=label, step=step, rank=straggler)
+            incident = r.rows[-1]
+        if straggler is not None and step == STRAGGLER_STEPS.stop:
+            incident["elapsed"] = r.t - incident["t"]  # the episode's length, pauses included
         if step % 5 == 0:
             sample += 1
-            _telemetry(r, "train", step, epoch, True, sample, gpus)
+            _telemetry(r, "train", step, epoch, True, sample, gpus, straggler)
         if step % STEPS_PER_EPOCH == 0:
             if step == 30:
                 r.log(
@@ -346,9 +372,18 @@ def build_rows(inject: str | None = None, gpus: int = GPUS) -> list[dict[str, An
     return r.rows
 
 
-def write_trace(path: Path, inject: str | None = None, **config_overrides: Any) -> Path:
+def cluster(nodes: int, prefix: str = "node-a") -> dict[str, Any]:
+    """Config overrides for a cluster of `nodes` nodes of 8 GPUs (hostnames node-a01...)."""
+    hosts = tuple(f"{prefix}{i:02d}" for i in range(1, nodes + 1))
+    gpus = 8 * nodes
+    return {"gpus": gpus, "nodes": nodes, "hostnames": hosts, "tp": 8, "pp": 1, "dp": nodes}
+
+
+def write_trace(
+    path: Path, inject: str | None = None, straggler: int | None = None, **config_overrides: Any
+) -> Path:
     """Write the synthetic trace to `path` and return it."""
-    rows = build_rows(inject, config_overrides.get("gpus", GPUS))
+    rows = build_rows(inject, config_overrides.get("gpus", GPUS), straggler)
     columns = {name: [row.get(name) for row in rows] for name in COLUMNS}
     columns = {k: v for k, v in columns.items() if any(x is not None for x in v)}
     cfg = config(**config_overrides)

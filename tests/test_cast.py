@@ -1,8 +1,9 @@
-"""`llmsim cast`: casts read by the real asciinema, equal to what play writes, HTML in chromium."""
+"""Casts: read by the real asciinema, equal to what play writes, HTML in chromium, GIF by agg."""
 
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import pty
@@ -13,29 +14,25 @@ import subprocess
 import sys
 import termios
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import pyte
 import pytest
-from browser import Browser
+from browser import CHROMIUM, Browser
 
-from llmsim.player.clock import Clock
-from llmsim.player.options import PlayOptions
-from llmsim.player.play import play
+from llmsim.errors import InputError, UsageError
+from llmsim.player import CastOptions, PlayOptions, StartAt, export_cast, play
+from llmsim.player.scheduler.clock import Clock
+from llmsim.player.sinks import gif
+from llmsim.trace import open_trace
 
-LLMSIM = [sys.executable, "-m", "llmsim"]
 ASCIINEMA = shutil.which("asciinema") or str(Path(sys.executable).with_name("asciinema"))
+HEADING = "Llama-3.2-1B · 16× H100"  # the synthetic run's model and cluster
 
 
-def _cast(*args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.run([*LLMSIM, "cast", *args], capture_output=True, timeout=300, check=False)
-    if check:
-        assert proc.returncode == 0, proc.stderr.decode()
-    return proc
-
-
-def _events(path: Path) -> tuple[dict[str, object], list[list[object]]]:
-    lines = path.read_text("utf-8").splitlines()
+def _events(text: str) -> tuple[dict[str, object], list[list[object]]]:
+    lines = text.splitlines()
     return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
 
 
@@ -43,28 +40,38 @@ def _output(events: list[list[object]]) -> str:
     return "".join(str(e[2]) for e in events if e[1] == "o")
 
 
+def _export(paths: list[Path], out: Path, **options: object) -> list[str]:
+    said: list[str] = []
+    export_cast(paths, str(out), CastOptions(**options), report=said.append)  # type: ignore[arg-type]
+    return said
+
+
 @pytest.fixture(scope="module")
 def v2_cast(tmp_path_factory: pytest.TempPathFactory, synthetic_trace: Path) -> Path:
     out = tmp_path_factory.mktemp("cast") / "run.cast"
-    _cast(str(synthetic_trace), "-o", str(out), "--cols", "100", "--rows", "30")
+    _export([synthetic_trace], out, cols=100, rows=30)
     return out
 
 
-def test_v2_header_markers_and_times(v2_cast: Path) -> None:
-    header, events = _events(v2_cast)
+def test_header_markers_and_times(v2_cast: Path, synthetic_trace: Path) -> None:
+    header, events = _events(v2_cast.read_text("utf-8"))
+    config = open_trace(synthetic_trace).config
     assert header["version"] == 2 and header["width"] == 100 and header["height"] == 30
+    assert header["title"] == HEADING and header["timestamp"] == int(config.start_time)
     times = [float(e[0]) for e in events]  # type: ignore[arg-type]
     assert times == sorted(times) and times[0] == 0.0
-    markers = [e[2] for e in events if e[1] == "m"]
-    for label in ("Initialization", "Training", "Validation", "Export", "Summary"):
-        assert label in markers
+    chapters = [
+        f"Llama-3.2-1B · {ev.text}"
+        for ev in open_trace(synthetic_trace).events()
+        if ev.kind in ("phase", "incident")
+    ]
+    assert [e[2] for e in events if e[1] == "m"] == chapters
 
 
 def test_asciinema_cat_prints_exactly_the_output(v2_cast: Path) -> None:
-    _, events = _events(v2_cast)
-    proc = subprocess.run(
-        [ASCIINEMA, "cat", str(v2_cast)], capture_output=True, timeout=60, check=True
-    )
+    _, events = _events(v2_cast.read_text("utf-8"))
+    proc = subprocess.run([ASCIINEMA, "cat", str(v2_cast)], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode("utf-8") == _output(events)
 
 
@@ -72,6 +79,9 @@ def test_cast_equals_what_play_writes_to_a_terminal(v2_cast: Path, synthetic_tra
     """Same trace, same size, a clock that never falls behind: identical bytes."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.ONLCR  # compare the bytes play wrote, not the tty's translation
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
     received = bytearray()
 
     def drain() -> None:
@@ -86,165 +96,141 @@ def test_cast_equals_what_play_writes_to_a_terminal(v2_cast: Path, synthetic_tra
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    now = [0.0]
-
-    def fake_sleep(seconds: float) -> bool:
-        now[0] += seconds
-        return False
-
-    attrs = termios.tcgetattr(slave)
-    attrs[1] &= ~termios.ONLCR  # compare the bytes play wrote, not the tty's translation
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
     options = PlayOptions(once=True, timestamps="trace", color="always", ascii=False)
-    status = play([synthetic_trace], options, fd=slave, clock=Clock(lambda: now[0], fake_sleep))
+    status = play([synthetic_trace], options, fd=slave, clock=Clock.virtual())
     os.close(slave)
     reader.join(timeout=30)
     os.close(master)
     assert status == 0
-    _, events = _events(v2_cast)
+    _, events = _events(v2_cast.read_text("utf-8"))
     assert received.decode("utf-8") == _output(events)
-
-
-def test_asciinema_play_runs_to_the_end(v2_cast: Path) -> None:
-    proc = subprocess.run(
-        ["script", "-qfec", f"{ASCIINEMA} play -s 1000 -i 0.01 {v2_cast}", "/dev/null"],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "Training completed successfully!" in proc.stdout.decode("utf-8", "replace")
-
-
-def test_pyte_shows_the_summary_box_at_the_end(v2_cast: Path) -> None:
-    header, events = _events(v2_cast)
-    screen = pyte.Screen(int(header["width"]), int(header["height"]))  # type: ignore[call-overload]
-    stream = pyte.Stream(screen)
-    stream.feed(_output(events))
-    text = "\n".join(screen.display)
-    assert "Training completed successfully!" in text
-    assert "Final loss" in text and "Total size" in text
-    assert not screen.cursor.hidden
 
 
 def test_v3_has_term_and_intervals(tmp_path: Path, synthetic_trace: Path, v2_cast: Path) -> None:
     out = tmp_path / "run3.cast"
-    _cast(str(synthetic_trace), "-o", str(out), "--cols", "100", "--rows", "30", "--format", "v3")
-    header, events = _events(out)
+    _export([synthetic_trace], out, cols=100, rows=30, version=3)
+    header, events = _events(out.read_text("utf-8"))
     assert header["version"] == 3
     assert header["term"] == {"cols": 100, "rows": 30, "type": "xterm-256color"}
-    intervals = [float(e[0]) for e in events]  # type: ignore[arg-type]
-    assert min(intervals) >= 0
-    _, v2_events = _events(v2_cast)
-    absolute = [float(e[0]) for e in v2_events]  # type: ignore[arg-type]
+    _, v2_events = _events(v2_cast.read_text("utf-8"))
     running = 0.0
-    for interval, expected in zip(intervals, absolute, strict=True):
-        running += interval
-        assert abs(running - expected) < 1e-3
+    for event, expected in zip(events, v2_events, strict=True):
+        running += float(event[0])  # type: ignore[arg-type]
+        assert abs(running - float(expected[0])) < 1e-3  # type: ignore[arg-type]
     assert _output(events) == _output(v2_events)
 
 
 def test_same_trace_same_bytes(tmp_path: Path, synthetic_trace: Path, v2_cast: Path) -> None:
     again = tmp_path / "again.cast"
-    _cast(str(synthetic_trace), "-o", str(again), "--cols", "100", "--rows", "30")
+    _export([synthetic_trace], again, cols=100, rows=30)
     assert again.read_bytes() == v2_cast.read_bytes()
 
 
-def test_stdout_and_several_traces(synthetic_trace: Path) -> None:
-    proc = _cast(
-        str(synthetic_trace), str(synthetic_trace), "-o", "-", "--cols", "80", "--rows", "24"
-    )
-    lines = proc.stdout.decode("utf-8").splitlines()
-    assert json.loads(lines[0])["width"] == 80
-    out = "".join(json.loads(line)[2] for line in lines[1:] if json.loads(line)[1] == "o")
+def test_stdout_several_traces_and_a_start_point(
+    synthetic_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = CastOptions(cols=80, rows=24, start_at=StartAt(point="train"))
+    export_cast([synthetic_trace, synthetic_trace], "-", options)
+    header, events = _events(capsys.readouterr().out)
+    assert header["width"] == 80
+    out = _output(events)
     assert out.count("Training completed successfully!") == 2
     assert "Starting new training run..." in out
+    first = next(e for e in events if e[1] == "o" and "loss" in str(e[2]))
+    assert first[0] == 0.0  # the run starts at its first step line, set-up logs above it
+    assert "[default] Starting" in str(first[2])
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--cols", "5"], "--cols"),
-        (["--rows", "0"], "--rows"),
-        (["--speed", "0"], "--speed"),
-        (["--speed", "nan"], "--speed"),
-        (["--format", "v4"], "--format"),
-        (["--idle-time-limit", "-1"], "--idle-time-limit"),
-    ],
-)
-def test_bad_options(tmp_path: Path, synthetic_trace: Path, args: list[str], message: str) -> None:
-    out = tmp_path / "x.cast"
-    proc = _cast(str(synthetic_trace), "-o", str(out), *args, check=False)
-    err = proc.stderr.decode()
-    assert proc.returncode == 2 and message in err and err.count("\n") == 1, err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_unknown_extension_and_unwritable(tmp_path: Path, synthetic_trace: Path) -> None:
-    proc = _cast(str(synthetic_trace), "-o", str(tmp_path / "x.txt"), check=False)
-    assert proc.returncode == 2 and ".cast or .html" in proc.stderr.decode()
-    missing = tmp_path / "no" / "such" / "dir" / "x.cast"
-    proc = _cast(str(synthetic_trace), "-o", str(missing), check=False)
-    assert proc.returncode == 1 and proc.stderr.decode().count("\n") == 1
-    readonly = tmp_path / "ro"
-    readonly.mkdir()
-    readonly.chmod(0o500)
-    try:
-        proc = _cast(str(synthetic_trace), "-o", str(readonly / "x.cast"), check=False)
-        if os.geteuid() != 0:  # root writes anyway; the missing-folder case covers root
-            assert proc.returncode == 1
-            assert list(readonly.iterdir()) == []
-    finally:
-        readonly.chmod(0o700)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ro"]
-
-
-def test_existing_output_needs_force(tmp_path: Path, synthetic_trace: Path) -> None:
-    out = tmp_path / "x.cast"
-    out.write_text("precious")
-    proc = _cast(str(synthetic_trace), "-o", str(out), check=False)
-    assert proc.returncode == 1 and "exists" in proc.stderr.decode()
-    assert out.read_text() == "precious"
-    _cast(str(synthetic_trace), "-o", str(out), "--force")
-    assert out.read_text().startswith('{"version": 2')
-
-
-def test_bad_trace_is_an_error_without_output(tmp_path: Path) -> None:
+def test_outputs_that_cannot_be_written(tmp_path: Path, synthetic_trace: Path) -> None:
+    with pytest.raises(UsageError, match=r"\.cast, \.html or \.gif"):
+        export_cast([synthetic_trace], str(tmp_path / "x.txt"), CastOptions())
+    with pytest.raises(InputError, match="cannot write"):
+        export_cast([synthetic_trace], str(tmp_path / "no" / "such" / "x.cast"), CastOptions())
+    precious = tmp_path / "x.cast"
+    precious.write_text("precious")
+    with pytest.raises(InputError, match=r"exists \(use --force to overwrite\)"):
+        export_cast([synthetic_trace], str(precious), CastOptions())
+    assert precious.read_text() == "precious"
+    _export([synthetic_trace], precious, overwrite=True)
+    assert precious.read_text().startswith('{"version": 2')
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
-    out = tmp_path / "x.cast"
-    proc = _cast(str(bad), "-o", str(out), check=False)
-    assert proc.returncode == 1 and proc.stderr.decode().strip().count("\n") <= 1
-    assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet"]
+    with pytest.raises(InputError, match="could be played"):
+        _export([bad], tmp_path / "y.cast")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "x.cast"]
 
 
-def test_html_page_plays_to_the_end_in_chromium(tmp_path: Path, synthetic_trace: Path) -> None:
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    assert CHROMIUM, "chromium is needed (apt-get install chromium)"
+    with Browser(tmp_path_factory.mktemp("chromium")) as b:
+        yield b
+
+
+PLAYER = "window.llmsimPlayer"
+SCREEN = "Array.from(document.querySelectorAll('.ap-line')).map(e => e.textContent).join('\\n')"
+
+
+def _page_options(html: str) -> dict[str, object]:
+    match = re.search(r"document\.getElementById\(\"player\"\),\n\s*(\{.*?\})\n", html)
+    assert match, "player options not found"
+    options: dict[str, object] = json.loads(match.group(1))
+    return options
+
+
+def test_html_page_plays_with_a_neutral_heading(
+    tmp_path: Path, synthetic_trace: Path, browser: Browser
+) -> None:
     page = tmp_path / "run.html"
-    _cast(str(synthetic_trace), "-o", str(page), "--cols", "100", "--rows", "30", "--speed", "40")
+    _export([synthetic_trace], page, cols=100, rows=30, speed=40)
     html = page.read_text("utf-8")
     # Self-contained: no external script, stylesheet or image for the browser to fetch.
     assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=", html)
-    header, events = _events_from_text(html)
-    duration = float(events[-1][0])  # type: ignore[arg-type]
-    with Browser(tmp_path / "profile") as browser:
-        browser.open(page.as_uri())
-        # The player draws the terminal as .ap-line elements; wait for the final frame.
-        screen = (
-            "Array.from(document.querySelectorAll('.ap-line')).map(e => e.textContent).join('\\n')"
-        )
-        text = browser.wait_for(
-            f"(() => {{ const t = {screen}; return t.includes('Training completed') ? t : ''; }})()",
-            timeout=duration + 60,
-        )
-        assert text, browser.evaluate(screen)
-        assert "Training completed successfully!" in text
-        assert "Final loss" in text and header["width"] == 100
+    assert f"<h1>{HEADING}</h1>" in html and "simulated" not in html.lower()
+    assert _page_options(html)["loop"] is False
+    browser.open(page.as_uri())
+    assert browser.wait_for("document.querySelector('h1')?.textContent", timeout=30) == HEADING
+    ended = f"(() => {{ const t = {SCREEN}; return t.includes('Training completed') ? t : ''; }})()"
+    text = browser.wait_for(ended, timeout=30)
+    assert "Training completed successfully!" in text and "Final loss" in text
+    # ...and it stays there: the player stopped at the end.
+    assert browser.wait_for(f"{PLAYER}.getCurrentTime() >= {PLAYER}.getDuration()", timeout=5)
 
 
-def _events_from_text(html: str) -> tuple[dict[str, object], list[list[object]]]:
-    """The cast embedded in the page (a JSON string literal assigned to `cast`)."""
-    literal = re.search(r"var cast = (.*?);\n", html)
-    assert literal
-    lines = json.loads(literal.group(1)).splitlines()
-    return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+def test_html_page_loops_when_asked(
+    tmp_path: Path, synthetic_trace: Path, browser: Browser
+) -> None:
+    page = tmp_path / "kiosk.html"
+    _export([synthetic_trace], page, cols=100, rows=30, speed=40, loop=True, theme="dracula")
+    options = _page_options(page.read_text("utf-8"))
+    assert options["loop"] is True and options["theme"] == "dracula"
+    browser.open(page.as_uri())
+    assert browser.wait_for(f"window.llmsimPlayer && {PLAYER}.getDuration() > 1", timeout=30)
+    assert "dracula" in browser.evaluate("document.querySelector('.ap-player').className")
+    # Looping: the player's clock reaches the end and starts again from the beginning.
+    times: list[float] = []
+    deadline = time.monotonic() + 3 * float(browser.evaluate(f"{PLAYER}.getDuration()")) + 5
+    while time.monotonic() < deadline and not any(b < a for a, b in itertools.pairwise(times)):
+        times.append(float(browser.evaluate(f"{PLAYER}.getCurrentTime()")))
+        time.sleep(0.1)
+    assert any(b < a for a, b in itertools.pairwise(times)), times
+
+
+def test_gif_is_animated(tmp_path: Path, synthetic_trace: Path) -> None:
+    if gif.find_agg() is None:
+        pytest.skip("agg is not installed (pip install 'llmsim[gif]'); CI installs it")
+    out = tmp_path / "run.gif"
+    _export([synthetic_trace], out, cols=80, rows=24, speed=20, start_at=StartAt(point="train"))
+    data = out.read_bytes()
+    assert data.startswith(b"GIF89a")
+    assert data.count(b"\x21\xf9\x04") > 1  # more than one frame (graphic control extensions)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.gif"]  # no temp file left
+
+
+def test_gif_without_agg_names_the_extra(
+    tmp_path: Path, synthetic_trace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gif, "find_agg", lambda: None)
+    with pytest.raises(UsageError, match=re.escape("pip install 'llmsim[gif]'")):
+        export_cast([synthetic_trace], str(tmp_path / "x.gif"), CastOptions())
+    assert list(tmp_path.iterdir()) == []

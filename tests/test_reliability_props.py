@@ -28,9 +28,10 @@ from synthetic import config as base_config
 
 from llmsim.cli import main
 from llmsim.info import describe, to_text
-from llmsim.player import LiveRegion, PlayOptions, RenderOptions, iter_show, play
-from llmsim.player.cast import CastOptions, cast_lines
-from llmsim.player.clock import Clock
+from llmsim.player import CastOptions, PlayOptions, play
+from llmsim.player.cast import write_cast
+from llmsim.player.scheduler.clock import Clock
+from llmsim.player.sinks.asciicast import CastHeader
 from llmsim.trace import RunConfig, TraceWriter, make_table, open_trace
 from llmsim.trace.reader import BOUNDS
 from llmsim.trace.schema import KINDS, LIST_COLUMNS, PHASES, SCHEMA
@@ -162,25 +163,17 @@ def test_any_valid_trace_plays_and_casts_inertly(
     with _trace_file(cfg, columns, n) as path:
         opened = open_trace(path)  # valid by construction: the reader must accept it
         assert sum(1 for _ in opened.events()) == n
-        # TTY frames, as the terminal sink composes them.
-        region = LiveRegion(cols)
-        out = [region.start()]
-        options = PlayOptions(once=True, timestamps="trace")
+        # The cast of it: the frames a terminal of that size gets (test_cast.py proves it).
+        cast = CastOptions(cols=cols, rows=rows, color=color, ascii=ascii_only)
+        lines: list[str] = []
         errors: list[str] = []
-        render = RenderOptions(color=color, ascii=ascii_only)
-        for beat in iter_show([path], options, render, on_error=errors.append):
-            if beat.logs or beat.live:
-                out.append(region.frame(beat.logs, beat.region(cols, rows)))
-        out.append(region.close())
+        write_cast([path], CastHeader(2, cols, rows), cast, lines.append, errors.append)
         assert errors == []
-        text = "".join(out)
+        events = [json.loads(line) for line in lines[1:]]
+        text = "".join(e[2] for e in events if e[1] == "o")
         assert_inert(text, tty=True, color=color)
         if ascii_only:
             assert text.isascii()
-        # The cast of it (at least 20x5, the smallest cast the CLI makes).
-        cast = CastOptions(cols=max(cols, 20), rows=max(rows, 5), color=color)
-        events = [json.loads(line) for line in list(cast_lines([path], cast))[1:]]
-        assert_inert("".join(e[2] for e in events if e[1] == "o"), tty=True, color=color)
         for marker in (e[2] for e in events if e[1] == "m"):
             assert_inert(marker, tty=False, color=False)
         # Line mode through play(), on a file descriptor that is not a terminal.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyte
 import pytest
-from playback import frames
+from playback import Recording, record
 from reliability_kit import LLMSIM, REPO, UNICODE_TEXT, env, hostile_trace, run, run_in_pty
 from synthetic import write_trace
 
@@ -259,12 +259,14 @@ def test_resolve_ascii_reads_the_locale() -> None:
 
 
 def test_twenty_by_five_screens_fit(traces: dict[str, Path]) -> None:
-    """Every frame at 20x5 (and 1x1): the region fits width-1 and height-2, nothing raises."""
+    """Every frame at 20x5 (and 1x1): the region fits width-1 and 2 rows, nothing raises."""
     for cols, rows in ((20, 5), (1, 1)):
-        for _, drawn, _ in frames([traces["hostile"]], cols, rows, color=True):
-            if drawn is not None:
-                assert len(drawn) <= max(0, rows - 2)
-                assert all(len(re.sub(r"\x1b\[[0-9;]*m", "", x)) <= cols - 1 for x in drawn)
+
+        def check(rec: Recording, frame: object, cols: int = cols, rows: int = rows) -> None:
+            assert len(rec.region) <= max(0, min(2, rows - 2))
+            assert all(len(re.sub(r"\x1b\[[0-9;]*m", "", x)) <= cols - 1 for x in rec.region)
+
+        record([traces["hostile"]], cols, rows, color=True, on_frame=check)
 
 
 def test_twenty_by_five_cast_plays_to_the_end(tmp_path: Path, traces: dict[str, Path]) -> None:

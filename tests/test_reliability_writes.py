@@ -18,7 +18,8 @@ import pytest
 from reliability_kit import LLMSIM, assert_one_line_error, env, run
 from synthetic import config, write_trace
 
-from llmsim.player.cast import _write_atomic
+from llmsim.errors import InputError
+from llmsim.player import CastOptions, export_cast
 from llmsim.trace import TraceError, TraceWriter, make_table, open_trace
 from llmsim.trace import writer as writer_module
 
@@ -186,18 +187,19 @@ def test_trace_that_appears_mid_write_is_not_replaced(tmp_path: Path) -> None:
 
 def test_cast_that_appears_mid_write_is_not_replaced(tmp_path: Path) -> None:
     target = tmp_path / "x.cast"
+    good = write_trace(tmp_path / "good.parquet")
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not a trace")
 
-    def chunks():  # type: ignore[no-untyped-def]
-        yield "header\n"
+    def meanwhile(message: str) -> None:  # called while the cast is being written
         target.write_text("someone else's")
-        yield "event\n"
 
-    with pytest.raises(TraceError, match="exists"):
-        _write_atomic(target, chunks())
+    with pytest.raises(InputError, match="exists"):
+        export_cast([bad, good], str(target), CastOptions(), report=meanwhile)
     assert target.read_text() == "someone else's"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.cast"]
-    _write_atomic(target, iter(["forced\n"]), overwrite=True)
-    assert target.read_text() == "forced\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "good.parquet", "x.cast"]
+    export_cast([good], str(target), CastOptions(overwrite=True))
+    assert target.read_text().startswith('{"version": 2')
 
 
 def test_writer_that_cannot_start_removes_its_temp_file(

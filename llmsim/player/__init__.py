@@ -1,23 +1,32 @@
-"""The player: renders traces to a terminal (and, through the same beats, to casts).
+"""The player: turns traces into a terminal show (`play`) or a recording (`export_cast`).
 
-Public API: `play`, `PlayOptions`, `bundled_traces`, `iter_show`/`Beat`, `Renderer`/
-`RenderOptions` and `LiveRegion`. Imports llmsim.trace and rich only, never the generator.
+Four layers, each importing only the ones below it (an import-linter contract checks it):
+`views` (pure: state + size -> rows of styled segments), `live` (the live region: frames with
+cursor moves as data), `sinks` (the terminal and the cast: the only writers of bytes) and
+`scheduler` (when: clock, speed, limits, coalescing, start points); `play` and `cast` wire a
+sink to the scheduler. The player imports llmsim.trace and rich, never the generator.
 """
 
-from llmsim.player.live import LiveRegion
-from llmsim.player.options import PlayOptions
-from llmsim.player.play import bundled_traces, play
-from llmsim.player.renderer import Renderer, RenderOptions
-from llmsim.player.show import Beat, ShowError, iter_show
+from __future__ import annotations
 
-__all__ = [
-    "Beat",
-    "LiveRegion",
-    "PlayOptions",
-    "RenderOptions",
-    "Renderer",
-    "ShowError",
-    "bundled_traces",
-    "iter_show",
-    "play",
-]
+from typing import TYPE_CHECKING, Any
+
+from llmsim.player.options import CastOptions, PlayOptions, StartAt
+
+# Imported here, not on first use: the function must be the package's `play` attribute before
+# anything imports the module of the same name (the import system would bind the module).
+# It is cheap: the trace reader (pyarrow) is loaded when the first trace is opened.
+from llmsim.player.play import play
+
+if TYPE_CHECKING:
+    from llmsim.player.cast import export_cast
+
+__all__ = ["CastOptions", "PlayOptions", "StartAt", "export_cast", "play"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "export_cast":
+        from llmsim.player.cast import export_cast
+
+        return export_cast
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,142 +1,151 @@
-"""`llmsim cast`: the cast sink — the beat stream written as an asciicast or an HTML page.
+"""`export_cast()`: the playlist recorded as an asciicast, an HTML page or a GIF.
 
-The frames are composed exactly as the terminal sink composes them when it keeps up (same
-renderer, same LiveRegion, same size), but stamped with trace time instead of being slept for,
-so an hour-long run exports in about a second and the output bytes are deterministic.
+The beats are the ones `play` gets, scheduled on a virtual clock (never late, never asleep)
+and shown by the cast sink, so a cast holds the bytes a terminal of its size would get, stamped
+with trace time. Files are written through llmsim.fileio.atomic_path: nothing half-written ever
+has the name the user asked for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Final
 
-from llmsim.fileio import publish
-from llmsim.player.asciicast import CastEncoder, CastHeader
-from llmsim.player.html_page import build_page
-from llmsim.player.live import LiveRegion
-from llmsim.player.options import PlayOptions
-from llmsim.player.play import bundled_traces
-from llmsim.player.renderer import RenderOptions
-from llmsim.player.show import ShowError, expand_paths, iter_show
-from llmsim.trace import TraceError, open_trace
+from llmsim.bundled import bundled_traces
+from llmsim.errors import UsageError
+from llmsim.fileio import atomic_path
+from llmsim.player.live.ansi import Styler
+from llmsim.player.options import CastOptions, PlayOptions
+from llmsim.player.scheduler.clock import Clock
+from llmsim.player.scheduler.playlist import expand_paths, iter_show
+from llmsim.player.scheduler.runner import Runner
+from llmsim.player.sinks import Report, stderr_report
+from llmsim.player.sinks.asciicast import CastHeader
+from llmsim.player.sinks.cast import CastSink
+from llmsim.player.views.renderer import RenderOptions
+from llmsim.sanitize import clean_name
+from llmsim.trace import RunConfig, TraceError
 
+__all__ = ["CastOptions", "export_cast", "heading", "write_cast"]
 
-@dataclass(frozen=True)
-class CastOptions:
-    """What `llmsim cast` was asked for."""
-
-    cols: int = 120
-    rows: int = 36
-    speed: float = 1.0
-    version: Literal[2, 3] = 2
-    idle_time_limit: float | None = None
-    title: str | None = None
-    overwrite: bool = False
-    color: bool = True
-    ascii: bool = False
+SUFFIXES: Final = (".cast", ".html", ".gif")
 
 
-def cast_lines(
-    paths: Sequence[Path], options: CastOptions, on_error: Callable[[str], None] | None = None
-) -> Iterator[str]:
-    """Yield the cast file line by line: the header, then output and marker events."""
+def heading(config: RunConfig | None) -> str:
+    """The neutral title of a recording: `Llama-3-70B · 512× H100`."""
+    if config is None:
+        return "llmsim"
+    return f"{clean_name(config.model)} · {config.gpus:,}× {clean_name(config.gpu_short)}"
+
+
+def export_cast(
+    paths: Sequence[Path], output: str, options: CastOptions, *, report: Report | None = None
+) -> None:
+    """Write the recording to `output`: `x.cast`, `x.html`, `x.gif`, or `-` (a cast on stdout).
+
+    Unreadable traces are reported through `report` and skipped; UsageError for an output
+    kind llmsim cannot write, InputError if no trace can be played or the file cannot be.
+    """
+    say = report or stderr_report
+    suffix = Path(output).suffix.lower()
+    if output != "-" and suffix not in SUFFIXES:
+        raise UsageError(f"-o must end in .cast, .html or .gif (or be -), not {output!r}")
     files = expand_paths(paths) if paths else bundled_traces()
+    config = _first_config(files)
     header = CastHeader(
         version=options.version,
         cols=options.cols,
         rows=options.rows,
-        timestamp=_start_timestamp(files),
+        timestamp=int(config.start_time) if config is not None else None,
         idle_time_limit=options.idle_time_limit,
-        title=options.title,
+        title=options.title or heading(config),
     )
-    yield header.to_line()
-    encoder = CastEncoder(options.version)
-    region = LiveRegion(options.cols)
-    play = PlayOptions(speed=options.speed, once=True, timestamps="trace")
-    render = RenderOptions(color=options.color, ascii=options.ascii)
-    yield encoder.line(0.0, "o", region.start())
-    at = 0.0
-    for beat in iter_show(files, play, render, on_error=on_error):
-        at = beat.at
-        if beat.marker is not None:
-            yield encoder.line(at, "m", beat.marker)
-        if not beat.logs and not beat.live:
-            continue
-        frame = region.frame(beat.logs, beat.region(options.cols, options.rows))
-        if frame:
-            yield encoder.line(at, "o", frame)
-    yield encoder.line(at, "o", region.close())
+    if output == "-":
+        write_cast(files, header, options, sys.stdout.write, say)
+        sys.stdout.flush()
+    elif suffix == ".html":
+        _write_html(files, header, options, Path(output), say)
+    elif suffix == ".gif":
+        _write_gif(files, header, options, Path(output), say)
+    else:
+        with (
+            atomic_path(Path(output), overwrite=options.overwrite) as tmp,
+            tmp.open("w", encoding="utf-8", newline="\n") as fh,
+        ):
+            write_cast(files, header, options, fh.write, say)
 
 
-def _start_timestamp(files: Sequence[Path]) -> int | None:
+def write_cast(
+    files: Sequence[Path],
+    header: CastHeader,
+    options: CastOptions,
+    write: Callable[[str], object],
+    report: Report,
+) -> None:
+    """Record the playlist as cast lines through `write` (ShowError if nothing plays)."""
+    play = PlayOptions(
+        speed=options.speed, once=True, start_at=options.start_at, timestamps="trace"
+    )
+    render = RenderOptions(ascii=options.ascii, utc=True)
+    sink = CastSink(header, Styler(options.color, options.ascii), write, report)
+    runner = Runner(sink, Clock.virtual())
+    sink.start()
+    runner.run(iter_show(files, play, render))
+    sink.close(runner.last_at)
+
+
+def _first_config(files: Sequence[Path]) -> RunConfig | None:
+    from llmsim.trace import open_trace
+
     for path in files:
         with contextlib.suppress(TraceError):
-            return int(open_trace(path).config.start_time)
+            return open_trace(path).config
     return None
 
 
-def export_cast(paths: Sequence[Path], output: str, options: CastOptions) -> None:
-    """Write the cast to `output` (.cast, .html, or '-' for stdout) atomically.
+def _write_html(
+    files: Sequence[Path], header: CastHeader, options: CastOptions, target: Path, say: Report
+) -> None:
+    from llmsim.player.sinks.html_page import build_page
 
-    A file output is written to a temp file beside it and renamed only when complete, so a
-    failure or Ctrl-C never leaves a partial file under the final name. Unreadable traces in
-    the list are reported on stderr and skipped; TraceError if none can be played.
-    """
-
-    def warn(message: str) -> None:
-        sys.stderr.write(f"llmsim: warning: {message} (skipped)\n")
-
-    lines = cast_lines(paths, options, warn)
-    try:
-        if output == "-":
-            out = sys.stdout
-            for line in lines:
-                out.write(line)
-            out.flush()
-            return
-        target = Path(output)
-        if target.exists() and not options.overwrite:
-            raise TraceError(f"{target} exists (use --force to overwrite)")
-        if target.suffix == ".html":
-            text = "".join(lines)
-            title = options.title or "llmsim — simulated LLM training run"
-            page = build_page(
-                text,
-                title=title,
-                cols=options.cols,
-                rows=options.rows,
-                idle_time_limit=options.idle_time_limit,
-            )
-            _write_atomic(target, [page], options.overwrite)
-        else:
-            _write_atomic(target, lines, options.overwrite)
-    except ShowError as exc:
-        raise TraceError(str(exc)) from None
+    chunks: list[str] = []
+    write_cast(files, header, options, chunks.append, say)
+    page = build_page(
+        "".join(chunks),
+        title=header.title or "llmsim",
+        cols=options.cols,
+        rows=options.rows,
+        idle_time_limit=options.idle_time_limit,
+        loop=options.loop,
+        theme=options.theme,
+    )
+    with atomic_path(target, overwrite=options.overwrite) as tmp:
+        tmp.write_text(page, encoding="utf-8", newline="\n")
 
 
-def _write_atomic(target: Path, chunks: Iterator[str] | list[str], overwrite: bool = False) -> None:
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:  # a missing or read-only folder: say which file could not be made
-        raise TraceError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would make a shareable cast private
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        publish(Path(tmp), target, overwrite=overwrite)  # never replaces a file without --force
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):  # a full disk, a file size limit, an I/O error
-            raise TraceError(f"cannot write {target}: {exc.strerror or exc}") from None
-        raise
+def _write_gif(
+    files: Sequence[Path], header: CastHeader, options: CastOptions, target: Path, say: Report
+) -> None:
+    from llmsim.player.sinks import gif
+
+    if gif.find_agg() is None:  # say so before recording anything
+        raise UsageError(f"writing {target.name} needs agg, which is not installed ({gif.EXTRA})")
+    with (
+        atomic_path(target, overwrite=options.overwrite) as tmp,
+        tempfile.TemporaryDirectory(prefix="llmsim-gif-") as work,
+    ):
+        cast = Path(work) / "recording.cast"
+        with cast.open("w", encoding="utf-8", newline="\n") as fh:
+            write_cast(files, header, options, fh.write, say)
+        gif.render_gif(
+            cast,
+            tmp,
+            target=target,
+            loop=options.loop,
+            theme=options.theme,
+            idle_time_limit=options.idle_time_limit,
+        )

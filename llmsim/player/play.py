@@ -1,8 +1,8 @@
 """`play()`: stream traces to the terminal with their original timing, forever or once.
 
 Exit statuses (the CLI passes them through):
-  0    the playlist ended (--once) or --exit-after elapsed
-  1    no playable trace (each bad file reported on stderr as one line)
+  0    the playlist ended (--once, fresh runs ran out), --exit-after or --exit-after-runs
+  1    no playable trace (each bad file reported through `report` as one line)
   129  SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM: stopped cleanly, terminal restored
   141  the reader of a pipe went away (EPIPE): stopped at once, silently
 """
@@ -15,29 +15,26 @@ import locale
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from llmsim.player.clock import Clock
+from llmsim.player.live.ansi import Styler
 from llmsim.player.options import PlayOptions
-from llmsim.player.renderer import RenderOptions
-from llmsim.player.show import ShowError, expand_paths, iter_show
-from llmsim.player.terminal import Signals, TerminalSink, is_broken_pipe
+from llmsim.player.scheduler.clock import Clock
+from llmsim.player.scheduler.playlist import ShowError, iter_show
+from llmsim.player.scheduler.runner import Runner
+from llmsim.player.scheduler.signals import Signals
+from llmsim.player.sinks import Report, stderr_report
+from llmsim.player.sinks.terminal import TerminalSink, is_broken_pipe
+from llmsim.player.views.renderer import RenderOptions
 
-__all__ = ["PlayOptions", "bundled_traces", "play", "resolve_ascii", "resolve_color"]
+__all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color"]
 
 EXIT_OK: Final = 0
 EXIT_NO_TRACES: Final = 1
-EXIT_BROKEN_PIPE: Final = 141
 EXIT_INTERRUPTED: Final = 130
-TIMING_ENV: Final = "LLMSIM_PLAYER_TIMING"  # debug: write "at lateness" per frame to this file
-
-
-def bundled_traces() -> list[Path]:
-    """The sample traces installed with the package (llmsim/traces/*.parquet), sorted."""
-    folder = Path(__file__).resolve().parent.parent / "traces"
-    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+EXIT_BROKEN_PIPE: Final = 141
 
 
 def resolve_color(mode: str, tty: bool, environ: Mapping[str, str]) -> bool:
@@ -75,42 +72,42 @@ def play(
     paths: Sequence[Path],
     options: PlayOptions,
     *,
+    fresh: Iterable[Path] | None = None,
+    report: Report | None = None,
     fd: int | None = None,
     clock: Clock | None = None,
+    wall_clock: Callable[[], float] = time.time,
+    on_frame: Callable[[float, float], None] | None = None,
 ) -> int:
-    """Play traces (files or folders; none: the bundled ones) on `fd`; return the exit status."""
+    """Play traces (files or folders; none: the bundled ones) on `fd`; return the exit status.
+
+    `fresh`: after `paths` have played once, every path it yields plays (endless mode).
+    `report` prints one warning line (a trace was skipped); the live region is cleared first.
+    `fd`, `clock`, `wall_clock` and `on_frame` are for tests: output, time and a per-frame hook.
+    """
     out_fd = sys.stdout.fileno() if fd is None else fd
-    files = expand_paths(paths) if paths else bundled_traces()
-    if not files:
-        os.write(2, b"llmsim: no traces to play (give a trace file or folder)\n")
-        return EXIT_NO_TRACES
     tty = os.isatty(out_fd)
-    render = RenderOptions(
-        color=resolve_color(options.color, tty, os.environ),
-        ascii=resolve_ascii(options.ascii),
-        utc=options.timestamps == "trace",
-    )
-    timing: list[tuple[float, float]] = []
-    timing_path = os.environ.get(TIMING_ENV)
-    on_write: Callable[[float, float], None] | None = None
-    if timing_path:
-        on_write = lambda at, late: timing.append((at, late))  # noqa: E731
+    cursor = tty and os.environ.get("TERM") != "dumb"  # no cursor addressing: line mode
+    ascii_only = resolve_ascii(options.ascii)
+    styler = Styler(resolve_color(options.color, tty, os.environ), ascii_only)
+    render = RenderOptions(ascii=ascii_only, utc=options.timestamps == "trace")
 
     def size() -> tuple[int, int]:
         columns, lines = os.get_terminal_size(out_fd)
         return max(1, columns), max(1, lines)
 
     status = EXIT_OK
-    with Signals(watch_resize=tty) as signals:
+    with Signals(watch_resize=cursor) as signals:
         clk = clock or Clock(sleep=signals.sleep)
-        sink = TerminalSink(out_fd, tty, clk, signals, size, on_write)
-        beats = iter_show(files, options, render, wall_start=time.time(), on_error=sink.report)
+        sink = TerminalSink(out_fd, cursor, styler, size, report or stderr_report)
+        runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
+        beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
         try:
             # Open the first trace before the clock starts: its first frame is due at once.
             first = next(beats, None)
             clk.restart()
             sink.start()
-            status = sink.run(itertools.chain([first] if first else [], beats), options.exit_after)
+            status = runner.run(itertools.chain([first] if first else [], beats))
         except ShowError:
             status = EXIT_NO_TRACES
         except KeyboardInterrupt:
@@ -122,9 +119,6 @@ def play(
         finally:
             beats.close()
             status = _restore(sink, out_fd, status)
-    if timing_path:
-        with open(timing_path, "w", encoding="utf-8") as fh:
-            fh.writelines(f"{at:.6f} {late:.6f}\n" for at, late in timing)
     return status
 
 
@@ -132,7 +126,7 @@ def _restore(sink: TerminalSink, fd: int, status: int) -> int:
     """Always leave the terminal usable; after EPIPE, write nothing more (and keep quiet)."""
     if status != EXIT_BROKEN_PIPE:
         try:
-            sink.close()
+            sink.close(0.0)
             return status
         except OSError as exc:
             if not is_broken_pipe(exc):

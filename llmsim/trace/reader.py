@@ -177,6 +177,22 @@ class TraceFile:
                 columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
                 yield from map(make, zip(*columns, strict=True))
 
+    @property
+    def duration(self) -> float:
+        """Seconds the run lasts: `t` of its last row (the last row group's statistics, or its
+        `t` column when a writer left none). Not validated like rows are: a hint, >= 0."""
+        last = self._pf.num_row_groups - 1
+        try:
+            stats = self._pf.metadata.row_group(last).column(0).statistics
+            if stats is not None and stats.has_min_max and stats.max is not None:
+                value = float(stats.max)
+            else:
+                t = self._pf.read_row_group(last, columns=["t"]).column(0)
+                value = float(pc.max(t).as_py() or 0.0)
+        except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
+            raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+        return value if math.isfinite(value) and value > 0 else 0.0
+
     def read_table(self) -> pa.Table:
         """The whole validated trace as one table (for tests and small traces; not for playback)."""
         return pa.Table.from_batches(list(self.batches()), schema=self._pf.schema_arrow)

@@ -31,16 +31,28 @@ def _json_in_script(value: object) -> str:
 
 
 def build_page(
-    cast_text: str, *, title: str, cols: int, rows: int, idle_time_limit: float | None
+    cast_text: str,
+    *,
+    title: str,
+    cols: int,
+    rows: int,
+    idle_time_limit: float | None,
+    loop: bool = False,
+    theme: str | None = None,
 ) -> str:
-    """Return the whole HTML document for `cast_text` (an asciicast v2 or v3 file's content)."""
+    """Return the whole HTML document for `cast_text` (an asciicast v2 or v3 file's content).
+
+    `loop`: play again from the start when done (a kiosk); `theme`: one of the player's
+    themes (llmsim.player.options.THEMES; None: its default, "asciinema").
+    """
     options: dict[str, object] = {
         "cols": cols,
         "rows": rows,
         "autoPlay": True,
         "preload": True,
+        "loop": loop,
         "fit": "width",
-        "theme": "asciinema",
+        "theme": theme or "asciinema",
         "terminalFontSize": "14px",
     }
     if idle_time_limit is not None:

@@ -1,7 +1,8 @@
 """Absolute-deadline scheduling: every beat is due at start + at, so errors never accumulate.
 
 Like asciinema's player, time is measured from one monotonic start; a late beat does not push
-the next one later. Time and sleeping are injected callables so tests drive a fake clock.
+the next one later. Time and sleeping are injected callables so tests drive a fake clock, and
+a cast is made on a virtual clock whose sleeps only move its own time forward.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ class Clock:
         self._sleep = sleep
         self._start = now()
 
+    @classmethod
+    def virtual(cls) -> Clock:
+        """A clock that never waits: sleeping moves its time to the deadline (casts)."""
+        now = [0.0]
+
+        def advance(seconds: float) -> bool:
+            now[0] += seconds
+            return False
+
+        return cls(lambda: now[0], advance)
+
     def restart(self) -> None:
         """Make playlist time 0 now."""
         self._start = self._now()
@@ -33,10 +45,6 @@ class Clock:
     def elapsed(self) -> float:
         """Playlist seconds since the start."""
         return self._now() - self._start
-
-    def deadline(self, at: float) -> float:
-        """The monotonic time a beat at playlist time `at` is due."""
-        return self._start + at
 
     def behind(self, at: float) -> float:
         """Seconds the clock is past the deadline of `at` (negative: still early)."""

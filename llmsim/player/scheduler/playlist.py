@@ -1,0 +1,286 @@
+"""The playlist as a stream of beats: what to print and when, in playlist time.
+
+`iter_show` opens traces one after another (looping, shuffling, then fresh runs), feeds their
+events to a Renderer and yields a Beat per distinct event time: the log lines to print, whether
+the live region changed, chapter markers, and when the next beat is due. The terminal and the
+cast are fed from this one stream, so a cast holds exactly the bytes a terminal would get.
+
+Stamps never go backwards: a run's t = 0 is stamped at the wall time it starts (or at its own
+recorded start time, for casts), but never earlier than the last stamp of the run before plus
+the pause between them. A run may start at a point (`StartAt`): the events before it update
+the state at once, the last lines they print come out in the first beat, and the rest plays in
+time from there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from llmsim.bundled import bundled_traces
+from llmsim.errors import InputError
+from llmsim.player.options import PlayOptions, StartAt
+from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lines
+from llmsim.player.views.segments import Line, View
+from llmsim.sanitize import ascii_fold, clean, clean_name
+from llmsim.trace import Event, TraceError
+
+if TYPE_CHECKING:  # the reader (pyarrow) is loaded when the first trace is opened
+    from llmsim.trace import TraceFile
+
+PAUSE_AFTER_RUN: Final = 4.0  # trace seconds the finished summary stays before the next run
+GAP_BEFORE_RUN: Final = 1.5  # trace seconds between "Starting new training run..." and the run
+CATCH_UP_EVENTS: Final = 64  # printing events kept from before a start point (a screenful)
+# Kinds whose rows change what the live region shows (the others only print log lines).
+LIVE_KINDS: Final = frozenset(
+    {"phase", "progress", "step", "telemetry", "eval", "checkpoint", "incident", "summary"}
+)
+SEPARATOR: Final = " · "  # between the model and the chapter in a marker
+
+
+class ShowError(InputError):
+    """No trace of the playlist could be played (each was reported through a notice)."""
+
+
+class Beat(NamedTuple):
+    """Everything that happens at one playlist time.
+
+    The region is drawn from `view` (None: the region is empty) and is only valid until the
+    next beat is taken from the stream, because taking it feeds the renderer.
+    """
+
+    at: float  # playlist seconds since the show started
+    logs: list[Line]  # lines to print above the live region (never dropped)
+    live: bool  # the live region changed
+    view: View | None
+    next_at: float | None = None  # when the following beat is due (None: none known yet)
+    markers: tuple[str, ...] = ()  # chapters starting here: "<model> · <label>"
+    run_end: bool = False  # the run's last beat (its summary has been shown)
+    notice: str | None = None  # a message for the user (a trace could not be played)
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; a directory stands for its *.parquet files, sorted by name.
+
+    A directory without any stays in the list as itself, so that opening it reports the
+    folder by name ("holds no traces") instead of the playlist silently coming out empty.
+    """
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(path.glob("*.parquet")) or [path])
+        else:
+            out.append(path)
+    return out
+
+
+def iter_show(
+    paths: Sequence[Path],
+    options: PlayOptions,
+    render: RenderOptions,
+    *,
+    wall_start: float | None = None,
+    fresh: Iterable[Path] | None = None,
+) -> Generator[Beat, None, None]:
+    """Yield the beats of the playlist: the traces in turn, looping unless `options.once`.
+
+    With `fresh`, the traces play once and then every path `fresh` yields plays. No paths
+    means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
+    time 0) stamps runs with the wall clock; otherwise with their config.start_time. ShowError
+    when a whole cycle plays no trace to its end.
+    """
+    show = _Show(options, render, wall_start)
+    files = expand_paths(paths) if paths else bundled_traces()
+    while True:
+        played = yield from show.cycle(files)
+        if fresh is not None and not options.once:
+            for path in fresh:
+                played = (yield from show.play(path)) or played
+            if not played:
+                raise ShowError("none of the traces could be played")
+            return
+        if not played:
+            raise ShowError(
+                "no playable trace" if not files else "none of the traces could be played"
+            )
+        if options.once:
+            return
+
+
+@dataclass
+class _Show:
+    """The playlist's state between runs."""
+
+    options: PlayOptions
+    render: RenderOptions
+    wall_start: float | None
+    end: float | None = None  # playlist time the previous run ended
+    last_stamp: float | None = None  # unix time of the previous run's last stamp
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.options.seed)
+        self.bad: set[Path] = set()
+
+    def cycle(self, files: list[Path]) -> Generator[Beat, None, bool]:
+        """One pass over the files; True if any played to its end."""
+        order = list(files)
+        if self.options.shuffle:
+            self.rng.shuffle(order)
+        played = False
+        for path in order:
+            played = (yield from self.play(path)) or played
+        return played
+
+    def play(self, path: Path) -> Generator[Beat, None, bool]:
+        """The beats of one trace; False (after a notice) if it could not be played."""
+        if path in self.bad:
+            return False
+        from llmsim.trace import open_trace
+
+        try:
+            trace = open_trace(path)
+        except TraceError as exc:
+            return (yield from self._refuse(path, str(exc)))
+        errors: list[str] = []
+        events = _guard(trace.events(), errors)
+        first = next(events, None)  # a run is announced only once it has a readable row
+        if first is None:
+            return (yield from self._refuse(path, errors[0] if errors else f"{path}: no events"))
+        offset = yield from self._transition()
+        run = _Run(trace, Renderer(trace.config, self.render), self, offset)
+        self.end = yield from run.beats(itertools.chain([first], events), errors)
+        if errors:  # unreadable rows mid-way: stop this run, never play the file again
+            self.bad.add(path)
+            if not run.renderer.finished:
+                yield Beat(self.end, [], True, None)  # clear the half-drawn region
+            yield Beat(self.end, [], False, None, notice=clean(errors[0]))
+            return False
+        return True
+
+    def _refuse(self, path: Path, message: str) -> Generator[Beat, None, bool]:
+        self.bad.add(path)
+        yield Beat(self.end or 0.0, [], False, None, notice=clean(message))
+        return False
+
+    def _transition(self) -> Generator[Beat, None, float]:
+        """ "Starting new training run..." after the previous run; the new run's offset."""
+        if self.end is None:
+            return 0.0
+        speed = self.options.speed
+        at = self.end + PAUSE_AFTER_RUN / speed
+        start = at + GAP_BEFORE_RUN / speed
+        yield Beat(at, transition_lines(), True, None, start)
+        return start
+
+
+class _Run:
+    """One trace's beats, from its start point on."""
+
+    def __init__(self, trace: TraceFile, renderer: Renderer, show: _Show, offset: float) -> None:
+        self.trace = trace
+        self.renderer = renderer
+        self.show = show
+        self.offset = offset
+        self.model = clean_name(trace.config.model)
+
+    def marker(self, ev: Event) -> str | None:
+        """`Llama-3-70B · Training` for a phase or incident row, else None."""
+        if ev.kind == "phase":
+            label = ev.text or ev.phase
+        elif ev.kind == "incident":
+            label = ev.text or ev.op or "incident"
+        else:
+            return None
+        text = f"{self.model}{SEPARATOR}{clean_name(label)}"
+        return ascii_fold(text) if self.show.render.ascii else text
+
+    def beats(self, events: Iterator[Event], errors: list[str]) -> Generator[Beat, None, float]:
+        """Beats of the run; events at the same time merge into one beat. Returns its end."""
+        catch_up, markers, pending, events = self._seek(events, errors)
+        start = pending.t if pending is not None else 0.0
+        self._stamp_from(start, catch_up[0].t if catch_up else start)
+        logs = [line for ev in catch_up for line in self.renderer.lines(ev)]
+        speed, feed = self.show.options.speed, self.renderer.feed
+        at, t = self.offset, start
+        while pending is not None:
+            t = pending.t
+            at = self.offset + (t - start) / speed
+            live = bool(catch_up)
+            catch_up = []
+            while pending is not None and pending.t == t:
+                logs.extend(feed(pending))
+                live = live or pending.kind in LIVE_KINDS
+                mark = self.marker(pending)
+                if mark is not None:
+                    markers.append(mark)
+                pending = next(events, None)
+            next_at = self.offset + (pending.t - start) / speed if pending is not None else None
+            end = pending is None and not errors
+            yield Beat(at, logs, live, self.renderer, next_at, tuple(markers), end)
+            logs, markers = [], []
+        self.show.last_stamp = self.renderer.base + t
+        return at
+
+    def _seek(
+        self, events: Iterator[Event], errors: list[str]
+    ) -> tuple[list[Event], list[str], Event | None, Iterator[Event]]:
+        """Skip to the start point: the printing events kept, the chapter it is in, the event
+        at the start point and the events after it."""
+        first = next(events, None)
+        wanted = self.show.options.start_at
+        if wanted is None or first is None:
+            return [], [], first, events
+        at = _start_test(wanted, self.trace, self.renderer)
+        kept: deque[Event] = deque(maxlen=CATCH_UP_EVENTS)
+        chapter: list[str] = []
+        ev: Event | None = first
+        while ev is not None and not at(ev):
+            self.renderer.update(ev)
+            if self.renderer.prints(ev):
+                kept.append(ev)
+            mark = self.marker(ev)
+            if mark is not None:
+                chapter = [mark]
+            ev = next(events, None)
+        if ev is None and not errors:  # no such point in this run: it plays from its start
+            self.renderer = Renderer(self.trace.config, self.show.render)
+            events = _guard(self.trace.events(), errors)
+            return [], [], next(events, None), events
+        return list(kept), chapter, ev, events
+
+    def _stamp_from(self, start: float, first_t: float) -> None:
+        """Set the renderer's stamp base: the start shown now, never before the last stamp."""
+        show = self.show
+        if show.options.timestamps == "wall" and show.wall_start is not None:
+            base = show.wall_start + self.offset - start
+        else:
+            base = self.trace.config.start_time
+        if show.last_stamp is not None:
+            base = max(base, show.last_stamp + PAUSE_AFTER_RUN + GAP_BEFORE_RUN - first_t)
+        self.renderer.base = base
+
+
+def _start_test(wanted: StartAt, trace: TraceFile, renderer: Renderer) -> Callable[[Event], bool]:
+    """The test an event passes when it is where the run should start."""
+    if wanted.point == "train":
+        return lambda ev: ev.kind == "step" and renderer.prints(ev)
+    if wanted.point is not None:
+        point = wanted.point
+        return lambda ev: ev.kind == "phase" and ev.phase == point
+    seconds = wanted.seconds if wanted.seconds is not None else 0.0
+    if wanted.fraction is not None:
+        seconds = wanted.fraction * trace.duration
+    return lambda ev: ev.t >= seconds
+
+
+def _guard(events: Iterator[Event], errors: list[str]) -> Iterator[Event]:
+    """The events of a trace up to the first unreadable row group; its error goes to `errors`."""
+    try:
+        yield from events
+    except TraceError as exc:
+        errors.append(str(exc))
