@@ -97,7 +97,7 @@ def test_cast_equals_what_play_writes_to_a_terminal(v2_cast: Path, synthetic_tra
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     options = PlayOptions(once=True, timestamps="trace", color="always", ascii=False)
-    status = play([synthetic_trace], options, fd=slave, clock=Clock.virtual())
+    status = play([synthetic_trace], options, fd=slave, clock=Clock.virtual(), report=print)
     os.close(slave)
     reader.join(timeout=30)
     os.close(master)
@@ -130,7 +130,7 @@ def test_stdout_several_traces_and_a_start_point(
     synthetic_trace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     options = CastOptions(cols=80, rows=24, start_at=StartAt(point="train"))
-    export_cast([synthetic_trace, synthetic_trace], "-", options)
+    export_cast([synthetic_trace, synthetic_trace], "-", options, report=print)
     header, events = _events(capsys.readouterr().out)
     assert header["width"] == 80
     out = _output(events)
@@ -143,13 +143,15 @@ def test_stdout_several_traces_and_a_start_point(
 
 def test_outputs_that_cannot_be_written(tmp_path: Path, synthetic_trace: Path) -> None:
     with pytest.raises(UsageError, match=r"\.cast, \.html or \.gif"):
-        export_cast([synthetic_trace], str(tmp_path / "x.txt"), CastOptions())
+        export_cast([synthetic_trace], str(tmp_path / "x.txt"), CastOptions(), report=print)
     with pytest.raises(InputError, match="cannot write"):
-        export_cast([synthetic_trace], str(tmp_path / "no" / "such" / "x.cast"), CastOptions())
+        export_cast(
+            [synthetic_trace], str(tmp_path / "no" / "such" / "x.cast"), CastOptions(), report=print
+        )
     precious = tmp_path / "x.cast"
     precious.write_text("precious")
     with pytest.raises(InputError, match=r"exists \(use --force to overwrite\)"):
-        export_cast([synthetic_trace], str(precious), CastOptions())
+        export_cast([synthetic_trace], str(precious), CastOptions(), report=print)
     assert precious.read_text() == "precious"
     _export([synthetic_trace], precious, overwrite=True)
     assert precious.read_text().startswith('{"version": 2')
@@ -232,5 +234,5 @@ def test_gif_without_agg_names_the_extra(
 ) -> None:
     monkeypatch.setattr(gif, "find_agg", lambda: None)
     with pytest.raises(UsageError, match=re.escape("pip install 'llmsim[gif]'")):
-        export_cast([synthetic_trace], str(tmp_path / "x.gif"), CastOptions())
+        export_cast([synthetic_trace], str(tmp_path / "x.gif"), CastOptions(), report=print)
     assert list(tmp_path.iterdir()) == []

@@ -191,7 +191,13 @@ def _play_lines(path: Path) -> str:
 
     with tempfile.TemporaryFile() as sink:
         options = PlayOptions(once=True, color="never", timestamps="trace")
-        status = play([path], options, fd=sink.fileno(), clock=Clock(lambda: now[0], sleep))
+        status = play(
+            [path],
+            options,
+            fd=sink.fileno(),
+            clock=Clock(lambda: now[0], sleep),
+            report=lambda m: None,
+        )
         assert status == 0
         sink.seek(0)
         return sink.read().decode("utf-8")

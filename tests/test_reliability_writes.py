@@ -198,7 +198,7 @@ def test_cast_that_appears_mid_write_is_not_replaced(tmp_path: Path) -> None:
         export_cast([bad, good], str(target), CastOptions(), report=meanwhile)
     assert target.read_text() == "someone else's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "good.parquet", "x.cast"]
-    export_cast([good], str(target), CastOptions(overwrite=True))
+    export_cast([good], str(target), CastOptions(overwrite=True), report=meanwhile)
     assert target.read_text().startswith('{"version": 2')
 
 

@@ -109,8 +109,8 @@ def cast(
     if theme_name is not None and suffix != ".html":
         raise UsageError("--theme applies to .html output")
     from llmsim.bundled import bundled_traces
-    from llmsim.cli._compat import export_cast
     from llmsim.cli.signals import terminate_as_interrupt
+    from llmsim.player import export_cast
     from llmsim.player.options import CastOptions
 
     options = CastOptions(

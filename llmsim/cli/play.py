@@ -134,7 +134,7 @@ def play(
 
 
 def _play_named(paths: list[Path], options: PlayOptions) -> int:
-    from llmsim.cli._compat import play as run_play
+    from llmsim.player import play as run_play
 
     return run_play(paths, options, report=report.warn)
 
@@ -155,8 +155,8 @@ def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
 
 def _play_endless(options: PlayOptions, which: str | None) -> int:
     """The bundled runs, then fresh ones made in the background, never the same twice."""
-    from llmsim.cli._compat import play as run_play
     from llmsim.fresh import FreshOptions, FreshRuns, cache_dir
+    from llmsim.player import play as run_play
 
     runs, seeds = _bundled(which)
     enough = options.exit_after_runs is not None and options.exit_after_runs <= len(runs)

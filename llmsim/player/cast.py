@@ -23,7 +23,7 @@ from llmsim.player.options import CastOptions, PlayOptions
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import expand_paths, iter_show
 from llmsim.player.scheduler.runner import Runner
-from llmsim.player.sinks import Report, stderr_report
+from llmsim.player.sinks import Report
 from llmsim.player.sinks.asciicast import CastHeader
 from llmsim.player.sinks.cast import CastSink
 from llmsim.player.views.renderer import RenderOptions
@@ -43,14 +43,14 @@ def heading(config: RunConfig | None) -> str:
 
 
 def export_cast(
-    paths: Sequence[Path], output: str, options: CastOptions, *, report: Report | None = None
+    paths: Sequence[Path], output: str, options: CastOptions, *, report: Report
 ) -> None:
     """Write the recording to `output`: `x.cast`, `x.html`, `x.gif`, or `-` (a cast on stdout).
 
     Unreadable traces are reported through `report` and skipped; UsageError for an output
     kind llmsim cannot write, InputError if no trace can be played or the file cannot be.
     """
-    say = report or stderr_report
+    say = report
     suffix = Path(output).suffix.lower()
     if output != "-" and suffix not in SUFFIXES:
         raise UsageError(f"-o must end in .cast, .html or .gif (or be -), not {output!r}")

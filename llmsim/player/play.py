@@ -25,7 +25,7 @@ from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import ShowError, iter_show
 from llmsim.player.scheduler.runner import Runner
 from llmsim.player.scheduler.signals import Signals
-from llmsim.player.sinks import Report, stderr_report
+from llmsim.player.sinks import Report
 from llmsim.player.sinks.terminal import TerminalSink, is_broken_pipe
 from llmsim.player.views.renderer import RenderOptions
 
@@ -73,7 +73,7 @@ def play(
     options: PlayOptions,
     *,
     fresh: Iterable[Path] | None = None,
-    report: Report | None = None,
+    report: Report,
     fd: int | None = None,
     clock: Clock | None = None,
     wall_clock: Callable[[], float] = time.time,
@@ -99,7 +99,7 @@ def play(
     status = EXIT_OK
     with Signals(watch_resize=cursor) as signals:
         clk = clock or Clock(sleep=signals.sleep)
-        sink = TerminalSink(out_fd, cursor, styler, size, report or stderr_report)
+        sink = TerminalSink(out_fd, cursor, styler, size, report)
         runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
         beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
         try:

@@ -105,7 +105,9 @@ class TraceFile:
             schema = self._pf.schema_arrow
             self.num_rows = self._pf.metadata.num_rows
         except (pa.ArrowException, OSError) as exc:
-            raise TraceError(f"{self.path}: not a readable Parquet file ({_one_line(exc)})") from None
+            raise TraceError(
+                f"{self.path}: not a readable Parquet file ({_one_line(exc)})"
+            ) from None
         except MemoryError:
             raise TraceError(f"{self.path}: not enough memory to open the file") from None
         meta = schema.metadata or {}

@@ -7,7 +7,6 @@ the bytes, and writes them. The terminal sleeps for real time; a cast stamps tra
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
@@ -15,11 +14,6 @@ from llmsim.player.views.segments import Line, View
 
 # Prints one line for the user (a trace was skipped); the CLI passes its own.
 Report = Callable[[str], None]
-
-
-def stderr_report(message: str) -> None:
-    """The report used when the caller passes none: one `llmsim: warning:` line on stderr."""
-    os.write(2, f"llmsim: warning: {message}\n".encode("utf-8", "replace"))
 
 
 class Frame(NamedTuple):
