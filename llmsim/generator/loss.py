@@ -114,14 +114,14 @@ class LossModel:
             )
         return out
 
-    def losses(self, steps: F64, rng: np.random.Generator) -> F64:
+    def losses(self, steps: F64, rng: np.random.Generator, decimals: int = LOSS_DECIMALS) -> F64:
         """Training loss at consecutive steps, rounded as printed (call chunk after chunk)."""
         white = rng.standard_normal(len(steps))
         full = np.concatenate([self._tail, white])
         noise = np.convolve(full, self._kernel, mode="valid")
         self._tail = full[len(full) - (NOISE_TAPS - 1) :]
         out = self.smooth(steps) + self.s.sigma * noise + self.spike_bump(steps)
-        rounded: F64 = np.round(np.maximum(out, 0.05), LOSS_DECIMALS).astype(np.float64)
+        rounded: F64 = np.round(np.maximum(out, 0.05), decimals).astype(np.float64)
         return rounded
 
     def grad_norms(self, steps: F64, rng: np.random.Generator) -> F64:
@@ -135,7 +135,13 @@ class LossModel:
             g = np.where((k > 0) & (k <= 4), g * (1.0 + 2.0 * np.exp(-np.clip(k, 0, 4) / 1.5)), g)
         return g
 
-    def validation(self, step: int, train_loss: float, rng: np.random.Generator) -> float:
+    def validation(
+        self,
+        step: int,
+        train_loss: float,
+        rng: np.random.Generator,
+        decimals: int | None = LOSS_DECIMALS,
+    ) -> float:
         """Validation loss after `step`.
 
         Single-epoch pretraining: the model has not seen the training data either, so val sits
@@ -146,10 +152,16 @@ class LossModel:
         at = np.array([float(step)])
         smooth = float(self.smooth(at)[0]) + float(self.spike_bump(at)[0])
         if s.kind != "finetune":
-            val = smooth * (1.0 + s.val_gap) + float(rng.normal(0.0, 0.002))
-            return round(val, LOSS_DECIMALS)
+            return _shown(smooth * (1.0 + s.val_gap) + float(rng.normal(0.0, 0.002)), decimals)
         held = float(self._ft_base(at)[0]) - s.val_follow * float(self._ft_drops(at)[0])
         late = max(0.0, step / s.steps_per_epoch - 1.0)
         raw = held * (1.0 + s.val_gap) + s.val_creep * (1.0 - math.exp(-late))
         val = raw + float(rng.normal(0.0, 0.003))
-        return round(min(max(val, VAL_MIN * train_loss), VAL_MAX * train_loss), LOSS_DECIMALS)
+        return _shown(min(max(val, VAL_MIN * train_loss), VAL_MAX * train_loss), decimals)
+
+
+def _shown(value: float, decimals: int | None) -> float:
+    """A loss as the stack prints it: rounded, or the float of a float32 tensor (HF)."""
+    if decimals is None:
+        return float(np.float32(value))
+    return round(value, decimals)

@@ -189,8 +189,8 @@ def _step_table(
 
 def _losses(plan: RunPlan, lm: LossModel, steps: I64, rng: np.random.Generator) -> F64:
     c = plan.config
-    raw = lm.losses(steps.astype(np.float64), rng)
     decimals = LOSS_DECIMALS.get(c.stack, 4)
+    raw = lm.losses(steps.astype(np.float64), rng, decimals)
     if c.stack == "torchtitan":  # prints the step's own loss
         return raw
     return st.window_loss_means(steps, raw, c.log_interval, decimals)
@@ -291,7 +291,8 @@ def _evaluate(
         "batches",
         min(c.eval_batches, 10),
     )
-    val = lm.validation(step, train_loss, streams.evals)
+    decimals = None if c.stack in ("hf", "hf-deepspeed") else LOSS_DECIMALS.get(c.stack, 4)
+    val = lm.validation(step, train_loss, streams.evals, decimals)
     if val < state.best_val:
         state.best_val, state.patience = val, 0
     else:  # early stopping must never trigger: the counter stops one short of the limit
@@ -372,6 +373,8 @@ def _save(
         size_bytes=size,
         elapsed=seconds,
     )
+    ctx.clock.t = t + seconds
+    run.saved(ctx, step, seconds)
 
 
 def _splice(segments: list[Segment], new: list[Segment]) -> list[Segment]:

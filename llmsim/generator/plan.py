@@ -49,6 +49,9 @@ CLOSING_S: Final = 8.0
 LONG_STEP: Final = 12.0  # seconds: longer steps make a dull trace, when a smaller batch is fine
 LONG_STEP_BIG: Final = 30.0  # models over 100B
 MIN_BATCH_TOKENS: Final = {"pretrain": 2**19, "finetune": 2**16}
+SMALL_JOB_BATCH_TOKENS: Final = 2**17  # a job on one node may go down to this to stay watchable
+REDRAWS: Final = 40  # model draws tried on a fixed GPU count before giving up
+DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a bigger one
 # Pretraining-token ratio (tokens / parameters) of each family's base checkpoint.
 BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 1000.0}
 
@@ -169,22 +172,45 @@ def _duration(options: GenerateOptions, rng: np.random.Generator) -> float:
 
 
 def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice, int, Fit]:
-    """The choice, its GPU count and its layout (trying other GPU types when none was asked)."""
-    choice = choose(options, rng)
-    seq = seq_len_for(choice, rng)
-    tokens = target_tokens(choice, rng)
-    if options.gpus is not None:
-        laid = fit_or_explain(choice, options.gpus, seq, tokens, rng)
+    """The choice, its GPU count and its layout.
+
+    With the GPU count fixed and the model open, models that do not fit are drawn again; with
+    the count open, other GPU types are tried when none was asked for.
+    """
+    if options.gpus is None:
+        return _lay_out_drawn(options, rng)
+    for attempt in range(REDRAWS):
+        choice = choose(options, rng)
+        seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+        try:
+            laid = fit_or_explain(choice, options.gpus, seq, tokens, rng)
+        except GeneratorError:
+            if options.model is not None or attempt == REDRAWS - 1:
+                raise
+            continue
         return choice, options.gpus, _watchable(choice, options.gpus, laid, rng)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice, int, Fit]:
+    choice = choose(options, rng)
+    seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
     types = (
         [choice.gpu] if options.gpu_type else [choice.gpu, *(g for g in GPUS if g != choice.gpu)]
     )
+    fallback: tuple[Choice, int, Fit] | None = None
     for gpu in types:
         trial = Choice(choice.kind, choice.stack, choice.model, gpu)
         for gpus in draw_gpu_count(choice.model, rng):
             found = fit(trial, gpus, seq, tokens, rng, gpu.memory_mib)
-            if found is not None:
-                return trial, gpus, _watchable(trial, gpus, found, rng)
+            if found is None:
+                continue
+            laid = _watchable(trial, gpus, found, rng)
+            if laid.throughput.step_s <= DRAWN_STEP_MAX or options.gpu_type:
+                return trial, gpus, laid
+            fallback = fallback or (trial, gpus, laid)  # slow: a bigger cluster may do better
+    if fallback is not None:
+        return fallback
     raise GeneratorError(
         f"{choice.model.name} does not fit on any {choice.gpu.short} cluster of up to "
         f"{MAX_GPUS} GPUs with {choice.stack}"
@@ -195,6 +221,8 @@ def _watchable(choice: Choice, gpus: int, laid: Fit, rng: np.random.Generator) -
     """Halve the batch while steps are longer than a watchable run shows (and batches allow)."""
     long = LONG_STEP_BIG if param_count(choice.model) > 100e9 else LONG_STEP
     floor = MIN_BATCH_TOKENS[choice.kind]
+    if gpus <= GPUS_PER_NODE:
+        floor = min(floor, SMALL_JOB_BATCH_TOKENS)
     while laid.throughput.step_s > long:
         tokens = laid.global_batch * laid.seq_len // 2
         if tokens < floor:

@@ -32,6 +32,10 @@ class StackRun(Protocol):
         """Lines of a checkpoint save taking `seconds` (the checkpoint row follows them)."""
         ...
 
+    def saved(self, ctx: Context, step: int, seconds: float) -> None:
+        """Lines right after the checkpoint row (Megatron's save timer)."""
+        ...
+
     def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """Seconds the stack spends inside these steps besides compute (GC, profiler dumps)."""
         ...

@@ -39,7 +39,7 @@ class Ids:
             tid_offset=int(rng.integers(300, 900)),
             subnet=int(rng.integers(1, 250)),
             master_port=int(rng.choice((29500, 29500, 6000, 12355))),
-            comm_hex=tuple("0x55" + hex_bytes(5) + "0" for _ in range(6)),
+            comm_hex=tuple("0x55" + hex_bytes(4) + hex_bytes(1)[0] + "0" for _ in range(6)),
             comm_ids=tuple("0x" + hex_bytes(8) for _ in range(6)),
         )
 

@@ -231,6 +231,25 @@ def save(ctx: Context, log: Logger, where: str, step: int) -> None:
     )
 
 
+def resume(ctx: Context, where: str, seconds: float) -> None:
+    """The engine reading its ZeRO partitions back (every rank logs; node 0's shown)."""
+    c = ctx.config
+    log = ctx.logger("init", "deepspeed")
+    ranks = range(min(c.gpus_per_node, c.gpus))
+    for rank in ranks:
+        log.info(
+            f"successfully read {c.dp} ZeRO state_dicts for rank {rank}",
+            "engine.py:3407:_get_all_zero_checkpoint_state_dicts",
+            dt=seconds * 0.9 if rank == 0 else 0.01,
+        )
+    for rank in ranks:
+        log.info(
+            f"loading {c.dp} zero partition checkpoints for rank {rank}",
+            "engine.py:3357:_load_zero_checkpoint",
+            dt=0.01,
+        )
+
+
 def noisy(rng: np.random.Generator, x: float, rel: float) -> float:
     """x with a relative wobble (for rates printed to 15+ digits)."""
     return float(x * (1.0 + rng.normal(0.0, rel)))

@@ -105,6 +105,7 @@ def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
         "learning_rate": c.lr_peak,
         "log_level": "info",
         "logging_dir": f"{c.output_dir}/runs",
+        "logging_first_step": True,
         "logging_steps": c.log_interval,
         "lr_scheduler_kwargs": {"min_lr_rate": 0.1},
         "lr_scheduler_type": "SchedulerType.COSINE_WITH_MIN_LR",
@@ -122,6 +123,8 @@ def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
         "report_to": ["tensorboard"],
         "deepspeed": deepspeed_config,
     }
+    if c.kind == "pretrain":  # a streamed corpus: the step count drives the run
+        overrides["max_steps"] = c.total_steps
     lines = training_arguments(overrides)
     script_log(ctx).info(f"Training/evaluation parameters {lines[0]}", dt=0.01)
     ctx.init.lines(lines[1:])
@@ -219,6 +222,9 @@ def _clock(seconds: float) -> str:
 def prepare_data(ctx: Context) -> None:
     """Loading, tokenising and packing the dataset (datasets' map bars as a log keeps them)."""
     c, s = ctx.config, ctx.plan.schedule
+    if c.kind == "pretrain":  # a corpus is streamed, not tokenised up front
+        script_log(ctx).info(f"Loading dataset {c.dataset} (streaming=True)", dt=0.5)
+        return
     examples = _raw_examples(ctx)
     script_log(ctx).info(f"Loading dataset {c.dataset}", dt=0.5)
     procs = int(ctx.rng.choice((16, 32, 64)))
@@ -261,10 +267,12 @@ def running_training(ctx: Context) -> None:
     """`***** Running training *****` (and the resume lines)."""
     c, s = ctx.config, ctx.plan.schedule
     trainable = c.params
+    # A streamed dataset has no length: max_steps drives, epochs print as sys.maxsize.
+    epochs = 9_223_372_036_854_775_807 if c.kind == "pretrain" else c.epochs
     texts = (
         "***** Running training *****",
         f"  Num examples = {s.examples:,}",
-        f"  Num Epochs = {c.epochs:,}",
+        f"  Num Epochs = {epochs:,}",
         f"  Instantaneous batch size per device = {c.micro_batch:,}",
         f"  Total train batch size (w. parallel, distributed & accumulation) = {c.global_batch:,}",
         f"  Gradient Accumulation steps = {c.grad_accum}",

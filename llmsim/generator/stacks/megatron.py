@@ -9,6 +9,7 @@ and the `[...] datetime:` lines have no microseconds before core 0.16.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Final
 
@@ -253,57 +254,61 @@ def model(ctx: Context) -> None:
     )
 
 
-def _param_names(ctx: Context, stage: int) -> list[str]:
-    """Parameter names of one pipeline stage in backward (bucket) order."""
-    c, layout = ctx.config, ctx.plan.fit.layout
-    first = sum(layout.stage_layers[:stage])
-    names: list[str] = []
+def _params(ctx: Context, stage: int) -> list[tuple[str, int]]:
+    """(name, elements) of one pipeline stage's parameters on a TP rank, in backward order."""
+    c = ctx.config
+    layout = ctx.plan.fit.layout
+    h, tp = c.hidden, c.tp
+    q, kv = c.heads * c.head_dim, c.kv_heads * c.head_dim
+    vocab = megatron_padded_vocab(c.vocab, tp) // tp * h
+    out: list[tuple[str, int]] = []
     if stage == c.pp - 1:
         if not c.tied_embeddings or c.pp > 1:
-            names.append("module.output_layer.weight")
-        names.append("module.decoder.final_layernorm.weight")
+            out.append(("module.output_layer.weight", vocab))
+        out.append(("module.decoder.final_layernorm.weight", h))
     for i in reversed(range(layout.stage_layers[stage])):
         p = f"module.decoder.layers.{i}."
-        layer = [
-            p + "mlp.linear_fc2.weight",
-            p + "mlp.linear_fc1.weight",
-            p + "mlp.linear_fc1.layer_norm_weight",
-            p + "self_attention.linear_proj.weight",
-            p + "self_attention.linear_qkv.weight",
-            p + "self_attention.linear_qkv.layer_norm_weight",
+        out += [
+            (p + "mlp.linear_fc2.weight", h * c.ffn // tp),
+            (p + "mlp.linear_fc1.weight", 2 * c.ffn // tp * h),
+            (p + "mlp.linear_fc1.layer_norm_weight", h),
+            (p + "self_attention.linear_proj.weight", q // tp * h),
         ]
         if c.qkv_bias:
-            layer.insert(5, p + "self_attention.linear_qkv.bias")
-        names += layer
+            out.append((p + "self_attention.linear_qkv.bias", (q + 2 * kv) // tp))
+        out += [
+            (p + "self_attention.linear_qkv.weight", (q + 2 * kv) // tp * h),
+            (p + "self_attention.linear_qkv.layer_norm_weight", h),
+        ]
     if stage == 0:
-        names.append("module.embedding.word_embeddings.weight")
-    del first
-    return names
+        out.append(("module.embedding.word_embeddings.weight", vocab))
+    return out
 
 
 def _buckets(ctx: Context, log: Logger, bucket: int) -> None:
-    """param_and_grad_buffer's bucket plan, logged on each pipeline stage's first rank."""
+    """param_and_grad_buffer's bucket plan, logged on each pipeline stage's first rank.
+
+    Parameters fill a bucket in backward order until it holds bucket_size elements; with the
+    distributed optimizer each bucket is padded to a multiple of lcm(dp, 128).
+    """
     c = ctx.config
-    spec = ctx.plan.choice.model
     stages = range(c.pp) if c.pp <= 4 else (0, c.pp - 1)
     core = log.at("pylog", "megatron.core.distributed.param_and_grad_buffer")
+    pad = math.lcm(c.dp, 128)
     for stage in stages:
-        names = _param_names(ctx, stage)
-        total = megatron_rank_params(
-            spec, c.tp, ctx.plan.fit.layout.stage_layers[stage], stage == 0, stage == c.pp - 1
-        )
-        n = max(1, round(total / bucket))
-        per = -(-len(names) // n)
-        groups = [names[i : i + per] for i in range(0, len(names), per)]
+        groups: list[list[tuple[str, int]]] = [[]]
+        for name, numel in _params(ctx, stage):
+            if sum(n for _, n in groups[-1]) >= bucket:
+                groups.append([])
+            groups[-1].append((name, numel))
         core.info(
             f"Number of buckets for gradient all-reduce / reduce-scatter: {len(groups)}", dt=0.05
         )
-        share = total // len(groups)
-        pad = 128 * c.dp
         for i, group in enumerate(groups):
-            padded = -(-share // pad) * pad
-            log.info(f"Params for bucket {i + 1} ({share} elements, {padded} padded size):")
-            log.lines([f"\t{name}" for name in group])
+            numel = sum(n for _, n in group)
+            padded = -(-numel // pad) * pad
+            log.info(f"Params for bucket {i + 1} ({numel} elements, {padded} padded size):")
+            log.lines([f"\t{name}" for name, _ in group])
 
 
 def load_checkpoint(ctx: Context) -> tuple[float, float]:

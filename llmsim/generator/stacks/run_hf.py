@@ -60,7 +60,14 @@ class HfRun:
 
     def _resume(self, ctx: Context) -> None:
         c = ctx.config
-        hf.resume_load(ctx)
+        if c.stack == "hf":
+            hf.resume_load(ctx)
+        else:
+            hf.transformers_log(ctx).info(
+                f"Attempting to resume from {c.output_dir}/checkpoint-{c.resume_step}",
+                "deepspeed.py:495",
+                dt=0.2,
+            )
         where = f"{c.output_dir}/checkpoint-{c.resume_step}"
         span = ctx.plan.timings.load_s
         start = ctx.clock.t
@@ -70,11 +77,7 @@ class HfRun:
         if c.stack == "hf":
             fsdp.load(fsdp.logger(ctx, "init"), where, span)
         else:
-            deepspeed.dist(
-                ctx.logger("init", "deepspeed"),
-                f"[Torch] Loading checkpoint from {where}/global_step{c.resume_step}",
-                dt=span,
-            )
+            deepspeed.resume(ctx, where, span)
         ctx.clock.t = max(ctx.clock.t, start + span)
 
     def eval_begin(self, ctx: Context, step: int) -> None:
@@ -99,6 +102,9 @@ class HfRun:
             ctx.clock.tick(seconds * 0.85)
         if dropped is not None:
             hf.rotate(ctx, hf.transformers_log(ctx, "checkpoint"), dropped)
+
+    def saved(self, ctx: Context, step: int, seconds: float) -> None:
+        return None
 
     def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         return np.zeros(len(steps))  # Python's own GC pauses are in the step noise

@@ -48,6 +48,11 @@ class MegatronRun:
         megatron.save_start(ctx, log, step)
         ctx.clock.tick(seconds)
 
+    def saved(self, ctx: Context, step: int, seconds: float) -> None:
+        megatron.timers(
+            ctx, ctx.logger("checkpoint", "plain"), (("save-checkpoint", seconds * 1000),)
+        )
+
     def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         # --manual-gc --manual-gc-interval 100: a silent collection every 100 iterations
         return np.where(steps % 100 == 0, 0.35, 0.0)

@@ -38,6 +38,9 @@ class TitanRun:
         if dropped is not None and not last:  # the purge thread works while the save ends
             titan.purge(log, dropped, seconds * 0.1)
 
+    def saved(self, ctx: Context, step: int, seconds: float) -> None:
+        return None
+
     def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         gc = (steps % ctx.plan.flags.gc_freq == 0) & (steps > 1)
         prof = steps % PROFILE_FREQ == 0
