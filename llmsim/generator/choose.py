@@ -136,8 +136,8 @@ def choose(options: GenerateOptions, rng: np.random.Generator) -> Choice:
     kinds: list[RunKind] = [options.kind] if options.kind else list(RUN_KINDS)
     stacks = [options.stack] if options.stack else list(STACKS)
     combos = [(s, k, m) for s in stacks for k in kinds for m in pool if refusal(s, k, m) is None]
-    if not combos:
-        reason = refusal(stacks[0], kinds[0], pool[0]) if len(pool) == 1 else None
+    if not combos:  # every pair was refused: say why for the first one
+        reason = refusal(stacks[0], kinds[0], pool[0])
         raise GeneratorError(reason or f"no catalogue model runs a {kinds[0]} run on {stacks[0]}")
     open_stacks = sorted({s for s, _, _ in combos}, key=STACKS.index)
     stack = open_stacks[_pick(rng, [STACK_WEIGHTS[s] for s in open_stacks])]

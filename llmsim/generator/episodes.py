@@ -68,7 +68,7 @@ def plan_slowdowns(
                 last_step=b,
                 slowdown=drop * float(rng.uniform(0.8, 1.0)),
                 clock_drop=drop,
-                heat=float(rng.uniform(12.0, 20.0)) if thermal else float(rng.uniform(0.0, 3.0)),
+                heat=float(rng.uniform(20.0, 28.0)) if thermal else float(rng.uniform(0.0, 3.0)),
             )
         )
     return tuple(sorted(out, key=lambda e: e.first_step))

@@ -50,6 +50,7 @@ LONG_STEP: Final = 12.0  # seconds: longer steps make a dull trace, when a small
 LONG_STEP_BIG: Final = 30.0  # models over 100B
 MIN_BATCH_TOKENS: Final = {"pretrain": 2**19, "finetune": 2**16}
 SMALL_JOB_BATCH_TOKENS: Final = 2**17  # a job on one node may go down to this to stay watchable
+FEW_STEPS: Final = 3 * sched.MIN_WINDOW  # a short run still shows this many steps
 REDRAWS: Final = 40  # model draws tried on a fixed GPU count before giving up
 DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a bigger one
 # Pretraining-token ratio (tokens / parameters) of each family's base checkpoint.
@@ -275,6 +276,8 @@ def _schedule(
     epochs = _epochs(options, choice, rng)
     if steps is not None and options.duration is not None:
         laid, timings = _batch_for(choice, gpus, laid, io, timings, duration, steps * epochs, rng)
+    if options.duration is not None and steps is None:
+        laid, timings = _short_for(choice, gpus, laid, io, timings, duration, rng)
     costs = _costs(timings, laid)
     if options.duration is None:  # a drawn duration stretches to what the run needs at least
         need = costs.fixed_s + 3 * sched.MIN_WINDOW * costs.step_s + 2 * costs.checkpoint_s
@@ -300,7 +303,10 @@ def _epochs(options: GenerateOptions, choice: Choice, rng: np.random.Generator) 
                 "a pretraining trace is one pass over its data: use --epochs 1 (or leave it out)"
             )
         return 1
-    epochs = options.epochs if options.epochs is not None else int(rng.integers(2, 5))
+    drawn = int(rng.integers(2, 5))
+    if options.duration is not None:  # a short run has room for fewer passes
+        drawn = min(drawn, 1 + int(options.duration > 300) + int(options.duration > 900))
+    epochs = options.epochs if options.epochs is not None else drawn
     if not 1 <= epochs <= 1000:
         raise GeneratorError(f"--epochs must be from 1 to 1000, not {epochs}")
     return epochs
@@ -322,7 +328,7 @@ def _batch_for(
     if want <= 0:
         raise GeneratorError(sched.too_short(duration, costs))
     tokens = laid.global_batch * laid.seq_len * want / laid.throughput.step_s
-    refit = fit_or_explain(choice, gpus, laid.seq_len, int(tokens), rng)
+    refit = fit(choice, gpus, laid.seq_len, int(tokens), rng, choice.gpu.memory_mib) or laid
     got = refit.throughput.step_s
     if abs(got - want) / want > DURATION_TOLERANCE:
         raise GeneratorError(
@@ -330,6 +336,29 @@ def _batch_for(
             f"run takes {got:.2f} s at the nearest batch it can use (it would need {want:.2f} s)"
         )
     return refit, _timings(choice, refit, io, rng)
+
+
+def _short_for(
+    choice: Choice,
+    gpus: int,
+    laid: Fit,
+    io: Io,
+    timings: Timings,
+    duration: float,
+    rng: np.random.Generator,
+) -> tuple[Fit, Timings]:
+    """A smaller batch when the wanted duration leaves room for too few steps."""
+    costs = _costs(timings, laid)
+    room = (duration - costs.fixed_s) / (FEW_STEPS * laid.throughput.step_s)
+    if room >= 1.0 or room <= 0.0:
+        return laid, timings
+    tokens = int(laid.global_batch * laid.seq_len * room)
+    if tokens < 2 * laid.seq_len * laid.layout.dp:
+        return laid, timings
+    smaller = fit(choice, gpus, laid.seq_len, tokens, rng, choice.gpu.memory_mib)
+    if smaller is None or smaller.throughput.step_s >= laid.throughput.step_s:
+        return laid, timings
+    return smaller, _timings(choice, smaller, io, rng)
 
 
 def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:

@@ -197,9 +197,9 @@ def pretrain(
     )
 
 
-def _eval_batches(stack: Stack, batch_s: float) -> int:
-    """Evaluation batches per pass: what the stack's config would say, ~5-25 s of work."""
-    wanted = float(np.clip(12.0 / max(batch_s, 1e-3), 5, 2000))
+def _eval_batches(stack: Stack, batch_s: float, seconds: float = 12.0) -> int:
+    """Evaluation batches per pass: what the stack's config would say, ~`seconds` of work."""
+    wanted = float(np.clip(seconds / max(batch_s, 1e-3), 5, 2000))
     if stack == "megatron":  # --eval-iters: each a full global batch
         return max(2, nice(wanted))
     return max(5, nice(wanted))
@@ -224,10 +224,18 @@ def finetune(
 ) -> Schedule:
     """A fine-tune from step 1 over (part of) an SFT set, `epochs` times."""
     sets = list(SFT_SETS)
+    if steps_per_epoch is not None:  # only sets that hold that many sequences
+        need = steps_per_epoch * fit.global_batch
+        sets = [d for d in SFT_SETS if d.examples * d.mean_tokens // fit.seq_len >= need] or sets
     data = sets[int(rng.integers(0, len(sets)))]
     packed = data.examples * data.mean_tokens // fit.seq_len
+    per_epoch_evals = int(rng.choice((2, 3, 4)))
+    eval_s = min(12.0, (duration or 1800.0) / 40.0)  # a short run evaluates briefly
+    eval_batches = _eval_batches(stack, costs.eval_batch_s, eval_s)
     if steps_per_epoch is None:
-        budget = (duration or 0.0) - costs.fixed_s
+        pauses = epochs * per_epoch_evals * (eval_batches * costs.eval_batch_s + 0.4)
+        pauses += epochs * per_epoch_evals / 1.5 * costs.checkpoint_s
+        budget = (duration or 0.0) - costs.fixed_s - pauses
         per_epoch = budget / epochs / (costs.step_s * 1.06)
         steps_per_epoch = max(MIN_WINDOW // epochs + 1, int(per_epoch))
         if per_epoch * epochs < MIN_WINDOW:
@@ -245,7 +253,7 @@ def finetune(
         )
     total = steps_per_epoch * epochs
     log = log_interval(stack, costs.step_s)
-    eval_every = _divisor_near(steps_per_epoch, steps_per_epoch / float(rng.choice((2, 3, 4))))
+    eval_every = _divisor_near(steps_per_epoch, steps_per_epoch / per_epoch_evals)
     return Schedule(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
@@ -259,7 +267,7 @@ def finetune(
         examples=examples,
         log_interval=min(log, max(1, steps_per_epoch // 4)),
         eval_interval=eval_every,
-        eval_batches=_eval_batches(stack, costs.eval_batch_s),
+        eval_batches=eval_batches,
         checkpoint_interval=eval_every * int(rng.choice((1, 2))),
         save_total_limit=int(rng.integers(2, 4)),
     )

@@ -29,7 +29,8 @@ F64 = npt.NDArray[np.float64]
 IDLE, LOAD, TRAIN, EVAL, CKPT, EXPORT = range(6)
 TEMP_WARN: Final = 80.0
 TEMP_CRIT: Final = 87.0
-CLOCK_CRIT: Final = 0.85  # a training GPU below this share of its max clock holds the job back
+CLOCK_WARN: Final = 0.93  # a training GPU below this share of its max clock is slow
+CLOCK_CRIT: Final = 0.85  # ... and below this one it holds the job back
 TEMP_TAU: Final = 35.0  # seconds: temperature follows power with this lag
 TEMP_GAIN: Final = 38.0  # degrees from idle to full power
 CLOCK_STEP: Final = 15.0
@@ -278,7 +279,7 @@ def _at(ts: F64, segments: list[Segment]) -> tuple[npt.NDArray[np.int64], list[P
 
 def _health(act: npt.NDArray[np.int64], temp: F64, clock: F64, top: float) -> npt.NDArray[np.int8]:
     health = np.zeros(temp.shape, dtype=np.int8)
-    health[temp >= TEMP_WARN] = int(Health.WARN)
-    slow = (act == TRAIN)[:, None] & (clock < CLOCK_CRIT * top)
-    health[(temp >= TEMP_CRIT) | slow] = int(Health.CRIT)
+    training = (act == TRAIN)[:, None]
+    health[(temp >= TEMP_WARN) | (training & (clock < CLOCK_WARN * top))] = int(Health.WARN)
+    health[(temp >= TEMP_CRIT) | (training & (clock < CLOCK_CRIT * top))] = int(Health.CRIT)
     return health
