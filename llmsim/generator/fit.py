@@ -7,6 +7,7 @@ compete on tokens per second, with a little per-run jitter so equal options vary
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -24,6 +25,40 @@ FILL_MAX: Final = 0.93  # of nvidia-smi's total: above this a real run would OOM
 PRETRAIN_BATCH_CAP: Final = 16 * 2**20  # tokens per optimizer step (published runs: <= ~16M)
 FINETUNE_BATCH_CAP: Final = 4 * 2**20
 MB_TOKENS_MAX: Final = 32_768  # tokens per micro-batch per GPU anyone configures
+MP_PREFERENCE: Final = 0.015  # speed given up per doubling of TP x PP for a simpler layout
+
+
+@dataclass(frozen=True)
+class Luck:
+    """What a cluster is like, drawn once per run: allocator, NCCL buffers, kernel speed."""
+
+    fragmentation: float
+    nccl_mib: float
+    speed: float  # this cluster's kernels, clocks and network against the model's norm
+    seed: int  # for the per-layout jitter of an engineer's choice
+
+    @classmethod
+    def draw(cls, stack: str, rng: np.random.Generator) -> Luck:
+        """The luck of a run on `stack`."""
+        titan = stack == "torchtitan"  # expandable segments fragment less
+        return cls(
+            float(rng.uniform(0.02, 0.05) if titan else rng.uniform(0.05, 0.12)),
+            float(rng.uniform(300.0, 900.0)),
+            float(rng.uniform(0.86, 1.03)),
+            int(rng.integers(0, 2**31)),
+        )
+
+    def jitter(self, layout: Layout) -> float:
+        """A fixed +-1 % per layout, so near-equal layouts win by seed."""
+        key = [
+            self.seed,
+            layout.tp,
+            layout.pp,
+            layout.micro_batch,
+            layout.zero_stage,
+            len(layout.recompute),
+        ]
+        return float(np.random.default_rng(key).uniform(0.99, 1.01))
 
 
 @dataclass(frozen=True)
@@ -36,6 +71,7 @@ class Fit:
     seq_len: int
     global_batch: int  # sequences per optimizer step
     grad_accum: int  # micro-batches per step on each pipeline (Megatron's num-microbatches)
+    luck: Luck  # the cluster it was laid out on
 
 
 def seq_len_for(choice: Choice, rng: np.random.Generator) -> int:
@@ -78,10 +114,17 @@ def _modes(choice: Choice) -> tuple[tuple[int, Recompute], ...]:
     return ((1, "none"), (1, "selective"), (1, "full"))
 
 
-def _batch(choice: Choice, layout: Layout, seq_len: int, tokens: int) -> tuple[int, int] | None:
-    """(global batch, grad accumulation) near `tokens` that this layout can run, or None."""
+def _batch(
+    choice: Choice, layout: Layout, seq_len: int, tokens: int, exact: bool
+) -> tuple[int, int] | None:
+    """(global batch, grad accumulation) near `tokens` that this layout can run, or None.
+
+    Drawn batches are powers of two of micro-batches per rank (what people configure); a batch
+    fitted to a duration takes any accumulation count.
+    """
     per_step = layout.dp * layout.micro_batch
-    accum = max(layout.pp, round(tokens / seq_len / per_step))
+    wanted = max(1.0, tokens / seq_len / per_step)
+    accum = max(layout.pp, round(wanted) if exact else 2 ** round(math.log2(wanted)))
     cap = PRETRAIN_BATCH_CAP if choice.kind == "pretrain" else FINETUNE_BATCH_CAP
     if per_step * accum * seq_len > cap * 1.01:
         return None
@@ -105,36 +148,36 @@ def fit(
     gpus: int,
     seq_len: int,
     tokens: int,
-    rng: np.random.Generator,
-    capacity_mib: float,
+    luck: Luck,
+    exact: bool = False,
 ) -> Fit | None:
     """The fastest layout that fits, or None when nothing does."""
     best: tuple[float, Fit] | None = None
-    frag = float(
-        rng.uniform(0.02, 0.05) if choice.stack == "torchtitan" else rng.uniform(0.05, 0.12)
-    )
-    nccl_mib = float(rng.uniform(300.0, 900.0))
-    luck = float(rng.uniform(0.86, 1.03))  # this cluster's kernels, clocks and network
+    capacity_mib = choice.gpu.memory_mib
     for layout in _options(choice, gpus, seq_len):
-        batch = _batch(choice, layout, seq_len, tokens)
+        batch = _batch(choice, layout, seq_len, tokens, exact)
         if batch is None:
             continue
         gbs, accum = batch
-        mem = memory(choice.model, choice.stack, layout, seq_len, accum, frag, nccl_mib)
+        mem = memory(
+            choice.model, choice.stack, layout, seq_len, accum, luck.fragmentation, luck.nccl_mib
+        )
         if mem.peak_smi_mib > FILL_MAX * capacity_mib:
             continue
-        th = step_time(choice.model, choice.stack, layout, choice.gpu, gpus, seq_len, accum, luck)
-        score = th.tokens_per_s * float(rng.uniform(0.97, 1.03))
+        th = step_time(
+            choice.model, choice.stack, layout, choice.gpu, gpus, seq_len, accum, luck.speed
+        )
+        # an engineer keeps the model-parallel group as small as does the job
+        split = 1.0 - MP_PREFERENCE * math.log2(layout.tp * layout.pp)
+        score = th.tokens_per_s * split * luck.jitter(layout)
         if best is None or score > best[0]:
-            best = (score, Fit(layout, mem, th, seq_len, gbs, accum))
+            best = (score, Fit(layout, mem, th, seq_len, gbs, accum, luck))
     return best[1] if best else None
 
 
-def fit_or_explain(
-    choice: Choice, gpus: int, seq_len: int, tokens: int, rng: np.random.Generator
-) -> Fit:
+def fit_or_explain(choice: Choice, gpus: int, seq_len: int, tokens: int, luck: Luck) -> Fit:
     """`fit`, or a GeneratorError saying what the user could change."""
-    found = fit(choice, gpus, seq_len, tokens, rng, choice.gpu.memory_mib)
+    found = fit(choice, gpus, seq_len, tokens, luck)
     if found is not None:
         return found
     name, short = choice.model.name, choice.gpu.short

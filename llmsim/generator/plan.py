@@ -20,7 +20,7 @@ from llmsim.generator.architecture import param_count
 from llmsim.generator.choose import Choice, choose, draw_gpu_count
 from llmsim.generator.config import make_config
 from llmsim.generator.episodes import Episode, plan_slowdowns, plan_spikes
-from llmsim.generator.fit import Fit, fit, fit_or_explain, seq_len_for, target_tokens
+from llmsim.generator.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
 from llmsim.generator.gpus import GPUS
 from llmsim.generator.layout import GPUS_PER_NODE, MAX_GPUS
 from llmsim.generator.loss import LossShape, Spike, chinchilla
@@ -46,8 +46,8 @@ MAX_DURATION: Final = 400 * DAY
 DEFAULT_DURATION: Final = (600.0, 1800.0)
 DURATION_TOLERANCE: Final = 0.25  # with the steps fixed, the duration may miss by this share
 CLOSING_S: Final = 8.0
-LONG_STEP: Final = 12.0  # seconds: longer steps make a dull trace, when a smaller batch is fine
-LONG_STEP_BIG: Final = 30.0  # models over 100B
+LONG_STEP: Final = 6.0  # seconds: longer steps make a dull trace, when a smaller batch is fine
+LONG_STEP_BIG: Final = 50.0  # models over 100B
 MIN_BATCH_TOKENS: Final = {"pretrain": 2**19, "finetune": 2**16}
 SMALL_JOB_BATCH_TOKENS: Final = 2**17  # a job on one node may go down to this to stay watchable
 FEW_STEPS: Final = 3 * sched.MIN_WINDOW  # a short run still shows this many steps
@@ -183,8 +183,9 @@ def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice
     for attempt in range(REDRAWS):
         choice = choose(options, rng)
         seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+        luck = Luck.draw(choice.stack, rng)
         try:
-            laid = fit_or_explain(choice, options.gpus, seq, tokens, rng)
+            laid = fit_or_explain(choice, options.gpus, seq, tokens, luck)
         except GeneratorError:
             if options.model is not None or attempt == REDRAWS - 1:
                 raise
@@ -196,6 +197,7 @@ def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice
 def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice, int, Fit]:
     choice = choose(options, rng)
     seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+    luck = Luck.draw(choice.stack, rng)
     types = (
         [choice.gpu] if options.gpu_type else [choice.gpu, *(g for g in GPUS if g != choice.gpu)]
     )
@@ -203,7 +205,7 @@ def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[
     for gpu in types:
         trial = Choice(choice.kind, choice.stack, choice.model, gpu)
         for gpus in draw_gpu_count(choice.model, rng):
-            found = fit(trial, gpus, seq, tokens, rng, gpu.memory_mib)
+            found = fit(trial, gpus, seq, tokens, luck)
             if found is None:
                 continue
             laid = _watchable(trial, gpus, found, rng)
@@ -228,7 +230,7 @@ def _watchable(choice: Choice, gpus: int, laid: Fit, rng: np.random.Generator) -
         tokens = laid.global_batch * laid.seq_len // 2
         if tokens < floor:
             break
-        smaller = fit(choice, gpus, laid.seq_len, tokens, rng, choice.gpu.memory_mib)
+        smaller = fit(choice, gpus, laid.seq_len, tokens, laid.luck)
         if smaller is None or smaller.global_batch >= laid.global_batch:
             break
         laid = smaller
@@ -328,7 +330,7 @@ def _batch_for(
     if want <= 0:
         raise GeneratorError(sched.too_short(duration, costs))
     tokens = laid.global_batch * laid.seq_len * want / laid.throughput.step_s
-    refit = fit(choice, gpus, laid.seq_len, int(tokens), rng, choice.gpu.memory_mib) or laid
+    refit = fit(choice, gpus, laid.seq_len, int(tokens), laid.luck, exact=True) or laid
     got = refit.throughput.step_s
     if abs(got - want) / want > DURATION_TOLERANCE:
         raise GeneratorError(
@@ -355,7 +357,7 @@ def _short_for(
     tokens = int(laid.global_batch * laid.seq_len * room)
     if tokens < 2 * laid.seq_len * laid.layout.dp:
         return laid, timings
-    smaller = fit(choice, gpus, laid.seq_len, tokens, rng, choice.gpu.memory_mib)
+    smaller = fit(choice, gpus, laid.seq_len, tokens, laid.luck, exact=True)
     if smaller is None or smaller.throughput.step_s >= laid.throughput.step_s:
         return laid, timings
     return smaller, _timings(choice, smaller, io, rng)
