@@ -78,7 +78,10 @@ MEGATRON: Final = _all(
     rf"rate: {E6} \| global batch size: +\d+ \| lm loss: {E6} \| loss scale: 1\.0 \| grad "
     r"norm: [\d.]+ \| number of skipped iterations: +\d+ \| number of nan iterations: +\d+ \|",
     r"-+",
-    rf" validation loss at iteration \d+ \| lm loss value: {E6} \| lm loss PPL: {E6} \| ",
+    # training.py: f' validation loss at {prefix} | ', prefix 'iteration N' in the loop and
+    # 'iteration N on validation set' after it
+    rf" validation loss at iteration \d+( on validation set)? \| lm loss value: {E6} \| "
+    rf"lm loss PPL: {E6} \| ",
     r"using world size: \d+, data-parallel size: \d+, context-parallel size: 1, hierarchical "
     r"context-parallel sizes: None, tensor-model-parallel size: \d+, pipeline-model-parallel "
     r"size: \d+",
@@ -99,7 +102,33 @@ MEGATRON: Final = _all(
     rf"\[[\w ,]+\] datetime: {SECS} ",
     r"building GPT model \.\.\.",
     r" > number of parameters on \(tensor, pipeline\) model parallel rank \(\d+, \d+\): \d+",
-    r"(INFO|WARNING):megatron\.core\.[\w.]+:.*",
+    r"(INFO|WARNING):megatron\.core\.(?!utils:)[\w.]+:.*",
+    # StragglerDetector.report (core/utils.py): f"{now} | MnRtt/Rnk: ..." then the extremes;
+    # _ValueWithRank prints f"{value:.2f}{unit}/{rank}" (power_draw is mW, labelled W)
+    r"INFO:megatron\.core\.utils:\["
+    + SECS
+    + r"\] "
+    + r"".join(
+        rf"\| {k}/Rnk: [\d.]+{u}/\d+ "
+        for k, u in (
+            ("MnRtt", "ms"),
+            ("MxRtt", "ms"),
+            ("MnPwr", "W"),
+            ("MxPwr", "W"),
+            ("MnTmp", "C"),
+            ("MxTmp", "C"),
+            ("MnUtl", "%"),
+            ("MxUtl", "%"),
+            ("MnClk", "MHz"),
+            ("MxClk", "MHz"),
+            ("MnDRtt", "us"),
+            ("MxDRtt", "us"),
+            ("MnEtpt", "TF"),
+        )
+    )
+    + r"\| MxEtpt/Rnk: [\d.]+TF/\d+",
+    r"INFO:megatron\.core\.utils:\^\^\^\^ (Bottom|Top   ) \d+ Ranks with (lowest |highest) "
+    r"Etpt\(TF\):( [\d.]+TF/\d+,)+",
     r"Params for bucket \d+ \(\d+ elements, \d+ padded size\):",
     r"\s+module\.[\w.]+",
     r" loading distributed checkpoint from \S+ at iteration \d+",

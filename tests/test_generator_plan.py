@@ -140,7 +140,16 @@ def test_schedules_resume_deep_in_pretraining(plans: list[RunPlan]) -> None:
             )  # no more than it has
             continue
         assert c.epochs == 1 and c.total_steps - c.resume_step >= 12
-        if c.resume_step:
+        window = c.total_steps - c.resume_step
+        if c.stack == "megatron":  # the post-loop evaluation is the only one at the last step
+            assert c.total_steps % c.eval_interval != 0
+            assert c.eval_interval == c.checkpoint_interval
+            # a short window starts after the --exit-duration-in-mins save of the previous job
+            # and holds one interval boundary; a long one resumes from a regular save
+            inside = c.total_steps // c.checkpoint_interval - c.resume_step // c.checkpoint_interval
+            assert inside >= 1
+            assert window < c.checkpoint_interval or c.resume_step % c.checkpoint_interval == 0
+        elif c.resume_step:
             assert c.resume_step % c.checkpoint_interval == 0  # resumed from a saved checkpoint
         if c.stack in ("megatron", "torchtitan"):
             corpus = next(k for k in CORPORA if k.hub_id == c.dataset)

@@ -83,6 +83,16 @@ class ModelSpec:
         return self.hub.max_position_embeddings if self.hub else self.max_position_embeddings
 
     @property
+    def rope_theta(self) -> float:
+        """RoPE base: the Hub config's, 500000 (Llama 3's) for invented models."""
+        return self.hub.rope_theta if self.hub else 500000.0
+
+    @property
+    def rms_norm_eps(self) -> float:
+        """RMSNorm epsilon: the Hub config's, 1e-05 for invented models."""
+        return self.hub.rms_norm_eps if self.hub else 1e-05
+
+    @property
     def tokenizer_bytes(self) -> int:
         """Size of tokenizer.json: the Hub's for real models, estimated for invented ones."""
         if self.hub and self.hub.tokenizer_bytes:

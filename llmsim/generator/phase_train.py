@@ -26,6 +26,7 @@ from llmsim.generator.schedule import lr_at
 from llmsim.generator.stacks import Context, Ids, StackRun
 from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Samples, Segment, Telemetry, TimedEpisode
 from llmsim.generator.timing import checkpoint_bytes, export_bytes
+from llmsim.trace.config import RunConfig
 from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
@@ -107,7 +108,7 @@ def _timing(
 ) -> Chunk:
     c = plan.config
     steps = np.arange(a, b + 1, dtype=np.int64)
-    evals = (steps % c.eval_interval == 0) | (steps % c.steps_per_epoch == 0)
+    evals = eval_steps(c, steps)
     saves = (steps % c.checkpoint_interval == 0) | (steps == c.total_steps)
     after = np.concatenate([[False], (evals | saves)[:-1]])
     raw = st.raw_times(plan, steps, after, run.pauses(ctx, steps), rng)
@@ -124,6 +125,30 @@ def _timing(
     before = np.concatenate([[0.0], np.cumsum(pause)[:-1]])
     t_end = state.t + np.cumsum(times) + before
     return Chunk(steps, times, t_end, pause_at, float(t_end[-1] + pause[-1]))
+
+
+def eval_steps(c: RunConfig, steps: I64) -> npt.NDArray[np.bool_]:
+    """Which of `steps` end with a validation pass, as each stack decides it.
+
+    The Trainer (eval_strategy "steps") evaluates on multiples of eval_steps only; torchtitan's
+    Validator at step 1 and multiples of validation.freq; Megatron on multiples of
+    --eval-interval and once more after the loop (`on validation set`).
+    """
+    every: npt.NDArray[np.bool_] = steps % c.eval_interval == 0
+    if c.stack == "torchtitan":
+        every |= steps == 1
+    elif c.stack == "megatron":
+        every |= steps == c.total_steps
+    return every
+
+
+def saves_first(c: RunConfig, step: int) -> bool:
+    """Whether the save comes before the evaluation at `step`.
+
+    torchtitan's loop saves, then validates; Megatron saves after the loop, then runs its
+    final evaluation; the Trainer and Megatron's own loop evaluate first.
+    """
+    return c.stack == "torchtitan" or (c.stack == "megatron" and step == c.total_steps)
 
 
 def _eval_seconds(plan: RunPlan, rng: np.random.Generator) -> float:
@@ -250,11 +275,16 @@ def _pauses(
     for i, (ev, sv) in sorted(ch.pause_at.items()):
         t, step = float(ch.t_end[i]), int(ch.steps[i])
         new: list[Segment] = []
+        first_save = saves_first(c, step)
+        if sv and first_save:
+            _save(plan, run, ctx, state, t, sv, step)
+            new.append(Segment(t, t + sv, "checkpoint", CKPT, 1.0, 1.0))
+            t += sv
         if ev:
             _evaluate(plan, run, ctx, lm, streams, state, t, ev, step, float(losses[i]))
             new.append(Segment(t, t + ev, "eval", EVAL, 1.0, 1.0))
             t += ev
-        if sv:
+        if sv and not first_save:
             _save(plan, run, ctx, state, t, sv, step)
             new.append(Segment(t, t + sv, "checkpoint", CKPT, 1.0, 1.0))
             t += sv

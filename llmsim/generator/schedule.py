@@ -101,6 +101,35 @@ def _cadences(log: int, window: int) -> tuple[int, int]:
     return ev, ckpt
 
 
+def _megatron_interval(log: int, step_s: float, rng: np.random.Generator) -> int:
+    """--save-interval (= --eval-interval) of a long Megatron run: every 30 min to 2 h of work."""
+    minutes = float(rng.uniform(30.0, 120.0))
+    every = nice(minutes * 60.0 / step_s)
+    return max(log, -(-every // log) * log)
+
+
+def _megatron_window(
+    resume: int, window: int, every: int, log: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """(resume step, window) of a Megatron run whose window shows an interval boundary.
+
+    A window shorter than the save interval starts after the checkpoint the previous job wrote
+    when --exit-duration-in-mins ran out, and holds one regular evaluation and save; a longer
+    one resumes from a regular save. Both stay on the log grid, and the last iteration is never
+    a multiple of the interval: the run ends with the post-loop save and the `on validation
+    set` evaluation only.
+    """
+    window = max(log, window // log * log)
+    if window > every:
+        if (resume + window) % every == 0:
+            window -= log
+        return resume, window
+    after = int(window * float(rng.uniform(0.3, 0.7))) // log * log
+    after = max(log, min(window - log, after))
+    boundary = max(every * (-(-window // every)), resume + every)
+    return boundary + after - window, window
+
+
 def _window(costs: Costs, duration: float, eval_s: float) -> int:
     budget = duration - costs.fixed_s
     # solve W x step + evals (every ~W/3) + a checkpoint or two for W
@@ -155,6 +184,8 @@ def pretrain(
     log = log_interval(stack, costs.step_s)
     guess = window or max(MIN_WINDOW, _window(costs, duration, 10 * costs.eval_batch_s))
     eval_every, ckpt_every = _cadences(log, guess)
+    if stack == "megatron":
+        eval_every = ckpt_every = _megatron_interval(log, costs.step_s, rng)
     eval_batches = _eval_batches(stack, costs.eval_batch_s)
     if window is None:
         window = _window(costs, duration, eval_batches * costs.eval_batch_s)
@@ -169,6 +200,8 @@ def pretrain(
         resume = 0  # the whole (short) stage fits in the trace
     else:
         resume = max(ckpt_every, (estimate - window) // ckpt_every * ckpt_every)
+    if stack == "megatron":
+        resume, window = _megatron_window(resume, window, ckpt_every, log, rng)
     total = resume + window
     if total > MAX_STEPS:
         raise GeneratorError(f"the schedule would need {total:,} steps; at most {MAX_STEPS:,}")

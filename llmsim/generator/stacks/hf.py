@@ -79,13 +79,16 @@ def tokenizer_kind(ctx: Context) -> str:
 
 
 def process_warnings(ctx: Context, ranks: list[int]) -> None:
-    """Every process's `Process rank: ...` summary (WARNING: replicas print it too)."""
+    """Every process's `Process rank: ...` summary (WARNING: replicas print it too).
+
+    The example scripts print `training_args.fp16` there, so a bf16 run says False.
+    """
     log = script_log(ctx)
     for rank in ranks:
         local = rank % ctx.config.gpus_per_node
         log.warning(
             f"Process rank: {local}, device: cuda:{local}, n_gpu: 1, distributed training: "
-            f"{ctx.config.gpus > 1}, 16-bits training: True",
+            f"{ctx.config.gpus > 1}, 16-bits training: False",
             dt=float(ctx.rng.uniform(0.0, 0.05)),
         )
 
@@ -338,9 +341,16 @@ def rotate(ctx: Context, log: Logger, old: int) -> None:
 
 
 def completed(ctx: Context, log: Logger, runtime: float, train_loss: float, steps: int) -> None:
-    """The end of train(): the completion message, the metrics dict, the metrics table."""
+    """The end of train(): the completion message, the metrics dict, the metrics table.
+
+    As Trainer 4.57 computes them: the rates count the whole schedule (max_steps) even after a
+    resume, total_flos is 6 x non-embedding parameters x tokens of every step, the loss is a
+    double (the printed step losses are rounded), and train_samples (run_clm) is the dataset's
+    length. `steps` (those run in this session) does not enter.
+    """
     c = ctx.config
-    samples = steps * c.global_batch
+    spec = ctx.plan.choice.model
+    samples = c.total_steps * c.global_batch
     log.info("", AT["completed"])
     plain = log.at("plain")
     plain.lines(
@@ -352,23 +362,25 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float, step
         ]
     )
     epoch = round(c.total_steps / c.steps_per_epoch, 2)
+    loss = train_loss + float(ctx.rng.normal(0.0, 2e-5))  # the unrounded per-step mean
     metrics = {
         "train_runtime": round(runtime, 4),
         "train_samples_per_second": round(samples / runtime, 3),
-        "train_steps_per_second": round(steps / runtime, 3),
-        "train_loss": train_loss,
+        "train_steps_per_second": round(c.total_steps / runtime, 3),
+        "train_loss": loss,
         "epoch": float(epoch),
     }
     plain.info(str(metrics), dt=0.01)
-    flos = 6 * c.params * c.global_batch_tokens * steps
+    non_embedding = c.params - spec.vocab_size * spec.hidden_size
+    flos = 6 * non_embedding * c.global_batch_tokens * c.total_steps
     table = {
         "epoch": float(epoch),
         "total_flos": f"{int(flos) >> 30}GF",
-        "train_loss": round(train_loss, 4),
+        "train_loss": round(loss, 4),
         "train_runtime": _delta(runtime),
-        "train_samples": samples,
+        "train_samples": ctx.plan.schedule.examples,
         "train_samples_per_second": round(samples / runtime, 3),
-        "train_steps_per_second": round(steps / runtime, 3),
+        "train_steps_per_second": round(c.total_steps / runtime, 3),
     }
     key_w = max(len(k) for k in table)
     val_w = max(len(str(v)) for v in table.values())
@@ -377,7 +389,7 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float, step
 
 
 def _delta(seconds: float) -> str:
-    """transformers' _secs2timedelta: H:MM:SS.cc."""
-    cs = round(seconds * 100) % 100
+    """transformers' _secs2timedelta: H:MM:SS.cc (hundredths truncated)."""
+    cs = int((seconds - int(seconds)) * 100)
     whole = int(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}.{cs:02d}"

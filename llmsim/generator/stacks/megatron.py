@@ -18,6 +18,8 @@ from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
 DATA_ROOT: Final = "/lustre/datasets"
+STRAGGLER_MINMAX: Final = 4  # --straggler-minmax-count: the report's Bottom/Top lines
+EXIT_DURATION_MIN: Final = 230  # save and exit before a 4-hour Slurm limit; the next job resumes
 _SHORT: Final = {
     "HuggingFaceFW/fineweb-edu": "fineweb_edu",
     "HuggingFaceFW/fineweb": "fineweb",
@@ -40,8 +42,9 @@ def data_prefix(ctx: Context) -> str:
 
 
 def _args(ctx: Context) -> dict[str, object]:
-    c, layout = ctx.config, ctx.plan.fit.layout
+    c, layout, spec = ctx.config, ctx.plan.fit.layout, ctx.plan.choice.model
     recompute = layout.recompute
+    scaling = dict(spec.hub.rope_scaling) if spec.hub else {}
     first = layout.stage_layers[0] if layout.uneven else None
     return {
         "accumulate_allreduce_grads_in_fp32": True,
@@ -71,6 +74,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "distributed_timeout_minutes": 10,
         "eval_interval": c.eval_interval,
         "eval_iters": c.eval_batches,
+        "exit_duration_in_mins": EXIT_DURATION_MIN,
         "exit_interval": None,
         "ffn_hidden_size": c.ffn,
         "fp16": False,
@@ -95,7 +99,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "max_position_embeddings": c.max_position_embeddings,
         "micro_batch_size": c.micro_batch,
         "min_lr": c.lr_min,
-        "norm_epsilon": 1e-05,
+        "norm_epsilon": spec.rms_norm_eps,
         "normalization": "RMSNorm",
         "num_attention_heads": c.heads,
         "num_layers": c.layers,
@@ -112,13 +116,15 @@ def _args(ctx: Context) -> dict[str, object]:
         "recompute_granularity": None if recompute == "none" else recompute,
         "recompute_method": "uniform" if recompute == "full" else None,
         "recompute_num_layers": 1 if recompute == "full" else None,
-        "rotary_base": 500000,
+        "rope_scaling_factor": float(scaling.get("factor", 8.0)),
+        "rotary_base": int(spec.rope_theta),
         "save": checkpoint_dir(ctx),
         "save_interval": c.checkpoint_interval,
         "seed": 1234,
         "seq_length": c.seq_len,
         "sequence_parallel": c.tp > 1,
         "split": "99,1,0",
+        "straggler_minmax_count": STRAGGLER_MINMAX,
         "swiglu": True,
         "tensor_model_parallel_size": c.tp,
         "tokenizer_model": c.hub_id or f"{DATA_ROOT}/tokenizers/{c.model.lower()}",
@@ -128,6 +134,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "untie_embeddings_and_output_weights": not c.tied_embeddings,
         "use_distributed_optimizer": True,
         "use_flash_attn": False,
+        "use_rope_scaling": scaling.get("rope_type") == "llama3",
         "use_mcore_models": True,
         "weight_decay": c.weight_decay,
         "world_size": c.gpus,

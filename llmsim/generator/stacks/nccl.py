@@ -145,7 +145,7 @@ def printing_ranks(ctx: Context) -> list[int]:
     if c.stack == "torchtitan":  # run_train.sh: --local-ranks-filter 0
         return [0]
     ranks = list(range(c.gpus_per_node))
-    if c.launcher == "srun" and c.nodes > 1:
+    if c.launcher in ("srun", "deepspeed") and c.nodes > 1:  # the deepspeed runner uses srun too
         ranks += [c.gpus_per_node, c.gpus - 1]
     return ranks
 

@@ -123,13 +123,13 @@ class HfRun:
         mem = ctx.plan.fit.memory.stages[0]
         allocated = mem.weights + mem.grads + mem.optimizer + mem.buffers
         for i in np.flatnonzero(steps % deepspeed.STEPS_PER_PRINT == 0):
-            ctx.clock.t = float(t_end[i])
+            ctx.clock.t = float(t_end[i]) - 0.002  # inside engine.step(), before the Trainer logs
             log = ctx.logger("train", "deepspeed")
             deepspeed.step_report(ctx, log, int(steps[i]), float(lr[i]), 0)
             current = c.global_batch / float(step_time[i])
             running = deepspeed.noisy(ctx.rng, current, 0.004)
             deepspeed.throughput(
-                ctx, log, int(steps[i]), running, current / c.dp * c.dp, allocated, mem.allocated
+                ctx, log, int(steps[i]), running, current, allocated, mem.allocated
             )
 
     def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.stacks import launch, megatron, nccl
 from llmsim.generator.stacks.context import Context
-
-STRAGGLER_RANKS = 4  # --straggler-minmax-count
 
 
 class MegatronRun:
@@ -80,39 +76,43 @@ class MegatronRun:
     def _straggler(self, ctx: Context, step: int, step_s: float) -> None:
         """StragglerDetector.report (megatron/core/utils.py) on rank 0."""
         c, rng = ctx.config, ctx.rng
+        stamped = ctx.logger("train", "pylog-stamped", "megatron.core.utils")  # f"{now} | ..."
         log = ctx.logger("train", "pylog", "megatron.core.utils")
         n = c.gpus
         culprit = next((e for e in ctx.plan.episodes if e.first_step <= step <= e.last_step), None)
-        slow = culprit.gpu if culprit else int(rng.integers(0, n))
+        # the culprit is the extreme of every reading it moves; otherwise they scatter
+        worst = [culprit.gpu] * 5 if culprit else [int(r) for r in rng.integers(0, n, 5)]
+        slow = worst[0]
         ms = step_s * 1000
         top = float(c.gpu_max_clock_mhz)
         tf = ctx.plan.fit.throughput.flops_per_token * c.global_batch_tokens / (step_s * n * 1e12)
         low_clock = top * (1 - culprit.clock_drop) if culprit else top - 15 * rng.integers(1, 8)
-        ranks = rng.integers(0, n, 8)
-        tflops = tf / 3 * rng.uniform(0.97, 1.02, 8)
+        ranks = rng.integers(0, n, 8)  # the extremes of each reading
+        tflops = tf / 3 * rng.uniform(0.97, 1.02, 8)  # et_flops: not tracing backward (amp 3)
         order = np.argsort(tflops)
+        flops_ranks = rng.integers(0, n, 8)
         if culprit:
             tflops[order[0]] = tf / 3 * (1 - culprit.slowdown)
-            ranks[order[0]] = slow
-        stamp = time.strftime("[%Y-%m-%d %H:%M:%S]", time.gmtime(c.start_time + ctx.clock.t))
-        w = c.gpu_tdp_w * 1000
-        log.info(
-            f"{stamp} | MnRtt/Rnk: {ms * 0.995:.2f}ms/{ranks[1]} | MxRtt/Rnk: {ms:.2f}ms/{slow} | "
+            flops_ranks[order[0]] = slow
+        w = c.gpu_tdp_w * 1000  # torch.cuda.power_draw() is in mW; the report says W
+        stamped.info(
+            f"| MnRtt/Rnk: {ms * 0.995:.2f}ms/{ranks[1]} | MxRtt/Rnk: {ms:.2f}ms/{slow} | "
             f"MnPwr/Rnk: {w * rng.uniform(0.72, 0.8):.2f}W/{ranks[2]} | "
             f"MxPwr/Rnk: {w * rng.uniform(0.9, 0.98):.2f}W/{ranks[3]} | "
             f"MnTmp/Rnk: {rng.uniform(38, 46):.2f}C/{ranks[4]} | "
-            f"MxTmp/Rnk: {rng.uniform(60, 68) + (culprit.heat if culprit else 0):.2f}C/{slow} | "
-            f"MnUtl/Rnk: {rng.integers(92, 98):.2f}%/{slow} | MxUtl/Rnk: 100.00%/{ranks[5]} | "
-            f"MnClk/Rnk: {low_clock:.2f}MHz/{slow} | MxClk/Rnk: {top:.2f}MHz/{ranks[6]} | "
-            f"MnDRtt/Rnk: {rng.uniform(800, 2500):.2f}us/{ranks[7]} | "
-            f"MxDRtt/Rnk: {rng.uniform(4000, 30000):.2f}us/{slow} | "
-            f"MnEtpt/Rnk: {tflops[order[0]]:.2f}TF/{ranks[order[0]]} | "
-            f"MxEtpt/Rnk: {tflops[order[-1]]:.2f}TF/{ranks[order[-1]]}"
+            f"MxTmp/Rnk: {rng.uniform(60, 68) + (culprit.heat if culprit else 0):.2f}C/{worst[1]} | "
+            f"MnUtl/Rnk: {rng.integers(92, 98):.2f}%/{worst[2]} | MxUtl/Rnk: 100.00%/{ranks[5]} | "
+            f"MnClk/Rnk: {low_clock:.2f}MHz/{worst[3]} | MxClk/Rnk: {top:.2f}MHz/{ranks[6]} | "
+            # get_batch time: measured in ms, labelled "us" by the detector
+            f"MnDRtt/Rnk: {rng.uniform(5, 20):.2f}us/{ranks[7]} | "
+            f"MxDRtt/Rnk: {rng.uniform(25, 60):.2f}us/{worst[4]} | "
+            f"MnEtpt/Rnk: {tflops[order[0]]:.2f}TF/{flops_ranks[order[0]]} | "
+            f"MxEtpt/Rnk: {tflops[order[-1]]:.2f}TF/{flops_ranks[order[-1]]}"
         )
-        bottom = " ".join(f"{tflops[order[i]]:.2f}TF/{ranks[order[i]]}," for i in range(4))
-        top4 = " ".join(f"{tflops[order[-4 + i]]:.2f}TF/{ranks[order[-4 + i]]}," for i in range(4))
-        log.info(f"^^^^ Bottom {STRAGGLER_RANKS} Ranks with lowest  Etpt(TF): {bottom}")
-        log.info(f"^^^^ Top    {STRAGGLER_RANKS} Ranks with highest Etpt(TF): {top4}")
+        ends = [f"{tflops[j]:.2f}TF/{flops_ranks[j]}," for j in order]
+        bottom, top4 = " ".join(ends[:4]), " ".join(ends[-4:])
+        log.info(f"^^^^ Bottom {megatron.STRAGGLER_MINMAX} Ranks with lowest  Etpt(TF): {bottom}")
+        log.info(f"^^^^ Top    {megatron.STRAGGLER_MINMAX} Ranks with highest Etpt(TF): {top4}")
 
     def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
         return None  # printed before the final save

@@ -43,9 +43,9 @@ class TitanRun:
 
     def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         gc = (steps % ctx.plan.flags.gc_freq == 0) & (steps > 1)
-        prof = steps % PROFILE_FREQ == 0
+        prof = _after_dump(ctx, steps)
         return np.where(gc, gc_seconds(ctx, steps), 0.0) + np.where(
-            prof, dump_seconds(ctx, steps), 0.0
+            prof, dump_seconds(ctx, steps - 1), 0.0
         )
 
     def extras(
@@ -58,23 +58,35 @@ class TitanRun:
     ) -> None:
         log = titan.logger(ctx, "train")
         gc = ctx.plan.flags.gc_freq
+        starts = t_end - step_time + 0.001
+        for i in np.flatnonzero(_after_dump(ctx, steps)):
+            # torch_profiler.step() ends the loop body of the profiled step (after its save
+            # and validation); the dump counts towards the next logged step's time
+            ctx.clock.t = float(starts[i])
+            titan.profiler(
+                log, int(steps[i]) - 1, float(dump_seconds(ctx, steps[i : i + 1] - 1)[0])
+            )
+            starts[i] = ctx.clock.t
         for i in np.flatnonzero((steps % gc == 0) & (steps > 1)):
-            ctx.clock.t = float(t_end[i] - step_time[i]) + 0.001  # at the start of the step
+            ctx.clock.t = float(starts[i])  # gc_handler.run(step) opens the step
             titan.gc_line(
                 log,
                 "Performing periodic GC collection",
                 float(gc_seconds(ctx, steps[i : i + 1])[0]),
             )
-        for i in np.flatnonzero(steps % PROFILE_FREQ == 0):  # the dump is part of the step
-            dump = float(dump_seconds(ctx, steps[i : i + 1])[0])
-            ctx.clock.t = float(t_end[i]) - dump
-            titan.profiler(log, int(steps[i]), dump)
 
     def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
         titan.finish(ctx, titan.logger(ctx, "train"))
 
     def close(self, ctx: Context) -> None:
         launch.torchrun_end(ctx, info=ctx.config.nodes > 1)
+
+
+def _after_dump(ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Steps that follow a profiled one (every profile_freq; not the step resumed from)."""
+    before = steps - 1
+    out: npt.NDArray[np.bool_] = (before % PROFILE_FREQ == 0) & (before > ctx.config.resume_step)
+    return out
 
 
 def _per_step(ctx: Context, steps: npt.NDArray[np.int64], salt: int) -> npt.NDArray[np.float64]:

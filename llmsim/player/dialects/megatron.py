@@ -4,7 +4,7 @@ Sources (megatron/training/training.py and checkpointing.py at core_v0.15.0): th
 line is one physical line opening with ` [%Y-%m-%d %H:%M:%S]` (microseconds came in 0.16), its
 fields in this order, `lm loss` and the learning rate as `.6E`; the validation block is framed
 by `len(string) + 1` dashes and its middle line keeps a trailing space; the save line of 0.15
-carries no time stamp.
+carries no time stamp. The evaluation after the loop reads `at iteration N on validation set`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,13 @@ class Megatron:
         return [Line(((" [", None), (self.stamps.seconds(when), "time"), ("]", None)), body)]
 
     def eval(self, ev: Event, when: float) -> list[Line]:
+        step = ev.step or 0
+        c = self.config
+        # the evaluation after the loop (the last iteration is never a multiple of the interval)
+        final = step == c.total_steps and step % c.eval_interval != 0
+        where = f"iteration {step} on validation set" if final else f"iteration {step}"
         text = (
-            f" validation loss at iteration {ev.step or 0} | lm loss value: "
+            f" validation loss at {where} | lm loss value: "
             f"{ev.val_loss or 0.0:.6E} | lm loss PPL: {ev.val_ppl or 1.0:.6E} | "
         )
         rule = "-" * (len(text) + 1)
