@@ -109,25 +109,30 @@ def _megatron_interval(log: int, step_s: float, rng: np.random.Generator) -> int
 
 
 def _megatron_window(
-    resume: int, window: int, every: int, log: int, rng: np.random.Generator
+    resume: int, window: int, every: int, log: int, fixed: bool, rng: np.random.Generator
 ) -> tuple[int, int]:
     """(resume step, window) of a Megatron run whose window shows an interval boundary.
 
     A window shorter than the save interval starts after the checkpoint the previous job wrote
     when --exit-duration-in-mins ran out, and holds one regular evaluation and save; a longer
-    one resumes from a regular save. Both stay on the log grid, and the last iteration is never
-    a multiple of the interval: the run ends with the post-loop save and the `on validation
-    set` evaluation only.
+    one resumes from a regular save. The resume step stays on the log grid, a window the user
+    did not fix too, and the last iteration is never a multiple of the interval: the run ends
+    with the post-loop save and the `on validation set` evaluation only.
     """
-    window = max(log, window // log * log)
+    if not fixed:
+        window = max(log, window // log * log)
     if window > every:
         if (resume + window) % every == 0:
-            window -= log
+            if fixed:  # the previous job stopped one log window past the save
+                resume += log
+            else:
+                window -= log
         return resume, window
-    after = int(window * float(rng.uniform(0.3, 0.7))) // log * log
-    after = max(log, min(window - log, after))
+    before = int(window * float(rng.uniform(0.3, 0.7))) // log * log
+    if not 0 < before < window:  # a log window as long as the whole trace
+        before = max(1, window // 2)
     boundary = max(every * (-(-window // every)), resume + every)
-    return boundary + after - window, window
+    return boundary - before, window
 
 
 def _window(costs: Costs, duration: float, eval_s: float) -> int:
@@ -182,6 +187,7 @@ def pretrain(
 ) -> Schedule:
     """A pretraining schedule whose last `window` steps fill `duration`."""
     log = log_interval(stack, costs.step_s)
+    fixed = window is not None
     guess = window or max(MIN_WINDOW, _window(costs, duration, 10 * costs.eval_batch_s))
     eval_every, ckpt_every = _cadences(log, guess)
     if stack == "megatron":
@@ -201,7 +207,7 @@ def pretrain(
     else:
         resume = max(ckpt_every, (estimate - window) // ckpt_every * ckpt_every)
     if stack == "megatron":
-        resume, window = _megatron_window(resume, window, ckpt_every, log, rng)
+        resume, window = _megatron_window(resume, window, ckpt_every, log, fixed, rng)
     total = resume + window
     if total > MAX_STEPS:
         raise GeneratorError(f"the schedule would need {total:,} steps; at most {MAX_STEPS:,}")
