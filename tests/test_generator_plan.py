@@ -308,3 +308,20 @@ def test_explicit_options_are_honoured() -> None:
     assert c.start_time == 1_770_000_000.0 and c.nodes == 2
     assert c.name.startswith("qwen2.5-7b-sft-") and c.output_dir == f"./outputs/{c.name}"
     assert 1e-5 <= c.lr_peak <= 2e-4
+
+
+def test_two_minutes_of_a_small_model_is_always_possible() -> None:
+    # what endless play asks for (`--model Llama-3.2-1B --gpus 8 --duration 2m`), any stack
+    stacks = set()
+    for seed in range(11, 31):
+        p = plan_run(GenerateOptions(seed=seed, model="Llama-3.2-1B", gpus=8, duration=120.0))
+        assert p.config.total_steps - p.config.resume_step >= 12
+        assert 0.7 < _duration(p) / 120.0 < 1.3
+        stacks.add(p.config.stack)
+    assert {"hf", "hf-deepspeed", "megatron"} <= stacks
+
+
+def test_a_duration_too_short_says_what_would_do() -> None:
+    options = GenerateOptions(seed=1, model="Llama-3.1-405B", gpus=2048, duration=120.0)
+    with pytest.raises(GeneratorError, match=r"too short .*\(ask for at least \d+ s\)$"):
+        plan_run(options)

@@ -1,5 +1,6 @@
 """Every line a run prints is one its stack prints, in that stack's real format, and no line
-belongs to another stack. Runs are rendered through the player in plain line mode."""
+belongs to another stack. Lines are drawn by the player's dialects (log rows and the stack's step,
+eval and checkpoint lines), as the renderer prints them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from stack_patterns import foreign, unmatched
 
 from llmsim.bundled import bundled_traces
 from llmsim.generator import GenerateOptions, plan_run, write_trace
-from llmsim.player.renderer import Renderer, RenderOptions
+from llmsim.player.dialects import Line, Stamps, dialect_for, log_line
+from llmsim.sanitize import clean
 from llmsim.trace import RunConfig, open_trace
 from llmsim.trace.vocab import STACKS
 
@@ -61,14 +63,35 @@ CASES: dict[str, list[GenerateOptions]] = {
 NCCL_TIMING = re.compile(r"NCCL INFO .*(\bms\b|GB/s|busbw|algbw|\btime\b)")
 
 
+def _text(line: Line) -> str:
+    return clean("".join(text for text, _ in (*line.prefix, *line.body)))
+
+
 def rendered(path: Path) -> tuple[RunConfig, list[str]]:
-    """The run's printed lines, as a plain terminal shows them (no colour, UTC stamps)."""
+    """The run's own printed lines, as the player draws them (UTC stamps, no colour).
+
+    Log rows through `log_line`, step/eval/checkpoint rows through the stack's dialect, each
+    sanitised as the renderer does; the player's own frame (bars, summary box) is left out.
+    """
     trace = open_trace(path)
-    renderer = Renderer(trace.config, RenderOptions(color=False))
+    config = trace.config
+    stamps = Stamps(utc=True)
+    dialect = dialect_for(config, stamps)
     lines: list[str] = []
     for ev in trace.events():
-        lines += renderer.feed(ev)
-    return trace.config, lines
+        when = config.start_time + ev.t
+        if ev.kind == "log":
+            out = [log_line(ev, when, stamps)]
+        elif ev.kind == "step":
+            out = dialect.step(ev, when)
+        elif ev.kind == "eval":
+            out = dialect.eval(ev, when)
+        elif ev.kind == "checkpoint":
+            out = dialect.checkpoint(ev, when)
+        else:
+            continue
+        lines += [_text(line) for line in out]
+    return config, lines
 
 
 @pytest.fixture(scope="module")

@@ -328,7 +328,7 @@ def _batch_for(
     costs = _costs(timings, laid)
     want = (duration - costs.fixed_s) / (steps * 1.08)
     if want <= 0:
-        raise GeneratorError(sched.too_short(duration, costs))
+        raise GeneratorError(sched.too_short(duration, costs, min(12.0, duration / 40.0)))
     tokens = laid.global_batch * laid.seq_len * want / laid.throughput.step_s
     refit = fit(choice, gpus, laid.seq_len, int(tokens), laid.luck, exact=True) or laid
     got = refit.throughput.step_s

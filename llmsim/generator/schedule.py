@@ -119,8 +119,9 @@ def _megatron_window(
     did not fix too, and the last iteration is never a multiple of the interval: the run ends
     with the post-loop save and the `on validation set` evaluation only.
     """
-    if not fixed:
-        window = max(log, window // log * log)
+    if not fixed:  # on the log grid, never under the fewest steps a trace shows
+        near = round(window / log) * log
+        window = near if near >= MIN_WINDOW else -(-max(window, MIN_WINDOW) // log) * log
     if window > every:
         if (resume + window) % every == 0:
             if fixed:  # the previous job stopped one log window past the save
@@ -135,11 +136,16 @@ def _megatron_window(
     return boundary - before, window
 
 
-def _window(costs: Costs, duration: float, eval_s: float) -> int:
+def _window(costs: Costs, duration: float, eval_s: float, evals: int = 3) -> int:
     budget = duration - costs.fixed_s
-    # solve W x step + evals (every ~W/3) + a checkpoint or two for W
-    steps = (budget - 3 * eval_s - 2 * costs.checkpoint_s) / costs.step_s
+    # solve W x step + evals (every ~W/3; Megatron: one in the window, one after) + two saves
+    steps = (budget - evals * eval_s - 2 * costs.checkpoint_s) / costs.step_s
     return int(steps)
+
+
+def shortest(costs: Costs, eval_s: float) -> float:
+    """Seconds of the shortest run: the fixed parts, the fewest steps, two evals and saves."""
+    return costs.fixed_s + MIN_WINDOW * costs.step_s + 2 * eval_s + 2 * costs.checkpoint_s
 
 
 def _pretrain_tokens(
@@ -192,11 +198,12 @@ def pretrain(
     eval_every, ckpt_every = _cadences(log, guess)
     if stack == "megatron":
         eval_every = ckpt_every = _megatron_interval(log, costs.step_s, rng)
-    eval_batches = _eval_batches(stack, costs.eval_batch_s)
+    eval_batches = _eval_batches(stack, costs.eval_batch_s, min(12.0, duration / 40.0))
+    eval_s = eval_batches * costs.eval_batch_s
     if window is None:
-        window = _window(costs, duration, eval_batches * costs.eval_batch_s)
+        window = _window(costs, duration, eval_s, 2 if stack == "megatron" else 3)
         if window < MIN_WINDOW:
-            raise GeneratorError(too_short(duration, costs))
+            raise GeneratorError(too_short(duration, costs, eval_s))
     dataset, dataset_tokens, tokens = _pretrain_tokens(
         spec, stack, fit.throughput.tokens_per_s, rng
     )
@@ -244,10 +251,14 @@ def _eval_batches(stack: Stack, batch_s: float, seconds: float = 12.0) -> int:
     return max(5, nice(wanted))
 
 
-def too_short(duration: float, costs: Costs) -> str:
+def too_short(duration: float, costs: Costs, eval_s: float) -> str:
+    """The one-line refusal of a duration that leaves no room for the fewest steps."""
+    need = shortest(costs, eval_s)
     return (
-        f"a duration of {duration:.0f} s is too short for this run: start-up, checkpoint "
-        f"loading and the export alone take about {costs.fixed_s:.0f} s"
+        f"--duration {duration:.0f} s is too short for this run: start-up, checkpoint loading "
+        f"and the export take about {costs.fixed_s:.0f} s, and {MIN_WINDOW} steps of "
+        f"{costs.step_s:.1f} s with evaluations and saves about {need - costs.fixed_s:.0f} s "
+        f"more (ask for at least {math.ceil(need / 10) * 10:.0f} s)"
     )
 
 
@@ -278,7 +289,9 @@ def finetune(
         per_epoch = budget / epochs / (costs.step_s * 1.06)
         steps_per_epoch = max(MIN_WINDOW // epochs + 1, int(per_epoch))
         if per_epoch * epochs < MIN_WINDOW:
-            raise GeneratorError(too_short(duration or 0.0, costs))
+            raise GeneratorError(
+                too_short(duration or 0.0, costs, eval_batches * costs.eval_batch_s)
+            )
         richest = max(sets, key=lambda d: d.examples * d.mean_tokens)
         if steps_per_epoch * fit.global_batch > packed:
             data = richest
