@@ -325,3 +325,9 @@ def test_a_duration_too_short_says_what_would_do() -> None:
     options = GenerateOptions(seed=1, model="Llama-3.1-405B", gpus=2048, duration=120.0)
     with pytest.raises(GeneratorError, match=r"too short .*\(ask for at least \d+ s\)$"):
         plan_run(options)
+
+
+def test_several_epochs_without_a_kind_mean_a_fine_tune() -> None:
+    for seed in range(11, 16):
+        c = plan_run(GenerateOptions(seed=seed, gpus=16, steps_per_epoch=40, epochs=2)).config
+        assert (c.kind, c.epochs, c.steps_per_epoch) == ("finetune", 2, 40)

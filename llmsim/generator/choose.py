@@ -125,7 +125,7 @@ def choose(options: GenerateOptions, rng: np.random.Generator) -> Choice:
     """Resolve every open choice with the seed; GeneratorError when the options conflict.
 
     The stack is drawn first (every stack gets its share of runs), then a kind it runs, then a
-    model it trains; what the user fixed narrows each draw.
+    model it trains; what the user fixed narrows each draw (several epochs: a fine-tune).
     """
     _check_gpus(options.gpus)
     if options.stack is not None and options.stack not in STACKS:
@@ -134,6 +134,8 @@ def choose(options: GenerateOptions, rng: np.random.Generator) -> Choice:
         raise GeneratorError(f"unknown kind {options.kind!r}; choose pretrain or finetune")
     pool = _model_pool(options)
     kinds: list[RunKind] = [options.kind] if options.kind else list(RUN_KINDS)
+    if options.kind is None and options.epochs is not None and options.epochs > 1:
+        kinds = ["finetune"]  # several passes over the data: only a fine-tune does that
     stacks = [options.stack] if options.stack else list(STACKS)
     combos = [(s, k, m) for s in stacks for k in kinds for m in pool if refusal(s, k, m) is None]
     if not combos:  # every pair was refused: say why for the first one
