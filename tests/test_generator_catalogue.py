@@ -1,4 +1,4 @@
-"""The generator's catalogue, architecture formula, cluster fitting and option errors."""
+"""The catalogue: real architectures with their Hub facts, invented ones, GPU figures, the API."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ import re
 
 import pytest
 
-from llmsim.generator import (
-    GPU_TYPES,
-    MODEL_NAMES,
-    GenerateOptions,
-    GeneratorError,
-    build_config,
-    cluster,
+from llmsim.generator import gpu_types, models
+from llmsim.generator.architecture import (
+    MAX_SHARD_BYTES,
+    megatron_padded_vocab,
+    megatron_rank_params,
+    param_count,
+    shards,
+    tensors,
 )
-from llmsim.generator.architecture import param_count, shards, tensors
-from llmsim.generator.catalogue import GPUS, MODELS, find_gpu, find_model
+from llmsim.generator.gpus import find_gpu
+from llmsim.generator.models import ModelSpec, find_model
 
-# Published parameter counts that the architecture formula must reproduce exactly.
+# Published parameter counts the shape formula must reproduce exactly (model cards / safetensors
+# metadata `total_parameters`).
 ANCHORS = {
     "Llama-3-8B": 8_030_261_248,
     "Llama-3.2-1B": 1_235_814_400,
@@ -37,72 +39,98 @@ ANCHORS = {
     "Qwen2.5-14B": 14_770_033_664,
     "Qwen2.5-32B": 32_763_876_352,
     "Qwen2.5-72B": 72_706_203_648,
-    "TinyLlama-1.1B": 1_100_048_384,
-    "Yi-34B": 34_388_917_248,
-    "SmolLM2-360M": 361_821_120,
     "SmolLM2-1.7B": 1_711_376_384,
 }
+
+# (safetensors files, max_position_embeddings, rope_theta, rope scaling factor or None) as each
+# repository ships them. Source: https://huggingface.co/<hub_id>/tree/main and its config.json.
+HUB_FACTS = {
+    "meta-llama/Llama-3.2-1B": (1, 131072, 500000.0, 32.0),
+    "meta-llama/Llama-3.2-3B": (2, 131072, 500000.0, 32.0),
+    "meta-llama/Meta-Llama-3-8B": (4, 8192, 500000.0, None),
+    "meta-llama/Meta-Llama-3-70B": (30, 8192, 500000.0, None),
+    "meta-llama/Llama-3.1-405B": (191, 131072, 500000.0, 8.0),
+    "meta-llama/Llama-2-7b-hf": (2, 4096, 10000.0, None),
+    "meta-llama/Llama-2-13b-hf": (3, 4096, 10000.0, None),
+    "meta-llama/Llama-2-70b-hf": (15, 4096, 10000.0, None),
+    "mistralai/Mistral-7B-v0.1": (2, 32768, 10000.0, None),
+    "mistralai/Mistral-Nemo-Base-2407": (5, 1024000, 1000000.0, None),
+    "Qwen/Qwen2.5-0.5B": (1, 32768, 1000000.0, None),
+    "Qwen/Qwen2.5-1.5B": (1, 131072, 1000000.0, None),
+    "Qwen/Qwen2.5-3B": (2, 32768, 1000000.0, None),
+    "Qwen/Qwen2.5-7B": (4, 131072, 1000000.0, None),
+    "Qwen/Qwen2.5-14B": (8, 131072, 1000000.0, None),
+    "Qwen/Qwen2.5-32B": (17, 131072, 1000000.0, None),
+    "Qwen/Qwen2.5-72B": (37, 131072, 1000000.0, None),
+    "HuggingFaceTB/SmolLM2-1.7B": (1, 8192, 130000.0, None),
+}
+
+
+def _spec(name: str) -> ModelSpec:
+    spec = find_model(name)
+    assert spec is not None, name
+    return spec
 
 
 @pytest.mark.parametrize("name", sorted(ANCHORS))
 def test_real_architectures_give_published_parameter_counts(name: str) -> None:
-    spec = find_model(name)
-    assert spec is not None and not spec.invented
-    assert param_count(spec) == ANCHORS[name]
+    spec = _spec(name)
+    assert not spec.invented and spec.params == ANCHORS[name]
 
 
-def test_llama3_8b_architecture_fields() -> None:
-    spec = find_model("llama-3-8b")  # case-insensitive
-    assert spec is not None
-    assert (spec.vocab, spec.hidden, spec.layers, spec.heads, spec.kv_heads, spec.ffn) == (
-        128256,
-        4096,
-        32,
-        32,
-        8,
-        14336,
-    )
-    assert not spec.tied
+def test_hub_facts_are_pinned() -> None:
+    real = [m for m in models() if not m.invented]
+    assert {m.hub_id for m in real} == set(HUB_FACTS)
+    for spec in real:
+        assert spec.hub is not None
+        files, positions, theta, factor = HUB_FACTS[spec.hub_id]
+        scaling = dict(spec.hub.rope_scaling)
+        assert (spec.hub.weight_files, spec.max_positions, spec.hub.rope_theta) == (
+            files,
+            positions,
+            theta,
+        ), spec.name
+        assert scaling.get("factor") == factor, spec.name
 
 
-def test_catalogue_has_enough_real_and_invented_models() -> None:
-    real = [m for m in MODELS if not m.invented]
-    invented = [m for m in MODELS if m.invented]
-    assert len(real) >= 12 and len(invented) >= 12
-    assert set(ANCHORS) <= {m.name for m in real}
-    assert len(set(MODEL_NAMES)) == len(MODEL_NAMES) == len(MODELS)
-    assert len({n.lower() for n in MODEL_NAMES}) == len(MODEL_NAMES)
+def test_field_names_cannot_be_confused() -> None:
+    spec = _spec("llama-3-8b")  # case-insensitive lookup
+    assert (spec.vocab_size, spec.hidden_size, spec.num_layers) == (128256, 4096, 32)
+    assert (spec.num_heads, spec.num_kv_heads, spec.intermediate_size) == (32, 8, 14336)
+    assert not spec.tied_embeddings and find_model("GPT-5") is None
 
 
-@pytest.mark.parametrize("spec", [m for m in MODELS if m.invented], ids=lambda m: m.name)
-def test_invented_size_suffix_matches_computed_parameters(spec) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("spec", [m for m in models() if m.invented], ids=lambda m: m.name)
+def test_invented_size_suffix_matches_computed_parameters(spec: ModelSpec) -> None:
     m = re.search(r"-(\d+(?:\.\d+)?)([BM])$", spec.name)
     assert m, spec.name
     claimed = float(m.group(1)) * (1e9 if m.group(2) == "B" else 1e6)
-    assert abs(param_count(spec) - claimed) / claimed < 0.12
-    assert spec.hidden % spec.heads == 0 and spec.heads % spec.kv_heads == 0
+    assert abs(spec.params - claimed) / claimed < 0.12
+    assert spec.hidden_size % spec.num_heads == 0 and spec.num_heads % spec.num_kv_heads == 0
+    assert spec.hub_id == "" and spec.hub is None
 
 
-@pytest.mark.parametrize("spec", MODELS, ids=lambda m: m.name)
-def test_tensors_sum_to_parameter_count_and_shards_are_greedy(spec) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("spec", models(), ids=lambda m: m.name)
+def test_tensors_sum_to_parameters_and_shards_are_greedy(spec: ModelSpec) -> None:
     assert sum(n for _, n in tensors(spec)) == param_count(spec)
     names = [n for n, _ in tensors(spec)]
-    assert names[0] == "model.embed_tokens.weight"
-    assert ("lm_head.weight" in names) != spec.tied
-    parts = shards(spec, 5 * 10**9)
+    assert ("lm_head.weight" in names) != spec.tied_embeddings
+    parts = shards(spec)
     sizes = [sum(b for _, b in p) for p in parts]
-    assert sum(sizes) == 2 * param_count(spec)
-    assert all(s <= 5 * 10**9 for s in sizes)
-    # greedy: the first tensor of each shard would not have fitted in the one before
-    for before, part in itertools.pairwise(parts):
-        assert sum(b for _, b in before) + part[0][1] > 5 * 10**9
+    assert sum(sizes) == 2 * param_count(spec) and max(sizes) <= MAX_SHARD_BYTES
+    for before, part in itertools.pairwise(parts):  # greedy: the next tensor did not fit
+        assert sum(b for _, b in before) + part[0][1] > MAX_SHARD_BYTES
     assert [n for p in parts for n, _ in p] == names
 
 
-def test_llama3_8b_shards_like_transformers() -> None:
-    spec = find_model("Llama-3-8B")
-    assert spec is not None
-    assert len(shards(spec, 5 * 10**9)) == 4
+def test_megatron_rank_parameters_add_up() -> None:
+    spec = _spec("Llama-3-70B")
+    assert megatron_padded_vocab(128256, 8) == 129024  # 768 dummy tokens, as Megatron pads
+    per_rank = [megatron_rank_params(spec, 8, 40, p == 0, p == 1) for p in range(2)]
+    padding = (129024 - 128256) * 8192 * 2  # embedding + output layer padding
+    norms = (2 * 80 + 1) * 8192 * 7  # layer and final norms are replicated on the 7 other ranks
+    assert 8 * sum(per_rank) == param_count(spec) + padding + norms
+    assert per_rank[0] != spec.params // 16  # not N / (tp x pp)
 
 
 def test_gpu_figures_are_the_real_ones() -> None:
@@ -122,99 +150,15 @@ def test_gpu_figures_are_the_real_ones() -> None:
         312.0,
         1410,
     )
-    assert (h100.mfu_lo, h100.mfu_hi, a100.mfu_lo, a100.mfu_hi) == (0.33, 0.55, 0.40, 0.60)
-    assert set(GPU_TYPES) == {g.short for g in GPUS} and "H200" in GPU_TYPES
-    assert find_gpu("nope") is None
+    assert {g.short for g in gpu_types()} == {"H100", "H200", "A100", "A100-40GB"}
+    assert find_gpu("h100-sxm") is h100 and find_gpu("nope") is None
+    for g in gpu_types():  # what the public API promises
+        assert g.short and g.name and g.memory_mib > 0 and g.peak_tflops > 0 and g.tdp_w > 0
 
 
-def test_min_gpus_and_layouts() -> None:
-    h100 = find_gpu("H100")
-    assert h100 is not None
-    big = find_model("Llama-3-70B")
-    small = find_model("Llama-3.2-1B")
-    assert big is not None and small is not None
-    need = cluster.min_gpus(param_count(big), h100.memory_mib)
-    assert need is not None and need >= 16
-    assert cluster.layout(param_count(big), need, h100.memory_mib) is not None
-    assert cluster.layout(param_count(big), need - 8, h100.memory_mib) is None
-    assert cluster.min_gpus(param_count(small), h100.memory_mib) == 1
-    plan = cluster.layout(param_count(big), 512, h100.memory_mib)
-    assert plan is not None and plan.tp == 8 and plan.tp * plan.pp * plan.dp == 512
-
-
-@pytest.mark.parametrize(
-    ("options", "needle"),
-    [
-        (GenerateOptions(seed=1, model="GPT-5"), "Llama-3-8B"),
-        (GenerateOptions(seed=1, gpu_type="TPUv5"), "H100"),
-        (GenerateOptions(seed=1, gpus=12), "multiple of 8"),
-        (GenerateOptions(seed=1, gpus=8192), "4096"),
-        (GenerateOptions(seed=1, gpus=0), "multiple of 8"),
-        (GenerateOptions(seed=1, model="Llama-3-70B", gpus=8, gpu_type="H100"), "at least"),
-        (GenerateOptions(seed=1, kind="rlhf"), "pretrain or finetune"),
-        (GenerateOptions(seed=1, epochs=0), "--epochs"),
-        (GenerateOptions(seed=1, steps_per_epoch=0), "--steps-per-epoch"),
-        (GenerateOptions(seed=1, duration=5.0), "--duration"),
-        (GenerateOptions(seed=-3), "--seed"),
-    ],
-)
-def test_impossible_options_raise_one_line_errors(options: GenerateOptions, needle: str) -> None:
-    with pytest.raises(GeneratorError) as info:
-        build_config(options)
-    message = str(info.value)
-    assert needle in message and "\n" not in message
-
-
-def test_too_big_model_error_names_the_minimum() -> None:
-    with pytest.raises(GeneratorError) as info:
-        build_config(GenerateOptions(seed=1, model="Llama-3-70B", gpus=8, gpu_type="H100"))
-    need = cluster.min_gpus(ANCHORS["Llama-3-70B"], 81559)
-    assert f"at least {need}" in str(info.value)
-    config = build_config(GenerateOptions(seed=1, model="Llama-3-70B", gpus=need, gpu_type="H100"))
-    assert config.gpus == need
-
-
-def test_explicit_options_are_honoured() -> None:
-    c = build_config(
-        GenerateOptions(
-            seed=5,
-            model="qwen2.5-7b",
-            gpus=16,
-            gpu_type="a100",
-            kind="finetune",
-            epochs=3,
-            steps_per_epoch=40,
-            start_time=1_700_000_000.0,
-        )
-    )
-    assert (c.model, c.gpus, c.gpu_short, c.kind, c.epochs) == (
-        "Qwen2.5-7B",
-        16,
-        "A100",
-        "finetune",
-        3,
-    )
-    assert c.steps_per_epoch == 40 and c.total_steps == 120
-    assert c.start_time == 1_700_000_000.0
-    assert (
-        c.nodes == 2 and len(c.hostnames) == 2 and c.hostnames[0].startswith(("dgx", "gpu", "node"))
-    )
-    assert c.global_batch == c.dp * c.micro_batch * c.grad_accum
-    assert c.global_batch_tokens == c.global_batch * c.seq_len
-    assert c.name.startswith("qwen2.5-7b-sft-") and c.output_dir == f"./outputs/{c.name}"
-    assert 1e-5 <= c.lr_peak <= 2e-4
-
-
-def test_pretrain_peak_lr_follows_model_size() -> None:
-    small = build_config(GenerateOptions(seed=2, model="Llama-3-8B", kind="pretrain", gpus=64))
-    mid = build_config(GenerateOptions(seed=2, model="Llama-3-70B", kind="pretrain", gpus=512))
-    huge = build_config(GenerateOptions(seed=2, model="Llama-3.1-405B", kind="pretrain", gpus=1024))
-    assert small.lr_peak == 3e-4 and mid.lr_peak == 1.5e-4 and huge.lr_peak <= 8e-5
-    assert small.lr_min == pytest.approx(0.1 * small.lr_peak)
-    assert small.epochs == 1
-
-
-def test_duration_option_sets_the_run_length() -> None:
-    c = build_config(GenerateOptions(seed=3, duration=3600.0, model="Llama-3-8B", gpus=64))
-    approx_train = c.total_steps * c.extra["step_time_mean"]
-    assert 0.6 * 3600 < approx_train < 3600
+def test_models_api_fields() -> None:
+    entries = models()
+    assert len({m.name for m in entries}) == len(entries) >= 30
+    assert sum(m.invented for m in entries) >= 12
+    for m in entries:
+        assert m.params > 0 and isinstance(m.hub_id, str) and m.family

@@ -1,16 +1,37 @@
-"""The generator: precomputes whole simulated training runs into Parquet traces (numerics only)."""
+"""The generator: plans whole simulated training runs and streams them into Parquet traces.
 
-from llmsim.generator.build import generate, write_trace
-from llmsim.generator.catalogue import GPU_TYPES, MODEL_NAMES
-from llmsim.generator.config import build_config
+    plan = plan_run(GenerateOptions(seed=7, model="Llama-3-8B"))
+    rows = write_trace(plan, Path("run.parquet"))
+
+`models()` and `gpu_types()` list the catalogues. Numerics only: nothing here renders.
+"""
+
+from __future__ import annotations
+
+from llmsim.generator.build import write_trace
+from llmsim.generator.gpus import GPUS, GpuSpec
+from llmsim.generator.models import MODELS, ModelSpec
 from llmsim.generator.options import GenerateOptions, GeneratorError
+from llmsim.generator.plan import RunPlan, plan_run
 
 __all__ = [
-    "GPU_TYPES",
-    "MODEL_NAMES",
     "GenerateOptions",
     "GeneratorError",
-    "build_config",
-    "generate",
+    "GpuSpec",
+    "ModelSpec",
+    "RunPlan",
+    "gpu_types",
+    "models",
+    "plan_run",
     "write_trace",
 ]
+
+
+def models() -> tuple[ModelSpec, ...]:
+    """The model catalogue, in order (entries have .name .params .invented .hub_id .family)."""
+    return MODELS
+
+
+def gpu_types() -> tuple[GpuSpec, ...]:
+    """The GPU catalogue (entries have .short .name .memory_mib .peak_tflops .tdp_w)."""
+    return GPUS

@@ -1,15 +1,22 @@
-"""Parameter count and per-tensor sizes (Hugging Face names and order) from an architecture."""
+"""What follows from a model's shape: parameters, tensors and shards, FLOPs per token per stack."""
 
 from __future__ import annotations
 
-from llmsim.generator.catalogue import ModelSpec
-from llmsim.trace.config import RunConfig
+import math
+from typing import Final
+
+from llmsim.generator.models import ModelSpec
+
+# transformers 4.x `save_pretrained(max_shard_size="5GB")` (5.x raised it to 50GB).
+MAX_SHARD_BYTES: Final = 5 * 10**9
+MAX_SHARD_LABEL: Final = "5GB"
+BF16_BYTES: Final = 2  # bytes per parameter of an exported bf16 weight
 
 
 def layer_tensors(spec: ModelSpec, i: int) -> list[tuple[str, int]]:
     """The tensors of decoder layer `i` as (HF name, element count), in state-dict order."""
-    h, hd = spec.hidden, spec.dim_per_head
-    q, kv = spec.heads * hd, spec.kv_heads * hd
+    h, hd = spec.hidden_size, spec.dim_per_head
+    q, kv = spec.num_heads * hd, spec.num_kv_heads * hd
     p = f"model.layers.{i}."
     out: list[tuple[str, int]] = [(p + "self_attn.q_proj.weight", h * q)]
     if spec.qkv_bias:
@@ -20,11 +27,12 @@ def layer_tensors(spec: ModelSpec, i: int) -> list[tuple[str, int]]:
     out.append((p + "self_attn.v_proj.weight", h * kv))
     if spec.qkv_bias:
         out.append((p + "self_attn.v_proj.bias", kv))
+    f = spec.intermediate_size
     out += [
         (p + "self_attn.o_proj.weight", q * h),
-        (p + "mlp.gate_proj.weight", h * spec.ffn),
-        (p + "mlp.up_proj.weight", h * spec.ffn),
-        (p + "mlp.down_proj.weight", spec.ffn * h),
+        (p + "mlp.gate_proj.weight", h * f),
+        (p + "mlp.up_proj.weight", h * f),
+        (p + "mlp.down_proj.weight", f * h),
         (p + "input_layernorm.weight", h),
         (p + "post_attention_layernorm.weight", h),
     ]
@@ -33,20 +41,29 @@ def layer_tensors(spec: ModelSpec, i: int) -> list[tuple[str, int]]:
 
 def tensors(spec: ModelSpec) -> list[tuple[str, int]]:
     """Every tensor of the model as (HF name, element count), in state-dict order."""
-    out = [("model.embed_tokens.weight", spec.vocab * spec.hidden)]
-    for i in range(spec.layers):
+    out = [("model.embed_tokens.weight", spec.vocab_size * spec.hidden_size)]
+    for i in range(spec.num_layers):
         out += layer_tensors(spec, i)
-    out.append(("model.norm.weight", spec.hidden))
-    if not spec.tied:
-        out.append(("lm_head.weight", spec.vocab * spec.hidden))
+    out.append(("model.norm.weight", spec.hidden_size))
+    if not spec.tied_embeddings:
+        out.append(("lm_head.weight", spec.vocab_size * spec.hidden_size))
     return out
+
+
+def layer_params(spec: ModelSpec) -> int:
+    """Parameters of one decoder layer."""
+    return sum(n for _, n in layer_tensors(spec, 0))
+
+
+def embedding_params(spec: ModelSpec) -> int:
+    """Parameters of the input embedding (the output layer has as many unless tied)."""
+    return spec.vocab_size * spec.hidden_size
 
 
 def param_count(spec: ModelSpec) -> int:
     """Total parameters: embeddings + layers + final norm + lm_head unless tied."""
-    per_layer = sum(n for _, n in layer_tensors(spec, 0))
-    head = 0 if spec.tied else spec.vocab * spec.hidden
-    return spec.vocab * spec.hidden + spec.layers * per_layer + spec.hidden + head
+    head = 0 if spec.tied_embeddings else embedding_params(spec)
+    return embedding_params(spec) + spec.num_layers * layer_params(spec) + spec.hidden_size + head
 
 
 def size_label(params: int) -> str:
@@ -56,38 +73,18 @@ def size_label(params: int) -> str:
     return f"{params / 1e6:.0f}M"
 
 
-def spec_of(config: RunConfig) -> ModelSpec:
-    """The architecture recorded in a run config."""
-    return ModelSpec(
-        name=config.model,
-        family=config.family,
-        vocab=config.vocab,
-        hidden=config.hidden,
-        layers=config.layers,
-        heads=config.heads,
-        kv_heads=config.kv_heads,
-        ffn=config.ffn,
-        tied=config.tied_embeddings,
-        qkv_bias=config.qkv_bias,
-        head_dim=config.head_dim,
-        invented=config.invented,
-    )
-
-
-def shards(
-    spec: ModelSpec, max_bytes: int, bytes_per_param: int = 2
-) -> list[list[tuple[str, int]]]:
-    """Split the tensors greedily, in order, into shards of at most max_bytes (whole tensors).
+def shards(spec: ModelSpec, max_bytes: int = MAX_SHARD_BYTES) -> list[list[tuple[str, int]]]:
+    """Split the bf16 tensors greedily, in order, into shards of at most max_bytes.
 
     Like huggingface_hub's split_torch_state_dict_into_shards: a tensor that would overflow
     the current shard starts a new one; a tensor bigger than max_bytes gets a shard alone.
-    Sizes are in bytes (bf16: 2 per parameter).
+    Each entry is (tensor name, bytes).
     """
     out: list[list[tuple[str, int]]] = []
     current: list[tuple[str, int]] = []
     size = 0
     for name, numel in tensors(spec):
-        nbytes = numel * bytes_per_param
+        nbytes = numel * BF16_BYTES
         if current and size + nbytes > max_bytes:
             out.append(current)
             current, size = [], 0
@@ -96,3 +93,68 @@ def shards(
     if current:
         out.append(current)
     return out
+
+
+def shard_names(n: int) -> list[str]:
+    """Hugging Face weight file names for n shards."""
+    if n == 1:
+        return ["model.safetensors"]
+    return [f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+
+
+def titan_flops_per_token(spec: ModelSpec, seq_len: int) -> float:
+    """torchtitan's `num_flops_per_token` (models/utils.py, v0.2.0).
+
+    6 x (parameters - embedding) + 12 x layers x heads x head_dim x seq_len: attention counted,
+    causal sparsity not discounted, recomputation not counted.
+    """
+    dense = param_count(spec) - embedding_params(spec)
+    return 6.0 * dense + 12.0 * spec.num_layers * spec.num_heads * spec.dim_per_head * seq_len
+
+
+def megatron_padded_vocab(vocab: int, tp: int, divisible_by: int = 128) -> int:
+    """Megatron's padded vocabulary: a multiple of make_vocab_size_divisible_by x TP."""
+    multiple = divisible_by * tp
+    return math.ceil(vocab / multiple) * multiple
+
+
+def megatron_flops_per_token(spec: ModelSpec, seq_len: int, padded_vocab: int) -> float:
+    """Megatron's `num_floating_point_operations` per token (training.py, core 0.15).
+
+    3 (fwd + bwd) x 2 (multiply-add) x 2 per matmul pass: SwiGLU MLP, GQA attention with the
+    causal half of the score matmuls, and the logits over the padded vocabulary.
+    """
+    h, layers, a = spec.hidden_size, spec.num_layers, spec.num_heads
+    ratio = spec.dim_per_head * a / h
+    mlp = 12.0 * layers * h * spec.intermediate_size * 1.5
+    attn = 12.0 * layers * h * h * (1 + spec.num_kv_heads / a + seq_len / h / 2) * ratio
+    return mlp + attn + 6.0 * h * padded_vocab
+
+
+def six_n(spec: ModelSpec) -> float:
+    """The 6N model FLOPs per token (what MFU is measured against where a stack prints none)."""
+    return 6.0 * param_count(spec)
+
+
+def megatron_rank_params(spec: ModelSpec, tp: int, layers: int, first: bool, last: bool) -> int:
+    """Parameters one (tensor, pipeline) rank holds, as Megatron counts and prints them.
+
+    Column/row-parallel weights are split over TP; the layer norms (fused into the TE linear
+    layers) are replicated; the vocabulary-parallel embedding sits on the first stage, the final
+    norm and the untied output layer on the last (a tied output shares the embedding when the
+    model has one stage).
+    """
+    h, hd = spec.hidden_size, spec.dim_per_head
+    q, kv = spec.num_heads * hd, spec.num_kv_heads * hd
+    qkv = h * (q + 2 * kv) // tp + ((q + 2 * kv) // tp if spec.qkv_bias else 0)
+    per_layer = qkv + q * h // tp + 2 * h * spec.intermediate_size // tp
+    per_layer += spec.intermediate_size * h // tp + 2 * h
+    total = layers * per_layer
+    vocab = megatron_padded_vocab(spec.vocab_size, tp) // tp * h
+    if first:
+        total += vocab
+    if last:
+        total += h
+        if not spec.tied_embeddings or not first:
+            total += vocab
+    return total

@@ -4,88 +4,79 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
 
 from llmsim.generator import phase_export, phase_init, phase_summary, phase_train
-from llmsim.generator.config import build_config
-from llmsim.generator.nccl import NcclNames
-from llmsim.generator.options import GenerateOptions
-from llmsim.generator.rows import Rows, merge
-from llmsim.generator.telemetry import Samples, Telemetry
-from llmsim.trace.config import RunConfig
+from llmsim.generator.plan import RunPlan
+from llmsim.generator.rows import Clock, Rows, merge
+from llmsim.generator.stacks import Context, Ids, StackRun, for_stack
+from llmsim.generator.telemetry import CKPT, Segment, Telemetry
 from llmsim.trace.writer import TraceWriter, make_table
 
-# Sub-stream keys (np.random.default_rng([seed, key])); config.py uses 0.
-RNG_INIT, RNG_LOSS, RNG_RATES, RNG_EVENTS, RNG_EVALS, RNG_TELEMETRY = 1, 2, 3, 4, 5, 6
-RNG_EXPORT, RNG_NAMES, RNG_SUMMARY = 7, 8, 9
+# Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0.
+RNG_IDS, RNG_INIT, RNG_LOSS, RNG_TIMES, RNG_EVALS, RNG_LINES = 1, 2, 3, 4, 5, 6
+RNG_TELEMETRY, RNG_EXPORT, RNG_SUMMARY, RNG_FINISH = 7, 8, 9, 10
+EXPORT_GAP: Final = (1.0, 4.0)  # seconds between the script's last line and the export
 
 
-def _rng(config: RunConfig, key: int) -> np.random.Generator:
-    return np.random.default_rng([config.seed, key])
+def _rng(plan: RunPlan, key: int) -> np.random.Generator:
+    return np.random.default_rng([plan.config.seed, key])
 
 
-def tables(config: RunConfig) -> Iterator[pa.Table]:
+def tables(plan: RunPlan) -> Iterator[pa.Table]:
     """The whole run as consecutive time-sorted tables (the last one holds the summary)."""
-    tele = Telemetry(config, _rng(config, RNG_TELEMETRY))
-    nccl = NcclNames.draw(config, _rng(config, RNG_NAMES))
+    run = for_stack(plan.config.stack)
+    ids = Ids.draw(plan.config, _rng(plan, RNG_IDS))
+    tele = Telemetry(plan, _rng(plan, RNG_TELEMETRY))
     agg = phase_summary.Aggregates()
 
     def emit(table: pa.Table) -> pa.Table:
         agg.observe(table)
         return table
 
-    init = phase_init.events(config, _rng(config, RNG_INIT), nccl)
-    yield emit(
-        merge([init.rows.table(), _telemetry(config, tele.advance(init.end, init.segments))])
-    )
-    state = phase_train.TrainState(start=init.end, t=init.end)
+    init = phase_init.events(plan, ids, run, _rng(plan, RNG_INIT))
+    yield emit(merge([init.rows.table(), _samples(tele, init.end, init.segments)]))
+    state = phase_train.TrainState(start=init.end, t=init.end, step=plan.config.resume_step)
     streams = phase_train.Streams(
-        _rng(config, RNG_LOSS),
-        _rng(config, RNG_RATES),
-        _rng(config, RNG_EVENTS),
-        _rng(config, RNG_EVALS),
+        _rng(plan, RNG_LOSS), _rng(plan, RNG_TIMES), _rng(plan, RNG_EVALS), _rng(plan, RNG_LINES)
     )
-    for table in phase_train.chunks(config, state, streams, tele, nccl):
+    for table in phase_train.chunks(plan, ids, streams, tele, run, state):
         yield emit(table)
+    closing, t_export = _finish(plan, ids, run, state)
+    export = phase_export.events(plan, _rng(plan, RNG_EXPORT), t_export)
+    idle = Segment(state.t, t_export, "train", CKPT, 1.0, 1.0)  # the script winds down
+    samples = _samples(tele, export.end, [idle, *export.segments])
+    yield emit(merge([closing, export.rows.table(), samples]))
+    yield phase_summary.events(plan, ids, run, _rng(plan, RNG_SUMMARY), agg).table()
+
+
+def _finish(
+    plan: RunPlan, ids: Ids, run: StackRun, state: phase_train.TrainState
+) -> tuple[pa.Table, float]:
+    """The script's closing lines after the last step; returns them and the export's start."""
+    rows = Rows()
+    rng = _rng(plan, RNG_FINISH)
+    clock = Clock(state.t + 0.05)
+    ctx = Context(plan, ids, rows, clock, rng)
     runtime = state.t - state.start
-    mean_loss = state.loss_sum / config.total_steps
-    export = phase_export.events(config, _rng(config, RNG_EXPORT), state.t, runtime, mean_loss)
-    yield emit(
-        merge(
-            [
-                export.rows.table(),
-                _telemetry(config, tele.advance(export.end, export.segments), config.total_steps),
-            ]
-        )
-    )
-    yield phase_summary.events(config, _rng(config, RNG_SUMMARY), agg).table()
+    train_loss = state.loss_sum / max(plan.config.total_steps, 1)
+    run.finish(ctx, runtime, train_loss, plan.config.total_steps - plan.config.resume_step)
+    return rows.table(), clock.t + float(rng.uniform(*EXPORT_GAP))
 
 
-def _telemetry(config: RunConfig, s: Samples, step: int | None = None) -> pa.Table:
-    """Telemetry rows outside training, followed by their warning lines."""
-    n = len(s.t)
-    if n == 0:
+def _samples(tele: Telemetry, end: float, segments: list[Segment]) -> pa.Table:
+    samples = tele.advance(end, segments)
+    if len(samples.t) == 0:
         return make_table(0, {})
-    epoch = None if step is None else config.epochs
-    table = s.table(step, epoch)
-    logs = Rows()
-    for line in s.logs:
-        logs.log(line.t, line.phase, line.level, line.source, line.text)
-    return merge([table, logs.table()])
+    return samples.table(None, None)
 
 
-def write_trace(config: RunConfig, path: Path, *, overwrite: bool = False) -> int:
-    """Generate every event of the run and stream it to `path`; return the rows written."""
-    with TraceWriter(Path(path), config, overwrite=overwrite) as writer:
-        for table in tables(config):
+def write_trace(plan: RunPlan, path: Path, *, overwrite: bool = False) -> int:
+    """Generate every event of the run and stream it to `path` atomically; return the rows."""
+    with TraceWriter(Path(path), plan.config, overwrite=overwrite) as writer:
+        for table in tables(plan):
             writer.write(table)
     return writer.rows
-
-
-def generate(options: GenerateOptions, path: Path, *, overwrite: bool = False) -> RunConfig:
-    """build_config + write_trace."""
-    config = build_config(options)
-    write_trace(config, path, overwrite=overwrite)
-    return config

@@ -18,7 +18,12 @@ class GeneratorError(UsageError):
 
 @dataclass(frozen=True)
 class GenerateOptions:
-    """Options of one generated run; None means "draw a plausible value from the seeded rng"."""
+    """Options of one generated run; None means "draw a plausible value from the seeded rng".
+
+    `kind` is exactly `pretrain` or `finetune`. For pretraining, the trace is the window at the
+    end of a long schedule: `epochs` must be 1 and `steps_per_epoch` is the number of steps the
+    trace shows. `duration` is the simulated length of the whole run in seconds.
+    """
 
     seed: int | None = None
     model: str | None = None  # a catalogue name (case-insensitive)

@@ -1,4 +1,10 @@
-"""Export phase: merge, optimize, serialize, write bf16 SafeTensors shards and companion files."""
+"""Export phase: the run's own script converts the sharded checkpoint to Hugging Face format.
+
+It gathers the shards into full tensors, prepares them for inference, serialises them to
+SafeTensors and writes bf16 shards of at most 5 GB (transformers 4.x naming), then the
+companion files. It prints in the run's tooling format (`tool`, origin `export`); the player
+draws its four bars and the `Saved:` lines from the progress, shard and file rows.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmsim.generator.architecture import shards, spec_of, tensors
-from llmsim.generator.catalogue import arch_classes
-from llmsim.generator.config import EXPORT_SERIALIZE_GBS
-from llmsim.generator.rows import Rows
-from llmsim.generator.shim import extra_of
-from llmsim.generator.telemetry import EXPORT, Segment, budget_mib
-from llmsim.trace.config import RunConfig
+from llmsim.generator.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
+from llmsim.generator.models import arch_classes
+from llmsim.generator.plan import RunPlan
+from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks.hf import TOKENIZER_FILES
+from llmsim.generator.telemetry import EXPORT, Segment
+from llmsim.generator.timing import SERIALIZE_GBS, export_bytes
 
-MAX_SHARD = 5 * 10**9
+ORIGIN = "export"
 
 
 @dataclass
@@ -27,97 +33,91 @@ class ExportResult:
     segments: list[Segment]
 
 
-def shard_names(n: int) -> list[str]:
-    """Hugging Face weight file names for n shards."""
-    if n == 1:
-        return ["model.safetensors"]
-    return [f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+def _source(plan: RunPlan) -> str:
+    c = plan.config
+    step = c.total_steps
+    if c.stack == "megatron":
+        return f"{c.output_dir}/checkpoints/iter_{step:07d} (torch_dist)"
+    if c.stack == "torchtitan":
+        return f"./outputs/checkpoint/step-{step} (DCP)"
+    if c.stack == "hf-deepspeed":
+        return f"{c.output_dir}/checkpoint-{step}/global_step{step} (ZeRO-{plan.fit.layout.zero_stage})"
+    return f"{c.output_dir}/checkpoint-{step}/pytorch_model_fsdp_0 (FSDP sharded)"
 
 
-def events(
-    config: RunConfig, rng: np.random.Generator, t0: float, train_runtime: float, train_loss: float
-) -> ExportResult:
-    """Rows of the end of training and the export, starting at t0."""
-    c = config
-    r = Rows()
-    spec = spec_of(c)
+def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
+    """Rows of the export, starting at t0."""
+    c, spec, io = plan.config, plan.choice.model, plan.io
+    rows, clock = Rows(), Clock(t0)
+    log = rows.logger("export", "tool", clock, ORIGIN)
     final = f"{c.output_dir}/final"
-    t = t0
-    samples = c.total_steps * c.global_batch
-    r.phase(t, "export", "Export")
-    r.log(
-        t,
-        "export",
-        "INFO",
-        "trainer",
-        "Training completed. Do not forget to share your model on huggingface.co/models =)",
+    rows.phase(t0, "export", "Export")
+    log.info(
+        f"Converting {_source(plan)} to Hugging Face format: {final}/ (bf16 SafeTensors, "
+        f"max_shard_size={MAX_SHARD_LABEL})",
+        dt=float(rng.uniform(0.5, 1.5)),
     )
-    r.log(
-        t,
-        "export",
-        "INFO",
-        "trainer",
-        f"{{'train_runtime': {round(train_runtime, 4)}, 'train_samples_per_second': "
-        f"{round(samples / train_runtime, 3)}, 'train_steps_per_second': "
-        f"{round(c.total_steps / train_runtime, 3)}, 'train_loss': {_f32(train_loss)!r}, "
-        f"'epoch': {float(c.epochs)}}}",
-    )
-    t += float(rng.uniform(0.5, 1.5))
-    r.log(
-        t,
-        "export",
-        "INFO",
-        "export",
-        f"Exporting final model to {final}/ (bf16 SafeTensors, max_shard_size=5GB)",
-    )
-    total_bytes = 2 * c.params
-    layer_s = (0.12 + 0.25 * total_bytes / c.layers / 4e9) * float(rng.uniform(0.9, 1.1))
-    merge_s = c.layers * layer_s
-    r.progress(
-        t,
-        merge_s,
-        "export",
+    total = export_bytes(spec)
+    layer_s = total / (io.gather_gbs * 1e9) / spec.num_layers * float(rng.uniform(0.9, 1.1))
+    _bar(
+        rows,
+        clock,
         "merge_weights",
         "Merging weights",
-        c.layers,
+        spec.num_layers,
         "layers",
-        min(c.layers, 16),
+        spec.num_layers * layer_s,
     )
-    t += merge_s + 0.2
-    opt_s = c.layers * layer_s * float(rng.uniform(0.8, 1.1))
-    r.progress(
-        t,
-        opt_s,
-        "export",
+    _bar(
+        rows,
+        clock,
         "optimize",
         "Optimizing for inference",
-        c.layers,
+        spec.num_layers,
         "layers",
-        min(c.layers, 16),
+        0.05 * spec.num_layers * float(rng.uniform(0.8, 1.2)),
     )
-    t += opt_s + 0.2
-    tensor_list = tensors(spec)
-    ser_s = total_bytes / (EXPORT_SERIALIZE_GBS * 1e9) * float(rng.uniform(0.9, 1.1)) + 0.002 * len(
-        tensor_list
-    )
-    r.progress(
-        t,
-        ser_s,
-        "export",
+    n_tensors = len(tensors(spec))
+    _bar(
+        rows,
+        clock,
         "serialize",
         "Serializing to SafeTensors",
-        len(tensor_list),
+        n_tensors,
         "tensors",
-        min(len(tensor_list), 20),
+        total / (SERIALIZE_GBS * 1e9) * float(rng.uniform(0.9, 1.1)),
     )
-    t += ser_s + 0.2
-    parts = shards(spec, MAX_SHARD)
+    parts = shards(spec)
+    _write_shards(plan, rows, clock, parts, rng)
+    files = _files(plan, parts, rng)
+    for name, size in files:
+        clock.tick(float(rng.uniform(0.01, 0.08)) + size / 2e9)
+        rows.add(clock.t, "file", "export", path=name, size_bytes=size)
+    every = total + sum(s for _, s in files)
+    log.info(
+        f"Export complete: {every / 1e9:,.2f} GB in {final}/ ({len(parts)} weight "
+        f"file{'s' if len(parts) > 1 else ''}, {len(files)} other files)",
+        dt=0.05,
+    )
+    return ExportResult(rows, clock.t, [Segment(t0, clock.t, "export", EXPORT, 1.0, 0.3)])
+
+
+def _bar(rows: Rows, clock: Clock, op: str, label: str, total: int, unit: str, span: float) -> None:
+    rows.progress(clock.t, span, "export", op, label, total, unit, min(total, 20))  # type: ignore[arg-type]
+    clock.tick(span + 0.2)
+
+
+def _write_shards(
+    plan: RunPlan,
+    rows: Rows,
+    clock: Clock,
+    parts: list[list[tuple[str, int]]],
+    rng: np.random.Generator,
+) -> None:
+    """One process writes the shards at the export speed (2-5 GB/s)."""
     names = shard_names(len(parts))
-    r.log(t, "export", "INFO", "export", f"Configuration saved in {final}/config.json")
-    r.log(t, "export", "INFO", "export", f"Configuration saved in {final}/generation_config.json")
-    write_gbs = float(extra_of(c).get("export_write_gbs", 3.0))
-    r.add(
-        t,
+    rows.add(
+        clock.t,
         "progress",
         "export",
         op="write_shards",
@@ -127,13 +127,13 @@ def events(
         unit="shards",
         elapsed=0.0,
     )
-    w0 = t
+    w0 = clock.t
     for i, (part, name) in enumerate(zip(parts, names, strict=True), start=1):
         size = sum(b for _, b in part)
-        t += size / (write_gbs * 1e9) * float(rng.uniform(0.9, 1.1)) + 0.05
-        r.add(t, "shard", "export", path=name, size_bytes=size, done=i, total=len(parts))
-        r.add(
-            t,
+        clock.tick(size / (plan.io.export_gbs * 1e9) * float(rng.uniform(0.95, 1.05)) + 0.05)
+        rows.add(clock.t, "shard", "export", path=name, size_bytes=size, done=i, total=len(parts))
+        rows.add(
+            clock.t,
             "progress",
             "export",
             op="write_shards",
@@ -141,73 +141,51 @@ def events(
             done=i,
             total=len(parts),
             unit="shards",
-            elapsed=t - w0,
+            elapsed=clock.t - w0,
         )
-    if len(parts) > 1:
-        r.log(
-            t,
-            "export",
-            "INFO",
-            "export",
-            "The model is bigger than the maximum size per checkpoint (5GB) and is going to be "
-            f"split in {len(parts)} checkpoint shards. You can find where each parameters has "
-            f"been saved in the index located at {final}/model.safetensors.index.json.",
-        )
-    else:
-        r.log(t, "export", "INFO", "export", f"Model weights saved in {final}/model.safetensors")
-    files = _files(c, parts, names, rng)
-    t += 0.1
-    for name, size in files:
-        t += float(rng.uniform(0.01, 0.08)) + size / 2e9
-        if name == "tokenizer_config.json":
-            r.log(t, "export", "INFO", "export", f"tokenizer config file saved in {final}/{name}")
-        elif name == "special_tokens_map.json":
-            r.log(t, "export", "INFO", "export", f"Special tokens file saved in {final}/{name}")
-        r.add(t, "file", "export", path=name, size_bytes=size)
-    total = total_bytes + sum(s for _, s in files)
-    r.log(
-        t,
-        "export",
-        "INFO",
-        "export",
-        f"Export complete: {total / 1e9:,.2f} GB in {final}/ ({len(parts)} weight "
-        f"file{'s' if len(parts) > 1 else ''} holding {total_bytes:,} bytes of bf16 weights, "
-        f"{len(files)} other files)",
-    )
-    budget = budget_mib(c)
-    segments = [Segment(t0, t, "export", EXPORT, budget, 0.35 * budget)]
-    return ExportResult(r, t, segments)
-
-
-def _f32(x: float) -> float:
-    """A float as it reaches Python from a float32 tensor (`.item()`): 1.9132871627807617."""
-    return float(np.float32(x))
 
 
 def _files(
-    c: RunConfig, parts: list[list[tuple[str, int]]], names: list[str], rng: np.random.Generator
+    plan: RunPlan, parts: list[list[tuple[str, int]]], rng: np.random.Generator
 ) -> list[tuple[str, int]]:
-    """Companion files with plausible sizes (the index is sized exactly as HF would write it)."""
+    """Companion files; the index is sized exactly as transformers writes it."""
+    c, spec = plan.config, plan.choice.model
     model_cls = arch_classes(c.family)[1]
-    tok = int(extra_of(c).get("tokenizer_bytes", 0)) or int(
-        c.vocab * float(rng.uniform(55.0, 72.0))
-    )
     out = [
         (
             "config.json",
-            640 + len(model_cls) + 2 * len(c.transformers_version) + int(rng.integers(0, 160)),
+            640
+            + len(model_cls)
+            + 2 * len(c.transformers_version or "4.57.1")
+            + int(rng.integers(0, 160)),
         ),
         ("generation_config.json", int(rng.integers(150, 260))),
-        ("tokenizer.json", tok),
+    ]
+    kind = (
+        "qwen2"
+        if spec.family == "qwen2"
+        else "sentencepiece"
+        if spec.vocab_size == 32000
+        else "llama3"
+    )
+    for name in TOKENIZER_FILES[kind]:
+        size = (
+            spec.tokenizer_bytes
+            if name == "tokenizer.json"
+            else int(
+                {"tokenizer.model": 499_723, "vocab.json": 2_776_833, "merges.txt": 1_671_853}[name]
+            )
+        )
+        out.append((name, size))
+    out += [
         ("tokenizer_config.json", int(rng.integers(3_000, 55_000))),
         ("special_tokens_map.json", int(rng.integers(290, 620))),
     ]
     if len(parts) > 1:
+        names = shard_names(len(parts))
         index = {
-            "metadata": {"total_parameters": c.params, "total_size": 2 * c.params},
-            "weight_map": {
-                t: name for part, name in zip(parts, names, strict=True) for t, _ in part
-            },
+            "metadata": {"total_parameters": c.params, "total_size": export_bytes(spec)},
+            "weight_map": {t: n for part, n in zip(parts, names, strict=True) for t, _ in part},
         }
         out.append(
             ("model.safetensors.index.json", len(json.dumps(index, indent=2, sort_keys=True)) + 1)

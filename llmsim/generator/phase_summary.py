@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmsim.generator.rows import Rows
-from llmsim.trace.config import RunConfig
+from llmsim.generator.plan import RunPlan
+from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks import Context, Ids, StackRun
 
 
 @dataclass
@@ -51,39 +52,17 @@ class Aggregates:
             self.export_bytes += int(pc.sum(out.column("size_bytes")).as_py())
 
 
-def events(config: RunConfig, rng: np.random.Generator, agg: Aggregates) -> Rows:
-    """The closing rows: launcher shutdown lines and the summary row (last)."""
-    r = Rows()
-    t = agg.last_t + float(rng.uniform(0.3, 0.8))
-    r.phase(t, "summary", "Summary")
-    r.log(
-        t,
-        "summary",
-        "INFO",
-        "torchrun",
-        "[default] worker group successfully finished. Waiting 300 seconds for other agents "
-        "to finish.",
-    )
-    r.log(
-        t,
-        "summary",
-        "INFO",
-        "torchrun",
-        "Local worker group finished (WorkerState.SUCCEEDED). Waiting 300 seconds for other "
-        "agents to finish",
-    )
-    wait = float(rng.uniform(0.0003, 0.9)) if config.nodes > 1 else float(rng.uniform(2e-4, 9e-4))
-    t += wait
-    r.log(
-        t,
-        "summary",
-        "INFO",
-        "torchrun",
-        f"Done waiting for other agents. Elapsed: {wait!r} seconds",
-    )
-    t += 0.05
+def events(
+    plan: RunPlan, ids: Ids, run: StackRun, rng: np.random.Generator, agg: Aggregates
+) -> Rows:
+    """The launcher's closing lines and the summary row (last)."""
+    rows = Rows()
+    clock = Clock(agg.last_t + float(rng.uniform(0.3, 0.8)))
+    rows.phase(clock.t, "summary", "Summary")
+    run.close(Context(plan, ids, rows, clock, rng))
+    t = clock.t + 0.05
     util = agg.util_sum / agg.util_count if agg.util_count else 0.0
-    r.add(
+    rows.add(
         t,
         "summary",
         "summary",
@@ -94,11 +73,11 @@ def events(config: RunConfig, rng: np.random.Generator, agg: Aggregates) -> Rows
         ppl=math.exp(agg.last_loss),
         avg_gpu_util=util,
         peak_mem_mib=agg.peak_mem,
-        path=f"{config.output_dir}/final/",
+        path=f"{plan.config.output_dir}/final/",
         size_bytes=agg.export_bytes,
         restarts=0,
         redone=0,
         lost_s=0.0,
         skipped=0,
     )
-    return r
+    return rows

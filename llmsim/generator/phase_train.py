@@ -1,332 +1,339 @@
-"""Training phase, chunk by chunk: steps, evals, checkpoints, telemetry, warnings, NCCL timings."""
+"""Training phase, chunk by chunk: steps, evaluations, checkpoints, side lines, telemetry.
+
+The loop runs attempts: today one attempt from the resumed step to the end; a restart (issue
+12) would end an attempt at a failure and start another from the last checkpoint's step, the
+steps in between appearing twice. Chunks are whole log windows, so what a stack averages over a
+window is computed in one piece.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from llmsim.generator.loss import LOSS_DECIMALS, VAL_MIN, LossModel
-from llmsim.generator.nccl import NcclNames, comm_plan, grad_op_type
-from llmsim.generator.rows import Rows, merge
+from llmsim.generator import steps as st
+from llmsim.generator.loss import LossModel
+from llmsim.generator.monitor import episode_lines
+from llmsim.generator.plan import RunPlan
+from llmsim.generator.rows import Clock, Rows, merge
 from llmsim.generator.schedule import lr_at
-from llmsim.generator.shim import extra_of
-from llmsim.generator.telemetry import (
-    CKPT,
-    EVAL,
-    TRAIN,
-    Episode,
-    Samples,
-    Segment,
-    Telemetry,
-    budget_mib,
-    gpu_name,
-)
-from llmsim.generator.throughput import rates
+from llmsim.generator.stacks import Context, Ids, StackRun
+from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Samples, Segment, Telemetry, TimedEpisode
+from llmsim.generator.timing import checkpoint_bytes, export_bytes
 from llmsim.trace.config import RunConfig
 from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
-ETA_WINDOW = 50
-SPIKE_BASELINE = 10  # steps a loss spike is compared with
-CKPT_TAIL = 0.3  # seconds after the save: config files, rotation
-# Mean simulated seconds between episodes of each kind during training.
-EVERY = {"stall": 1200.0, "retry": 2400.0, "hot": 1800.0, "slow": 1800.0, "mem": 2400.0}
-MAX_WINDOW_STEPS = 20_000
-TELEMETRY_VALUES_PER_WINDOW = 1_500_000
+I64 = npt.NDArray[np.int64]
+ETA_WINDOW: Final = 50
+CHUNK_VALUES: Final = 1_500_000  # telemetry values per chunk (keeps memory flat)
+MAX_CHUNK_STEPS: Final = 20_000
+LOSS_DECIMALS: Final = {"megatron": 6}  # Megatron prints a 7-digit mantissa; the rest 4 places
 
 
 @dataclass
 class TrainState:
     """What carries from one chunk of steps to the next."""
 
-    start: float  # t when training started
+    start: float  # t when this attempt's training started
     t: float  # t at the end of the last chunk
-    step: int = 0  # last completed step
-    recent: F64 = field(default_factory=lambda: np.zeros(0))  # last step times (for the ETA)
-    recent_loss: F64 = field(default_factory=lambda: np.zeros(0))
+    step: int  # last completed step
+    recent: F64 = field(default_factory=lambda: np.zeros(0))  # last step times (ETA)
     loss_sum: float = 0.0
+    loss_steps: int = 0
     best_val: float = math.inf
     patience: int = 0
-    checkpoints: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)  # checkpoints on disk (rotation)
 
 
 @dataclass
 class Streams:
-    """The random sub-streams the training phase draws from (each its own sequence)."""
+    """The random sub-streams of the training phase."""
 
     loss: np.random.Generator
-    rates: np.random.Generator
-    events: np.random.Generator
+    times: np.random.Generator
     evals: np.random.Generator
+    lines: np.random.Generator
 
 
-def window_steps(config: RunConfig) -> int:
-    """Steps per chunk: bounded so a chunk's telemetry stays a few MB."""
-    st = float(extra_of(config).get("step_time_mean", 1.0))
-    per = TELEMETRY_VALUES_PER_WINDOW / config.gpus * config.telemetry_interval / st
-    return int(min(MAX_WINDOW_STEPS, max(200, per)))
+@dataclass
+class Chunk:
+    """One chunk's arrays, once its timing is known."""
+
+    steps: I64
+    times: F64  # per step (window means)
+    t_end: F64  # when each step ends
+    pause_at: dict[int, tuple[float, float]]  # index -> (eval seconds, save seconds)
+    end: float  # t after the chunk (and its last pause)
+
+
+def chunk_steps(plan: RunPlan) -> int:
+    """Steps per chunk: whole log windows, and a bounded amount of telemetry."""
+    c = plan.config
+    per = CHUNK_VALUES / c.gpus * c.telemetry_interval / plan.fit.throughput.step_s
+    steps = int(min(MAX_CHUNK_STEPS, max(200, per)))
+    return max(c.log_interval, steps // c.log_interval * c.log_interval)
 
 
 def chunks(
-    config: RunConfig,
-    state: TrainState,
-    streams: Streams,
-    tele: Telemetry,
-    nccl: NcclNames,
+    plan: RunPlan, ids: Ids, streams: Streams, tele: Telemetry, run: StackRun, state: TrainState
 ) -> Iterator[pa.Table]:
-    """Yield the training phase as time-sorted tables, one per chunk of steps."""
-    lm = LossModel(config, streams.loss)
-    first = Rows()
-    first.phase(state.t, "train", "Training")
-    pending: list[pa.Table] = [first.table()]
-    w = window_steps(config)
-    while state.step < config.total_steps:
+    """The training phase as time-sorted tables."""
+    lm = LossModel(plan.loss)
+    opening = Rows()
+    opening.phase(state.t, "train", "Training")
+    pending: list[pa.Table] = [opening.table()]
+    size = chunk_steps(plan)
+    while state.step < plan.config.total_steps:
         a = state.step + 1
-        b = min(config.total_steps, a + w - 1)
-        yield merge([*pending, *_chunk(config, state, streams, tele, nccl, lm, a, b)])
+        b = min(plan.config.total_steps, a + size - 1 - (a - 1) % plan.config.log_interval)
+        yield merge([*pending, *_chunk(plan, ids, streams, tele, run, lm, state, a, b)])
         pending = []
 
 
-def _chunk(
-    c: RunConfig,
+def _timing(
+    plan: RunPlan,
+    run: StackRun,
+    ctx: Context,
     state: TrainState,
-    rs: Streams,
-    tele: Telemetry,
-    nccl: NcclNames,
-    lm: LossModel,
     a: int,
     b: int,
-) -> list[pa.Table]:
-    steps = np.arange(a, b + 1, dtype=np.float64)
-    n = len(steps)
-    ev = rs.events
-    mean_st = float(extra_of(c).get("step_time_mean", 1.0))
-    span = n * mean_st
-    stall_i = _pick(ev, n, span / EVERY["stall"])
-    retry_i = _pick(ev, n, span / EVERY["retry"])
-    slow = {int(i): float(ev.uniform(0.12, 0.3)) for i in stall_i}
-    slow.update({int(i): float(ev.uniform(0.08, 0.2)) for i in retry_i})
-    rt = rates(c, n, rs.rates, slow)
-    loss = lm.losses(steps, rs.loss)
-    gn = lm.grad_norms(steps, rs.loss)
-    lr = lr_at(c, steps)
-    spe = c.steps_per_epoch
-    si = steps.astype(np.int64)
-    is_eval = (si % c.eval_interval == 0) | (si % spe == 0)
-    is_ckpt = (si % c.checkpoint_interval == 0) & (si != c.total_steps)
-    pause_i = np.flatnonzero(is_eval | is_ckpt)
-    # pause durations (Python loop per eval/checkpoint)
-    eval_dur = {int(i): _eval_seconds(c, ev) for i in np.flatnonzero(is_eval)}
-    ckpt_dur = {int(i): _ckpt_seconds(c, ev) for i in np.flatnonzero(is_ckpt)}
-    pause = np.zeros(n)
-    for i in pause_i:
-        pause[i] = eval_dur.get(int(i), 0.0) + ckpt_dur.get(int(i), 0.0)
+    rng: np.random.Generator,
+) -> Chunk:
+    c = plan.config
+    steps = np.arange(a, b + 1, dtype=np.int64)
+    evals = eval_steps(c, steps)
+    saves = (steps % c.checkpoint_interval == 0) | (steps == c.total_steps)
+    after = np.concatenate([[False], (evals | saves)[:-1]])
+    raw = st.raw_times(plan, steps, after, run.pauses(ctx, steps), rng)
+    times = st.window_means(steps, raw, c.log_interval)
+    pause_at: dict[int, tuple[float, float]] = {}
+    for i in np.flatnonzero(evals | saves):
+        step = int(steps[i])
+        ev = _eval_seconds(plan, rng) if evals[i] else 0.0
+        sv = _save_seconds(plan, step, rng) if saves[i] else 0.0
+        pause_at[int(i)] = (ev, sv)
+    pause = np.zeros(len(steps))
+    for j, (ev, sv) in pause_at.items():
+        pause[j] = ev + sv
     before = np.concatenate([[0.0], np.cumsum(pause)[:-1]])
-    t_end = state.t + np.cumsum(rt.step_time) + before
-    chunk_end = float(t_end[-1] + pause[-1])
-    # ETA from the mean of the last 50 step times (carried across chunks)
-    hist = np.concatenate([state.recent, rt.step_time])
+    t_end = state.t + np.cumsum(times) + before
+    return Chunk(steps, times, t_end, pause_at, float(t_end[-1] + pause[-1]))
+
+
+def eval_steps(c: RunConfig, steps: I64) -> npt.NDArray[np.bool_]:
+    """Which of `steps` end with a validation pass, as each stack decides it.
+
+    The Trainer (eval_strategy "steps") evaluates on multiples of eval_steps only; torchtitan's
+    Validator at step 1 and multiples of validation.freq; Megatron on multiples of
+    --eval-interval and once more after the loop (`on validation set`).
+    """
+    every: npt.NDArray[np.bool_] = steps % c.eval_interval == 0
+    if c.stack == "torchtitan":
+        every |= steps == 1
+    elif c.stack == "megatron":
+        every |= steps == c.total_steps
+    return every
+
+
+def saves_first(c: RunConfig, step: int) -> bool:
+    """Whether the save comes before the evaluation at `step`.
+
+    torchtitan's loop saves, then validates; Megatron saves after the loop, then runs its
+    final evaluation; the Trainer and Megatron's own loop evaluate first.
+    """
+    return c.stack == "torchtitan" or (c.stack == "megatron" and step == c.total_steps)
+
+
+def _eval_seconds(plan: RunPlan, rng: np.random.Generator) -> float:
+    return (
+        plan.config.eval_batches * plan.timings.eval_batch_s * float(rng.uniform(0.97, 1.05)) + 0.4
+    )
+
+
+def _save_seconds(plan: RunPlan, step: int, rng: np.random.Generator) -> float:
+    if step == plan.config.total_steps and plan.config.stack == "torchtitan":
+        # the last step saves the model only, in bf16 (last_save_model_only)
+        return export_bytes(plan.choice.model) / (plan.io.checkpoint_gbs * 1e9) + 1.0
+    return plan.timings.checkpoint_s * float(rng.uniform(1.0, 1.12))  # never above the FS
+
+
+def _step_table(
+    plan: RunPlan, ch: Chunk, state: TrainState, losses: F64, grads: F64, lr: F64
+) -> pa.Table:
+    c = plan.config
+    si, n = ch.steps, len(ch.steps)
+    tps = c.global_batch_tokens / ch.times
+    flops = plan.fit.throughput.flops_per_token
+    tflops = flops * tps / c.gpus / 1e12
+    hist = np.concatenate([state.recent, ch.times])
     csum = np.concatenate([[0.0], np.cumsum(hist)])
     hi = np.arange(len(state.recent) + 1, len(hist) + 1)
     lo = np.maximum(0, hi - ETA_WINDOW)
-    mean_recent = (csum[hi] - csum[lo]) / (hi - lo)
-    eta = (c.total_steps - steps) * mean_recent
-    step_table = make_table(
+    eta = (c.total_steps - si) * (csum[hi] - csum[lo]) / (hi - lo)
+    mem_gib = plan.fit.memory.reserved_gib(0)
+    spe = c.steps_per_epoch
+    return make_table(
         n,
         {
-            "t": t_end,
+            "t": ch.t_end,
             "kind": "step",
             "phase": "train",
             "epoch": (si - 1) // spe + 1,
             "step": si,
-            "loss": loss,
-            "ppl": np.exp(loss),
+            "loss": losses,
+            "ppl": np.exp(losses),
             "lr": lr,
-            "grad_norm": gn.astype(np.float32),
-            "tokens_per_s": rt.tokens_per_s,
-            "step_time": rt.step_time,
-            "mfu": rt.mfu.astype(np.float32),
-            "elapsed": t_end - state.start,
+            "grad_norm": grads.astype(np.float32),
+            "tokens_per_s": tps,
+            "step_time": ch.times,
+            "mfu": (tflops / c.gpu_peak_tflops).astype(np.float32),
+            "tflops": tflops.astype(np.float32),
+            "elapsed": ch.t_end - state.start,
             "eta": eta,
             "done": (si - 1) % spe + 1,
             "total": np.full(n, spe, dtype=np.int64),
             "epoch_progress": si / spe,
             "tokens": si * c.global_batch_tokens,
             "samples": si * c.global_batch,
-            "tokens_per_s_gpu": rt.tokens_per_s / c.gpus,
-            "tflops": (rt.mfu * c.gpu_peak_tflops).astype(np.float32),
-            "mem_gib": np.float32(budget_mib(c) / 1024),
-            "mem_pct": np.float32(100 * budget_mib(c) / c.gpu_memory_mib),
+            "tokens_per_s_gpu": tps / c.gpus,
+            "mem_gib": np.float32(mem_gib),
+            "mem_pct": np.float32(100 * mem_gib / plan.choice.gpu.torch_gib),
             "loss_scale": np.float32(1.0),
             "skipped": 0,
             "nan_iters": 0,
         },
     )
-    # warnings attached to steps
-    notes = Rows()
-    loss_hist = np.concatenate([state.recent_loss, loss])
-    off = len(state.recent_loss)
-    for i in stall_i:
-        rank = int(ev.integers(0, c.gpus))
-        notes.log(
-            t_end[i],
-            "train",
-            "WARNING",
-            "data",
-            f"Dataloader stall at step {si[i]}: rank {rank} waited {rt.extra[i]:.2f} s for the "
-            f"next batch (step time {rt.step_time[i]:.2f} s, recent mean {mean_recent[i]:.2f} s)",
-        )
-    op_type = grad_op_type(c)
-    plan = comm_plan(c)
-    ops = plan.ops_per_step(c.grad_accum) if plan is not None else 4
-    for i in retry_i:
-        rank = int(ev.integers(0, c.gpus))
-        # SeqNum counts the collectives of the process group: one of this step's last ones
-        seq = int(si[i]) * ops - int(ev.integers(0, min(ops, 4)))
-        notes.log(
-            t_end[i] - rt.extra[i],
-            "train",
-            "WARNING",
-            "nccl",
-            f"[rank{rank}]: collective {op_type} (SeqNum={seq}) on {gpu_name(c, rank)} "
-            "exceeded the soft timeout; NCCL is retrying the operation",
-        )
-        notes.log(
-            t_end[i],
-            "train",
-            "INFO",
-            "nccl",
-            f"[rank{rank}]: collective {op_type} (SeqNum={seq}) completed after retry "
-            f"(+{rt.extra[i]:.2f} s, step {si[i]} took {rt.step_time[i]:.2f} s)",
-        )
-    for sp in lm.spikes:
-        if a <= sp.step <= b:
-            k0 = sp.step - a
-            notes.log(
-                t_end[k0],
-                "train",
-                "WARNING",
-                "trainer",
-                f"Gradient norm {gn[k0]:.2f} at step {sp.step} exceeds max_grad_norm "
-                f"{c.grad_clip:g}; gradients clipped",
-            )
-        if a <= sp.step + 1 <= b:
-            k1 = sp.step + 1 - a
-            j = off + k1
-            prev = loss_hist[max(0, j - SPIKE_BASELINE) : j]
-            notes.log(
-                t_end[k1],
-                "train",
-                "WARNING",
-                "trainer",
-                f"Loss spike at step {sp.step + 1}: {loss[k1]:.4f} vs {prev.mean():.4f} mean "
-                f"of the previous {len(prev)} steps (+{loss[k1] - prev.mean():.2f}); "
-                "recovering",
-            )
-    k = int(extra_of(c).get("nccl_log_interval", 0))
-    if k and plan is not None:
-        for i in np.flatnonzero(si % k == 0):
-            t0 = t_end[i] - rt.step_time[i]
-            for frac, text in nccl.step_lines(plan, int(si[i]), ev):
-                notes.log(t0 + frac * rt.step_time[i], "train", "INFO", "nccl", text)
-    # evals and checkpoints
-    pauses = Rows()
-    budget = budget_mib(c)
-    segments = [Segment(state.t, chunk_end, "train", TRAIN, budget, budget)]
-    for i in pause_i:
-        t = float(t_end[i])
-        s = int(si[i])
-        segs: list[Segment] = []
-        if int(i) in eval_dur:
-            d = eval_dur[int(i)]
-            _eval_rows(c, pauses, lm, rs.evals, state, t, d, s, float(loss[i]))
-            segs.append(Segment(t, t + d, "eval", EVAL, budget, budget))
-            t += d
-        if int(i) in ckpt_dur:
-            d = ckpt_dur[int(i)]
-            _ckpt_rows(c, pauses, state, t, d, s)
-            segs.append(Segment(t, t + d, "checkpoint", CKPT, budget, budget))
-            t += d
-        if s < c.total_steps:
-            pauses.phase(t, "train", "Training")
-            segs.append(Segment(t, chunk_end, "train", TRAIN, budget, budget))
-        segments = _splice(segments, segs)
-    # telemetry with episodes planned in this chunk
-    _plan_episodes(c, tele, ev, state.t, chunk_end)
-    samples = tele.advance(chunk_end, segments)
-    tele_rows = _telemetry_table(c, samples, t_end, state.step)
-    tele_logs = Rows()
-    for line in samples.logs:
-        tele_logs.log(line.t, line.phase, line.level, line.source, line.text)
-    # carry state
-    state.recent = hist[-ETA_WINDOW:]
-    state.recent_loss = loss_hist[-ETA_WINDOW:]
-    state.loss_sum += float(loss.sum())
-    state.step = b
-    state.t = chunk_end
-    return [step_table, notes.table(), pauses.table(), tele_rows, tele_logs.table()]
 
 
-def _pick(rng: np.random.Generator, n: int, expected: float) -> npt.NDArray[np.int64]:
-    """Indices of rare events in a chunk of n steps (never the first 5 steps of the run)."""
-    k = min(int(rng.poisson(expected)), n)
-    idx = np.unique(rng.integers(0, n, k)) if k else np.zeros(0, dtype=np.int64)
-    return idx.astype(np.int64)
+def _losses(plan: RunPlan, lm: LossModel, steps: I64, rng: np.random.Generator) -> F64:
+    c = plan.config
+    decimals = LOSS_DECIMALS.get(c.stack, 4)
+    raw = lm.losses(steps.astype(np.float64), rng, decimals)
+    if c.stack == "torchtitan":  # prints the step's own loss
+        return raw
+    return st.window_loss_means(steps, raw, c.log_interval, decimals)
 
 
-def _eval_seconds(c: RunConfig, rng: np.random.Generator) -> float:
-    per_batch = float(extra_of(c).get("eval_batch_seconds", 0.1))
-    return c.eval_batches * per_batch * float(rng.uniform(0.97, 1.05)) + 0.4
-
-
-def _ckpt_seconds(c: RunConfig, rng: np.random.Generator) -> float:
-    size = float(extra_of(c).get("checkpoint_bytes", 14 * c.params))
-    gbs = float(extra_of(c).get("checkpoint_gbs", 30.0))
-    return size / (gbs * 1e9) * float(rng.uniform(0.92, 1.08)) + CKPT_TAIL
-
-
-def _eval_rows(
-    c: RunConfig,
-    r: Rows,
+def _chunk(
+    plan: RunPlan,
+    ids: Ids,
+    streams: Streams,
+    tele: Telemetry,
+    run: StackRun,
     lm: LossModel,
-    rng: np.random.Generator,
+    state: TrainState,
+    a: int,
+    b: int,
+) -> list[pa.Table]:
+    c = plan.config
+    rows = Rows()
+    ctx = Context(plan, ids, rows, Clock(state.t), streams.lines)
+    ch = _timing(plan, run, ctx, state, a, b, streams.times)
+    losses = _losses(plan, lm, ch.steps, streams.loss)
+    grads = lm.grad_norms(ch.steps.astype(np.float64), streams.loss)
+    lr = lr_at(c.warmup_steps, c.total_steps, c.lr_peak, c.lr_min, ch.steps)
+    table = _step_table(plan, ch, state, losses, grads, lr)
+    segments = _pauses(plan, run, ctx, lm, streams, state, ch, losses)
+    run.extras(ctx, ch.steps, ch.t_end, lr, ch.times)
+    _incidents(plan, ctx, tele, ch)
+    samples = tele.advance(ch.end, segments)
+    done = state.step + np.searchsorted(ch.t_end, samples.t, side="right")
+    tele_rows = samples.table(done, np.minimum(done, c.total_steps - 1) // c.steps_per_epoch + 1)
+    monitor = _monitor_lines(plan, samples, ch)
+    _carry(state, ch, losses)
+    return [table, rows.table(), tele_rows, monitor.table()]
+
+
+def _carry(state: TrainState, ch: Chunk, losses: F64) -> None:
+    state.recent = np.concatenate([state.recent, ch.times])[-ETA_WINDOW:]
+    state.loss_sum += float(losses.sum())
+    state.loss_steps += len(losses)
+    state.step = int(ch.steps[-1])
+    state.t = ch.end
+
+
+def _pauses(
+    plan: RunPlan,
+    run: StackRun,
+    ctx: Context,
+    lm: LossModel,
+    streams: Streams,
+    state: TrainState,
+    ch: Chunk,
+    losses: F64,
+) -> list[Segment]:
+    """Evaluations and saves: their lines and rows, and the activity segments of the chunk."""
+    c = plan.config
+    segments = [Segment(state.t, ch.end, "train", TRAIN, 1.0, 1.0)]
+    for i, (ev, sv) in sorted(ch.pause_at.items()):
+        t, step = float(ch.t_end[i]), int(ch.steps[i])
+        new: list[Segment] = []
+        first_save = saves_first(c, step)
+        if sv and first_save:
+            _save(plan, run, ctx, state, t, sv, step)
+            new.append(Segment(t, t + sv, "checkpoint", CKPT, 1.0, 1.0))
+            t += sv
+        if ev:
+            _evaluate(plan, run, ctx, lm, streams, state, t, ev, step, float(losses[i]))
+            new.append(Segment(t, t + ev, "eval", EVAL, 1.0, 1.0))
+            t += ev
+        if sv and not first_save:
+            _save(plan, run, ctx, state, t, sv, step)
+            new.append(Segment(t, t + sv, "checkpoint", CKPT, 1.0, 1.0))
+            t += sv
+        if step < c.total_steps:
+            ctx.rows.phase(t, "train", "Training")
+            new.append(Segment(t, ch.end, "train", TRAIN, 1.0, 1.0))
+        segments = _splice(segments, new)
+    return segments
+
+
+def _evaluate(
+    plan: RunPlan,
+    run: StackRun,
+    ctx: Context,
+    lm: LossModel,
+    streams: Streams,
     state: TrainState,
     t: float,
-    d: float,
+    seconds: float,
     step: int,
     train_loss: float,
 ) -> None:
-    spe = c.steps_per_epoch
-    epoch = (step - 1) // spe + 1
-    r.phase(t, "eval", "Validation")
-    bs = c.micro_batch * 2
-    r.log(t, "eval", "INFO", "trainer", "***** Running Evaluation *****")
-    r.log(t, "eval", "INFO", "trainer", f"  Num examples = {c.eval_batches * bs * c.dp}")
-    r.log(t, "eval", "INFO", "trainer", f"  Batch size = {bs}")
-    r.progress(
-        t, d - 0.2, "eval", "eval", "Evaluating", c.eval_batches, "batches", min(c.eval_batches, 10)
+    c = plan.config
+    ctx.clock.t = t
+    ctx.rows.phase(t, "eval", "Validation")
+    run.eval_begin(ctx, step)
+    ctx.rows.progress(
+        t,
+        seconds - 0.2,
+        "eval",
+        "eval",
+        "Evaluating",
+        c.eval_batches,
+        "batches",
+        min(c.eval_batches, 10),
     )
-    val = lm.validation(step, train_loss, rng)
+    decimals = None if c.stack in ("hf", "hf-deepspeed") else LOSS_DECIMALS.get(c.stack, 4)
+    val = lm.validation(step, train_loss, streams.evals, decimals)
     if val < state.best_val:
         state.best_val, state.patience = val, 0
-    elif state.patience + 1 >= c.patience_limit:
-        # early stopping must never trigger: this evaluation comes out a hair better (while
-        # staying above the train loss by the usual margin when there is room for it)
-        room = min(0.003, state.best_val - VAL_MIN * train_loss)
-        val = round(state.best_val - float(rng.uniform(0.0005, max(0.0006, room))), LOSS_DECIMALS)
-        state.best_val, state.patience = val, 0
-    else:
-        state.patience += 1
-    r.add(
-        t + d,
+    else:  # early stopping must never trigger: the counter stops one short of the limit
+        state.patience = min(state.patience + 1, max(0, c.patience_limit - 1))
+    tokens = c.eval_batches * c.micro_batch * c.seq_len
+    mem = plan.fit.memory.reserved_gib(0)
+    ctx.rows.add(
+        t + seconds,
         "eval",
         "eval",
-        epoch=epoch,
+        epoch=(step - 1) // c.steps_per_epoch + 1,
         step=step,
         loss=train_loss,
         ppl=math.exp(train_loss),
@@ -334,55 +341,70 @@ def _eval_rows(
         val_ppl=math.exp(val),
         patience=state.patience,
         patience_limit=c.patience_limit,
-        elapsed=d,
-        epoch_progress=step / spe,
-        samples_per_s=c.eval_batches * bs * c.dp / d,
-        steps_per_s=c.eval_batches / d,
-        tokens_per_s_gpu=c.eval_batches * bs * c.seq_len / d / c.gpus,
-        mem_gib=budget_mib(c) / 1024,
-        mem_pct=100 * budget_mib(c) / c.gpu_memory_mib,
+        elapsed=seconds,
+        epoch_progress=step / c.steps_per_epoch,
+        samples_per_s=c.eval_batches * c.micro_batch * c.dp / seconds,
+        steps_per_s=c.eval_batches / seconds,
+        tokens_per_s_gpu=tokens / seconds / (c.tp * c.pp),
+        mem_gib=mem,
+        mem_pct=100 * mem / plan.choice.gpu.torch_gib,
     )
 
 
-def _ckpt_rows(c: RunConfig, r: Rows, state: TrainState, t: float, d: float, step: int) -> None:
-    name = f"checkpoint-{step}"
-    where = f"{c.output_dir}/{name}"
-    size = int(extra_of(c).get("checkpoint_bytes", 14 * c.params))
-    r.phase(t, "checkpoint", "Checkpoint")
-    r.log(t, "checkpoint", "INFO", "checkpoint", f"Saving model checkpoint to {where}")
-    save = d - CKPT_TAIL
-    r.progress(
-        t,
-        save,
+def checkpoint_path(plan: RunPlan, step: int) -> str:
+    """The checkpoint folder as the stack names it."""
+    stack = plan.config.stack
+    if stack == "megatron":
+        return f"iter_{step:07d}"
+    if stack == "torchtitan":
+        return f"step-{step}"
+    return f"checkpoint-{step}"
+
+
+def _save(
+    plan: RunPlan,
+    run: StackRun,
+    ctx: Context,
+    state: TrainState,
+    t: float,
+    seconds: float,
+    step: int,
+) -> None:
+    c = plan.config
+    last = step == c.total_steps
+    ctx.clock.t = t
+    ctx.rows.phase(t, "checkpoint", "Checkpoint")
+    state.kept.append(step)
+    dropped = state.kept.pop(0) if len(state.kept) > c.save_total_limit else None
+    save_t = ctx.clock.t
+    model_only = last and c.stack == "torchtitan"
+    size = (
+        export_bytes(plan.choice.model)
+        if model_only
+        else checkpoint_bytes(plan.choice.model, c.stack)
+    )
+    ctx.rows.progress(
+        save_t,
+        seconds * 0.95,
         "checkpoint",
         "checkpoint",
-        f"Saving {name}",
+        "Saving checkpoint",
         size,
         "B",
-        int(min(10, max(2, save / 0.5))),
+        int(min(10, max(2, seconds / 0.5))),
     )
-    end = t + save
-    r.log(end, "checkpoint", "INFO", "checkpoint", f"Configuration saved in {where}/config.json")
-    r.log(
-        end,
+    run.save(ctx, step, seconds * 0.95, last, dropped)
+    ctx.rows.add(
+        t + seconds,
         "checkpoint",
-        "INFO",
         "checkpoint",
-        f"Saved model, optimizer and scheduler state to {where} ({size / 1e9:,.1f} GB in "
-        f"{save:.1f} s, {size / 1e9 / save:.1f} GB/s)",
+        step=step,
+        path=checkpoint_path(plan, step),
+        size_bytes=size,
+        elapsed=seconds,
     )
-    r.add(end, "checkpoint", "checkpoint", step=step, path=name, size_bytes=size, elapsed=save)
-    state.checkpoints.append(step)
-    while len(state.checkpoints) > c.save_total_limit:
-        old = state.checkpoints.pop(0)
-        r.log(
-            end + 0.5 * CKPT_TAIL,
-            "checkpoint",
-            "INFO",
-            "checkpoint",
-            f"Deleting older checkpoint [{c.output_dir}/checkpoint-{old}] due to "
-            "args.save_total_limit",
-        )
+    ctx.clock.t = t + seconds
+    run.saved(ctx, step, seconds)
 
 
 def _splice(segments: list[Segment], new: list[Segment]) -> list[Segment]:
@@ -397,35 +419,30 @@ def _splice(segments: list[Segment], new: list[Segment]) -> list[Segment]:
     return out
 
 
-def _plan_episodes(
-    c: RunConfig, tele: Telemetry, rng: np.random.Generator, t0: float, t1: float
-) -> None:
-    span = t1 - t0
-    if span <= 30.0:
-        return
-    for kind in ("hot", "slow", "mem"):
-        for _ in range(int(rng.poisson(span / EVERY[kind]))):
-            start = float(rng.uniform(t0, t1 - 20.0))
-            gpu = int(rng.integers(0, c.gpus))
-            if kind == "hot":
-                peak = float(rng.uniform(81.5, 90.0))
-                dur = float(rng.uniform(60.0, 150.0))
-                tele.add(Episode("hot", gpu, start, start + dur, peak - tele.typical_temp(gpu)))
-            elif kind == "slow":
-                dur = c.telemetry_interval * float(rng.uniform(1.0, 2.5))
-                tele.add(Episode("slow", gpu, start, start + dur, float(rng.uniform(36.0, 48.0))))
-            else:
-                room = c.gpu_memory_mib - budget_mib(c) * 1.006 - 96.0
-                size = min(float(rng.uniform(0.004, 0.009)) * c.gpu_memory_mib, room)
-                if size > 100:
-                    dur = float(rng.uniform(8.0, 30.0))
-                    tele.add(Episode("mem", gpu, start, start + dur, size))
+def _incidents(plan: RunPlan, ctx: Context, tele: Telemetry, ch: Chunk) -> None:
+    """Episodes inside the chunk: placed in time for the telemetry, and an `incident` row."""
+    for e in plan.episodes:
+        if e.last_step < ch.steps[0] or e.first_step > ch.steps[-1]:
+            continue
+        a = int(np.searchsorted(ch.steps, max(e.first_step, int(ch.steps[0]))))
+        b = int(np.searchsorted(ch.steps, min(e.last_step, int(ch.steps[-1]))))
+        t0 = float(ch.t_end[a] - ch.times[a])
+        t1 = float(ch.t_end[b])
+        tele.add(TimedEpisode(e, t0, t1))
+        if e.first_step >= ch.steps[0]:
+            host = ctx.config.hostnames[e.gpu // ctx.config.gpus_per_node]
+            what = "Thermal throttling" if e.kind == "thermal" else "Straggler"
+            ctx.rows.add(
+                t0,
+                "incident",
+                "train",
+                op=e.kind,
+                step=e.first_step,
+                rank=e.gpu,
+                text=f"{what}: {host} GPU {e.gpu % ctx.config.gpus_per_node}",
+                elapsed=t1 - t0 if e.last_step <= ch.steps[-1] else None,
+            )
 
 
-def _telemetry_table(c: RunConfig, s: Samples, t_end: F64, done_before: int) -> pa.Table:
-    n = len(s.t)
-    if n == 0:
-        return make_table(0, {})
-    completed = done_before + np.searchsorted(t_end, s.t, side="right")
-    current = np.minimum(completed, c.total_steps - 1)
-    return s.table(completed, current // c.steps_per_epoch + 1)
+def _monitor_lines(plan: RunPlan, samples: Samples, ch: Chunk) -> Rows:
+    return episode_lines(plan, samples, ch.steps, ch.t_end)

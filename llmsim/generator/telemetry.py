@@ -1,74 +1,61 @@
-"""nvidia-smi-like GPU telemetry on a fixed time grid, with hot/slow/memory episodes + warnings."""
+"""nvidia-smi-like GPU telemetry on a fixed time grid, from what the GPUs are doing.
+
+Each sample follows the activity of its moment (segments written by the phases): while training,
+utilisation is the share of time a kernel runs (pipeline bubbles and host gaps lower it), power
+follows the FLOP rate the run achieves, temperature follows power with a lag and a fixed offset
+per slot, and memory is what the memory model says each rank's stage holds. Episodes change the
+culprit GPU (clock, heat) and, through the synchronous step, everyone else (waiting GPUs draw
+less power). Health codes come from the same sample's numbers.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from llmsim.generator.shim import extra_of
-from llmsim.trace.config import RunConfig
+from llmsim.generator.episodes import Episode
+from llmsim.generator.plan import RunPlan
+from llmsim.trace.vocab import Health, Phase
 from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 # Activities: what the GPUs are doing during a segment of time.
 IDLE, LOAD, TRAIN, EVAL, CKPT, EXPORT = range(6)
-# (mean utilisation %, spread, power fraction between idle and TDP)
-_ACTIVITY: dict[int, tuple[float, float, float]] = {
-    IDLE: (0.0, 0.0, 0.0),
-    LOAD: (14.0, 9.0, 0.14),
-    TRAIN: (100.0, 0.0, 0.86),
-    EVAL: (83.0, 5.0, 0.55),
-    CKPT: (7.0, 4.0, 0.09),
-    EXPORT: (31.0, 10.0, 0.27),
-}
-TEMP_WARN = 80.0
-TEMP_CRIT = 87.0
-UTIL_WARN = 50.0
-TEMP_TAU = 35.0  # seconds: temperature follows power with this lag
-TEMP_GAIN = 30.0  # degrees from idle to full power
-CLOCK_STEP = 15.0
-EPISODE_GAP = 120.0  # s: a GPU gets no second heat episode until the first has cooled
+TEMP_WARN: Final = 80.0
+TEMP_CRIT: Final = 87.0
+CLOCK_WARN: Final = 0.93  # a training GPU below this share of its max clock is slow
+CLOCK_CRIT: Final = 0.85  # ... and below this one it holds the job back
+TEMP_TAU: Final = 35.0  # seconds: temperature follows power with this lag
+TEMP_GAIN: Final = 38.0  # degrees from idle to full power
+CLOCK_STEP: Final = 15.0
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of time with one phase and one activity; memory ramps from mem0 to mem1 MiB."""
+    """A stretch of time with one phase and one activity; memory ramps from mem0 to mem1 (share
+    of each rank's training memory)."""
 
     t0: float
     t1: float
-    phase: str
+    phase: Phase
     activity: int
     mem0: float
     mem1: float
 
 
-@dataclass
-class Episode:
-    """One GPU misbehaving for a while: "hot", "slow" (utilisation dip) or "mem" (allocator)."""
+@dataclass(frozen=True)
+class TimedEpisode:
+    """A slowdown episode placed in time by the train loop."""
 
-    kind: str
-    gpu: int
+    episode: Episode
     t0: float
     t1: float
-    size: float  # hot: degrees added at the top; slow: utilisation %; mem: MiB added
-    stage: int = 0  # warnings already emitted
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """A log line decided by telemetry."""
-
-    t: float
-    phase: str
-    level: str
-    source: str
-    text: str
 
 
 @dataclass
@@ -76,14 +63,13 @@ class Samples:
     """One block of telemetry samples (rows) for every GPU (columns)."""
 
     t: F64
-    phase: list[str]
+    phase: list[Phase]
     util: npt.NDArray[np.float32]
     mem: npt.NDArray[np.float32]
     temp: npt.NDArray[np.float32]
     power: npt.NDArray[np.float32]
     clock: npt.NDArray[np.float32]
     health: npt.NDArray[np.int8]
-    logs: list[LogLine] = field(default_factory=list)
 
     def table(self, step: object, epoch: object) -> pa.Table:
         """The samples as `telemetry` trace rows; `step`/`epoch` are scalars or per-row arrays."""
@@ -103,63 +89,77 @@ class Samples:
         return make_table(len(self.t), columns)
 
 
-def budget_mib(config: RunConfig) -> float:
-    """Memory used per GPU during training, MiB (weights + grads + optimizer + activations)."""
-    gib = (
-        config.mem_weights_gib
-        + config.mem_grads_gib
-        + config.mem_optimizer_gib
-        + config.mem_activations_gib
+@dataclass
+class Levels:
+    """Utilisation and power fraction of each activity for this run (from its physics)."""
+
+    util: dict[int, tuple[float, float]] = field(default_factory=dict)  # mean %, spread
+    power: dict[int, float] = field(default_factory=dict)  # share between idle and TDP
+
+
+def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
+    """Activity levels of a run: training utilisation from its bubble and host gaps, power from
+    the FLOP rate it achieves, eval from its forward-only rate."""
+    th = plan.fit.throughput
+    busy = 1.0 / (1.0 + th.bubble) * (1.0 - float(rng.uniform(0.005, 0.04)))
+    train_util = 100.0 * busy
+    flop_share = th.efficiency * (th.compute_s / (1.0 + th.bubble)) / th.step_s
+    train_pf = float(np.clip(0.42 + 0.95 * flop_share, 0.45, 0.97))
+    eval_share = float(rng.uniform(0.82, 0.97))  # smaller launches, data loading in between
+    return Levels(
+        util={
+            IDLE: (0.0, 0.0),
+            LOAD: (12.0, 9.0),
+            TRAIN: (train_util, 1.0),
+            EVAL: (train_util * eval_share, 3.0),
+            CKPT: (4.0, 3.0),
+            EXPORT: (9.0, 6.0),
+        },
+        power={
+            IDLE: 0.0,
+            LOAD: 0.10,
+            TRAIN: train_pf,
+            EVAL: train_pf * eval_share * 0.95,
+            CKPT: 0.06,
+            EXPORT: 0.08,
+        },
     )
-    return gib * 1024.0
 
 
-def gpu_name(config: RunConfig, gpu: int) -> str:
-    """`host GPU i` for a global rank."""
-    return f"{config.hostnames[gpu // config.gpus_per_node]} GPU {gpu % config.gpus_per_node}"
+def stage_of_rank(plan: RunPlan) -> npt.NDArray[np.int64]:
+    """Pipeline stage of every global rank (pipeline is the outermost Megatron dimension)."""
+    c = plan.config
+    per_stage = c.gpus // c.pp
+    return np.arange(c.gpus) // per_stage
 
 
 class Telemetry:
     """Stateful sampler: call `advance` with consecutive time windows, in order."""
 
-    def __init__(self, config: RunConfig, rng: np.random.Generator) -> None:
-        self.c = config
-        self.rng = rng
-        g, gpn = config.gpus, config.gpus_per_node
-        self.interval = config.telemetry_interval
+    def __init__(self, plan: RunPlan, rng: np.random.Generator) -> None:
+        c = plan.config
+        self.plan, self.c, self.rng = plan, c, rng
+        g, gpn = c.gpus, c.gpus_per_node
+        self.interval = c.telemetry_interval
         self.next_k = 1
-        self.idle_w = float(extra_of(config).get("gpu_idle_w", 0.1 * config.gpu_tdp_w))
-        self.idle_clock = 345.0 if config.gpu_max_clock_mhz > 1500 else 210.0
-        self.ambient = float(rng.uniform(27.0, 33.0))
-        slot = rng.uniform(-2.5, 2.5, gpn)
-        node = rng.uniform(-1.5, 1.5, config.nodes)
-        own = np.clip(rng.normal(0.0, 1.0, g), -2.5, 2.5)
-        self.temp_off = slot[np.arange(g) % gpn] + node[np.arange(g) // gpn] + own
+        gpu = plan.choice.gpu
+        self.idle_w, self.idle_clock = float(gpu.idle_w), float(gpu.idle_clock_mhz)
+        self.levels = levels(plan, rng)
+        self.ambient = float(rng.uniform(24.0, 32.0))
+        slot = rng.uniform(-3.0, 3.0, gpn)
+        node = rng.uniform(-2.0, 2.0, c.nodes)
+        self.temp_off = slot[np.arange(g) % gpn] + node[np.arange(g) // gpn]
+        self.temp_off += np.clip(rng.normal(0.0, 1.0, g), -2.5, 2.5)
         self.power_eff = rng.uniform(0.93, 1.06, g)
-        self.mem_off = rng.uniform(-0.005, 0.005, g)
-        self.capacity = float(config.gpu_memory_mib)
+        mem = plan.fit.memory
+        by_stage = np.array([mem.smi_mib(i) for i in range(len(mem.stages))])
+        self.train_mem = by_stage[stage_of_rank(plan)] * (1.0 + rng.uniform(-0.004, 0.004, g))
+        self.capacity = float(c.gpu_memory_mib)
         self.ema = 0.0
-        self.episodes: list[Episode] = []
+        self.episodes: list[TimedEpisode] = []
 
-    def typical_temp(self, gpu: int) -> float:
-        """Temperature of a GPU in steady training (used to size hot episodes)."""
-        return self.ambient + float(self.temp_off[gpu]) + TEMP_GAIN * _ACTIVITY[TRAIN][2]
-
-    def add(self, episode: Episode) -> None:
-        """Start tracking an episode (its effect and its warnings).
-
-        An episode of the same kind on a GPU that already has one under way (or, for heat,
-        one still cooling down) is dropped: two would print their warnings twice.
-        """
-        margin = EPISODE_GAP if episode.kind == "hot" else 0.0
-        for ep in self.episodes:
-            if (
-                ep.kind == episode.kind
-                and ep.gpu == episode.gpu
-                and episode.t0 <= ep.t1 + margin
-                and ep.t0 <= episode.t1 + margin
-            ):
-                return
+    def add(self, episode: TimedEpisode) -> None:
+        """An episode the train loop has placed in time."""
         self.episodes.append(episode)
 
     def times_until(self, t_end: float) -> F64:
@@ -174,191 +174,112 @@ class Telemetry:
         ts = self.times_until(t_end)
         self.next_k += len(ts)
         n, g = len(ts), self.c.gpus
-        rng = self.rng
         if n == 0:
             z = np.zeros((0, g), dtype=np.float32)
             return Samples(ts, [], z, z, z, z, z, np.zeros((0, g), dtype=np.int8))
-        starts = np.array([s.t0 for s in segments])
-        si = np.clip(np.searchsorted(starts, ts, side="right") - 1, 0, len(segments) - 1)
-        seg = [segments[i] for i in si]
-        act = np.array([s.activity for s in seg])
-        phase = [s.phase for s in seg]
-        frac = np.array(
-            [
-                0.0 if s.t1 <= s.t0 else min(1.0, max(0.0, (t - s.t0) / (s.t1 - s.t0)))
-                for s, t in zip(seg, ts, strict=True)
-            ]
+        act, phase, mem_share = _at(ts, segments)
+        util, pf = self._load(act, n, g)
+        clock_drop, heat = self._episodes(ts, act, pf)
+        power = self._power(util, pf)
+        temp = self._temperature(ts, pf, heat)
+        clock = self._clock(act, pf, temp, clock_drop)
+        mem = mem_share[:, None] * self.train_mem[None, :]
+        mem = mem + self.rng.normal(0.0, 1.0, (n, g)) * 0.001 * mem
+        mem = np.where((act == IDLE)[:, None] & (mem_share[:, None] <= 0), 0.0, mem)
+        health = _health(act, temp, clock, float(self.c.gpu_max_clock_mhz))
+        return Samples(
+            ts,
+            phase,
+            np.round(util).astype(np.float32),
+            np.clip(np.round(mem), 0.0, self.capacity - 32.0).astype(np.float32),
+            temp.astype(np.float32),
+            np.round(power).astype(np.float32),
+            clock.astype(np.float32),
+            health,
         )
-        mem_level = np.array([s.mem0 for s in seg]) + frac * np.array(
-            [s.mem1 - s.mem0 for s in seg]
-        )
-        mean_u = np.array([_ACTIVITY[a][0] for a in act])
-        spread = np.array([_ACTIVITY[a][1] for a in act])
-        pf_level = np.array([_ACTIVITY[a][2] for a in act])
-        # per-sample level wobble, then per-GPU noise
-        mean_u = mean_u + spread * rng.uniform(-1.0, 1.0, n)
+
+    def _load(self, act: npt.NDArray[np.int64], n: int, g: int) -> tuple[F64, F64]:
+        lv, rng = self.levels, self.rng
+        mean = np.array([lv.util[a][0] for a in act])
+        spread = np.array([lv.util[a][1] for a in act])
         noise = rng.standard_normal((n, g))
-        train = act == TRAIN
+        util = mean[:, None] + spread[:, None] * noise * 0.5 + rng.uniform(-1, 1, n)[:, None]
         util = np.where(
-            train[:, None],
-            100.0 - np.abs(noise) * 1.3,
-            mean_u[:, None] + spread[:, None] * 0.4 * noise,
+            (act == TRAIN)[:, None], np.minimum(util, 100.0 - np.abs(noise) * 0.4), util
         )
-        util = np.where((act == IDLE)[:, None], 0.0, util)
-        util = np.clip(util, 0.0, 100.0)
-        pf = (
-            pf_level[:, None] * self.power_eff[None, :] * (1.0 + 0.03 * rng.standard_normal((n, g)))
-        )
-        # episodes that change utilisation or memory
-        mem = mem_level[:, None] * (1.0 + self.mem_off[None, :])
-        mem = mem + rng.normal(0.0, 1.0, (n, g)) * (0.0012 * mem_level[:, None])
-        temp_bump = np.zeros((n, g))
-        for ep in self.episodes:
-            inside = (ts >= ep.t0) & (ts <= ep.t1)
+        util = np.clip(np.where((act == IDLE)[:, None], 0.0, util), 0.0, 100.0)
+        level = np.array([lv.power[a] for a in act])
+        pf = level[:, None] * self.power_eff[None, :] * (1.0 + 0.02 * rng.standard_normal((n, g)))
+        return util, pf
+
+    def _episodes(self, ts: F64, act: npt.NDArray[np.int64], pf: F64) -> tuple[F64, F64]:
+        """Per-sample, per-GPU clock loss and extra heat; waiting GPUs draw less power."""
+        n, g = pf.shape
+        drop, heat = np.zeros((n, g)), np.zeros((n, g))
+        training = act == TRAIN
+        for te in self.episodes:
+            inside = (ts >= te.t0) & (ts <= te.t1) & training
             if not inside.any():
                 continue
-            if ep.kind == "slow":
-                util[inside, ep.gpu] = np.minimum(util[inside, ep.gpu], ep.size)
-                pf[inside, ep.gpu] *= 0.55
-            elif ep.kind == "mem":
-                mem[inside, ep.gpu] += ep.size
-            else:
-                ramp = max(self.interval, 0.35 * (ep.t1 - ep.t0))
-                shape = np.clip(np.minimum(ts - ep.t0, ep.t1 - ts) / ramp, 0.0, 1.0)
-                temp_bump[:, ep.gpu] += ep.size * np.sin(0.5 * np.pi * shape)
-        pf = np.clip(pf, 0.0, 0.985)
+            e = te.episode
+            ramp = np.clip(np.minimum(ts - te.t0, te.t1 - ts) / max(self.interval, 20.0), 0, 1)
+            drop[inside, e.gpu] = e.clock_drop
+            heat[:, e.gpu] += np.where(inside, e.heat * np.sin(0.5 * np.pi * ramp), 0.0)
+            waiting = 1.0 - 0.6 * e.slowdown / (1.0 + e.slowdown)
+            others = np.ones(g, dtype=bool)
+            others[e.gpu] = False
+            pf[np.ix_(inside, others)] *= waiting
+        return drop, heat
+
+    def _power(self, util: F64, pf: F64) -> F64:
         tdp = float(self.c.gpu_tdp_w)
-        power = self.idle_w * (0.92 + 0.08 * (util / 100.0)) + (tdp - self.idle_w) * pf
-        power = np.clip(power + rng.normal(0.0, 2.0, (n, g)), 0.8 * self.idle_w, tdp)
-        # temperature lags the cluster's mean power fraction
+        pf = np.clip(pf, 0.0, 0.985)
+        power = self.idle_w * (0.92 + 0.08 * util / 100.0) + (tdp - self.idle_w) * pf
+        return np.clip(power + self.rng.normal(0.0, 2.0, power.shape), 0.8 * self.idle_w, tdp)
+
+    def _temperature(self, ts: F64, pf: F64, heat: F64) -> F64:
         pf_mean = pf.mean(axis=1)
-        ema = np.empty(n)
-        e = self.ema
-        prev_t = ts[0] - self.interval
-        for i in range(n):
-            a = 1.0 - math.exp(-(ts[i] - prev_t) / TEMP_TAU)
-            e += a * (pf_mean[i] - e)
-            ema[i] = e
-            prev_t = ts[i]
+        ema = np.empty(len(ts))
+        e, prev = self.ema, ts[0] - self.interval
+        for i, t in enumerate(ts):  # a lag filter: one pass over the samples of the block
+            e += (1.0 - math.exp(-(t - prev) / TEMP_TAU)) * (pf_mean[i] - e)
+            ema[i], prev = e, t
         self.ema = e
         temp = (
             self.ambient
             + self.temp_off[None, :]
             + TEMP_GAIN * ema[:, None]
             + 0.4 * TEMP_GAIN * (pf - pf_mean[:, None])
-            + temp_bump
-            + rng.normal(0.0, 0.35, (n, g))
+            + heat
+            + self.rng.normal(0.0, 0.35, pf.shape)
         )
-        temp = np.round(temp)
-        max_clock = float(self.c.gpu_max_clock_mhz)
-        throttle = np.floor(np.clip(pf - 0.9, 0.0, None) * 150.0) + np.floor(
-            np.clip(temp - 78.0, 0.0, None) * 2.5
-        )
-        clock = np.clip(max_clock - CLOCK_STEP * throttle, 0.6 * max_clock, max_clock)
-        clock = np.where((act == IDLE)[:, None], self.idle_clock, clock)
-        util = np.round(util)
-        mem = np.clip(np.round(mem), 0.0, self.capacity - 32.0)
-        power = np.round(power)
-        health = np.zeros((n, g), dtype=np.int8)
-        health[(temp >= TEMP_WARN) | (train[:, None] & (util < UTIL_WARN))] = 1
-        health[temp >= TEMP_CRIT] = 2
-        out = Samples(
-            ts,
-            phase,
-            util.astype(np.float32),
-            mem.astype(np.float32),
-            temp.astype(np.float32),
-            power.astype(np.float32),
-            clock.astype(np.float32),
-            health,
-        )
-        out.logs = self._warnings(out, train)
-        self.episodes = [ep for ep in self.episodes if ep.t1 + 600.0 > ts[-1] and not _finished(ep)]
+        out: F64 = np.round(temp)
         return out
 
-    def _warnings(self, s: Samples, train: npt.NDArray[np.bool_]) -> list[LogLine]:
-        logs: list[LogLine] = []
-        c = self.c
-        for ep in self.episodes:
-            col = ep.gpu
-            who = f"rank {col} ({gpu_name(c, col)})"
-            if ep.kind == "hot":
-                temps = s.temp[:, col]
-                for i in range(len(s.t)):
-                    tv, t = float(temps[i]), float(s.t[i])
-                    if ep.stage == 0 and TEMP_WARN <= tv < TEMP_CRIT:
-                        ep.stage = 1
-                        logs.append(
-                            LogLine(
-                                t,
-                                s.phase[i],
-                                "WARNING",
-                                "monitor",
-                                f"GPU temperature high: {gpu_name(c, col)} at {tv:.0f}°C "
-                                f"(warning threshold {TEMP_WARN:.0f}°C), SM clock "
-                                f"{s.clock[i, col]:.0f} MHz, power {s.power[i, col]:.0f} W",
-                            )
-                        )
-                    if ep.stage in (0, 1) and tv >= TEMP_CRIT:
-                        ep.stage = 2
-                        logs.append(
-                            LogLine(
-                                t,
-                                s.phase[i],
-                                "WARNING",
-                                "monitor",
-                                f"GPU temperature critical: {gpu_name(c, col)} at {tv:.0f}°C "
-                                f"(critical threshold {TEMP_CRIT:.0f}°C), clocks throttled to "
-                                f"{s.clock[i, col]:.0f} MHz",
-                            )
-                        )
-                    if ep.stage in (1, 2) and t > ep.t1 and tv < TEMP_WARN - 5:
-                        ep.stage = 3
-                        logs.append(
-                            LogLine(
-                                t,
-                                s.phase[i],
-                                "INFO",
-                                "monitor",
-                                f"GPU temperature back to normal: {gpu_name(c, col)} at {tv:.0f}°C",
-                            )
-                        )
-            elif ep.kind == "slow" and ep.stage == 0:
-                hit = np.flatnonzero(train & (s.util[:, col] < UTIL_WARN) & (s.t >= ep.t0))
-                if len(hit):
-                    i = int(hit[0])
-                    ep.stage = 1
-                    med = float(np.median(s.util[i]))
-                    logs.append(
-                        LogLine(
-                            float(s.t[i]),
-                            s.phase[i],
-                            "WARNING",
-                            "monitor",
-                            f"Straggler detected: {who} at {s.util[i, col]:.0f}% GPU utilization "
-                            f"(cluster median {med:.0f}%), {s.power[i, col]:.0f} W",
-                        )
-                    )
-            elif ep.kind == "mem" and ep.stage == 0:
-                hit = np.flatnonzero((s.t >= ep.t0) & (s.t <= ep.t1))
-                if len(hit):
-                    i = int(hit[0])
-                    ep.stage = 1
-                    used = float(s.mem[i, col])
-                    flushes = 2 + int(ep.size) % 4
-                    logs.append(
-                        LogLine(
-                            float(s.t[i]),
-                            s.phase[i],
-                            "WARNING",
-                            "trainer",
-                            f"{who}: {flushes} pytorch allocator cache flushes since last step "
-                            f"(memory fragmentation), {used:,.0f} MiB of {self.capacity:,.0f} MiB "
-                            "in use. Consider PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
-                        )
-                    )
-        return logs
+    def _clock(self, act: npt.NDArray[np.int64], pf: F64, temp: F64, drop: F64) -> F64:
+        top = float(self.c.gpu_max_clock_mhz)
+        throttle = np.floor(np.clip(pf - 0.9, 0.0, None) * 150.0)
+        throttle += np.floor(np.clip(temp - 82.0, 0.0, None) * 1.5)
+        clock = np.clip(top - CLOCK_STEP * throttle, 0.6 * top, top) * (1.0 - drop)
+        clock = np.round(clock / CLOCK_STEP) * CLOCK_STEP
+        return np.where((act == IDLE)[:, None], self.idle_clock, clock)
 
 
-def _finished(ep: Episode) -> bool:
-    return ep.stage == 3 if ep.kind == "hot" else ep.stage == 1
+def _at(ts: F64, segments: list[Segment]) -> tuple[npt.NDArray[np.int64], list[Phase], F64]:
+    starts = np.array([s.t0 for s in segments])
+    idx = np.clip(np.searchsorted(starts, ts, side="right") - 1, 0, len(segments) - 1)
+    t0 = starts[idx]
+    t1 = np.array([segments[i].t1 for i in idx])
+    m0 = np.array([segments[i].mem0 for i in idx])
+    m1 = np.array([segments[i].mem1 for i in idx])
+    frac = np.clip(np.where(t1 > t0, (ts - t0) / np.maximum(t1 - t0, 1e-9), 0.0), 0.0, 1.0)
+    act = np.array([segments[i].activity for i in idx], dtype=np.int64)
+    return act, [segments[i].phase for i in idx], m0 + frac * (m1 - m0)
+
+
+def _health(act: npt.NDArray[np.int64], temp: F64, clock: F64, top: float) -> npt.NDArray[np.int8]:
+    health = np.zeros(temp.shape, dtype=np.int8)
+    training = (act == TRAIN)[:, None]
+    health[(temp >= TEMP_WARN) | (training & (clock < CLOCK_WARN * top))] = int(Health.WARN)
+    health[(temp >= TEMP_CRIT) | (training & (clock < CLOCK_CRIT * top))] = int(Health.CRIT)
+    return health

@@ -1,66 +1,153 @@
-"""Per-step throughput: MFU wobble -> tokens/s and step time, with rare slow steps (stalls)."""
+"""Step time from FLOPs, efficiency, the pipeline bubble and the collectives that do not overlap.
+
+The model: a step executes `hw_flops_per_token` x tokens (the matmuls of forward and backward,
+causal attention, plus the recomputed forward) at `efficiency` x peak on every GPU. Efficiency
+grows with the hidden size (small matmuls do not fill an H100), loses a little to tensor-parallel
+communication, and never exceeds HW_CEILING of peak. Pipelines idle for (pp - 1) / m of the
+compute (m micro-batches per step). Data-parallel collectives move the bytes the stack's
+sharding needs over NVLink (one node) or InfiniBand (several), mostly hidden behind compute;
+what is not hidden adds to the step. MFU is then what each stack prints: torchtitan and
+Megatron with their own FLOP formulas (attention counted), the others with 6N.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Final
 
-import numpy as np
-import numpy.typing as npt
+from llmsim.generator.architecture import (
+    embedding_params,
+    megatron_flops_per_token,
+    megatron_padded_vocab,
+    param_count,
+    six_n,
+    titan_flops_per_token,
+)
+from llmsim.generator.gpus import GpuSpec
+from llmsim.generator.layout import GPUS_PER_NODE, Layout
+from llmsim.generator.memory import rank_params
+from llmsim.generator.models import ModelSpec
+from llmsim.trace.vocab import Stack
 
-from llmsim.generator.shim import extra_of
-from llmsim.trace.config import RunConfig
-
-F64 = npt.NDArray[np.float64]
-WOBBLE = 0.011  # relative sigma of the per-step MFU
-WOBBLE_MAX = 0.025
+HW_CEILING: Final = 0.78  # executed FLOP/s never above this share of the dense bf16 peak
+# Best matmul efficiency of a GPU type and the hidden size at which half of it is reached.
+EFFICIENCY: Final[dict[str, tuple[float, float]]] = {"H100": (0.80, 3000.0), "H200": (0.80, 3000.0)}
+EFFICIENCY_DEFAULT: Final = (0.80, 1800.0)  # A100s fill up at smaller widths
+TP_PENALTY: Final = 0.05  # efficiency lost per doubling of TP (exposed TP/SP collectives)
+RECOMPUTE_EXTRA: Final[dict[str, float]] = {"none": 0.0, "selective": 0.05, "full": 1 / 3}
+TITAN_SAC_EXTRA: Final = 0.15  # torchtitan's op-level selective AC recomputes every other matmul
+BUS_EFFICIENCY: Final = 0.8  # NCCL bus bandwidth / link bandwidth
+OVERLAP: Final = 0.85  # share of the compute that collectives can hide behind
+RING_HOP_S: Final = 5e-6  # per-hop latency of a ring step
+HOST_OVERHEAD: Final = 0.015  # dataloader, Python, optimizer step: share of the step
 
 
 @dataclass(frozen=True)
-class StepRates:
-    """Throughput of a chunk of steps; tokens_per_s * step_time == global_batch_tokens."""
+class Throughput:
+    """How fast a step goes, and why."""
 
-    mfu: F64
-    tokens_per_s: F64
-    step_time: F64
-    extra: F64  # seconds added by a stall or a retried collective (0 on normal steps)
+    flops_per_token: float  # the stack's own model-FLOP definition (what it prints)
+    hw_flops_per_token: float  # executed: causal attention and recomputation included
+    efficiency: float  # executed FLOP/s / peak while computing
+    bubble: float  # (pp - 1) / micro-batches
+    compute_s: float  # per step, at `efficiency`, bubble included
+    comm_s: float  # data-parallel collectives per step
+    exposed_s: float  # the part of comm_s not hidden behind compute
+    step_s: float  # mean step time
+    tokens_per_step: int
+    busbw_gbs: float  # bus bandwidth the data-parallel collectives reach
 
-
-def mfu_range(config: RunConfig) -> tuple[float, float]:
-    """The MFU band of the run's GPU type."""
-    lo, hi = extra_of(config).get("mfu_range", [0.33, 0.55])
-    return float(lo), float(hi)
-
-
-def flops_per_s(config: RunConfig) -> float:
-    """Peak dense bf16 FLOP/s of the whole cluster."""
-    return config.gpus * config.gpu_peak_tflops * 1e12
-
-
-def mfu_of(config: RunConfig, tokens_per_s: F64) -> F64:
-    """MFU from throughput: 6 N tokens/s / (GPUs x peak)."""
-    out: F64 = 6.0 * config.params * tokens_per_s / flops_per_s(config)
-    return out
+    @property
+    def tokens_per_s(self) -> float:
+        """Job throughput at the mean step time."""
+        return self.tokens_per_step / self.step_s
 
 
-def rates(config: RunConfig, n: int, rng: np.random.Generator, slow: dict[int, float]) -> StepRates:
-    """Draw n consecutive steps. `slow` maps a chunk index to a wanted extra time fraction.
+def model_flops_per_token(spec: ModelSpec, stack: Stack, seq_len: int, tp: int) -> float:
+    """The FLOPs per token the stack prints its TFLOP/s and MFU with."""
+    if stack == "torchtitan":
+        return titan_flops_per_token(spec, seq_len)
+    if stack == "megatron":
+        return megatron_flops_per_token(spec, seq_len, megatron_padded_vocab(spec.vocab_size, tp))
+    return six_n(spec)
 
-    A slow step is stretched only as far as the MFU stays inside the GPU's band, and the
-    extra time is reported so the warning that explains it can quote it.
-    """
-    lo, hi = mfu_range(config)
-    base = float(extra_of(config).get("mfu_base", (lo + hi) / 2))
-    wobble = np.clip(rng.normal(0.0, WOBBLE, n), -WOBBLE_MAX, WOBBLE_MAX)
-    mfu = np.clip(base * (1.0 + wobble), lo, hi)
-    tps = mfu * flops_per_s(config) / (6.0 * config.params)
-    step_time = config.global_batch_tokens / tps
-    extra = np.zeros(n)
-    if slow:
-        idx = np.fromiter(slow.keys(), dtype=np.int64)
-        want = np.fromiter(slow.values(), dtype=np.float64)
-        room = mfu[idx] / (lo * 1.0005) - 1.0
-        frac = np.clip(np.minimum(want, room), 0.0, None)
-        extra[idx] = step_time[idx] * frac
-        step_time = step_time + extra
-        tps = config.global_batch_tokens / step_time
-    return StepRates(mfu_of(config, tps), tps, step_time, extra)
+
+def hw_flops_per_token(spec: ModelSpec, stack: Stack, layout: Layout, seq_len: int) -> float:
+    """FLOPs actually executed per token: matmuls, causal attention, recomputed forward."""
+    # The input embedding is a lookup; the output layer is a matmul even when it is tied.
+    lookup = 0 if spec.tied_embeddings else embedding_params(spec)
+    dense = 6.0 * (param_count(spec) - lookup)
+    attention = 6.0 * spec.num_layers * spec.num_heads * spec.dim_per_head * seq_len
+    extra = RECOMPUTE_EXTRA[layout.recompute]
+    if stack == "torchtitan" and layout.recompute == "selective":
+        extra = TITAN_SAC_EXTRA
+    return (dense + attention) * (1.0 + extra)
+
+
+def efficiency(spec: ModelSpec, gpu: GpuSpec, tp: int, run_factor: float) -> float:
+    """Executed FLOP/s over peak while computing: width, TP and the run's own luck."""
+    best, half = EFFICIENCY.get(gpu.short, EFFICIENCY_DEFAULT)
+    width = spec.hidden_size / (spec.hidden_size + half)
+    tp_loss = 1.0 - TP_PENALTY * math.log2(tp)
+    return min(HW_CEILING, best * width * tp_loss * run_factor)
+
+
+def dp_bytes(spec: ModelSpec, stack: Stack, layout: Layout, grad_accum: int) -> float:
+    """Bytes each GPU sends through data-parallel collectives per step (ring: (n-1)/n)."""
+    n = rank_params(spec, stack, layout, 0)
+    share = (layout.dp - 1) / layout.dp
+    if stack == "megatron":  # fp32 gradient reduce-scatter + bf16 parameter all-gather, once
+        return 6.0 * n * share
+    if stack == "hf-deepspeed" and layout.zero_stage == 2:
+        return (2.0 * grad_accum + 2.0) * n * share
+    return 3 * 2.0 * n * grad_accum * share  # two all-gathers + a reduce-scatter per micro-batch
+
+
+def bus_bandwidth(gpu: GpuSpec, layout: Layout, gpus: int) -> float:
+    """GB/s the data-parallel ring reaches: NVLink inside a node, the GPU's NIC across nodes."""
+    link = gpu.nvlink_gbs if gpus <= GPUS_PER_NODE else gpu.ib_gbs
+    return link * BUS_EFFICIENCY
+
+
+def step_time(
+    spec: ModelSpec,
+    stack: Stack,
+    layout: Layout,
+    gpu: GpuSpec,
+    gpus: int,
+    seq_len: int,
+    grad_accum: int,
+    run_factor: float,
+) -> Throughput:
+    """The mean step of a run."""
+    tokens = layout.dp * layout.micro_batch * grad_accum * seq_len
+    hw = hw_flops_per_token(spec, stack, layout, seq_len)
+    eff = efficiency(spec, gpu, layout.tp, run_factor)
+    bubble = (layout.pp - 1) / grad_accum
+    pure = tokens * hw / gpus / (gpu.peak_tflops * 1e12 * eff)
+    compute = pure * (1.0 + bubble)
+    busbw = bus_bandwidth(gpu, layout, gpus)
+    comm = 0.0
+    if layout.dp > 1:
+        rings = 2 * (layout.dp - 1) * RING_HOP_S * 3 * grad_accum
+        comm = dp_bytes(spec, stack, layout, grad_accum) / (busbw * 1e9) + rings
+    exposed = max(0.0, comm - OVERLAP * pure) + 0.03 * comm
+    step = (compute + exposed) * (1.0 + HOST_OVERHEAD)
+    return Throughput(
+        flops_per_token=model_flops_per_token(spec, stack, seq_len, layout.tp),
+        hw_flops_per_token=hw,
+        efficiency=eff,
+        bubble=bubble,
+        compute_s=compute,
+        comm_s=comm,
+        exposed_s=exposed,
+        step_s=step,
+        tokens_per_step=tokens,
+        busbw_gbs=busbw,
+    )
+
+
+def mfu(flops_per_token: float, tokens_per_s: float, gpus: int, peak_tflops: float) -> float:
+    """Model FLOPs utilisation with a given FLOP definition."""
+    return flops_per_token * tokens_per_s / (gpus * peak_tflops * 1e12)

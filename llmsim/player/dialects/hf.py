@@ -1,7 +1,9 @@
-"""Hugging Face Trainer (with Accelerate/FSDP or DeepSpeed): logged dicts via tqdm.write.
+"""Hugging Face Trainer 4.57 (with Accelerate/FSDP or DeepSpeed): the dicts of tqdm.write.
 
-transformers 4.x: `{'loss': 1.2087, 'grad_norm': 0.8125, 'learning_rate': 1.93e-05, 'epoch': 0.14}`
-(loss to 4 decimals, grad_norm and learning_rate as raw floats, epoch to 2 decimals).
+Sources: transformers/trainer.py `_maybe_log_save_evaluate` (loss `round(x, 4)`, grad_norm the
+float of a float32 tensor, learning_rate the scheduler's float) and trainer_callback.py
+`ProgressCallback.on_log` (epoch rounded to 2 places, total_flos dropped); evaluation metrics
+from trainer_utils.speed_metrics (runtime to 4 places, rates to 3).
 """
 
 from __future__ import annotations

@@ -42,6 +42,12 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
         prefix += [(level, level), (" - ", None)]
     elif fmt == "pylog":
         prefix += [(level, level), (f":{origin}:", "origin")]
+    elif fmt == "pylog-stamped":
+        prefix += [
+            (level, level),
+            (f":{origin}:", "origin"),
+            (f"[{stamps.seconds(when)}] ", "time"),
+        ]
     elif fmt == "tool":
         prefix += [(f"[{stamps.seconds(when)}] ", "time"), (level.ljust(7), level)]
         prefix += [(f" {origin:<10} ", "origin"), ("| ", "sep")]

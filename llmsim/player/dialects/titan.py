@@ -1,4 +1,10 @@
-"""torchtitan: the coloured metrics line, validation line and checkpoint lines."""
+"""torchtitan v0.2.0: the coloured metrics line, the validation line, the save line.
+
+Sources: torchtitan/components/metrics.py (MetricsProcessor.log, log_validation: red step,
+green loss, orange grad_norm, turquoise memory, blue tps, cyan tflops, magenta mfu, fields two
+spaces apart) and components/checkpoint.py (the save's closing line, its missing space before
+`in` included). run_train.sh's `--tee 3` puts `[rank0]:` in front.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +62,8 @@ class Titan:
         return [Line(self._prefix(when), body)]
 
     def checkpoint(self, ev: Event, when: float) -> list[Line]:
+        if ev.step == self.config.total_steps:
+            return []  # the last step saves through _save_last_step, which returns early
         text = (
             "Finished saving the checkpoint (or staging if async is enabled)"
             f"in {ev.elapsed or 0.0:.2f} seconds."

@@ -1,0 +1,94 @@
+"""What every stack's text needs: the plan, a seeded rng, the rows being written, run ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmsim.generator.plan import RunPlan
+from llmsim.generator.rows import Clock, Logger, Rows
+from llmsim.trace.config import RunConfig
+from llmsim.trace.vocab import LogFormat, Phase
+
+PYTHON = "/usr/bin/python3"
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Process ids, addresses and ports of a run (drawn once, used by every phase)."""
+
+    agent_pid: int  # torchrun's agent / the deepspeed runner on node 0
+    pid_base: tuple[int, ...]  # per node: worker pids follow it
+    tid_offset: int  # NCCL's init thread id minus its pid
+    subnet: int
+    master_port: int
+    comm_hex: tuple[str, ...]  # NCCL communicator pointers (heap addresses)
+    comm_ids: tuple[str, ...]  # NCCL commIds (16 hex digits)
+
+    @classmethod
+    def draw(cls, config: RunConfig, rng: np.random.Generator) -> Ids:
+        """Ids for a run."""
+
+        def hex_bytes(n: int) -> str:
+            return "".join(f"{int(b):02x}" for b in rng.integers(0, 256, n))
+
+        return cls(
+            agent_pid=int(rng.integers(1_000_000, 3_800_000)),
+            pid_base=tuple(int(p) for p in rng.integers(1_000_000, 3_900_000, config.nodes)),
+            tid_offset=int(rng.integers(300, 900)),
+            subnet=int(rng.integers(1, 250)),
+            master_port=int(rng.choice((29500, 29500, 6000, 12355))),
+            comm_hex=tuple("0x55" + hex_bytes(4) + hex_bytes(1)[0] + "0" for _ in range(6)),
+            comm_ids=tuple("0x" + hex_bytes(8) for _ in range(6)),
+        )
+
+
+class Context:
+    """One phase's writing context: where rows go, the clock, the rng and the run's names."""
+
+    def __init__(
+        self, plan: RunPlan, ids: Ids, rows: Rows, clock: Clock, rng: np.random.Generator
+    ) -> None:
+        self.plan, self.config, self.ids = plan, plan.config, ids
+        self.rows, self.clock, self.rng = rows, clock, rng
+        self.python = PYTHON
+
+    def logger(
+        self, phase: Phase, source: LogFormat, origin: str | None = None, rank: int | None = None
+    ) -> Logger:
+        """A logger of this context's rows and clock."""
+        return self.rows.logger(phase, source, self.clock, origin, rank)
+
+    @property
+    def init(self) -> Logger:
+        """Plain init lines (switch format with `.at(...)`)."""
+        return self.logger("init", "plain")
+
+    @property
+    def close(self) -> Logger:
+        """Plain lines after training (the summary phase)."""
+        return self.logger("summary", "plain")
+
+    @property
+    def agent_pid(self) -> int:
+        """torchrun's agent pid."""
+        return self.ids.agent_pid
+
+    @property
+    def master_port(self) -> int:
+        """The rendezvous / MASTER_PORT."""
+        return self.ids.master_port
+
+    def worker_pid(self, rank: int) -> int:
+        """Process id of a global rank's worker."""
+        node, local = divmod(rank, self.config.gpus_per_node)
+        return self.ids.pid_base[node] + local + 1
+
+    def ip(self, node: int) -> str:
+        """Management address of a node."""
+        return f"10.{self.ids.subnet}.{node // 250}.{node % 250 + 4}"
+
+    def tick(self, lo: float, hi: float) -> float:
+        """Advance the clock by a random span; return the new time."""
+        return self.clock.tick(float(self.rng.uniform(lo, hi)))

@@ -1,0 +1,122 @@
+"""A Megatron-LM pretraining job (srun across nodes, torchrun on one)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from llmsim.generator.stacks import launch, megatron, nccl
+from llmsim.generator.stacks.context import Context
+
+
+class MegatronRun:
+    """Megatron's start-up dump, checkpoint lines, memory and straggler reports."""
+
+    def init(self, ctx: Context) -> tuple[float, float, float]:
+        c = ctx.config
+        if c.launcher == "torchrun":
+            launch.torchrun_start(ctx, info=False, entry="python3")
+        workers = ctx.clock.tick(float(ctx.rng.uniform(8.0, 20.0)))  # imports, TE, apex
+        megatron.arguments(ctx)
+
+        def world() -> None:
+            nccl.init_lines(ctx, ctx.init)
+            nccl.group_lines(ctx, ctx.init, ((1, c.tp), (2, c.pp), (3, c.dp)))
+
+        megatron.initialize(ctx, world)
+        setup0 = ctx.clock.t
+        megatron.model(ctx)
+        load0 = ctx.clock.t
+        if c.resume_step:
+            megatron.load_checkpoint(ctx)
+        megatron.datasets(ctx, (ctx.clock.t - setup0) * 1000)
+        return workers, load0, ctx.clock.t
+
+    def eval_begin(self, ctx: Context, step: int) -> None:
+        return None
+
+    def save(
+        self, ctx: Context, step: int, seconds: float, last: bool, dropped: int | None
+    ) -> None:
+        log = ctx.logger("checkpoint", "plain")
+        if last:  # the final save comes after the loop: `[after training is done]` first
+            megatron.finish(ctx, log)
+        megatron.save_start(ctx, log, step)
+        ctx.clock.tick(seconds)
+
+    def saved(self, ctx: Context, step: int, seconds: float) -> None:
+        megatron.timers(
+            ctx, ctx.logger("checkpoint", "plain"), (("save-checkpoint", seconds * 1000),)
+        )
+
+    def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        # --manual-gc --manual-gc-interval 100: a silent collection every 100 iterations
+        return np.where(steps % 100 == 0, 0.35, 0.0)
+
+    def extras(
+        self,
+        ctx: Context,
+        steps: npt.NDArray[np.int64],
+        t_end: npt.NDArray[np.float64],
+        lr: npt.NDArray[np.float64],
+        step_time: npt.NDArray[np.float64],
+    ) -> None:
+        c = ctx.config
+        log = ctx.logger("train", "plain")
+        first_log = c.resume_step + c.log_interval - (c.resume_step % c.log_interval)
+        for i in np.flatnonzero(steps == first_log):
+            ctx.clock.t = float(t_end[i])
+            megatron.memory_report(ctx, log, int(steps[i]))
+        if not ctx.plan.flags.log_straggler:
+            return
+        for i in np.flatnonzero(steps % c.log_interval == 0):
+            ctx.clock.t = float(t_end[i])
+            self._straggler(ctx, int(steps[i]), float(step_time[i]))
+
+    def _straggler(self, ctx: Context, step: int, step_s: float) -> None:
+        """StragglerDetector.report (megatron/core/utils.py) on rank 0."""
+        c, rng = ctx.config, ctx.rng
+        stamped = ctx.logger("train", "pylog-stamped", "megatron.core.utils")  # f"{now} | ..."
+        log = ctx.logger("train", "pylog", "megatron.core.utils")
+        n = c.gpus
+        culprit = next((e for e in ctx.plan.episodes if e.first_step <= step <= e.last_step), None)
+        # the culprit is the extreme of every reading it moves; otherwise they scatter
+        worst = [culprit.gpu] * 5 if culprit else [int(r) for r in rng.integers(0, n, 5)]
+        slow = worst[0]
+        ms = step_s * 1000
+        top = float(c.gpu_max_clock_mhz)
+        tf = ctx.plan.fit.throughput.flops_per_token * c.global_batch_tokens / (step_s * n * 1e12)
+        low_clock = top * (1 - culprit.clock_drop) if culprit else top - 15 * rng.integers(1, 8)
+        ranks = rng.integers(0, n, 8)  # the extremes of each reading
+        tflops = tf / 3 * rng.uniform(0.97, 1.02, 8)  # et_flops: not tracing backward (amp 3)
+        order = np.argsort(tflops)
+        flops_ranks = rng.integers(0, n, 8)
+        if culprit:
+            tflops[order[0]] = tf / 3 * (1 - culprit.slowdown)
+            flops_ranks[order[0]] = slow
+        w = c.gpu_tdp_w * 1000  # torch.cuda.power_draw() is in mW; the report says W
+        stamped.info(
+            f"| MnRtt/Rnk: {ms * 0.995:.2f}ms/{ranks[1]} | MxRtt/Rnk: {ms:.2f}ms/{slow} | "
+            f"MnPwr/Rnk: {w * rng.uniform(0.72, 0.8):.2f}W/{ranks[2]} | "
+            f"MxPwr/Rnk: {w * rng.uniform(0.9, 0.98):.2f}W/{ranks[3]} | "
+            f"MnTmp/Rnk: {rng.uniform(38, 46):.2f}C/{ranks[4]} | "
+            f"MxTmp/Rnk: {rng.uniform(60, 68) + (culprit.heat if culprit else 0):.2f}C/{worst[1]} | "
+            f"MnUtl/Rnk: {rng.integers(92, 98):.2f}%/{worst[2]} | MxUtl/Rnk: 100.00%/{ranks[5]} | "
+            f"MnClk/Rnk: {low_clock:.2f}MHz/{worst[3]} | MxClk/Rnk: {top:.2f}MHz/{ranks[6]} | "
+            # get_batch time: measured in ms, labelled "us" by the detector
+            f"MnDRtt/Rnk: {rng.uniform(5, 20):.2f}us/{ranks[7]} | "
+            f"MxDRtt/Rnk: {rng.uniform(25, 60):.2f}us/{worst[4]} | "
+            f"MnEtpt/Rnk: {tflops[order[0]]:.2f}TF/{flops_ranks[order[0]]} | "
+            f"MxEtpt/Rnk: {tflops[order[-1]]:.2f}TF/{flops_ranks[order[-1]]}"
+        )
+        ends = [f"{tflops[j]:.2f}TF/{flops_ranks[j]}," for j in order]
+        bottom, top4 = " ".join(ends[:4]), " ".join(ends[-4:])
+        log.info(f"^^^^ Bottom {megatron.STRAGGLER_MINMAX} Ranks with lowest  Etpt(TF): {bottom}")
+        log.info(f"^^^^ Top    {megatron.STRAGGLER_MINMAX} Ranks with highest Etpt(TF): {top4}")
+
+    def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
+        return None  # printed before the final save
+
+    def close(self, ctx: Context) -> None:
+        if ctx.config.launcher == "torchrun":
+            launch.torchrun_end(ctx, info=False)

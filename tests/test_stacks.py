@@ -1,0 +1,165 @@
+"""Every line a run prints is one its stack prints, in that stack's real format, and no line
+belongs to another stack. Lines are drawn by the player's dialects (log rows and the stack's step,
+eval and checkpoint lines), as the renderer prints them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from stack_patterns import foreign, unmatched
+
+from llmsim.bundled import bundled_traces
+from llmsim.generator import GenerateOptions, plan_run, write_trace
+from llmsim.player.dialects import Line, Stamps, dialect_for, log_line
+from llmsim.sanitize import clean
+from llmsim.trace import RunConfig, open_trace
+from llmsim.trace.vocab import STACKS
+
+# Small but varied runs of each stack: one node and several, fresh and resumed.
+CASES: dict[str, list[GenerateOptions]] = {
+    "hf": [
+        GenerateOptions(seed=11, stack="hf", kind="finetune", gpus=8, steps_per_epoch=24, epochs=2),
+        GenerateOptions(seed=12, stack="hf", kind="pretrain", gpus=16, steps_per_epoch=30),
+    ],
+    "hf-deepspeed": [
+        GenerateOptions(seed=21, stack="hf-deepspeed", kind="finetune", gpus=8, steps_per_epoch=20),
+        GenerateOptions(
+            seed=22,
+            stack="hf-deepspeed",
+            kind="finetune",
+            gpus=32,
+            epochs=1,
+            steps_per_epoch=110,
+            incidents="often",
+        ),
+    ],
+    "megatron": [
+        GenerateOptions(seed=31, stack="megatron", gpus=8, steps_per_epoch=40),
+        GenerateOptions(
+            seed=32,
+            stack="megatron",
+            model="Llama-3-70B",
+            gpus=256,
+            steps_per_epoch=30,
+            incidents="often",
+        ),
+    ],
+    "torchtitan": [
+        GenerateOptions(
+            seed=41, stack="torchtitan", model="Llama-3-8B", gpus=8, steps_per_epoch=120
+        ),
+        GenerateOptions(
+            seed=42,
+            stack="torchtitan",
+            model="Llama-3-70B",
+            gpus=128,
+            steps_per_epoch=30,
+            incidents="often",
+        ),
+    ],
+}
+NCCL_TIMING = re.compile(r"NCCL INFO .*(\bms\b|GB/s|busbw|algbw|\btime\b)")
+
+
+def _text(line: Line) -> str:
+    return clean("".join(text for text, _ in (*line.prefix, *line.body)))
+
+
+def rendered(path: Path) -> tuple[RunConfig, list[str]]:
+    """The run's own printed lines, as the player draws them (UTC stamps, no colour).
+
+    Log rows through `log_line`, step/eval/checkpoint rows through the stack's dialect, each
+    sanitised as the renderer does; the player's own frame (bars, summary box) is left out.
+    """
+    trace = open_trace(path)
+    config = trace.config
+    stamps = Stamps(utc=True)
+    dialect = dialect_for(config, stamps)
+    lines: list[str] = []
+    for ev in trace.events():
+        when = config.start_time + ev.t
+        if ev.kind == "log":
+            out = [log_line(ev, when, stamps)]
+        elif ev.kind == "step":
+            out = dialect.step(ev, when)
+        elif ev.kind == "eval":
+            out = dialect.eval(ev, when)
+        elif ev.kind == "checkpoint":
+            out = dialect.checkpoint(ev, when)
+        else:
+            continue
+        lines += [_text(line) for line in out]
+    return config, lines
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[RunConfig, list[str]]]]:
+    base = tmp_path_factory.mktemp("stacks")
+    out: dict[str, list[tuple[RunConfig, list[str]]]] = {s: [] for s in STACKS}
+    for stack, cases in CASES.items():
+        for i, options in enumerate(cases):
+            path = base / f"{stack}-{i}.parquet"
+            write_trace(plan_run(options), path)
+            out[stack].append(rendered(path))
+    for path in bundled_traces():
+        config, lines = rendered(path)
+        out[config.stack].append((config, lines))
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_line_is_the_stacks_own(
+    runs: dict[str, list[tuple[RunConfig, list[str]]]], stack: str
+) -> None:
+    assert runs[stack], f"no {stack} run"
+    for config, lines in runs[stack]:
+        assert config.stack == stack
+        assert len(lines) > 100
+        bad = unmatched(stack, lines)
+        assert not bad, f"{config.name}: {len(bad)} lines of no {stack} format, e.g. {bad[:3]}"
+        alien = foreign(stack, lines)
+        assert not alien, f"{config.name}: lines of another stack: {alien[:3]}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_nccl_prints_no_timings(
+    runs: dict[str, list[tuple[RunConfig, list[str]]]], stack: str
+) -> None:
+    for config, lines in runs[stack]:
+        assert not [ln for ln in lines if NCCL_TIMING.search(ln)], config.name
+
+
+def test_each_stack_shows_its_signature_lines(
+    runs: dict[str, list[tuple[RunConfig, list[str]]]],
+) -> None:
+    signatures = {
+        "hf": "***** Running training *****",
+        "hf-deepspeed": "DeepSpeed info: version=0.18.0",
+        "megatron": " validation loss at iteration",
+        "torchtitan": " - root - INFO - step: ",
+    }
+    for stack, needle in signatures.items():
+        for config, lines in runs[stack]:
+            assert any(needle in ln for ln in lines), (config.name, needle)
+
+
+def test_resumed_runs_say_where_they_continue(
+    runs: dict[str, list[tuple[RunConfig, list[str]]]],
+) -> None:
+    phrases = {
+        "hf": "Continuing training from global step {step}",
+        "hf-deepspeed": "Continuing training from global step {step}",
+        "megatron": "successfully loaded checkpoint from",
+        "torchtitan": "Training starts at step {next}",
+    }
+    seen = 0
+    for stack, results in runs.items():
+        for config, lines in results:
+            if not config.resume_step:
+                continue
+            seen += 1
+            needle = phrases[stack].format(step=config.resume_step, next=config.resume_step + 1)
+            assert any(needle in ln for ln in lines), (config.name, needle)
+    assert seen >= 4
