@@ -222,7 +222,7 @@ def bad_traces(folder: Path) -> dict[str, tuple[Path, str]]:
     table = pq.read_table(good)
     pq.write_table(table.drop_columns(["loss"]), folder / "no-loss.parquet")
     add("missing_column", folder / "no-loss.parquet", "column 'loss' is missing")
-    add("future_version", _meta(folder / "v2.parquet", good, {META_VERSION: b"2.0"}), "2.0")
+    add("future_version", _meta(folder / "v3.parquet", good, {META_VERSION: b"3.0"}), "3.0")
     add(
         "unknown_version",
         _meta(folder / "vbanana.parquet", good, {META_VERSION: b"banana"}),

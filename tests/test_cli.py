@@ -93,11 +93,13 @@ def test_generate_duration_reaches_the_generator(tmp_path: Path) -> None:
 def test_generate_refuses_a_batch_the_disk_cannot_hold(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmsim.cli import _compat
+    import llmsim.generator
 
-    real = _compat.plan_run
+    real = llmsim.generator.plan_run
     monkeypatch.setattr(
-        _compat, "plan_run", lambda o: dataclasses.replace(real(o), estimated_bytes=10**18)
+        llmsim.generator,
+        "plan_run",
+        lambda o: dataclasses.replace(real(o), estimated_bytes=10**18),
     )
     status, out, err = run(capfd, "generate", "-o", str(tmp_path / "runs"), "--seed", "1")
     assert status == 1 and "not enough space" in one_error_line(err)

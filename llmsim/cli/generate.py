@@ -16,7 +16,7 @@ from llmsim.sanitize import clean_name
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
 
 if TYPE_CHECKING:
-    from llmsim.cli._compat import RunPlan
+    from llmsim.generator import RunPlan
     from llmsim.generator.options import GenerateOptions
 
 MAX_COUNT: Final = 1000
@@ -191,7 +191,7 @@ def _check_model_class(options: GenerateOptions) -> None:
     """--model and --models must agree (an invented model is not drawn from `real`)."""
     if options.model is None or options.models in (None, "all"):
         return
-    from llmsim.cli._compat import models
+    from llmsim.generator import models
 
     entry = next((m for m in models() if m.name.lower() == options.model.lower()), None)
     if entry is not None and entry.invented != (options.models == "invented"):
@@ -205,7 +205,7 @@ def _plan(base: GenerateOptions, count: int) -> list[RunPlan]:
     """One plan per run; with --seed the runs get seed, seed+1, ... (random seeds otherwise)."""
     import dataclasses
 
-    from llmsim.cli._compat import plan_run
+    from llmsim.generator import plan_run
 
     def seeded(i: int) -> GenerateOptions:
         return base if base.seed is None else dataclasses.replace(base, seed=base.seed + i)
@@ -249,8 +249,8 @@ def _check_space(plans: Sequence[RunPlan], output: Path) -> None:
 
 
 def _write(plan: RunPlan, target: Path, force: bool) -> None:
-    from llmsim.cli._compat import write_trace
     from llmsim.cli.signals import terminate_as_interrupt
+    from llmsim.generator import write_trace
 
     with terminate_as_interrupt():
         rows = write_trace(plan, target, overwrite=force)

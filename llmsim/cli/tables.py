@@ -144,7 +144,7 @@ def run_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
 
 def model_rows() -> list[dict[str, Any]]:
     """The generator's model catalogue, in its order."""
-    from llmsim.cli._compat import models
+    from llmsim.generator import models
 
     return [
         {
@@ -160,7 +160,7 @@ def model_rows() -> list[dict[str, Any]]:
 
 def gpu_rows() -> list[dict[str, Any]]:
     """The generator's GPU catalogue."""
-    from llmsim.cli._compat import gpu_types
+    from llmsim.generator import gpu_types
 
     return [
         {
