@@ -38,7 +38,7 @@ def test_a_file_gets_plain_whole_lines(tmp_path: Path, synthetic_trace: Path) ->
     lines = out.splitlines()
     assert "Training summary" in out and "✔ Training completed successfully!" in lines
     assert any(x.endswith("Saved: model-00001-of-00004.safetensors (4.98 GB)") for x in lines)
-    assert any(x.startswith("Loading checkpoint shards 100%|") for x in lines)  # bars kept
+    assert any(x.startswith("Loading checkpoint shards: 100%|") for x in lines)  # bars kept
     # Lines are never wrapped in line mode: the long NCCL line is one line.
     assert any(
         x.startswith("node-a01:1796:1796 [0] NCCL INFO Channel 00/24")

@@ -52,7 +52,7 @@ class ScreenChecks:
     def deep(self, rec: Recording) -> None:
         for line in rec.printed:
             if line.startswith(("Merging weights", "Writing shards")):
-                self.seen.add(line.split(" 100%")[0])  # the finished export bars stay as lines
+                self.seen.add(line.split(": 100%")[0])  # the finished export bars stay as lines
             for token in line.split():
                 self.tokens.add(token)
                 if len(token) >= LONG_TOKEN:

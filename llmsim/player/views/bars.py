@@ -1,6 +1,6 @@
 """Progress bars as rows: tqdm-like operation bars and the two training bars.
 
-`label  75%|███████▌  | 3/4 [00:03<00:01]`: the bar takes the width the text leaves; when the
+`label:  75%|███████▌  | 3/4 [00:03<00:01,  1.02s/it]` (tqdm's meter): the bar takes the width the text leaves; when the
 row is narrow, tail parts go first (from the right), then the label is cropped; the bar never
 shrinks below MIN_BAR_CELLS. Every figure comes from the trace row (tqdm's remaining time and
 the percentage are the only things worked out here, as tqdm does).
@@ -105,13 +105,16 @@ def progress_row(
     color: str,
     g: Glyphs,
 ) -> Row:
-    """A tqdm-like bar: `Loading checkpoint shards  75%|███████▌  | 3/4 [00:03<00:01]`."""
+    """tqdm's default meter: `Loading checkpoint shards:  75%|███████▌  | 3/4 [00:03<00:01,  1.02s/it]`."""
     done, total, elapsed = ev.done or 0, ev.total or 0, ev.elapsed or 0.0
     left = fmt.remaining(elapsed, done, total)
-    times = f"{fmt.clock(elapsed)}<{fmt.clock(left) if left is not None else '?'}"
+    times = (
+        f"{fmt.clock(elapsed)}<{fmt.clock(left) if left is not None else '?'}, "
+        f"{fmt.tqdm_rate(done, elapsed, ev.unit)}"
+    )
     frac = done / total if total > 0 else 1.0
     tail = (_counts(done, total, ev.unit), times)
-    return bar_row(label, frac, fmt.percent(done, total), tail, width, color, g)
+    return bar_row(f"{label}:", frac, fmt.percent(done, total), tail, width, color, g)
 
 
 def train_bars(ev: Event, config: RunConfig, width: int, g: Glyphs) -> list[Row]:

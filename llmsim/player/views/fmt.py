@@ -34,6 +34,17 @@ def duration(seconds: float) -> str:
     return f"{minutes}m {secs:02d}s"
 
 
+def tqdm_rate(done: int, elapsed: float, unit: str | None) -> str:
+    """tqdm's rate as its meter shows it: `10.52it/s`, ` 2.71s/it` below one per second,
+    `1.95GB/s` for bytes (unit_scale), `?it/s` before the first unit."""
+    if unit == "B":
+        return f"{size(done / elapsed).replace(' ', '')}/s" if done and elapsed > 0 else "?B/s"
+    if not done or elapsed <= 0:
+        return "?it/s"
+    rate = done / elapsed
+    return f"{rate:5.2f}it/s" if rate >= 1 else f"{1 / rate:5.2f}s/it"
+
+
 def gigabytes(size_bytes: int) -> str:
     """Decimal gigabytes as Hugging Face prints shard sizes: 4.98 GB."""
     return f"{size_bytes / 1e9:.2f} GB"
