@@ -249,7 +249,7 @@ def test_start_at_train_shows_steps_at_once_and_ends_as_a_full_play(synthetic_tr
 
     started = record([synthetic_trace], 100, 30, start_at=StartAt(point="train"), on_frame=note)
     assert early and "{'loss': " in early[0]  # a step line in the very first frame
-    assert "Loading checkpoint shards 100%" in early[0]  # the set-up logs already printed
+    assert "Loading checkpoint shards: 100%" in early[0]  # the set-up logs already printed
     assert re.search(r"Training +\d+%\|", early[0])  # and the training bars drawn
     assert started.text() == full.text()
     assert started.markers[0][1] == "Llama-3.2-1B · Training"

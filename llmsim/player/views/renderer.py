@@ -21,12 +21,12 @@ from llmsim.player.views.summary import summary_box
 from llmsim.sanitize import clean, clean_name
 from llmsim.trace import Event, RunConfig, prints_step
 
-# Progress operations whose finished bar stays in the log (tqdm leave=True); the eval and
-# checkpoint bars vanish because their result line (eval/checkpoint row) says it all.
-LEAVE_OPS: Final = frozenset(
-    {"load_checkpoint", "init_weights", "merge_weights", "optimize", "serialize", "write_shards"}
-)
 EXPORT_OPS: Final = frozenset({"merge_weights", "optimize", "serialize", "write_shards"})
+# Progress operations whose finished bar stays in the log (tqdm leave=True): the export tool's
+# own bars, and a checkpoint load only where the stack's own code draws a tqdm bar for it
+# (transformers' "Loading checkpoint shards"). Other bars live in the region only: Megatron,
+# torchtitan and DeepSpeed print no bar, and the eval/checkpoint result rows say it all.
+HF_STACKS: Final = frozenset({"hf", "hf-deepspeed"})
 OP_LABELS: Final = {
     "load_checkpoint": "Loading checkpoint shards",
     "init_weights": "Initializing weights",
@@ -102,7 +102,7 @@ class Renderer:
         if ev.kind == "step":
             return prints_step(self.config, ev.step or 0)
         if ev.kind == "progress":
-            return ev.op in LEAVE_OPS and (ev.done or 0) >= (ev.total or 0)
+            return self._leaves(ev) and (ev.done or 0) >= (ev.total or 0)
         return ev.kind in self._lines
 
     def lines(self, ev: Event) -> list[Line]:
@@ -195,8 +195,13 @@ class Renderer:
     def _label(self, ev: Event) -> str:
         return clean_name(ev.text) if ev.text else OP_LABELS.get(ev.op or "", "Working")
 
+    def _leaves(self, ev: Event) -> bool:
+        if ev.op in EXPORT_OPS:
+            return True
+        return ev.op in ("load_checkpoint", "init_weights") and self.config.stack in HF_STACKS
+
     def _progress_lines(self, ev: Event) -> list[Line]:
-        if ev.op not in LEAVE_OPS or (ev.done or 0) < (ev.total or 0):
+        if not self._leaves(ev) or (ev.done or 0) < (ev.total or 0):
             return []
         row = bars.progress_row(self._label(ev), ev, None, _bar_style(ev), self.glyphs)
         return [text_line(*row)]
