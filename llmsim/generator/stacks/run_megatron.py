@@ -27,7 +27,7 @@ class MegatronRun:
         setup0 = ctx.clock.t
         megatron.model(ctx)
         load0 = ctx.clock.t
-        if c.resume_step:
+        if ctx.resume_step:
             megatron.load_checkpoint(ctx)
         megatron.datasets(ctx, (ctx.clock.t - setup0) * 1000)
         return workers, load0, ctx.clock.t
@@ -63,7 +63,7 @@ class MegatronRun:
     ) -> None:
         c = ctx.config
         log = ctx.logger("train", "plain")
-        first_log = c.resume_step + c.log_interval - (c.resume_step % c.log_interval)
+        first_log = ctx.resume_step + c.log_interval - (ctx.resume_step % c.log_interval)
         for i in np.flatnonzero(steps == first_log):
             ctx.clock.t = float(t_end[i])
             megatron.memory_report(ctx, log, int(steps[i]))

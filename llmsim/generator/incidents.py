@@ -1,0 +1,243 @@
+"""The run's failures and transient faults, decided once in the plan with their consequences sized.
+
+A failure is a rank lost in the middle of a training step: its GPU falls off the bus (Xid 79)
+or the rank hangs. Every other rank waits in the collective it was in until the job's
+collective timeout runs out, the NCCL watchdog takes each process down, the launcher reports
+the failure and the job is started again (torchrun restarts its workers in place, or the
+scheduler requeues the job, on a replacement node when a GPU was lost). The new processes load
+the latest checkpoint and redo the steps since it. A failure is only planned where its cost
+(the hang, the relaunch and the redone steps) fits the run's duration.
+
+Transient faults leave the job running: a dataloader stall (one slow step, the GPUs waiting),
+ECC errors rising on one GPU (a warning from the monitor, the GPU flagged), and a checkpoint
+write that stalls while the file system client reconnects (a longer save).
+
+Incidents keep out of each other's way: nothing else happens in the steps a failure makes the
+job redo, so each consequence is seen once and can be checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+
+from llmsim.trace.vocab import IncidentKind, IncidentRate, Stack
+
+Cause = Literal["xid79", "hang"]
+Relaunch = Literal["elastic", "requeue"]
+
+# Chance that a run has a failure (rare), and that an `often` run has a second one.
+FAILURE_CHANCE: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.36, "often": 1.0}
+SECOND_FAILURE: Final = 0.3
+# Share of the run's wanted duration a failure may cost (a demo may spend more on it).
+FAILURE_BUDGET: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.45, "often": 0.7}
+# Expected transient faults per run.
+TRANSIENTS_PER_RUN: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 1.1, "often": 3.0}
+# The job's collective timeout, as each stack's config sets it (seconds): torchtitan's
+# comm.train_timeout_seconds default; Megatron --distributed-timeout-minutes 5; the HF
+# scripts' --ddp_timeout 300.
+COLLECTIVE_TIMEOUT_S: Final[dict[Stack, int]] = {
+    "torchtitan": 100,
+    "megatron": 300,
+    "hf": 300,
+    "hf-deepspeed": 300,
+}
+TEARDOWN_S: Final = (3.0, 12.0)  # watchdog abort to the launcher's report
+KILL_GRACE_S: Final = 30.0  # torchrun's SIGTERM grace before SIGKILL (a rank stuck in the driver)
+ELASTIC_S: Final = (4.0, 12.0)  # torchrun restarting its workers in place
+REQUEUE_S: Final = (30.0, 90.0)  # the scheduler requeues and reallocates the job
+REPLACE_S: Final = (60.0, 150.0)  # ... and drains the node, bringing a spare in
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A rank lost in step `step` (which never completes); the job restarts from `checkpoint`."""
+
+    step: int
+    checkpoint: int
+    gpu: int  # global rank of the culprit
+    cause: Cause
+    into_step: float  # share of the step done when it hangs
+    timeout_s: int
+    relaunch: Relaunch
+    down_s: float  # from the launcher's report to the new processes starting
+    replacement: int | None  # number of the spare node brought in (hostname suffix), if any
+
+    @property
+    def redone(self) -> int:
+        """Steps completed after the checkpoint, lost and done again."""
+        return self.step - 1 - self.checkpoint
+
+
+@dataclass(frozen=True)
+class Transient:
+    """A fault the job rides through: at `step`, on `gpu`, costing `seconds` (or `count`)."""
+
+    kind: IncidentKind  # dataloader_stall, ecc or checkpoint_retry
+    step: int
+    gpu: int
+    seconds: float
+    count: int
+
+
+@dataclass(frozen=True)
+class Incidents:
+    """Failures and transient faults of a run, in step order."""
+
+    failures: tuple[Failure, ...] = ()
+    transients: tuple[Transient, ...] = ()
+
+    def redo_spans(self) -> tuple[tuple[int, int], ...]:
+        """(first, last) steps each failure makes the job run twice, the failing step included."""
+        return tuple((f.checkpoint + 1, f.step) for f in self.failures)
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What planning incidents needs to know of the run."""
+
+    stack: Stack
+    gpus: int
+    gpus_per_node: int
+    nodes: int
+    first: int  # first step of the trace
+    last: int  # the schedule's last step
+    resume: int  # the checkpoint the trace starts from (0: none)
+    checkpoint_interval: int
+    log_interval: int
+    step_s: float
+    init_s: float  # a relaunch's start-up and checkpoint load
+    duration: float  # the run's wanted length
+    elastic: bool  # torchrun with --max-restarts > 0
+
+
+def plan_incidents(rate: IncidentRate, run: RunShape, rng: np.random.Generator) -> Incidents:
+    """Failures first (they decide which steps run twice), then transients outside them."""
+    failures = _failures(rate, run, rng)
+    spans = tuple((f.checkpoint + 1, f.step) for f in failures)
+    return Incidents(failures, _transients(rate, run, spans, rng))
+
+
+def _saves(run: RunShape) -> list[int]:
+    """Checkpoints a failure could restart from: the one resumed from, then each regular save."""
+    every = run.checkpoint_interval
+    first = -(-run.first // every) * every
+    out = [run.resume] if run.resume else []
+    return out + list(range(first, run.last, every))
+
+
+def _failures(rate: IncidentRate, run: RunShape, rng: np.random.Generator) -> tuple[Failure, ...]:
+    if run.gpus < 2 or rng.random() >= FAILURE_CHANCE[rate]:
+        return ()
+    wanted = 1 + int(rate == "often" and rng.random() < SECOND_FAILURE)
+    budget = FAILURE_BUDGET[rate] * run.duration
+    out: list[Failure] = []
+    saves = _saves(run)
+    for _ in range(wanted):
+        options = [c for c in saves if not out or c > out[-1].step + run.log_interval]
+        failure = _failure(run, options, rng)
+        if failure is None:
+            break
+        cost = cost_s(failure, run)
+        if cost > budget:
+            break
+        budget -= cost
+        out.append(failure)
+    return tuple(out)
+
+
+def _failure(run: RunShape, saves: list[int], rng: np.random.Generator) -> Failure | None:
+    """One failure after one of `saves`, before the next save and the end of the run."""
+    if not saves:
+        return None
+    ckpt = saves[int(rng.integers(0, min(len(saves), 3)))]  # early: room for the redo
+    nxt = min(ckpt + run.checkpoint_interval, run.last - 2)
+    lo = max(ckpt + 2, run.first + 1)
+    if nxt <= lo:
+        return None
+    step = int(rng.integers(lo, nxt + 1))
+    cause: Cause = "xid79" if rng.random() < 0.55 else "hang"
+    elastic = run.elastic and cause == "hang"
+    if elastic:
+        down = float(rng.uniform(*ELASTIC_S))
+    else:
+        down = float(rng.uniform(*(REPLACE_S if cause == "xid79" else REQUEUE_S)))
+    return Failure(
+        step=step,
+        checkpoint=ckpt,
+        gpu=int(rng.integers(1, run.gpus)),  # rank 0 prints: it reports, not hangs
+        cause=cause,
+        into_step=float(rng.uniform(0.2, 0.9)),
+        timeout_s=COLLECTIVE_TIMEOUT_S[run.stack],
+        relaunch="elastic" if elastic else "requeue",
+        down_s=down,
+        replacement=run.nodes + int(rng.integers(3, 40)) if cause == "xid79" else None,
+    )
+
+
+def cost_s(failure: Failure, run: RunShape) -> float:
+    """Seconds a failure adds to the run: the hang, the relaunch and the redone steps."""
+    return (
+        failure.timeout_s
+        + failure.down_s
+        + TEARDOWN_S[1]
+        + run.init_s
+        + (failure.redone + failure.into_step) * run.step_s
+    )
+
+
+def _transients(
+    rate: IncidentRate,
+    run: RunShape,
+    spans: tuple[tuple[int, int], ...],
+    rng: np.random.Generator,
+) -> tuple[Transient, ...]:
+    n = int(rng.poisson(TRANSIENTS_PER_RUN[rate]))
+    out: list[Transient] = []
+    kinds: tuple[IncidentKind, ...] = ("dataloader_stall", "ecc", "checkpoint_retry")
+    for _ in range(n):
+        kind = kinds[int(rng.integers(0, 3))]
+        step = _transient_step(kind, run, rng)
+        if step is None or any(a - 1 <= step <= b + 1 for a, b in spans):
+            continue
+        if any(t.kind == kind and abs(t.step - step) < 3 * run.log_interval for t in out):
+            continue
+        out.append(
+            Transient(
+                kind=kind,
+                step=step,
+                gpu=int(rng.integers(0, run.gpus)),
+                seconds=_transient_seconds(kind, run, rng),
+                count=int(rng.integers(2, 40)),
+            )
+        )
+    return tuple(sorted(out, key=lambda t: t.step))
+
+
+def _transient_step(kind: IncidentKind, run: RunShape, rng: np.random.Generator) -> int | None:
+    """A step for the fault: a regular save (not the last) for a stalled write, else any step
+    past the first log window and before the last."""
+    if kind == "checkpoint_retry":
+        saves = [s for s in _saves(run) if s >= run.first]
+        return saves[int(rng.integers(0, len(saves)))] if saves else None
+    lo, hi = run.first + run.log_interval, run.last - 1
+    return int(rng.integers(lo, hi)) if hi > lo else None
+
+
+def _transient_seconds(kind: IncidentKind, run: RunShape, rng: np.random.Generator) -> float:
+    if kind == "dataloader_stall":  # a shard fetched from a cold object store, a worker respawn
+        return float(rng.uniform(4.0, 25.0)) + run.step_s * float(rng.uniform(0.5, 2.0))
+    if kind == "checkpoint_retry":  # the Lustre client's reconnect and resend
+        return float(rng.uniform(20.0, 75.0))
+    return 0.0
+
+
+def at_step(incidents: Incidents, kind: IncidentKind, steps: np.ndarray) -> np.ndarray:
+    """Extra seconds transients of `kind` add to each of `steps`."""
+    extra = np.zeros(len(steps))
+    for t in incidents.transients:
+        if t.kind == kind:
+            extra = np.where(steps == t.step, extra + t.seconds, extra)
+    return extra
