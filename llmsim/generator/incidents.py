@@ -30,16 +30,18 @@ Relaunch = Literal["elastic", "requeue"]
 
 # Chance that a run has a failure (rare), and that an `often` run has a second one.
 FAILURE_CHANCE: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.36, "often": 1.0}
-SECOND_FAILURE: Final = 0.3
-# Share of the run's wanted duration a failure may cost (a demo may spend more on it).
-FAILURE_BUDGET: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.45, "often": 0.7}
+SECOND_FAILURE: Final = 0.25
+REDO_SHARE: Final = 0.08  # of the run's wanted duration, the steps a failure may make it redo
+# Share of an asked duration the failures may take (a demo may spend more of it on them).
+FAILURE_SHARE: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.45, "often": 0.7}
 # Expected transient faults per run.
 TRANSIENTS_PER_RUN: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 1.1, "often": 3.0}
 # The job's collective timeout, as each stack's config sets it (seconds): torchtitan's
-# comm.train_timeout_seconds default; Megatron --distributed-timeout-minutes 5; the HF
-# scripts' --ddp_timeout 300.
+# comm.init_timeout_seconds (train.py lowers it to train_timeout_seconds only after step 1 of a
+# job that starts from scratch; these jobs resume); Megatron --distributed-timeout-minutes 5;
+# the HF scripts' --ddp_timeout 300.
 COLLECTIVE_TIMEOUT_S: Final[dict[Stack, int]] = {
-    "torchtitan": 100,
+    "torchtitan": 300,
     "megatron": 300,
     "hf": 300,
     "hf-deepspeed": 300,
@@ -108,83 +110,117 @@ class RunShape:
     checkpoint_interval: int
     log_interval: int
     step_s: float
-    init_s: float  # a relaunch's start-up and checkpoint load
     duration: float  # the run's wanted length
-    elastic: bool  # torchrun with --max-restarts > 0
 
 
-def plan_incidents(rate: IncidentRate, run: RunShape, rng: np.random.Generator) -> Incidents:
-    """Failures first (they decide which steps run twice), then transients outside them."""
-    failures = _failures(rate, run, rng)
+@dataclass(frozen=True)
+class Outline:
+    """What is decided of a failure before the schedule is sized (its cost is taken out)."""
+
+    cause: Cause
+    relaunch: Relaunch
+    down_s: float
+    into_step: float
+    timeout_s: int
+    culprit: float  # where among the ranks (0..1) the lost one is
+
+
+def outline(
+    rate: IncidentRate, stack: Stack, gpus: int, elastic: bool, rng: np.random.Generator
+) -> tuple[Outline, ...]:
+    """Whether the run fails (and how): a single GPU has no collective to hang in."""
+    if gpus < 2 or rng.random() >= FAILURE_CHANCE[rate]:
+        return ()
+    wanted = 1 + int(rate == "often" and rng.random() < SECOND_FAILURE)
+    out = []
+    for _ in range(wanted):
+        cause: Cause = "xid79" if rng.random() < 0.55 else "hang"
+        in_place = elastic and cause == "hang"
+        spans = ELASTIC_S if in_place else REPLACE_S if cause == "xid79" else REQUEUE_S
+        out.append(
+            Outline(
+                cause=cause,
+                relaunch="elastic" if in_place else "requeue",
+                down_s=float(rng.uniform(*spans)),
+                into_step=float(rng.uniform(0.2, 0.9)),
+                timeout_s=COLLECTIVE_TIMEOUT_S[stack],
+                culprit=float(rng.random()),
+            )
+        )
+    return tuple(out)
+
+
+def overhead_s(outlines: tuple[Outline, ...], init_s: float, duration: float) -> float:
+    """Seconds the failures will take from the run: the hangs, relaunches and redone steps."""
+    fixed = sum(o.timeout_s + o.down_s + TEARDOWN_S[1] + init_s for o in outlines)
+    return fixed + len(outlines) * REDO_SHARE * duration
+
+
+def plan_incidents(
+    rate: IncidentRate, outlines: tuple[Outline, ...], run: RunShape, rng: np.random.Generator
+) -> Incidents:
+    """Failures placed in the sized schedule first (they decide which steps run twice), then
+    transient faults outside the steps run twice."""
+    failures = _failures(outlines, run, rng)
     spans = tuple((f.checkpoint + 1, f.step) for f in failures)
     return Incidents(failures, _transients(rate, run, spans, rng))
 
 
 def _saves(run: RunShape) -> list[int]:
-    """Checkpoints a failure could restart from: the one resumed from, then each regular save."""
+    """Checkpoints a failure could restart from: the one resumed from (0: none yet, a fresh
+    run starts over), then each regular save."""
     every = run.checkpoint_interval
     first = -(-run.first // every) * every
-    out = [run.resume] if run.resume else []
-    return out + list(range(first, run.last, every))
+    return [run.resume, *range(first, run.last, every)]
 
 
-def _failures(rate: IncidentRate, run: RunShape, rng: np.random.Generator) -> tuple[Failure, ...]:
-    if run.gpus < 2 or rng.random() >= FAILURE_CHANCE[rate]:
-        return ()
-    wanted = 1 + int(rate == "often" and rng.random() < SECOND_FAILURE)
-    budget = FAILURE_BUDGET[rate] * run.duration
+def _failures(
+    outlines: tuple[Outline, ...], run: RunShape, rng: np.random.Generator
+) -> tuple[Failure, ...]:
     out: list[Failure] = []
-    saves = _saves(run)
-    for _ in range(wanted):
+    saves = [c for c in _saves(run) if c + 4 <= run.last]  # room for a step done and one lost
+    redo = max(2, int(REDO_SHARE * run.duration / run.step_s))
+    for o in outlines:
         options = [c for c in saves if not out or c > out[-1].step + run.log_interval]
-        failure = _failure(run, options, rng)
+        failure = _failure(o, run, options, redo, rng)
         if failure is None:
             break
-        cost = cost_s(failure, run)
-        if cost > budget:
-            break
-        budget -= cost
         out.append(failure)
     return tuple(out)
 
 
-def _failure(run: RunShape, saves: list[int], rng: np.random.Generator) -> Failure | None:
-    """One failure after one of `saves`, before the next save and the end of the run."""
+def _failure(
+    o: Outline, run: RunShape, saves: list[int], redo: int, rng: np.random.Generator
+) -> Failure | None:
+    """A failure after one of `saves`, before the next save, at most `redo` steps past it."""
     if not saves:
         return None
-    ckpt = saves[int(rng.integers(0, min(len(saves), 3)))]  # early: room for the redo
-    nxt = min(ckpt + run.checkpoint_interval, run.last - 2)
+    ckpt = saves[int(rng.integers(0, min(len(saves), 3)))]
+    nxt = min(ckpt + run.checkpoint_interval, run.last - 2, ckpt + redo + 1)
     lo = max(ckpt + 2, run.first + 1)
-    if nxt <= lo:
+    if nxt < lo:
         return None
-    step = int(rng.integers(lo, nxt + 1))
-    cause: Cause = "xid79" if rng.random() < 0.55 else "hang"
-    elastic = run.elastic and cause == "hang"
-    if elastic:
-        down = float(rng.uniform(*ELASTIC_S))
-    else:
-        down = float(rng.uniform(*(REPLACE_S if cause == "xid79" else REQUEUE_S)))
     return Failure(
-        step=step,
+        step=int(rng.integers(lo, nxt + 1)),
         checkpoint=ckpt,
-        gpu=int(rng.integers(1, run.gpus)),  # rank 0 prints: it reports, not hangs
-        cause=cause,
-        into_step=float(rng.uniform(0.2, 0.9)),
-        timeout_s=COLLECTIVE_TIMEOUT_S[run.stack],
-        relaunch="elastic" if elastic else "requeue",
-        down_s=down,
-        replacement=run.nodes + int(rng.integers(3, 40)) if cause == "xid79" else None,
+        gpu=1 + int(o.culprit * (run.gpus - 1)),  # rank 0 prints: it reports, not hangs
+        cause=o.cause,
+        into_step=o.into_step,
+        timeout_s=o.timeout_s,
+        relaunch=o.relaunch,
+        down_s=o.down_s,
+        replacement=run.nodes + int(rng.integers(3, 40)) if o.cause == "xid79" else None,
     )
 
 
-def cost_s(failure: Failure, run: RunShape) -> float:
+def cost_s(failure: Failure, init_s: float, step_s: float) -> float:
     """Seconds a failure adds to the run: the hang, the relaunch and the redone steps."""
     return (
         failure.timeout_s
         + failure.down_s
         + TEARDOWN_S[1]
-        + run.init_s
-        + (failure.redone + failure.into_step) * run.step_s
+        + init_s
+        + (failure.redone + failure.into_step) * step_s
     )
 
 

@@ -19,10 +19,18 @@ from llmsim.generator import schedule as sched
 from llmsim.generator.architecture import param_count
 from llmsim.generator.choose import Choice, choose, draw_gpu_count
 from llmsim.generator.config import make_config
-from llmsim.generator.episodes import Episode, plan_slowdowns, plan_spikes
+from llmsim.generator.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
 from llmsim.generator.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
 from llmsim.generator.gpus import GPUS
-from llmsim.generator.incidents import Incidents, RunShape, plan_incidents
+from llmsim.generator.incidents import (
+    FAILURE_SHARE,
+    Incidents,
+    Outline,
+    RunShape,
+    outline,
+    overhead_s,
+    plan_incidents,
+)
 from llmsim.generator.layout import GPUS_PER_NODE, MAX_GPUS
 from llmsim.generator.loss import LossShape, Spike, chinchilla
 from llmsim.generator.options import GenerateOptions, GeneratorError
@@ -117,9 +125,12 @@ def plan_run(options: GenerateOptions) -> RunPlan:
     choice, gpus, laid = _lay_out(options, rng)
     io = draw_io(max(1, gpus // GPUS_PER_NODE), rng)
     timings = _timings(choice, laid, io, rng)
-    schedule, laid, timings = _schedule(options, choice, gpus, laid, io, timings, duration, rng)
-    flags = _flags(choice, gpus, rng)
-    flags = _restarts(flags, choice, seed)
+    flags = _restarts(_flags(choice, gpus, rng), choice, seed)
+    irng = np.random.default_rng([seed, RNG_INCIDENTS])
+    outlines = outline(options.incidents, choice.stack, gpus, flags.max_restarts > 0, irng)
+    schedule, laid, timings, outlines = _schedule_around(
+        options, choice, gpus, laid, io, timings, duration, outlines, rng
+    )
     episodes = plan_slowdowns(
         options.incidents,
         gpus,
@@ -130,8 +141,11 @@ def plan_run(options: GenerateOptions) -> RunPlan:
         rng,
     )
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
-    incidents = _incidents(options, seed, choice, gpus, laid, schedule, timings, flags, duration)
+    incidents = _incidents(options, outlines, choice, gpus, laid, schedule, duration, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
+    if options.incidents == "often" and not spikes:  # a demo run shows one
+        spans = incidents.redo_spans()
+        spikes = spike_somewhere(schedule.resume_step + 1, schedule.total_steps, spans, irng)
     loss = _loss_shape(choice, laid, schedule, spikes, rng)
     era = ERAS[choice.stack]
     config = make_config(
@@ -399,18 +413,48 @@ def _restarts(flags: Flags, choice: Choice, seed: int) -> Flags:
     return replace(flags, max_restarts=TORCHRUN_RESTARTS[int(rng.integers(0, 2))])
 
 
+def _schedule_around(
+    options: GenerateOptions,
+    choice: Choice,
+    gpus: int,
+    laid: Fit,
+    io: Io,
+    timings: Timings,
+    duration: float,
+    outlines: tuple[Outline, ...],
+    rng: np.random.Generator,
+) -> tuple[sched.Schedule, Fit, Timings, tuple[Outline, ...]]:
+    """The schedule, and the failures it has room for.
+
+    A drawn duration grows by what the failures cost (the run is as long as its plan needs);
+    an asked one is kept: the schedule is sized for what is left once the failures have their
+    share, and when that leaves too little (or asks the impossible) the run goes without them.
+    """
+    if outlines and options.duration is None:
+        return (*_schedule(options, choice, gpus, laid, io, timings, duration, rng), outlines)
+    if outlines:
+        cost = overhead_s(outlines, timings.init_s, duration)
+        if cost <= FAILURE_SHARE[options.incidents] * duration:
+            state = rng.bit_generator.state
+            try:
+                out = _schedule(options, choice, gpus, laid, io, timings, duration - cost, rng)
+                return (*out, outlines)
+            except GeneratorError:
+                rng.bit_generator.state = state
+    return (*_schedule(options, choice, gpus, laid, io, timings, duration, rng), ())
+
+
 def _incidents(
     options: GenerateOptions,
-    seed: int,
+    outlines: tuple[Outline, ...],
     choice: Choice,
     gpus: int,
     laid: Fit,
     schedule: sched.Schedule,
-    timings: Timings,
-    flags: Flags,
     duration: float,
+    rng: np.random.Generator,
 ) -> Incidents:
-    """Failures and transient faults, from their own random stream."""
+    """Failures placed in the schedule and transient faults (the incidents' own stream)."""
     gpn = min(gpus, GPUS_PER_NODE)
     shape = RunShape(
         stack=choice.stack,
@@ -423,11 +467,9 @@ def _incidents(
         checkpoint_interval=schedule.checkpoint_interval,
         log_interval=schedule.log_interval,
         step_s=laid.throughput.step_s,
-        init_s=timings.init_s,
         duration=duration,
-        elastic=flags.max_restarts > 0,
     )
-    return plan_incidents(options.incidents, shape, np.random.default_rng([seed, RNG_INCIDENTS]))
+    return plan_incidents(options.incidents, outlines, shape, rng)
 
 
 def _outside_redo(

@@ -433,10 +433,12 @@ def requeued(
         log.warning(f"{lost} drained (Xid 79 on GPU {gpu}): excluded from the job", dt=2.0)
     ctx.clock.t = max(ctx.clock.t, at - float(ctx.rng.uniform(1.0, 4.0)))
     where = f" with {new_host} in place of {lost}" if new_host else ""
-    log.info(
-        f"job requeued{where}; it resumes from the checkpoint of step {failure.checkpoint} "
-        f"({failure.redone} steps to redo)"
+    resumes = (
+        f"it resumes from the checkpoint of step {failure.checkpoint}"
+        if failure.checkpoint
+        else "no checkpoint yet: it starts over from step 1"
     )
+    log.info(f"job requeued{where}; {resumes} ({failure.redone} steps to redo)")
 
 
 def printing_ranks(ctx: Context) -> list[int]:
