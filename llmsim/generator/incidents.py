@@ -111,6 +111,7 @@ class RunShape:
     log_interval: int
     step_s: float
     duration: float  # the run's wanted length
+    elastic: bool  # torchrun with --max-restarts > 0 restarts a failed group in place
 
 
 @dataclass(frozen=True)
@@ -118,41 +119,46 @@ class Outline:
     """What is decided of a failure before the schedule is sized (its cost is taken out)."""
 
     cause: Cause
-    relaunch: Relaunch
-    down_s: float
+    down: float  # where in its range the relaunch's delay falls (0..1)
     into_step: float
     timeout_s: int
     culprit: float  # where among the ranks (0..1) the lost one is
 
+    def down_s(self, elastic: bool) -> float:
+        """Seconds from the launcher's report to the relaunch: torchrun restarting a hung
+        group in place, or the scheduler requeueing (on a spare node for a lost GPU)."""
+        lo, hi = self.spans(elastic)
+        return lo + (hi - lo) * self.down
+
+    def spans(self, elastic: bool) -> tuple[float, float]:
+        """The range of that delay."""
+        if elastic and self.cause == "hang":
+            return ELASTIC_S
+        return REPLACE_S if self.cause == "xid79" else REQUEUE_S
+
 
 def outline(
-    rate: IncidentRate, stack: Stack, gpus: int, elastic: bool, rng: np.random.Generator
+    rate: IncidentRate, stack: Stack, gpus: int, rng: np.random.Generator
 ) -> tuple[Outline, ...]:
     """Whether the run fails (and how): a single GPU has no collective to hang in."""
     if gpus < 2 or rng.random() >= FAILURE_CHANCE[rate]:
         return ()
     wanted = 1 + int(rate == "often" and rng.random() < SECOND_FAILURE)
-    out = []
-    for _ in range(wanted):
-        cause: Cause = "xid79" if rng.random() < 0.55 else "hang"
-        in_place = elastic and cause == "hang"
-        spans = ELASTIC_S if in_place else REPLACE_S if cause == "xid79" else REQUEUE_S
-        out.append(
-            Outline(
-                cause=cause,
-                relaunch="elastic" if in_place else "requeue",
-                down_s=float(rng.uniform(*spans)),
-                into_step=float(rng.uniform(0.2, 0.9)),
-                timeout_s=COLLECTIVE_TIMEOUT_S[stack],
-                culprit=float(rng.random()),
-            )
+    return tuple(
+        Outline(
+            cause="xid79" if rng.random() < 0.55 else "hang",
+            down=float(rng.random()),
+            into_step=float(rng.uniform(0.2, 0.9)),
+            timeout_s=COLLECTIVE_TIMEOUT_S[stack],
+            culprit=float(rng.random()),
         )
-    return tuple(out)
+        for _ in range(wanted)
+    )
 
 
 def overhead_s(outlines: tuple[Outline, ...], init_s: float, duration: float) -> float:
     """Seconds the failures will take from the run: the hangs, relaunches and redone steps."""
-    fixed = sum(o.timeout_s + o.down_s + TEARDOWN_S[1] + init_s for o in outlines)
+    fixed = sum(o.timeout_s + o.down_s(False) + TEARDOWN_S[1] + init_s for o in outlines)
     return fixed + len(outlines) * REDO_SHARE * duration
 
 
@@ -207,8 +213,8 @@ def _failure(
         cause=o.cause,
         into_step=o.into_step,
         timeout_s=o.timeout_s,
-        relaunch=o.relaunch,
-        down_s=o.down_s,
+        relaunch="elastic" if run.elastic and o.cause == "hang" else "requeue",
+        down_s=o.down_s(run.elastic),
         replacement=run.nodes + int(rng.integers(3, 40)) if o.cause == "xid79" else None,
     )
 

@@ -125,12 +125,12 @@ def plan_run(options: GenerateOptions) -> RunPlan:
     choice, gpus, laid = _lay_out(options, rng)
     io = draw_io(max(1, gpus // GPUS_PER_NODE), rng)
     timings = _timings(choice, laid, io, rng)
-    flags = _restarts(_flags(choice, gpus, rng), choice, seed)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
-    outlines = outline(options.incidents, choice.stack, gpus, flags.max_restarts > 0, irng)
+    outlines = outline(options.incidents, choice.stack, gpus, irng)
     schedule, laid, timings, outlines = _schedule_around(
         options, choice, gpus, laid, io, timings, duration, outlines, rng
     )
+    flags = _restarts(_flags(choice, gpus, rng), choice, seed)
     episodes = plan_slowdowns(
         options.incidents,
         gpus,
@@ -141,7 +141,7 @@ def plan_run(options: GenerateOptions) -> RunPlan:
         rng,
     )
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
-    incidents = _incidents(options, outlines, choice, gpus, laid, schedule, duration, irng)
+    incidents = _incidents(options, outlines, choice, gpus, laid, schedule, duration, flags, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
     if options.incidents == "often" and not spikes:  # a demo run shows one
         spans = incidents.redo_spans()
@@ -452,6 +452,7 @@ def _incidents(
     laid: Fit,
     schedule: sched.Schedule,
     duration: float,
+    flags: Flags,
     rng: np.random.Generator,
 ) -> Incidents:
     """Failures placed in the schedule and transient faults (the incidents' own stream)."""
@@ -468,6 +469,7 @@ def _incidents(
         log_interval=schedule.log_interval,
         step_s=laid.throughput.step_s,
         duration=duration,
+        elastic=flags.max_restarts > 0,
     )
     return plan_incidents(options.incidents, outlines, shape, rng)
 
