@@ -258,16 +258,15 @@ class Aborts:
 
 
 def aborts(ctx: Context, failure: Failure) -> Aborts:
-    """Node 0's workers after the watchdog: every healthy one aborts, the culprit does not."""
+    """Node 0's workers after the watchdog: the agent polls every 0.1 s, so it finds one to
+    three of them already aborted and stops the rest (the culprit among them) with a signal."""
     c = ctx.config
     local = list(range(min(c.gpus_per_node, c.gpus)))
-    healthy = [r for r in local if r != failure.gpu]
-    order = [int(i) for i in ctx.rng.permutation(len(healthy))]
-    first = healthy[order[0]]
-    late = [healthy[i] for i in order[1:] if ctx.rng.random() < 0.3]
-    signalled = tuple(sorted([*late, *([failure.gpu] if failure.gpu in local else [])]))
-    aborted = tuple(r for r in healthy if r not in signalled)
-    return Aborts(first, aborted, signalled, failure.cause == "xid79" and failure.gpu in local)
+    healthy = [local[i] for i in ctx.rng.permutation(len(local)) if local[i] != failure.gpu]
+    k = 1 + int(ctx.rng.integers(0, min(3, len(healthy))))
+    aborted = tuple(sorted(healthy[:k]))
+    signalled = tuple(sorted(r for r in local if r not in aborted))
+    return Aborts(healthy[0], aborted, signalled, failure.cause == "xid79" and failure.gpu in local)
 
 
 def _agent(ctx: Context, key: str) -> str:
@@ -337,7 +336,7 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
 
     def failure(idx: int, rank: int, code: int) -> list[str]:
         pid = ctx.worker_pid(rank)
-        name = "SIGABRT" if code == SIGABRT else "SIGTERM" if code == -SIGTERM else "SIGKILL"
+        name = "SIGABRT"  # the watchdog's abort
         return [
             f"[{idx}]:",
             f"  time      : {when}",
@@ -348,11 +347,9 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
             f"  traceback : Signal {-code} ({name}) received by PID {pid}",
         ]
 
+    # only the processes that had exited when the agent polled are failures; those it then
+    # stopped with a signal are not in the table (_poll collects before close())
     entries = [(r, SIGABRT) for r in ab.aborted]
-    entries += [
-        (r, -SIGKILL if ab.killed and r not in ab.aborted else -SIGTERM) for r in ab.signalled
-    ]
-    entries.sort()
     blocks = {r: failure(i, r, code) for i, (r, code) in enumerate(entries)}
     others = [ln for r, _ in entries if r != ab.first for ln in blocks[r]]
     width = min(TABLE_MAX, max(len(x) for b in blocks.values() for x in b))
