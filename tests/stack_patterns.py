@@ -16,7 +16,12 @@ Sources, per group (versions as llmsim's eras, docs/stacks.md):
   %(message)s") behind run_train.sh's `--tee 3` (`[rank0]:`);
 - torch 2.8/2.9 elastic agent (glog prefix `{L}%m%d %H:%M:%S.uuu000 {pid} {path}:{line}]`),
   NCCL 2.27 (`{host}:{pid}:{tid} [{dev}] NCCL INFO ...`), and the run's own tooling and the
-  player's frame (bars, Saved lines, the summary box, the success line).
+  player's frame (bars, Saved lines, the summary box, the success line);
+- a lost rank (INCIDENTS): the NVIDIA driver's Xid 79/154 kernel lines (forwarded by the
+  monitor), PyTorch ProcessGroupNCCL's watchdog messages and the `c10::DistBackendError` abort
+  (c10 glog prefix `[L%m%d %H:%M:%S.nnnnnnnnn file.cpp:line]`), torch.distributed.elastic's
+  `ChildFailedError` (errors/__init__.py `_MSG_FORMAT_TEMPLATE`, `_FAILURE_FORMAT_TEMPLATE`) and
+  run.py's traceback, Slurm's srun/slurmstepd abort lines, Lustre's client reconnect messages.
 """
 
 from __future__ import annotations
@@ -41,13 +46,72 @@ def _all(*patterns: str) -> Patterns:
 SHARED: Final = _all(
     r"",
     r"[IWE]\d{4} \d\d:\d\d:\d\d\.\d{3}000 \d+ torch/distributed/(run\.py|launcher/api\.py|"
-    r"elastic/agent/server/(api|local_elastic_agent)\.py|elastic/multiprocessing/api\.py):\d+\] .*",
+    r"elastic/agent/server/(api|local_elastic_agent)\.py|elastic/multiprocessing/api\.py|"
+    r"elastic/multiprocessing/errors/__init__\.py):\d+\] .*",
     r"(\[rank0\]:)?[\w-]+:\d+:\d+ \[\d\] NCCL INFO .*",
     rf"\[{SECS}\] (INFO|WARNING) +(export|monitor) +\| .*",
+    rf"\[{SECS}\] ERROR +monitor +\| [\w-]+ kernel: NVRM: .*",
     r"[\w .-]+ +\d+%\|[█▏▎▍▌▋▊▉ ]*\| [\d.,]+ ?\w*/[\d.,]+ ?\w* \[[\d:]+<[\d:]+.*\]",
     r"[╭╮╰╯│├┤┬┴┼─━┃┏┓┗┛┣┫┳┻╋].*",  # the summary box
     r" +Training summary",
     r"✔ Training completed successfully!",
+)
+
+# --- a lost rank: the kernel, NCCL's watchdog, the abort and the launcher's report ----------
+HEX: Final = r"0x[0-9a-f]+"
+PG: Final = r"PG ID \d+ PG GUID \d+(\(default_pg\))?"
+WORK: Final = (
+    r"WorkNCCL\(SeqNum=\d+, OpType=(ALLREDUCE|_ALLGATHER_BASE|_REDUCE_SCATTER_BASE), "
+    r"NumelIn=\d+, NumelOut=\d+, Timeout\(ms\)=\d+\) ran for \d+ milliseconds before timing out\."
+)
+C10: Final = r"\[rank\d+\]:\[E\d{4} \d\d:\d\d:\d\d\.\d{9} ProcessGroupNCCL\.cpp:\d+\] "
+INCIDENTS: Final = _all(
+    rf"\[{SECS}\] ERROR +monitor +\| [\w-]+ kernel: NVRM: (Xid \(PCI:0000:[0-9a-f]{{2}}:00\): 79, "
+    r"pid='<unknown>', name=<unknown>, GPU has fallen off the bus\.|GPU 0000:[0-9a-f]{2}:00\.0: GPU "
+    r"has fallen off the bus\.|Xid \(PCI:0000:[0-9a-f]{2}:00\): 154, GPU recovery action changed "
+    r"from 0x0 \(None\) to 0x2 \(Node Reboot Required\))",
+    rf"\[{SECS}\] (WARNING|INFO) +monitor +\| [\w-]+ kernel: Lustre: lustre-OST[0-9a-f]{{4}}-osc-"
+    r"[0-9a-f]+: Connection (to lustre-OST[0-9a-f]{4} \(at [\d.]+@o2ib\) was lost; in progress "
+    r"operations using this service will wait for recovery to complete|restored to [\d.]+@o2ib "
+    r"\(at [\d.]+@o2ib\))",
+    rf"{C10}\[Rank \d+\] Watchdog caught collective operation timeout: {WORK}",
+    rf"{C10}\[{PG} Rank \d+\]  failure detected by watchdog at work sequence id: \d+ PG status: "
+    r"last enqueued work: \d+, last completed work: \d+",
+    rf"{C10}Stack trace of the failed collective not found, potentially because FlightRecorder "
+    r"is disabled\. You can enable it by setting TORCH_NCCL_TRACE_BUFFER_SIZE to a non-zero value\.",
+    rf"{C10}\[Rank \d+\] Some NCCL operations have failed or timed out\. Due to the asynchronous "
+    r"nature of CUDA kernels, subsequent GPU operations might run on corrupted/incomplete data\.",
+    rf"{C10}\[Rank \d+\] To avoid data inconsistency, we are taking the entire process down\.",
+    r"terminate called after throwing an instance of 'c10::DistBackendError'",
+    rf"  what\(\):  \[{PG} Rank \d+\] Process group watchdog thread terminated with exception: "
+    rf"\[Rank \d+\] Watchdog caught collective operation timeout: {WORK}",
+    r"Exception raised from (checkTimeout|ncclCommWatchdog) at /pytorch/torch/csrc/distributed/"
+    r"c10d/ProcessGroupNCCL\.cpp:\d+ \(most recent call first\):",
+    rf"frame #\d: [^()]+(\(.*\))? \+ {HEX} \({HEX} in /[\w/.+-]+\.so(\.\d+)?\)",
+    # torchrun's traceback and ChildFailedError (errors/__init__.py)
+    r"Traceback \(most recent call last\):",
+    r'  File "/usr/local/(bin/torchrun|lib/python3\.12/dist-packages/torch/distributed/'
+    r'[\w/]+\.py)", line \d+, in (<module>|wrapper|main|run|__call__|launch_agent)',
+    r"    (sys\.exit\(main\(\)\)|return f\(\*args, \*\*kwargs\)|run\(args\)|elastic_launch\(|"
+    r"return launch_agent\(self\._config, self\._entrypoint, list\(args\)\)|"
+    r"raise ChildFailedError\()",
+    r" +\^+",
+    r"torch\.distributed\.elastic\.multiprocessing\.errors\.ChildFailedError: ",
+    r"=+|-+",
+    r"[\w.]+ FAILED",
+    r"Failures:|  <NO_OTHER_FAILURES>|Root Cause \(first observed failure\):|\[\d+\]:",
+    r"  time      : \d{4}-\d\d-\d\d_\d\d:\d\d:\d\d",
+    r"  host      : [\w-]+",
+    r"  rank      : \d+ \(local_rank: \d+\)",
+    r"  exitcode  : -\d+ \(pid: \d+\)",
+    r"  error_file: <N/A>",
+    r"  traceback : Signal \d+ \(SIG(ABRT|TERM|KILL)\) received by PID \d+",
+    # Slurm
+    r"srun: error: [\w-]+: task \d+: Aborted \(core dumped\)",
+    r"srun: Job step aborted: Waiting up to 32 seconds for job step to finish\.",
+    r"srun: error: Timed out waiting for job step to complete",
+    r"slurmstepd: error: \*\*\* STEP \d+\.0 ON [\w-]+ CANCELLED AT "
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \*\*\*",
 )
 
 # --- Hugging Face Trainer (both HF stacks) -------------------------------------------------
@@ -68,7 +132,7 @@ HF: Final = _all(
     r"(Running tokenizer on dataset|Grouping texts in chunks of \d+) \(num_proc=\d+\): "
     r"100%\|█{10}\| \d+/\d+ \[[\d:]+<00:00, [\d.]+ examples/s\]",
 )
-DEEPSPEED: Final = _all(rf"\[{MILLIS}\] \[(INFO|WARNING)\] \[\w+\.py:\d+:\w+\] .*")
+DEEPSPEED: Final = _all(rf"\[{MILLIS}\] \[(INFO|WARNING|ERROR)\] \[\w+\.py:\d+:\w+\] .*")
 ACCELERATE: Final = _all(rf"{US_DATE} - INFO - accelerate\.utils\.fsdp_utils - .*")
 
 # --- Megatron-LM ---------------------------------------------------------------------------
@@ -152,10 +216,10 @@ MEGATRON: Final = _all(
 TITAN: Final = _all(rf"\[rank0\]:\[titan\] {MILLIS} - root - (INFO|WARNING) - .*")
 
 ALLOWED: Final[dict[str, Patterns]] = {
-    "hf": SHARED + HF + ACCELERATE,
-    "hf-deepspeed": SHARED + HF + DEEPSPEED,
-    "megatron": SHARED + MEGATRON,
-    "torchtitan": SHARED + TITAN,
+    "hf": SHARED + INCIDENTS + HF + ACCELERATE,
+    "hf-deepspeed": SHARED + INCIDENTS + HF + DEEPSPEED,
+    "megatron": SHARED + INCIDENTS + MEGATRON,
+    "torchtitan": SHARED + INCIDENTS + TITAN,
 }
 # Lines only that stack prints: a line of one of these in another stack's run is a tell.
 EXCLUSIVE: Final[dict[str, Patterns]] = {

@@ -19,6 +19,7 @@ from llmsim.generator import GenerateOptions, GeneratorError, plan_run
 from llmsim.generator.choose import TITAN_FLAVORS, refusal
 from llmsim.generator.datasets import CORPORA, SFT_SETS
 from llmsim.generator.fit import FILL_MAX, FINETUNE_BATCH_CAP, PRETRAIN_BATCH_CAP
+from llmsim.generator.incidents import cost_s
 from llmsim.generator.layout import GPUS_PER_NODE
 from llmsim.generator.loss import chinchilla
 from llmsim.generator.memory import GIB
@@ -214,7 +215,9 @@ def _duration(p: RunPlan) -> float:
     window = c.total_steps - c.resume_step
     evals = window // c.eval_interval * c.eval_batches * t.eval_batch_s
     saves = (window // c.checkpoint_interval + 1) * t.checkpoint_s
-    return t.init_s + t.export_s + window * p.fit.throughput.step_s + evals + saves
+    step_s = p.fit.throughput.step_s
+    failures = sum(cost_s(f, t.init_s, step_s) for f in p.incidents.failures)
+    return t.init_s + t.export_s + window * step_s + evals + saves + failures
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,13 @@ def tables(plan: RunPlan) -> Iterator[pa.Table]:
 
     init = phase_init.events(plan, ids, run, _rng(plan, RNG_INIT))
     yield emit(merge([init.rows.table(), _samples(tele, init.end, init.segments)]))
-    state = phase_train.TrainState(start=init.end, t=init.end, step=plan.config.resume_step)
+    state = phase_train.TrainState(
+        start=init.end,
+        t=init.end,
+        step=plan.config.resume_step,
+        first=plan.first_step,
+        attempt_start=init.end,
+    )
     streams = phase_train.Streams(
         _rng(plan, RNG_LOSS), _rng(plan, RNG_TIMES), _rng(plan, RNG_EVALS), _rng(plan, RNG_LINES)
     )
@@ -61,7 +67,7 @@ def _finish(
     rng = _rng(plan, RNG_FINISH)
     clock = Clock(state.t + 0.05)
     ctx = Context(plan, ids, rows, clock, rng)
-    runtime = state.t - state.start
+    runtime = state.t - state.attempt_start  # the last launch's train() (a restart's own)
     train_loss = state.loss_sum / max(plan.config.total_steps, 1)
     run.finish(ctx, runtime, train_loss, plan.config.total_steps - plan.config.resume_step)
     return rows.table(), clock.t + float(rng.uniform(*EXPORT_GAP))

@@ -92,6 +92,22 @@ def plan_spikes(
     return tuple(out)
 
 
+def spike_somewhere(
+    first: int, last: int, spans: tuple[tuple[int, int], ...], rng: np.random.Generator
+) -> tuple[Spike, ...]:
+    """One spike clear of `spans` (steps run twice), for a run that must show one."""
+    room = [
+        s
+        for s in range(first + 3, max(first + 3, last - 8))
+        if not any(a - 1 <= s <= b + 1 for a, b in spans)
+    ]
+    if not room:
+        return ()
+    step = room[int(rng.integers(0, len(room)))]
+    amp = float(rng.uniform(0.15, 0.45))
+    return (Spike(step, float(rng.uniform(2.5, 8.0)), amp, int(rng.integers(20, 51))),)
+
+
 def slowdown_at(episodes: tuple[Episode, ...], steps: np.ndarray) -> np.ndarray:
     """Per-step multiplier of the step time from the slowdown episodes."""
     factor = np.ones(len(steps))

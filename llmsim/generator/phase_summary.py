@@ -26,6 +26,10 @@ class Aggregates:
     peak_mem: float = 0.0
     export_bytes: int = 0
     last_t: float = 0.0
+    top_step: int = 0  # the furthest step reached (a step at or below it is done again)
+    restarts: int = 0
+    redone: int = 0
+    lost_s: float = 0.0
 
     def observe(self, table: pa.Table) -> None:
         """Fold one table (about to be written) into the totals."""
@@ -35,6 +39,7 @@ class Aggregates:
         self.last_t = max(self.last_t, float(pc.max(table.column("t")).as_py()))
         steps = table.filter(pc.equal(kind, pa.scalar("step")))
         if steps.num_rows:
+            self._redo(steps.column("step").to_numpy())
             self.last_step = int(steps.column("step")[-1].as_py())
             self.last_epoch = int(steps.column("epoch")[-1].as_py())
             self.last_loss = float(steps.column("loss")[-1].as_py())
@@ -47,9 +52,20 @@ class Aggregates:
                 util = pc.list_flatten(train.column("gpu_util")).to_numpy()
                 self.util_sum += float(util.astype(np.float64).sum())
                 self.util_count += len(util)
+        incidents = table.filter(pc.equal(kind, pa.scalar("incident")))
+        if incidents.num_rows:
+            restarts = incidents.filter(pc.equal(incidents.column("op"), pa.scalar("restart")))
+            self.restarts += restarts.num_rows
+            self.lost_s += float(pc.sum(restarts.column("elapsed")).as_py() or 0.0)
         out = table.filter(pc.is_in(kind, value_set=pa.array(["shard", "file"])))
         if out.num_rows:
             self.export_bytes += int(pc.sum(out.column("size_bytes")).as_py())
+
+    def _redo(self, steps: np.ndarray) -> None:
+        """Count the steps done again (at or below a step reached before them)."""
+        reached = np.maximum.accumulate(np.concatenate([[self.top_step], steps[:-1]]))
+        self.redone += int((steps <= reached).sum())
+        self.top_step = max(self.top_step, int(steps.max()))
 
 
 def events(
@@ -75,9 +91,9 @@ def events(
         peak_mem_mib=agg.peak_mem,
         path=f"{plan.config.output_dir}/final/",
         size_bytes=agg.export_bytes,
-        restarts=0,
-        redone=0,
-        lost_s=0.0,
+        restarts=agg.restarts,
+        redone=agg.redone,
+        lost_s=agg.lost_s,
         skipped=0,
     )
     return rows

@@ -1,9 +1,9 @@
 """Training phase, chunk by chunk: steps, evaluations, checkpoints, side lines, telemetry.
 
-The loop runs attempts: today one attempt from the resumed step to the end; a restart (issue
-12) would end an attempt at a failure and start another from the last checkpoint's step, the
-steps in between appearing twice. Chunks are whole log windows, so what a stack averages over a
-window is computed in one piece.
+The loop runs attempts: the job's first launch from the resumed step, then, after each planned
+failure (phase_restart), a relaunch from the last checkpoint's step, the steps in between
+appearing twice. Chunks are whole log windows (a failure cuts the last one short), so what a
+stack averages over a window is computed in one piece.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from llmsim.generator import faults, phase_restart
 from llmsim.generator import steps as st
+from llmsim.generator.incidents import at_step
 from llmsim.generator.loss import LossModel
 from llmsim.generator.monitor import episode_lines
 from llmsim.generator.plan import RunPlan
 from llmsim.generator.rows import Clock, Rows, merge
 from llmsim.generator.schedule import lr_at
 from llmsim.generator.stacks import Context, Ids, StackRun
+from llmsim.generator.stacks.context import Attempt
 from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Samples, Segment, Telemetry, TimedEpisode
 from llmsim.generator.timing import checkpoint_bytes, export_bytes
 from llmsim.trace.config import RunConfig
@@ -50,6 +53,11 @@ class TrainState:
     best_val: float = math.inf
     patience: int = 0
     kept: list[int] = field(default_factory=list)  # checkpoints on disk (rotation)
+    attempt: Attempt = field(default_factory=Attempt)  # the launch of the job now running
+    first: int = 0  # first step of this attempt (its slow warm-up step)
+    attempt_start: float = 0.0  # t its training started (the Trainer's train_runtime)
+    saved: dict[int, tuple[float, float, int]] = field(default_factory=dict)
+    # checkpoint step -> (t it was on disk, best validation loss, patience) for restarts
 
 
 @dataclass
@@ -90,10 +98,18 @@ def chunks(
     opening.phase(state.t, "train", "Training")
     pending: list[pa.Table] = [opening.table()]
     size = chunk_steps(plan)
+    failures = list(plan.incidents.failures)
     while state.step < plan.config.total_steps:
         a = state.step + 1
         b = min(plan.config.total_steps, a + size - 1 - (a - 1) % plan.config.log_interval)
-        yield merge([*pending, *_chunk(plan, ids, streams, tele, run, lm, state, a, b)])
+        failure = failures.pop(0) if failures and failures[0].step <= b else None
+        if failure is not None:
+            b = failure.step - 1  # the failing step never completes
+        if b >= a:
+            pending += _chunk(plan, ids, streams, tele, run, lm, state, a, b)
+        if failure is not None:
+            pending += phase_restart.events(plan, ids, run, tele, state, failure, streams.lines)
+        yield merge(pending)
         pending = []
 
 
@@ -111,7 +127,8 @@ def _timing(
     evals = eval_steps(c, steps)
     saves = (steps % c.checkpoint_interval == 0) | (steps == c.total_steps)
     after = np.concatenate([[False], (evals | saves)[:-1]])
-    raw = st.raw_times(plan, steps, after, run.pauses(ctx, steps), rng)
+    pauses = run.pauses(ctx, steps) + at_step(plan.incidents, "dataloader_stall", steps)
+    raw = st.raw_times(plan, steps, after, pauses, rng, state.first)
     times = st.window_means(steps, raw, c.log_interval)
     pause_at: dict[int, tuple[float, float]] = {}
     for i in np.flatnonzero(evals | saves):
@@ -161,7 +178,8 @@ def _save_seconds(plan: RunPlan, step: int, rng: np.random.Generator) -> float:
     if step == plan.config.total_steps and plan.config.stack == "torchtitan":
         # the last step saves the model only, in bf16 (last_save_model_only)
         return export_bytes(plan.choice.model) / (plan.io.checkpoint_gbs * 1e9) + 1.0
-    return plan.timings.checkpoint_s * float(rng.uniform(1.0, 1.12))  # never above the FS
+    retry = float(at_step(plan.incidents, "checkpoint_retry", np.array([step]))[0])
+    return plan.timings.checkpoint_s * float(rng.uniform(1.0, 1.12)) + retry  # never above the FS
 
 
 def _step_table(
@@ -234,7 +252,7 @@ def _chunk(
 ) -> list[pa.Table]:
     c = plan.config
     rows = Rows()
-    ctx = Context(plan, ids, rows, Clock(state.t), streams.lines)
+    ctx = Context(plan, ids, rows, Clock(state.t), streams.lines, state.attempt)
     ch = _timing(plan, run, ctx, state, a, b, streams.times)
     losses = _losses(plan, lm, ch.steps, streams.loss)
     grads = lm.grad_norms(ch.steps.astype(np.float64), streams.loss)
@@ -243,6 +261,7 @@ def _chunk(
     segments = _pauses(plan, run, ctx, lm, streams, state, ch, losses)
     run.extras(ctx, ch.steps, ch.t_end, lr, ch.times)
     _incidents(plan, ctx, tele, ch)
+    segments = faults.chunk(plan, ctx, tele, ch.steps, ch.t_end, ch.times, segments)
     samples = tele.advance(ch.end, segments)
     done = state.step + np.searchsorted(ch.t_end, samples.t, side="right")
     tele_rows = samples.table(done, np.minimum(done, c.total_steps - 1) // c.steps_per_epoch + 1)
@@ -383,6 +402,7 @@ def _save(
         if model_only
         else checkpoint_bytes(plan.choice.model, c.stack)
     )
+    faults.slow_save(plan, ctx, step, save_t, seconds)
     ctx.rows.progress(
         save_t,
         seconds * 0.95,
@@ -405,6 +425,7 @@ def _save(
     )
     ctx.clock.t = t + seconds
     run.saved(ctx, step, seconds)
+    state.saved[step] = (t + seconds, state.best_val, state.patience)
 
 
 def _splice(segments: list[Segment], new: list[Segment]) -> list[Segment]:

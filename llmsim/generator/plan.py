@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -19,9 +19,18 @@ from llmsim.generator import schedule as sched
 from llmsim.generator.architecture import param_count
 from llmsim.generator.choose import Choice, choose, draw_gpu_count
 from llmsim.generator.config import make_config
-from llmsim.generator.episodes import Episode, plan_slowdowns, plan_spikes
+from llmsim.generator.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
 from llmsim.generator.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
 from llmsim.generator.gpus import GPUS
+from llmsim.generator.incidents import (
+    FAILURE_SHARE,
+    Incidents,
+    Outline,
+    RunShape,
+    outline,
+    overhead_s,
+    plan_incidents,
+)
 from llmsim.generator.layout import GPUS_PER_NODE, MAX_GPUS
 from llmsim.generator.loss import LossShape, Spike, chinchilla
 from llmsim.generator.options import GenerateOptions, GeneratorError
@@ -40,6 +49,9 @@ from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
 
 RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.py)
+RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
+RNG_RESTARTS: Final = 12
+TORCHRUN_RESTARTS: Final = (0, 3)  # --max-restarts a torchrun launch uses
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
 MAX_DURATION: Final = 400 * DAY
@@ -78,6 +90,7 @@ class Flags:
     compile: bool  # torchtitan: torch.compile of each block (slow first step)
     log_straggler: bool  # Megatron --log-straggler: the straggler report
     gc_freq: int  # torchtitan's periodic GC
+    max_restarts: int  # torchrun --max-restarts (0 where another launcher starts the job)
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ class RunPlan:
     timings: Timings
     loss: LossShape
     episodes: tuple[Episode, ...]
+    incidents: Incidents
     flags: Flags
     duration_target: float
     estimated_bytes: int
@@ -111,8 +125,12 @@ def plan_run(options: GenerateOptions) -> RunPlan:
     choice, gpus, laid = _lay_out(options, rng)
     io = draw_io(max(1, gpus // GPUS_PER_NODE), rng)
     timings = _timings(choice, laid, io, rng)
-    schedule, laid, timings = _schedule(options, choice, gpus, laid, io, timings, duration, rng)
-    flags = _flags(choice, gpus, rng)
+    irng = np.random.default_rng([seed, RNG_INCIDENTS])
+    outlines = outline(options.incidents, choice.stack, gpus, irng)
+    schedule, laid, timings, outlines = _schedule_around(
+        options, choice, gpus, laid, io, timings, duration, outlines, rng
+    )
+    flags = _restarts(_flags(choice, gpus, rng), choice, seed)
     episodes = plan_slowdowns(
         options.incidents,
         gpus,
@@ -123,6 +141,11 @@ def plan_run(options: GenerateOptions) -> RunPlan:
         rng,
     )
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
+    incidents = _incidents(options, outlines, choice, gpus, laid, schedule, duration, flags, irng)
+    episodes, spikes = _outside_redo(incidents, episodes, spikes)
+    if options.incidents == "often" and not spikes:  # a demo run shows one
+        spans = incidents.redo_spans()
+        spikes = spike_somewhere(schedule.resume_step + 1, schedule.total_steps, spans, irng)
     loss = _loss_shape(choice, laid, schedule, spikes, rng)
     era = ERAS[choice.stack]
     config = make_config(
@@ -147,6 +170,7 @@ def plan_run(options: GenerateOptions) -> RunPlan:
         timings,
         loss,
         episodes,
+        incidents,
         flags,
         duration,
         _estimate_bytes(config, laid, timings),
@@ -376,7 +400,91 @@ def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
         and gpus > GPUS_PER_NODE
         and bool(rng.random() < 0.6),
         gc_freq=int(rng.choice((50, 100))),
+        max_restarts=0,  # set from the incident stream (plan_run)
     )
+
+
+def _restarts(flags: Flags, choice: Choice, seed: int) -> Flags:
+    """--max-restarts of a job whose workers torchrun's agent starts (its own random stream)."""
+    agent = choice.stack in ("hf", "torchtitan") or flags.launcher == "torchrun"
+    if not agent:
+        return flags
+    rng = np.random.default_rng([seed, RNG_RESTARTS])
+    return replace(flags, max_restarts=TORCHRUN_RESTARTS[int(rng.integers(0, 2))])
+
+
+def _schedule_around(
+    options: GenerateOptions,
+    choice: Choice,
+    gpus: int,
+    laid: Fit,
+    io: Io,
+    timings: Timings,
+    duration: float,
+    outlines: tuple[Outline, ...],
+    rng: np.random.Generator,
+) -> tuple[sched.Schedule, Fit, Timings, tuple[Outline, ...]]:
+    """The schedule, and the failures it has room for.
+
+    A drawn duration grows by what the failures cost (the run is as long as its plan needs);
+    an asked one is kept: the schedule is sized for what is left once the failures have their
+    share, and when that leaves too little (or asks the impossible) the run goes without them.
+    """
+    if outlines and options.duration is None:
+        return (*_schedule(options, choice, gpus, laid, io, timings, duration, rng), outlines)
+    if outlines:
+        cost = overhead_s(outlines, timings.init_s, duration)
+        if cost <= FAILURE_SHARE[options.incidents] * duration:
+            state = rng.bit_generator.state
+            try:
+                out = _schedule(options, choice, gpus, laid, io, timings, duration - cost, rng)
+                return (*out, outlines)
+            except GeneratorError:
+                rng.bit_generator.state = state
+    return (*_schedule(options, choice, gpus, laid, io, timings, duration, rng), ())
+
+
+def _incidents(
+    options: GenerateOptions,
+    outlines: tuple[Outline, ...],
+    choice: Choice,
+    gpus: int,
+    laid: Fit,
+    schedule: sched.Schedule,
+    duration: float,
+    flags: Flags,
+    rng: np.random.Generator,
+) -> Incidents:
+    """Failures placed in the schedule and transient faults (the incidents' own stream)."""
+    gpn = min(gpus, GPUS_PER_NODE)
+    shape = RunShape(
+        stack=choice.stack,
+        gpus=gpus,
+        gpus_per_node=gpn,
+        nodes=gpus // gpn,
+        first=schedule.resume_step + 1,
+        last=schedule.total_steps,
+        resume=schedule.resume_step,
+        checkpoint_interval=schedule.checkpoint_interval,
+        log_interval=schedule.log_interval,
+        step_s=laid.throughput.step_s,
+        duration=duration,
+        elastic=flags.max_restarts > 0,
+    )
+    return plan_incidents(options.incidents, outlines, shape, rng)
+
+
+def _outside_redo(
+    incidents: Incidents, episodes: tuple[Episode, ...], spikes: tuple[Spike, ...]
+) -> tuple[tuple[Episode, ...], tuple[Spike, ...]]:
+    """Episodes and spikes that stay clear of the steps a failure makes the job redo."""
+    spans = incidents.redo_spans()
+
+    def clear(a: int, b: int) -> bool:
+        return not any(a <= hi + 1 and lo - 1 <= b for lo, hi in spans)
+
+    kept = tuple(e for e in episodes if clear(e.first_step, e.last_step))
+    return kept, tuple(s for s in spikes if clear(s.step, s.step + s.recover))
 
 
 def _loss_shape(

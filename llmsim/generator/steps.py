@@ -36,15 +36,17 @@ def raw_times(
     after_pause: npt.NDArray[np.bool_],
     pauses: F64,
     rng: np.random.Generator,
+    first: int,
 ) -> F64:
-    """Each step's own duration before window averaging."""
+    """Each step's own duration before window averaging (`first`: the job's first step since
+    it was launched, slow with compilation and warm-up)."""
     base = plan.fit.throughput.step_s
     log = plan.config.log_interval
     window = window_ids(steps, log)
     first_w = window[0]
     noise = np.exp(np.clip(rng.normal(0.0, WOBBLE, int(window[-1] - first_w) + 1), -0.04, 0.04))
     t = base * noise[window - first_w] * slowdown_at(plan.episodes, steps)
-    t = t + np.where(steps == plan.first_step, plan.timings.first_step_extra_s, 0.0)
+    t = t + np.where(steps == first, plan.timings.first_step_extra_s, 0.0)
     extra = base * rng.uniform(*AFTER_PAUSE, len(steps))
     out: F64 = t + np.where(after_pause, extra, 0.0) + pauses
     return out

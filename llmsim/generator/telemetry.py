@@ -25,8 +25,10 @@ from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
 
-# Activities: what the GPUs are doing during a segment of time.
-IDLE, LOAD, TRAIN, EVAL, CKPT, EXPORT = range(6)
+# Activities: what the GPUs are doing during a segment of time. HANG: waiting in a collective a
+# lost rank never joins (NCCL's kernel spins: utilisation stays up, power falls); WAIT: every
+# GPU waiting for a batch (a dataloader stall).
+IDLE, LOAD, TRAIN, EVAL, CKPT, EXPORT, HANG, WAIT = range(8)
 TEMP_WARN: Final = 80.0
 TEMP_CRIT: Final = 87.0
 CLOCK_WARN: Final = 0.93  # a training GPU below this share of its max clock is slow
@@ -56,6 +58,17 @@ class TimedEpisode:
     episode: Episode
     t0: float
     t1: float
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One GPU out of the ordinary from t0 to t1: `lost` (fell off the bus: no readings),
+    `stuck` (its rank hung: idle while the others spin) or `ecc` (errors counted: flagged)."""
+
+    gpu: int
+    t0: float
+    t1: float
+    kind: str
 
 
 @dataclass
@@ -114,6 +127,8 @@ def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
             EVAL: (train_util * eval_share, 3.0),
             CKPT: (4.0, 3.0),
             EXPORT: (9.0, 6.0),
+            HANG: (99.5, 0.6),
+            WAIT: (3.0, 3.0),
         },
         power={
             IDLE: 0.0,
@@ -122,6 +137,8 @@ def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
             EVAL: train_pf * eval_share * 0.95,
             CKPT: 0.06,
             EXPORT: 0.08,
+            HANG: 0.2,
+            WAIT: 0.05,
         },
     )
 
@@ -157,10 +174,15 @@ class Telemetry:
         self.capacity = float(c.gpu_memory_mib)
         self.ema = 0.0
         self.episodes: list[TimedEpisode] = []
+        self.outages: list[Outage] = []
 
     def add(self, episode: TimedEpisode) -> None:
         """An episode the train loop has placed in time."""
         self.episodes.append(episode)
+
+    def add_outage(self, outage: Outage) -> None:
+        """A GPU lost, hung or flagged from t0 to t1."""
+        self.outages.append(outage)
 
     def times_until(self, t_end: float) -> F64:
         """Sample times not yet produced that fall before t_end."""
@@ -187,7 +209,7 @@ class Telemetry:
         mem = mem + self.rng.normal(0.0, 1.0, (n, g)) * 0.001 * mem
         mem = np.where((act == IDLE)[:, None] & (mem_share[:, None] <= 0), 0.0, mem)
         health = _health(act, temp, clock, float(self.c.gpu_max_clock_mhz))
-        return Samples(
+        out = Samples(
             ts,
             phase,
             np.round(util).astype(np.float32),
@@ -197,6 +219,26 @@ class Telemetry:
             clock.astype(np.float32),
             health,
         )
+        self._outages(out)
+        return out
+
+    def _outages(self, s: Samples) -> None:
+        """Lost GPUs read nothing; a hung rank's GPU idles while the job waits; ECC flags."""
+        for o in self.outages:
+            rows = (s.t >= o.t0) & (s.t < o.t1)
+            if not rows.any():
+                continue
+            g = o.gpu
+            if o.kind == "lost":
+                for arr in (s.util, s.mem, s.temp, s.power, s.clock):
+                    arr[rows, g] = 0.0
+                s.health[rows, g] = int(Health.LOST)
+            elif o.kind == "stuck":
+                s.util[rows, g] = 0.0
+                s.power[rows, g] = np.round(self.idle_w * 1.3)
+                s.health[rows, g] = np.maximum(s.health[rows, g], int(Health.WARN))
+            else:
+                s.health[rows, g] = np.maximum(s.health[rows, g], int(Health.WARN))
 
     def _load(self, act: npt.NDArray[np.int64], n: int, g: int) -> tuple[F64, F64]:
         lv, rng = self.levels, self.rng

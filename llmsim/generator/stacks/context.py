@@ -44,15 +44,42 @@ class Ids:
         )
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One launch of the job's processes: the first, or a relaunch after a failure."""
+
+    number: int = 0  # 0 for the first launch; torchrun's restart_count after an elastic restart
+    resume_step: int | None = None  # the checkpoint it starts from (None: the config's)
+    hosts: tuple[str, ...] | None = None  # the nodes it runs on (None: the config's)
+    elastic: bool = False  # torchrun restarted the workers in place (no new launch)
+    started: float = 0.0  # t when its processes started
+    pid_shift: int = 0  # new processes get later pids
+    agent_shift: int = 0  # a requeued job has a new launcher process too
+
+
 class Context:
-    """One phase's writing context: where rows go, the clock, the rng and the run's names."""
+    """One phase's writing context: where rows go, the clock, the rng and the run's names.
+
+    `attempt` says which launch of the job is writing: a relaunch after a failure resumes from
+    another checkpoint, may run on a replacement node and restarts torchrun's count.
+    """
 
     def __init__(
-        self, plan: RunPlan, ids: Ids, rows: Rows, clock: Clock, rng: np.random.Generator
+        self,
+        plan: RunPlan,
+        ids: Ids,
+        rows: Rows,
+        clock: Clock,
+        rng: np.random.Generator,
+        attempt: Attempt | None = None,
     ) -> None:
         self.plan, self.config, self.ids = plan, plan.config, ids
         self.rows, self.clock, self.rng = rows, clock, rng
         self.python = PYTHON
+        self.attempt = attempt or Attempt()
+        a = self.attempt
+        self.resume_step = self.config.resume_step if a.resume_step is None else a.resume_step
+        self.hosts = self.config.hostnames if a.hosts is None else a.hosts
 
     def logger(
         self, phase: Phase, source: LogFormat, origin: str | None = None, rank: int | None = None
@@ -73,7 +100,7 @@ class Context:
     @property
     def agent_pid(self) -> int:
         """torchrun's agent pid."""
-        return self.ids.agent_pid
+        return self.ids.agent_pid + self.attempt.agent_shift
 
     @property
     def master_port(self) -> int:
@@ -83,7 +110,7 @@ class Context:
     def worker_pid(self, rank: int) -> int:
         """Process id of a global rank's worker."""
         node, local = divmod(rank, self.config.gpus_per_node)
-        return self.ids.pid_base[node] + local + 1
+        return self.ids.pid_base[node] + local + 1 + self.attempt.pid_shift
 
     def ip(self, node: int) -> str:
         """Management address of a node."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from llmsim.generator.architecture import MAX_SHARD_LABEL, shard_names, shards
+from llmsim.generator.incidents import COLLECTIVE_TIMEOUT_S
 from llmsim.generator.models import base_repo
 from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
@@ -96,7 +97,7 @@ def process_warnings(ctx: Context, ranks: list[int]) -> None:
 def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
     """`Training/evaluation parameters TrainingArguments(...)` from the main process."""
     c, s = ctx.config, ctx.plan.schedule
-    resume = f"{c.output_dir}/checkpoint-{c.resume_step}" if c.resume_step else None
+    resume = f"{c.output_dir}/checkpoint-{ctx.resume_step}" if ctx.resume_step else None
     overrides = {
         "bf16": True,
         "do_train": True,
@@ -125,6 +126,7 @@ def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
         "adam_beta2": c.adam_beta2,
         "report_to": ["tensorboard"],
         "deepspeed": deepspeed_config,
+        "ddp_timeout": COLLECTIVE_TIMEOUT_S[c.stack],
     }
     if c.kind == "pretrain":  # a streamed corpus: the step count drives the run
         overrides["max_steps"] = c.total_steps
@@ -262,7 +264,9 @@ def resume_load(ctx: Context) -> None:
     """Resuming: the Trainer names the checkpoint it loads."""
     c = ctx.config
     transformers_log(ctx).info(
-        f"Loading model from {c.output_dir}/checkpoint-{c.resume_step}.", AT["resume_load"], dt=0.2
+        f"Loading model from {c.output_dir}/checkpoint-{ctx.resume_step}.",
+        AT["resume_load"],
+        dt=0.2,
     )
 
 
@@ -285,13 +289,13 @@ def running_training(ctx: Context) -> None:
     log = transformers_log(ctx)
     for line, text in zip(_RUNNING_LINES, texts, strict=True):
         log.info(text, f"trainer.py:{line}", dt=0.001)
-    if not c.resume_step:
+    if not ctx.resume_step:
         return
-    epoch, rest = divmod(c.resume_step, c.steps_per_epoch)
+    epoch, rest = divmod(ctx.resume_step, c.steps_per_epoch)
     resume = (
         "  Continuing training from checkpoint, will skip to saved global_step",
         f"  Continuing training from epoch {epoch}",
-        f"  Continuing training from global step {c.resume_step}",
+        f"  Continuing training from global step {ctx.resume_step}",
         f"  Will skip the first {epoch} epochs then the first {rest * c.grad_accum} batches in "
         "the first epoch.",
     )

@@ -28,6 +28,12 @@ _TORCHRUN_LINES: Final[dict[str, dict[str, int]]] = {
         "finished": 888,
         "local_done": 941,
         "waited": 955,
+        "closing": 900,
+        "kill": 919,
+        "failed": 874,
+        "restart": 898,
+        "stopping": 703,
+        "no_error_file": 370,
     },
     "2.9": {
         "omp": 803,
@@ -41,6 +47,12 @@ _TORCHRUN_LINES: Final[dict[str, dict[str, int]]] = {
         "finished": 890,
         "local_done": 943,
         "waited": 957,
+        "closing": 908,
+        "kill": 927,
+        "failed": 882,
+        "restart": 900,
+        "stopping": 705,
+        "no_error_file": 370,
     },
 }
 _FILES: Final = {
@@ -48,21 +60,47 @@ _FILES: Final = {
     "operator": "launcher/api.py",
     "store": "elastic/agent/server/local_elastic_agent.py",
     "logdir": "elastic/multiprocessing/api.py",
+    "closing": "elastic/multiprocessing/api.py",
+    "kill": "elastic/multiprocessing/api.py",
+    "failed": "elastic/multiprocessing/api.py",
+    "no_error_file": "elastic/multiprocessing/errors/__init__.py",
+}
+# torch version -> (run.py main's `run(args)`, run's `elastic_launch(`, launcher/api.py's
+# `return launch_agent(...)` and `raise ChildFailedError(`): ChildFailedError's traceback.
+_TRACEBACK_LINES: Final[dict[str, tuple[int, int, int, int]]] = {
+    "2.8": (901, 892, 143, 277),
+    "2.9": (936, 927, 156, 293),
 }
 _STARS: Final = "*****************************************"
 RDZV_PORT: Final = 29500
 
 
+def _minor(ctx: Context) -> str:
+    return ".".join(ctx.config.torch_version.split(".")[:2])
+
+
+def origin(ctx: Context, key: str) -> str:
+    """The agent's `pid path:line` of one of its log calls."""
+    return _origin(ctx, key)
+
+
 def _origin(ctx: Context, key: str) -> str:
-    lines = _TORCHRUN_LINES[".".join(ctx.config.torch_version.split(".")[:2])]
+    lines = _TORCHRUN_LINES[_minor(ctx)]
     path = _FILES.get(key, "elastic/agent/server/api.py")
     return f"{ctx.agent_pid} torch/distributed/{path}:{lines[key]}"
 
 
 def torchrun_start(ctx: Context, info: bool, entry: str) -> None:
-    """What the torchrun agent prints before the workers start."""
+    """What the torchrun agent prints before the workers start (after an elastic restart of
+    its worker group: the rendezvous again, the agent's launch lines were printed once)."""
     c = ctx.config
     log = ctx.init.at("torchrun")
+    if ctx.attempt.elastic:
+        if info:
+            log.info("[default] Rendezvous'ing worker group", _origin(ctx, "rdzv"), dt=0.2)
+            _rendezvous(ctx, float(ctx.rng.uniform(1.0, 4.0)) if c.nodes > 1 else 0.05)
+            log.info("[default] Starting worker group", _origin(ctx, "group"))
+        return
     if c.gpus_per_node > 1:
         omp = (
             "",
@@ -76,7 +114,7 @@ def torchrun_start(ctx: Context, info: bool, entry: str) -> None:
     if not info:
         return
     rng = ctx.rng
-    endpoint = f"{c.hostnames[0]}:{RDZV_PORT}" if c.nodes > 1 else "localhost:0"
+    endpoint = f"{ctx.hosts[0]}:{RDZV_PORT}" if c.nodes > 1 else "localhost:0"
     run_id = str(int(rng.integers(10**8, 10**9))) if c.nodes > 1 else "none"
     tmp = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[int(i)] for i in rng.integers(0, 36, 8))
     keys = [
@@ -88,7 +126,7 @@ def torchrun_start(ctx: Context, info: bool, entry: str) -> None:
         ("rdzv_backend", "c10d"),
         ("rdzv_endpoint", endpoint),
         ("rdzv_configs", "{'timeout': 900}"),
-        ("max_restarts", 0),
+        ("max_restarts", ctx.plan.flags.max_restarts),
         ("monitor_interval", 0.1),
         ("log_dir", f"/tmp/torchelastic_{tmp}"),
         ("metrics_cfg", "{}"),
@@ -119,13 +157,14 @@ def _tmp(rng: np.random.Generator) -> str:
 
 
 def _rendezvous(ctx: Context, wait: float) -> None:
+    """`_rendezvous`'s result block (after an elastic restart it counts the restarts)."""
     c = ctx.config
     local = list(range(c.gpus_per_node))
     world = [c.gpus] * c.gpus_per_node
     block = [
         "[default] Rendezvous complete for workers. Result:",
-        "  restart_count=0",
-        f"  master_addr={c.hostnames[0]}",
+        f"  restart_count={ctx.attempt.number if ctx.attempt.elastic else 0}",
+        f"  master_addr={ctx.hosts[0]}",
         f"  master_port={ctx.master_port}",
         "  group_rank=0",
         f"  group_world_size={c.nodes}",
@@ -205,7 +244,7 @@ def deepspeed_start(ctx: Context, script: str, args: str) -> None:
             )
         return
     ip = ctx.ip(0)
-    log.info(f"Using IP address of {ip} for node {c.hostnames[0]}", "runner.py:515:main", dt=0.3)
+    log.info(f"Using IP address of {ip} for node {ctx.hosts[0]}", "runner.py:515:main", dt=0.3)
     log.info(
         f"cmd = srun -n {c.gpus} --nodes {c.nodes} --export=ALL,MASTER_ADDR={ip},"
         f"MASTER_PORT={ctx.master_port} {ctx.python} -u {script} {args}",
@@ -236,3 +275,33 @@ def deepspeed_end(ctx: Context) -> None:
             "launch.py:367:main",
             dt=float(ctx.rng.uniform(0.0, 0.05)),
         )
+
+
+def run_frames(ctx: Context, torch: str) -> list[str]:
+    """The traceback frames of run.py and launcher/api.py down to `raise ChildFailedError(`."""
+    main, run, call, raise_at = _TRACEBACK_LINES[_minor(ctx)]
+    return [
+        f'  File "{torch}/run.py", line {main}, in main',
+        "    run(args)",
+        f'  File "{torch}/run.py", line {run}, in run',
+        "    elastic_launch(",
+        f'  File "{torch}/launcher/api.py", line {call}, in __call__',
+        "    return launch_agent(self._config, self._entrypoint, list(args))",
+        "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        f'  File "{torch}/launcher/api.py", line {raise_at}, in launch_agent',
+        "    raise ChildFailedError(",
+    ]
+
+
+def deepspeed_worker_cmd(ctx: Context, rank: int) -> str:
+    """The command list launch.py spawned for a local rank, as Python prints it."""
+    from llmsim.generator.stacks import hf  # the HF script the DeepSpeed runs launch
+
+    args = _script_args_of(ctx)
+    return f"['{ctx.python}', '-u', '{hf.SCRIPT}', '--local_rank={rank}', {_quoted(args)}]"
+
+
+def _script_args_of(ctx: Context) -> str:
+    from llmsim.generator.stacks.run_hf import script_args
+
+    return script_args(ctx)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Final
 
 from llmsim.generator.architecture import megatron_padded_vocab, megatron_rank_params
+from llmsim.generator.incidents import COLLECTIVE_TIMEOUT_S
 from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
@@ -71,7 +72,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "decoder_last_pipeline_num_layers": layout.stage_layers[-1] if layout.uneven else None,
         "disable_bias_linear": True,
         "distributed_backend": "nccl",
-        "distributed_timeout_minutes": 10,
+        "distributed_timeout_minutes": COLLECTIVE_TIMEOUT_S["megatron"] // 60,
         "eval_interval": c.eval_interval,
         "eval_iters": c.eval_batches,
         "exit_duration_in_mins": EXIT_DURATION_MIN,
@@ -195,7 +196,8 @@ def initialize(ctx: Context, nccl: Callable[[], None]) -> None:
         f">>> done with compiling and loading fused kernels. Compilation time: {took:.3f} seconds",
         dt=took,
     )
-    log.info(f"time to initialize megatron (seconds): {ctx.clock.t - 0.5:.3f}", dt=0.2)
+    took = ctx.clock.t - ctx.attempt.started - 0.5
+    log.info(f"time to initialize megatron (seconds): {took:.3f}", dt=0.2)
     dated(ctx, log, "after megatron is initialized")
 
 
@@ -323,7 +325,7 @@ def load_checkpoint(ctx: Context) -> tuple[float, float]:
     c = ctx.config
     log = ctx.init
     log.info(
-        f" loading distributed checkpoint from {checkpoint_dir(ctx)} at iteration {c.resume_step}",
+        f" loading distributed checkpoint from {checkpoint_dir(ctx)} at iteration {ctx.resume_step}",
         dt=0.2,
     )
     start = ctx.clock.t
@@ -334,7 +336,7 @@ def load_checkpoint(ctx: Context) -> tuple[float, float]:
     ctx.clock.tick(span)
     log.info(
         f"  successfully loaded checkpoint from {checkpoint_dir(ctx)} [ t 1/{c.tp}, "
-        f"p 1/{c.pp} ] at iteration {c.resume_step}"
+        f"p 1/{c.pp} ] at iteration {ctx.resume_step}"
     )
     end = ctx.clock.t
     timers(ctx, log, (("load-checkpoint", span * 1000),))
@@ -396,8 +398,10 @@ def datasets(ctx: Context, setup_ms: float) -> None:
         ),
     )
     log.info("training ...")
-    if c.resume_step:
-        log.info(f"Overwriting rerun_state_machine.current_iteration from 0 to {c.resume_step}...")
+    if ctx.resume_step:
+        log.info(
+            f"Overwriting rerun_state_machine.current_iteration from 0 to {ctx.resume_step}..."
+        )
     dated(ctx, log, "before the start of training step")
 
 

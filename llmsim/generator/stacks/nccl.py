@@ -24,7 +24,7 @@ def _prefix(ctx: Context, rank: int, thread: bool) -> str:
     node, dev = divmod(rank, c.gpus_per_node)
     pid = ctx.worker_pid(rank)
     tid = pid + ctx.ids.tid_offset + 7 * dev if thread else pid
-    return f"{c.hostnames[node]}:{pid}:{tid} [{dev}]"
+    return f"{ctx.hosts[node]}:{pid}:{tid} [{dev}]"
 
 
 def _bus(ctx: Context, rank: int) -> str:

@@ -11,7 +11,8 @@ from llmsim.generator.stacks.context import Context
 ACCELERATE_CONFIG = "fsdp_config.yaml"
 
 
-def _script_args(ctx: Context) -> str:
+def script_args(ctx: Context) -> str:
+    """The training script's arguments."""
     c = ctx.config
     ds = f" --deepspeed {deepspeed.CONFIG_FILE.format(stage=ctx.plan.fit.layout.zero_stage)}"
     return (
@@ -27,7 +28,7 @@ class HfRun:
         c = ctx.config
         deep = c.stack == "hf-deepspeed"
         if deep:
-            launch.deepspeed_start(ctx, hf.SCRIPT, _script_args(ctx))
+            launch.deepspeed_start(ctx, hf.SCRIPT, script_args(ctx))
         else:
             launch.torchrun_start(ctx, info=c.nodes > 1, entry="python3")
         workers = ctx.clock.tick(float(ctx.rng.uniform(3.0, 8.0)))  # imports in every worker
@@ -53,7 +54,7 @@ class HfRun:
         hf.half_precision(ctx)
         if deep:
             deepspeed.engine_init(ctx)
-        if c.resume_step:
+        if ctx.resume_step:
             self._resume(ctx)
         hf.running_training(ctx)
         return workers, load0, ctx.clock.t
@@ -64,11 +65,11 @@ class HfRun:
             hf.resume_load(ctx)
         else:
             hf.transformers_log(ctx).info(
-                f"Attempting to resume from {c.output_dir}/checkpoint-{c.resume_step}",
+                f"Attempting to resume from {c.output_dir}/checkpoint-{ctx.resume_step}",
                 "deepspeed.py:495",
                 dt=0.2,
             )
-        where = f"{c.output_dir}/checkpoint-{c.resume_step}"
+        where = f"{c.output_dir}/checkpoint-{ctx.resume_step}"
         span = ctx.plan.timings.load_s
         start = ctx.clock.t
         ctx.rows.progress(

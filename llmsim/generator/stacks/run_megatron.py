@@ -27,7 +27,7 @@ class MegatronRun:
         setup0 = ctx.clock.t
         megatron.model(ctx)
         load0 = ctx.clock.t
-        if c.resume_step:
+        if ctx.resume_step:
             megatron.load_checkpoint(ctx)
         megatron.datasets(ctx, (ctx.clock.t - setup0) * 1000)
         return workers, load0, ctx.clock.t
@@ -63,7 +63,7 @@ class MegatronRun:
     ) -> None:
         c = ctx.config
         log = ctx.logger("train", "plain")
-        first_log = c.resume_step + c.log_interval - (c.resume_step % c.log_interval)
+        first_log = ctx.resume_step + c.log_interval - (ctx.resume_step % c.log_interval)
         for i in np.flatnonzero(steps == first_log):
             ctx.clock.t = float(t_end[i])
             megatron.memory_report(ctx, log, int(steps[i]))
@@ -95,6 +95,16 @@ class MegatronRun:
             tflops[order[0]] = tf / 3 * (1 - culprit.slowdown)
             flops_ranks[order[0]] = slow
         w = c.gpu_tdp_w * 1000  # torch.cuda.power_draw() is in mW; the report says W
+        stall = next(
+            (
+                f
+                for f in ctx.plan.incidents.transients
+                if f.kind == "dataloader_stall" and step - c.log_interval < f.step <= step
+            ),
+            None,
+        )  # the rank whose batch came late has the longest get_batch time of the window
+        data_ms = stall.seconds * 1000 if stall else float(rng.uniform(25, 60))
+        data_rank = stall.gpu if stall else worst[4]
         stamped.info(
             f"| MnRtt/Rnk: {ms * 0.995:.2f}ms/{ranks[1]} | MxRtt/Rnk: {ms:.2f}ms/{slow} | "
             f"MnPwr/Rnk: {w * rng.uniform(0.72, 0.8):.2f}W/{ranks[2]} | "
@@ -105,7 +115,7 @@ class MegatronRun:
             f"MnClk/Rnk: {low_clock:.2f}MHz/{worst[3]} | MxClk/Rnk: {top:.2f}MHz/{ranks[6]} | "
             # get_batch time: measured in ms, labelled "us" by the detector
             f"MnDRtt/Rnk: {rng.uniform(5, 20):.2f}us/{ranks[7]} | "
-            f"MxDRtt/Rnk: {rng.uniform(25, 60):.2f}us/{worst[4]} | "
+            f"MxDRtt/Rnk: {data_ms:.2f}us/{data_rank} | "
             f"MnEtpt/Rnk: {tflops[order[0]]:.2f}TF/{flops_ranks[order[0]]} | "
             f"MxEtpt/Rnk: {tflops[order[-1]]:.2f}TF/{flops_ranks[order[-1]]}"
         )

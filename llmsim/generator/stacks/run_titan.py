@@ -85,7 +85,7 @@ class TitanRun:
 def _after_dump(ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """Steps that follow a profiled one (every profile_freq; not the step resumed from)."""
     before = steps - 1
-    out: npt.NDArray[np.bool_] = (before % PROFILE_FREQ == 0) & (before > ctx.config.resume_step)
+    out: npt.NDArray[np.bool_] = (before % PROFILE_FREQ == 0) & (before > ctx.resume_step)
     return out
 
 

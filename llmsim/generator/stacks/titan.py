@@ -107,11 +107,10 @@ def _parallelize(ctx: Context, log: Logger) -> None:
 
 
 def _load(ctx: Context, log: Logger) -> tuple[float, float]:
-    c = ctx.config
-    if not c.resume_step:
+    if not ctx.resume_step:
         training_starts(ctx, log)
         return ctx.clock.t, ctx.clock.t
-    log.info(f"Loading the checkpoint from {CHECKPOINT_FOLDER}/step-{c.resume_step}.", dt=0.3)
+    log.info(f"Loading the checkpoint from {CHECKPOINT_FOLDER}/step-{ctx.resume_step}.", dt=0.3)
     start = ctx.clock.t
     span = ctx.plan.timings.load_s
     ctx.rows.progress(start, span, "init", "load_checkpoint", "Loading checkpoint", 1, "steps", 1)
@@ -125,7 +124,7 @@ def _load(ctx: Context, log: Logger) -> tuple[float, float]:
 
 def training_starts(ctx: Context, log: Logger) -> None:
     """train(): after the checkpoint load, the profiler of the shipped configs starts."""
-    log.info(f"Training starts at step {ctx.config.resume_step + 1}")
+    log.info(f"Training starts at step {ctx.resume_step + 1}")
     log.info(f"Profiling active. Traces will be saved at {DUMP_FOLDER}/profile_trace")
 
 

@@ -1,0 +1,228 @@
+"""A rank failure and the relaunch after it, from the lost step to the first step redone.
+
+Timeline (t = seconds of the run):
+  t_start   step `failure.step` starts (the previous one, its evaluation and save are done)
+  t_fail    the culprit stops inside it: its GPU falls off the bus, or its rank hangs;
+            the others spin in the collective it never joins (GPU busy, power low)
+  t_wd      `timeout_s` later every other rank's NCCL watchdog fires and aborts its process
+  t_report  the launcher reports (torchrun, srun or the deepspeed launcher)
+  t_launch  `down_s` later the job runs again: torchrun restarts its workers, or the scheduler
+            requeues the job (on a spare node when a GPU was lost)
+  t_resume  the new processes have loaded the checkpoint of `failure.checkpoint`: training
+            goes on from the step after it
+
+The `rank_failure` incident opens at t_fail (elapsed: the outage until t_launch); the `restart`
+incident opens at t_launch (step: the checkpoint's, path: the replacement host, elapsed: the
+time lost since that checkpoint was written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import pyarrow as pa
+
+from llmsim.generator import phase_init
+from llmsim.generator.incidents import TEARDOWN_S, Failure
+from llmsim.generator.plan import RunPlan
+from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks import Context, Ids, StackRun, crash
+from llmsim.generator.stacks.context import Attempt
+from llmsim.generator.telemetry import HANG, IDLE, TRAIN, Outage, Segment, Telemetry
+from llmsim.trace.writer import make_table
+
+if TYPE_CHECKING:  # phase_train calls this module
+    from llmsim.generator.phase_train import TrainState
+
+STUCK_NOTICE_S: Final = 60.0  # the monitor reports a GPU idle this long while the job is busy
+PID_STRIDE: Final = 4_000  # pids a relaunch's processes are past the previous ones
+
+
+def events(
+    plan: RunPlan,
+    ids: Ids,
+    run: StackRun,
+    tele: Telemetry,
+    state: TrainState,
+    failure: Failure,
+    rng: np.random.Generator,
+) -> list[pa.Table]:
+    """Rows of the failure, the launcher's report and the relaunch; `state` moves to the
+    checkpoint's step and the time training resumes."""
+    rows = Rows()
+    t_start = state.t
+    t_fail = t_start + failure.into_step * plan.fit.throughput.step_s
+    ctx = Context(plan, ids, rows, Clock(t_fail), rng, state.attempt)
+    _warning_signs(ctx, failure, t_fail)
+    t_abort = _crash(ctx, failure, t_fail + failure.timeout_s, failure.step - state.first)
+    t_report = _report(ctx, failure)
+    attempt = _next_attempt(ctx, failure, t_report + failure.down_s)
+    node = failure.gpu // plan.config.gpus_per_node
+    hosts = attempt.hosts or plan.config.hostnames
+    new_host = hosts[node] if failure.replacement is not None else None
+    lost_host = _host(ctx, failure.gpu) if new_host else None
+    crash.requeued(ctx, failure, new_host, lost_host, attempt.started)
+    init = phase_init.events(plan, ids, run, rng, attempt)
+    saved_at, best, patience = state.saved.get(failure.checkpoint, (state.start, np.inf, 0))
+    lost = init.end - saved_at
+    _incidents(rows, failure, t_fail, attempt.started, new_host, lost, ctx)
+    rows.phase(init.end, "train", "Training")
+    tables = [rows.table(), init.rows.table()]
+    tables.append(_telemetry(plan, tele, failure, state, t_start, t_fail, t_abort, attempt, init))
+    state.step, state.t, state.first = failure.checkpoint, init.end, failure.checkpoint + 1
+    state.attempt, state.attempt_start = attempt, init.end
+    state.loss_sum, state.loss_steps = 0.0, 0
+    state.best_val, state.patience = float(best), int(patience)
+    state.kept = [k for k in state.kept if k <= failure.checkpoint]
+    return tables
+
+
+def _host(ctx: Context, gpu: int) -> str:
+    return ctx.hosts[gpu // ctx.config.gpus_per_node]
+
+
+def _warning_signs(ctx: Context, failure: Failure, t_fail: float) -> None:
+    """What shows before the watchdog: the kernel's Xid, or a GPU idle while others spin."""
+    if failure.cause == "xid79":
+        ctx.clock.t = t_fail + float(ctx.rng.uniform(0.5, 3.0))
+        crash.xid(ctx, failure.gpu)
+    elif failure.timeout_s > STUCK_NOTICE_S + 10:
+        ctx.clock.t = t_fail + STUCK_NOTICE_S + float(ctx.rng.uniform(0.0, 5.0))
+        crash.stuck(ctx, failure.gpu, STUCK_NOTICE_S)
+
+
+def _crash(ctx: Context, failure: Failure, t_wd: float, steps_done: int) -> float:
+    """Watchdog lines of the printing ranks and one process's abort; returns when it died."""
+    coll = crash.collective(ctx, failure, steps_done)
+    ranks = [r for r in crash.printing_ranks(ctx) if r != failure.gpu]
+    t_wd += float(ctx.rng.uniform(0.0, 0.9))  # the watchdog wakes every second
+    crash.watchdog(ctx, failure, coll, ranks, t_wd)
+    ctx.clock.t = t_wd + float(ctx.rng.uniform(0.2, 1.0))
+    ran = failure.timeout_s * 1000 + int(ctx.rng.integers(3, 99))
+    crash.terminate(ctx, failure, coll, ranks[0], ran)
+    return ctx.clock.t
+
+
+def _report(ctx: Context, failure: Failure) -> float:
+    """The launcher's report once the processes are down; returns when it is done."""
+    c = ctx.config
+    ctx.clock.tick(float(ctx.rng.uniform(*TEARDOWN_S)) * 0.1)
+    ab = crash.aborts(ctx, failure)
+    if c.launcher == "srun" or (c.launcher == "deepspeed" and c.nodes > 1):
+        crash.srun_report(ctx, failure, ab, _job_id(ctx))
+    elif c.launcher == "deepspeed":
+        crash.deepspeed_report(ctx, ab)
+    else:
+        crash.torchrun_report(ctx, failure, ab, _entry(ctx), info=_agent_info(ctx))
+    return ctx.clock.t
+
+
+def _agent_info(ctx: Context) -> bool:
+    """Whether the torchrun agent logs at INFO (LOGLEVEL=INFO: the multi-node launches)."""
+    c = ctx.config
+    return c.nodes > 1 and c.stack != "megatron"
+
+
+def _entry(ctx: Context) -> str:
+    """The entrypoint name ChildFailedError's title carries (the script or module run)."""
+    stack = ctx.config.stack
+    return {"torchtitan": "torchtitan.train", "megatron": "pretrain_gpt.py"}.get(stack, "train.py")
+
+
+def _job_id(ctx: Context) -> int:
+    return 400_000 + (ctx.ids.agent_pid * 7) % 900_000
+
+
+def _next_attempt(ctx: Context, failure: Failure, started: float) -> Attempt:
+    """The relaunch: a replacement node for a lost GPU, new processes, torchrun's count."""
+    now = ctx.attempt
+    hosts = list(ctx.hosts)
+    if failure.replacement is not None:
+        node = failure.gpu // ctx.config.gpus_per_node
+        hosts[node] = _spare(ctx, failure.replacement)
+    elastic = failure.relaunch == "elastic"
+    return replace(
+        now,
+        number=now.number + 1,
+        resume_step=failure.checkpoint,
+        hosts=tuple(hosts),
+        elastic=elastic,
+        started=started,
+        pid_shift=now.pid_shift + PID_STRIDE * (1 + int(ctx.rng.integers(0, 5))),
+        agent_shift=now.agent_shift if elastic else now.agent_shift + PID_STRIDE * 3,
+    )
+
+
+def _spare(ctx: Context, n: int) -> str:
+    """A spare node of the same row: the last host's name with a number past the job's nodes."""
+    last = ctx.config.hostnames[-1]
+    prefix, _, digits = last.rpartition("-")
+    return f"{prefix}-{int(digits) + n:0{len(digits)}d}"
+
+
+def _incidents(
+    rows: Rows,
+    failure: Failure,
+    t_fail: float,
+    t_launch: float,
+    new_host: str | None,
+    lost: float,
+    ctx: Context,
+) -> None:
+    gpn = ctx.config.gpus_per_node
+    what = "GPU fell off the bus" if failure.cause == "xid79" else "rank hung"
+    where = f"{_host(ctx, failure.gpu)} GPU {failure.gpu % gpn}"
+    rows.add(
+        t_fail,
+        "incident",
+        "train",
+        op="rank_failure",
+        step=failure.step,
+        rank=failure.gpu,
+        text=f"Rank {failure.gpu} lost ({what}): {where}",
+        elapsed=t_launch - t_fail,
+    )
+    rows.add(
+        t_launch,
+        "incident",
+        "init",
+        op="restart",
+        step=failure.checkpoint,
+        rank=failure.gpu,
+        text="Restart after rank failure",
+        path=new_host,
+        elapsed=lost,
+    )
+
+
+def _telemetry(
+    plan: RunPlan,
+    tele: Telemetry,
+    failure: Failure,
+    state: TrainState,
+    t_start: float,
+    t_fail: float,
+    t_abort: float,
+    attempt: Attempt,
+    init: phase_init.InitResult,
+) -> pa.Table:
+    """Samples from the failing step to the resumed training: the spin, the silence, the
+    relaunch; the lost GPU reads nothing until its node is replaced."""
+    segments = [
+        Segment(t_start, t_fail, "train", TRAIN, 1.0, 1.0),
+        Segment(t_fail, t_abort, "train", HANG, 1.0, 1.0),
+        Segment(t_abort, attempt.started, "train", IDLE, 0.0, 0.0),
+        *init.segments,
+    ]
+    kind = "lost" if failure.cause == "xid79" else "stuck"
+    tele.add_outage(
+        Outage(failure.gpu, t_fail, attempt.started if kind == "lost" else t_abort, kind)
+    )
+    samples = tele.advance(init.end, segments)
+    if len(samples.t) == 0:
+        return make_table(0, {})
+    step = np.where(samples.t < attempt.started, failure.step - 1, failure.checkpoint)
+    epoch = np.minimum(step, plan.config.total_steps - 1) // plan.config.steps_per_epoch + 1
+    return samples.table(step, epoch)
