@@ -149,3 +149,24 @@ def test_plural_forms() -> None:
     assert plural(1, "node") == "1 node" and plural(64, "node") == "64 nodes"
     assert plural(1, "warning") == "1 warning" and plural(2, "critical", "critical") == "2 critical"
     assert plural(1_024, "more node") == "1,024 more nodes"
+
+
+def test_a_restart_on_a_spare_node_renames_that_node_in_the_grid(synthetic_trace: Path) -> None:
+    trace = open_trace(synthetic_trace)
+    renderer = Renderer(trace.config, RenderOptions())
+    events = list(trace.events())
+    telemetry = next(e for e in events if e.kind == "telemetry")
+    renderer.feed(telemetry)
+    before = plain_text(renderer.region(120, 60))
+    assert "node-a02" in before and "spare-007" not in before
+    restart = telemetry._replace(
+        kind="incident", op="restart", rank=9, path="spare-007", text="Restart", elapsed=30.0
+    )
+    renderer.feed(restart)
+    renderer.feed(telemetry._replace(t=telemetry.t + 1.0))
+    after = plain_text(renderer.region(120, 60))
+    assert "spare-007" in after and "node-a02" not in after and "node-a01" in after
+
+
+def plain_text(rows: list[Row]) -> str:
+    return "\n".join(plain(r) for r in rows)

@@ -189,6 +189,11 @@ class Renderer:
             return
         node = ev.rank // max(1, self.config.gpus_per_node)
         self._focus[node] = ev.t + (ev.elapsed if ev.elapsed is not None else INCIDENT_FOCUS)
+        if ev.op == "restart" and ev.path and node < len(self._hosts):
+            # The job came back on a spare node: the grid names the node it runs on now.
+            hosts = list(self._hosts)
+            hosts[node] = clean_name(ev.path)
+            self._hosts = tuple(hosts)
 
     # --- lines
 
