@@ -7,6 +7,7 @@ fine-tunes over several epochs and resumed pretraining windows, with and without
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,16 @@ def test_rows_are_sorted_and_framed(runs: list[Run]) -> None:
         assert rows[0] == {"kind": "phase", "phase": "init"} and rows[-1]["kind"] == "summary"
         phases = set(run.col("phase", "phase"))
         assert {"init", "train", "eval", "checkpoint", "export", "summary"} <= phases
+
+
+def test_no_log_text_carries_a_clock_of_its_own(runs: list[Run]) -> None:
+    """Every wall-clock time on screen is the player's stamp: a date written into a log text
+    would disagree with the stamps around it as soon as the run plays at another time."""
+    date = re.compile(r"20\d\d[-/]\d\d[-/]\d\d|\d\d/\d\d/20\d\d|\b[IWEF]\d{4} \d\d:\d\d:")
+    for run in runs:
+        logs = run.table.filter(pc.equal(run.table.column("kind"), "log"))
+        texts = [t for t in logs.column("text").to_pylist() if t and date.search(t)]
+        assert texts == [], texts[:3]
 
 
 def test_steps_identities(runs: list[Run]) -> None:

@@ -170,3 +170,17 @@ def test_a_restart_on_a_spare_node_renames_that_node_in_the_grid(synthetic_trace
 
 def plain_text(rows: list[Row]) -> str:
     return "\n".join(plain(r) for r in rows)
+
+
+def test_an_inline_stamp_shows_the_playback_clock(synthetic_trace: Path) -> None:
+    from llmsim.player.dialects import Stamps, log_line
+
+    event = next(e for e in open_trace(synthetic_trace).events() if e.kind == "log")
+    cancelled = event._replace(
+        source="inline-stamp",
+        origin="%Y-%m-%dT%H:%M:%S",
+        text="slurmstepd: error: *** STEP 7.0 ON n1 CANCELLED AT {stamp} ***",
+    )
+    when = 1_767_225_600.0 + 3725.4  # 2026-01-01 01:02:05 UTC
+    line = log_line(cancelled, when, Stamps(utc=True))
+    assert line.text == "slurmstepd: error: *** STEP 7.0 ON n1 CANCELLED AT 2026-01-01T01:02:05 ***"

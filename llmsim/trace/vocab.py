@@ -47,6 +47,8 @@ LogFormat = Literal[
     "megatron-dated",  # text + %Y-%m-%d %H:%M:%S + " "   ("[after ...] datetime: " lines)
     "titan",  # [titan] %Y-%m-%d %H:%M:%S,mmm - origin - LEVEL - text   (origin = "root")
     "pylog",  # Python's default basicConfig: LEVEL:origin:text
+    "inline-stamp",  # text with the playback stamp where it holds `{stamp}`, in the strftime
+    #                  pattern that `origin` holds (slurmstepd's CANCELLED AT, torchrun's table)
     "pylog-stamped",  # the same with a stamp opening the message: LEVEL:origin:[%Y-%m-%d %H:%M:%S] text
     "tool",  # the run's own tooling (export script, cluster monitor):
     #          [%Y-%m-%d %H:%M:%S] LEVEL   origin     | text

@@ -19,7 +19,6 @@ Sources:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Final
 
@@ -332,14 +331,13 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
     """torchrun's traceback and ChildFailedError's table (plain stderr lines)."""
     c = ctx.config
     host = ctx.hosts[0]
-    when = time.strftime("%Y-%m-%d_%H:%M:%S", time.gmtime(c.start_time + ctx.clock.t))
 
     def failure(idx: int, rank: int, code: int) -> list[str]:
         pid = ctx.worker_pid(rank)
         name = "SIGABRT"  # the watchdog's abort
         return [
             f"[{idx}]:",
-            f"  time      : {when}",
+            "  time      : {stamp}",
             f"  host      : {host}",
             f"  rank      : {rank} (local_rank: {rank % c.gpus_per_node})",
             f"  exitcode  : {code} (pid: {pid})",
@@ -374,7 +372,10 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
         *blocks[ab.first],
         "=" * width,
     ]
-    ctx.logger("train", "plain").lines(lines, level="ERROR", dt=0.2)
+    log = ctx.logger("train", "plain")
+    at = log.at("inline-stamp", "%Y-%m-%d_%H:%M:%S")  # the table's time is the clock's
+    for i, line in enumerate(lines):
+        (at if line.endswith("{stamp}") else log).line("ERROR", line, dt=0.2 if i == 0 else 0.0)
 
 
 def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
@@ -386,10 +387,9 @@ def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
         host = ctx.hosts[task // c.gpus_per_node]
         log.line("ERROR", f"srun: error: {host}: task {task}: Aborted (core dumped)", dt=0.05)
     log.line("ERROR", "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(c.start_time + ctx.clock.t + 0.4))
-    log.line(
+    log.at("inline-stamp", "%Y-%m-%dT%H:%M:%S").line(
         "ERROR",
-        f"slurmstepd: error: *** STEP {job}.0 ON {ctx.hosts[0]} CANCELLED AT {stamp} ***",
+        f"slurmstepd: error: *** STEP {job}.0 ON {ctx.hosts[0]} CANCELLED AT {{stamp}} ***",
         dt=0.4,
     )
     if failure.cause == "xid79":  # the task on the lost GPU never answers the step's signal

@@ -53,6 +53,13 @@ class Stamps:
         # fixed by the microsecond so the same time always prints the same way
         return text + f"{(micros * 7919 + 13) % 1000:03d}"[: digits - 6]
 
+    def pattern(self, fmt: str, when: float) -> str:
+        """Any strftime pattern (a trace's `inline-stamp` lines choose theirs)."""
+        try:
+            return time.strftime(fmt[:64], self._tm(when))
+        except ValueError:  # a pattern strftime refuses: show the seconds instead
+            return self.seconds(when)
+
     def seconds(self, when: float) -> str:
         """2025-03-13 09:12:44"""
         return time.strftime("%Y-%m-%d %H:%M:%S", self._tm(when))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from llmsim.player.dialects.base import Line, Segment, Stamps
 from llmsim.trace import Event
 
+STAMP_MARK = "{stamp}"  # where an `inline-stamp` line's text takes the playback stamp
+
 
 def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
     """The line a `log` row prints: its format's prefix and its text."""
@@ -48,6 +50,11 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
             (f":{origin}:", "origin"),
             (f"[{stamps.seconds(when)}] ", "time"),
         ]
+    elif fmt == "inline-stamp":
+        before, mark, after = text.partition(STAMP_MARK)
+        if mark:
+            stamp = (stamps.pattern(origin or "%Y-%m-%d %H:%M:%S", when), "time")
+            return Line(tuple(prefix), ((before, None), stamp, (after, None)))
     elif fmt == "tool":
         prefix += [(f"[{stamps.seconds(when)}] ", "time"), (level.ljust(7), level)]
         prefix += [(f" {origin:<10} ", "origin"), ("| ", "sep")]
