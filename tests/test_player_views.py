@@ -66,9 +66,10 @@ def test_wrapping_keeps_every_word_whole(parts: list[str], prefix: int, width: i
     line = Line((("p" * prefix + " ", "time"),), _row(body))
     rows = wrap(line, width)
     assert all(row_width(r) <= width for r in rows)
-    indent = prefix + 1 if width - prefix - 1 >= MIN_BODY else min(4, width // 4)
+    hangs = width - prefix - 1 >= max(MIN_BODY, width // 2)  # the body keeps half the row
+    indent = prefix + 1 if hangs else min(4, width // 4)
     texts = [plain(r) for r in rows]
-    if width - prefix - 1 < MIN_BODY:  # the prefix is wrapped with the text
+    if not hangs:  # the prefix is wrapped with the text
         body = "p" * prefix + " " + body
     else:
         assert texts[0].startswith("p" * prefix + " ")

@@ -1,7 +1,8 @@
 """Word-aware wrapping of log lines: rows never split a number or a word.
 
 A line wider than the row is broken at the last space that fits; continuation rows are indented
-under the start of the body (after the line's prefix: stamp, level, logger). Only a single token
+under the start of the body (after the line's prefix: stamp, level, logger), unless the prefix
+would leave the body less than half the row: then they are indented by a few cells. Only a single token
 longer than a whole row is cut, after a separator if it has one (a path breaks after a '/'),
 else at the row's end. The terminal never wraps a row itself: every row is narrower than it.
 """
@@ -16,8 +17,10 @@ from llmsim.player.views.segments import Line, Row, Segment, row_width
 
 # Characters a token longer than a row may be broken after.
 SEPARATORS: Final = frozenset("/,;|=:")
-# Cells a continuation row keeps for its text at least; a prefix wider than `width - MIN_BODY`
-# is wrapped as part of the text, with continuation rows indented by FALLBACK_INDENT.
+# Cells a continuation row keeps for its text at least: a prefix that would leave less than
+# MIN_BODY cells, or less than half the row (torchrun's 80-cell glog prefix), is wrapped as part
+# of the text, with continuation rows indented by FALLBACK_INDENT: a hanging indent that deep
+# would stack a short message into a narrow column of many rows.
 MIN_BODY: Final = 24
 FALLBACK_INDENT: Final = 4
 
@@ -30,7 +33,7 @@ def wrap(line: Line, width: int) -> list[Row]:
     indent = row_width(prefix)
     if indent + row_width(body) <= width:
         return [(*prefix, *body)]
-    if width - indent < MIN_BODY:  # the prefix leaves too little room: wrap it with the text
+    if width - indent < max(MIN_BODY, width // 2):  # too little room: wrap the prefix too
         prefix, body = (), (*prefix, *body)
         indent = min(FALLBACK_INDENT, width // 4)
         first_room = width
