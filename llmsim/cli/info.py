@@ -47,7 +47,7 @@ def info(
             report.error(str(exc))
             status = max(status, exc.status)
     if as_json:
-        typer.echo(json.dumps(to_json(reports), indent=2, sort_keys=True))
+        typer.echo(json.dumps(to_json(reports), indent=2, sort_keys=True, allow_nan=False))
     elif reports:
         typer.echo("\n\n".join(to_text(r) for r in reports))
     if status:

@@ -36,7 +36,7 @@ def show(sections: Sequence[Section], as_json: bool) -> None:
     if as_json:
         doc: dict[str, Any] = {"format": tables.LIST_FORMAT}
         doc.update({key: rows() for key, _, rows in sections})
-        typer.echo(json.dumps(doc, indent=2))
+        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
     typer.echo("\n\n".join(tables.render(columns, rows()) for _, columns, rows in sections))
 
