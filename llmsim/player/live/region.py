@@ -96,6 +96,11 @@ class LiveRegion:
         self._full = True
         return encode(pieces)
 
+    def suspend(self) -> str:
+        """Bytes before the process stops (Ctrl-Z): the region erased, colours reset and the
+        cursor shown for the shell; the next frame draws the region again."""
+        return self.clear() + encode([Move(Op.RESET), Move(Op.SHOW_CURSOR)])
+
     def resized(self, width: int) -> None:
         """The terminal changed width: account for how the old region now lies on screen.
 

@@ -42,7 +42,7 @@ class CastHeader:
             head["title"] = self.title
         if self.version == 2:
             head["env"] = {"TERM": TERM_TYPE, "SHELL": "/bin/bash"}
-        return json.dumps(head, ensure_ascii=False) + "\n"
+        return json.dumps(head, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 class CastEncoder:
