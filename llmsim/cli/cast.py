@@ -127,7 +127,9 @@ def cast(
     )
     paths = params.resolve_traces(traces) if traces else bundled_traces()
     with terminate_as_interrupt():
-        export_cast(paths, output, options, report=report.warn)
+        status = export_cast(paths, output, options, report=report.warn)
+    if status:  # some trace was skipped (each said so): the recording holds the others
+        raise typer.Exit(status)
 
 
 def _check_output(output: str) -> str:
