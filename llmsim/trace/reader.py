@@ -119,6 +119,10 @@ class TraceFile:
             self.num_rows = self._pf.metadata.num_rows
         except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
             raise TraceError(f"{self.path}: not enough memory to open the file") from None
+        except UnicodeDecodeError:  # pyarrow decodes the footer's column names itself
+            raise TraceError(
+                f"{self.path}: not a readable Parquet file (a column name is not UTF-8)"
+            ) from None
         except (pa.ArrowException, OSError) as exc:
             raise TraceError(
                 f"{self.path}: not a readable Parquet file ({_one_line(exc)})"
@@ -180,13 +184,24 @@ class TraceFile:
                 for rb in self._pf.iter_batches(
                     batch_size=rows or MAX_BATCH_ROWS, row_groups=[i], columns=wanted
                 ):
-                    rb.validate(full=True)  # offsets, dictionary indices, UTF-8 of strings
+                    self._validate(rb)
                     last_t = self._check(rb, last_t)
                     yield rb
         except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
             raise TraceError(f"{self.path}: not enough memory to read the trace") from None
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+
+    def _validate(self, rb: pa.RecordBatch) -> None:
+        """Offsets, dictionary indices and the UTF-8 of strings, as Arrow checks them."""
+        try:
+            rb.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            where = re.match(r"In column (\d+): ", str(exc))
+            if where is None or "UTF8" not in str(exc):
+                raise
+            name = rb.schema.names[int(where.group(1))]
+            raise TraceError(f"{self.path}: text in column {name!r} is not valid UTF-8") from None
 
     def _batch_rows(self, group: int) -> int:
         """Rows per batch of row group `group`, so that no batch decodes more than
