@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyte
 import pytest
@@ -48,7 +48,8 @@ from llmsim.player.sinks.asciicast import CastHeader
 from llmsim.player.sinks.html_page import build_page
 from llmsim.trace import RunConfig, TraceWriter, make_table, open_trace
 from llmsim.trace.reader import BOUNDS
-from llmsim.trace.schema import DICT_COLUMNS, KINDS, LIST_COLUMNS, PHASES, SCHEMA
+from llmsim.trace.schema import DICT_COLUMNS, LIST_COLUMNS, SCHEMA
+from llmsim.trace.vocab import KINDS, PHASES
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -141,7 +142,7 @@ def test_info_text_is_inert_and_json_keeps_the_data(hostile: Path) -> None:
 
 def _hostile_config(value: str) -> RunConfig:
     """The synthetic config with `value` in every free string key (vocabularies stay valid)."""
-    strings = {
+    strings: dict[str, Any] = {
         f.name: value
         for f in base_config().__dataclass_fields__.values()
         if f.type == "str"
@@ -257,6 +258,7 @@ def test_hostile_arguments_in_error_lines(argv: list[str]) -> None:
 
 # --- any valid trace, at random ----------------------------------------------------------------
 
+NO_SURROGATES: tuple[Literal["Cs"], ...] = ("Cs",)
 FRAGMENTS = [
     HOSTILE,
     "\x1b[31m",
@@ -279,7 +281,7 @@ FRAGMENTS = [
 ]
 TEXT = st.lists(
     st.one_of(
-        st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+        st.text(st.characters(exclude_categories=NO_SURROGATES), max_size=20),
         st.sampled_from(FRAGMENTS),
     ),
     max_size=5,
@@ -301,7 +303,7 @@ def _number(name: str) -> st.SearchStrategy[Any]:
         typ = typ.field(0).type
     if str(typ).startswith("int"):
         return st.integers(int(lo), int(hi))
-    width = 32 if str(typ) == "float" else 64
+    width: Literal[32, 64] = 32 if str(typ) == "float" else 64
     return st.floats(float(lo), float(hi), allow_nan=False, width=width)
 
 
