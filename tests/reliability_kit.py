@@ -97,19 +97,23 @@ def run(*args: str, timeout: float = 60, **extra_env: str) -> subprocess.Complet
 
 
 def run_all(
-    commands: Sequence[Sequence[str]], timeout: float = 60, **popen: Any
+    commands: Sequence[Sequence[str]],
+    timeout: float = 60,
+    envs: Sequence[dict[str, str]] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> list[subprocess.CompletedProcess[bytes]]:
-    """Several programs at once (each argv as given), their results in order."""
+    """Several programs at once (each argv as given; `envs`: one environment each), their
+    results in order."""
     started = [
         subprocess.Popen(
             list(argv),
-            stdin=popen.get("stdin", subprocess.DEVNULL),
-            stdout=popen.get("stdout", subprocess.PIPE),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=popen.get("env", env()),
-            preexec_fn=popen.get("preexec_fn"),
+            env=envs[i] if envs is not None else env(),
+            preexec_fn=preexec_fn,
         )
-        for argv in commands
+        for i, argv in enumerate(commands)
     ]
     done = []
     for proc in started:
@@ -185,10 +189,10 @@ class Pty:
         self.received += got
         return bytes(got)
 
-    def read_until(self, needle: bytes, timeout: float = 30) -> None:
-        """Read until `needle` has arrived (AssertionError after `timeout`)."""
+    def read_until(self, needle: bytes, start: int = 0, timeout: float = 30) -> None:
+        """Read until `needle` has arrived after byte `start` (AssertionError after `timeout`)."""
         deadline = time.monotonic() + timeout
-        while needle not in self.received:
+        while needle not in self.received[start:]:
             assert time.monotonic() < deadline, f"{needle!r} never came: {self.received[-300:]!r}"
             self.read(0.05)
 

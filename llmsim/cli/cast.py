@@ -9,6 +9,7 @@ import typer
 
 from llmsim.cli import params, report
 from llmsim.cli.params import THEMES, SpeedOption, StartAtOption, TracesArgument, choice, completer
+from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError
 
 SUFFIXES: Final = (".cast", ".html", ".gif")
@@ -103,6 +104,8 @@ def cast(
     `asciinema play OUT.cast`. With no run named, all bundled runs, one after another.
     """
     suffix = _check_output(output)
+    if suffix == "-":
+        require_stdout()  # say a closed stdout before any work
     theme_name = None if theme is None else choice(theme, THEMES, "--theme")
     if loop and suffix not in (".html", ".gif"):
         raise UsageError("--loop applies to .html and .gif output")

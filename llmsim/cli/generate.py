@@ -12,6 +12,7 @@ import typer
 
 from llmsim.cli import listing, params
 from llmsim.cli.params import LIST, MODEL_CHOICES, choice, completer
+from llmsim.cli.stdio import require_stdout
 from llmsim.errors import InputError, UsageError
 from llmsim.sanitize import clean, clean_name
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
@@ -156,6 +157,7 @@ def generate(
     `llmsim play` and `llmsim cast` read the traces; `llmsim info` describes them. No options: one random, plausible run. Each trace is written under a temporary name and
     renamed into place only when complete; existing files are kept unless --force is given.
     """
+    require_stdout()  # it prints: say a closed stdout before any work
     lists = _catalogue_requests(model, gpu_type, stack)
     if lists:
         listing.show(lists, as_json=False)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Final
 import typer
 
 from llmsim.cli import tables
+from llmsim.cli.stdio import require_stdout
 
 EXAMPLES: Final = (
     "llmsim list",
@@ -61,5 +62,6 @@ def list_command(
     The bundled runs are what `llmsim play RUN`, `llmsim cast RUN` and `llmsim info RUN`
     accept by name. With --models, --gpus or --stacks, list what `llmsim generate` can make instead.
     """
+    require_stdout()  # it prints: say a closed stdout before any work
     chosen = [s for s, on in ((MODELS, models), (GPUS, gpus), (STACKS, stacks)) if on]
     show(chosen or [bundled_section()], as_json)

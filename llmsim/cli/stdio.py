@@ -54,6 +54,12 @@ def guard_standard_streams() -> frozenset[int]:
     return closed
 
 
+def require_stdout() -> None:
+    """Raise the OSError a write to stdout would, before a command that prints does any work
+    (a zero-byte write: EBADF on a closed stdout, nothing at all on a working one)."""
+    os.write(sys.stdout.fileno(), b"")
+
+
 def is_closed_stdout(exc: BaseException, closed: frozenset[int]) -> bool:
     """True if `exc` is a write to the stdout the caller closed."""
     return isinstance(exc, OSError) and exc.errno == errno.EBADF and 1 in closed

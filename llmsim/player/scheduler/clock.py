@@ -5,9 +5,10 @@ the next one later, and a pause (Ctrl-Z) moves the start instead. Time and sleep
 injected callables so tests drive a fake clock, and a cast is made on a virtual clock whose
 sleeps only move its own time forward.
 
-Sleeps are taken in chunks of at most MAX_SLEEP seconds, so no deadline is too far for the OS
-(select() refuses timeouts beyond a few hundred million seconds) and a deadline that is not a
-finite number (which option and trace bounds rule out) ends the wait instead of spinning.
+Real sleeps are taken in chunks of at most MAX_SLEEP seconds, so no deadline is too far for
+the OS (select() refuses timeouts beyond a few hundred million seconds); a virtual clock jumps
+to its deadline at once; a deadline that is not a finite number (which option and trace bounds
+rule out) ends the wait instead of spinning.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ Sleeper = Callable[[float], bool]
 
 
 def _sleep(seconds: float) -> bool:
-    time.sleep(seconds)
+    time.sleep(min(seconds, MAX_SLEEP))
     return False
 
 
@@ -83,5 +84,5 @@ class Clock:
             remaining = self._start + target - self._now()
             if not remaining > 0:  # due, or not a number: nothing to wait for
                 return False
-            if self._sleep(min(remaining, MAX_SLEEP)):
+            if self._sleep(remaining):  # a real sleeper sleeps at most MAX_SLEEP of it
                 return True

@@ -23,6 +23,8 @@ import threading
 from types import FrameType
 from typing import Final
 
+from llmsim.player.scheduler.clock import MAX_SLEEP
+
 
 def _signals(*names: str) -> tuple[signal.Signals, ...]:
     return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
@@ -103,7 +105,8 @@ class Signals:
         self.continued = False  # the caller redraws after this; no second time
 
     def sleep(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True if a signal cut it short."""
+        """Sleep up to `seconds` (at most MAX_SLEEP at once); True if a signal cut it short."""
+        seconds = min(seconds, MAX_SLEEP)
         if self._pipe is None:
             select.select([], [], [], seconds)
             return self.pending

@@ -200,7 +200,7 @@ class TerminalSink:
         """Before the process stops (Ctrl-Z): erase the region, colours reset, cursor shown,
         so the shell gets a tidy terminal and no stale region stays in the log."""
         if self.tty and self._started:
-            self.out.write(self.region.suspend())
+            self.out.write(self.region.suspend(echoed=2 if _echoes_controls(self.out.fd) else 0))
 
     def resume(self) -> None:
         """After the process continues (`fg`): hide the cursor, draw the region again where
@@ -239,6 +239,19 @@ class TerminalSink:
                 return
             except WriteAborted:
                 continue
+
+
+def _echoes_controls(fd: int) -> bool:
+    """True if the terminal echoes a typed control character as two cells ("^Z")."""
+    try:
+        import termios  # POSIX only
+    except ImportError:
+        return False
+    try:
+        lflag = termios.tcgetattr(fd)[3]
+    except (OSError, termios.error):
+        return False
+    return bool(lflag & termios.ECHO and lflag & termios.ECHOCTL)
 
 
 def is_broken_pipe(exc: OSError) -> bool:
