@@ -182,7 +182,10 @@ class TraceFile:
             for i in range(self._pf.num_row_groups):
                 rows = self._batch_rows(i) if any(c in LIST_COLUMNS for c in wanted) else None
                 for rb in self._pf.iter_batches(
-                    batch_size=rows or MAX_BATCH_ROWS, row_groups=[i], columns=wanted
+                    batch_size=rows or MAX_BATCH_ROWS,
+                    row_groups=[i],
+                    columns=wanted,
+                    use_threads=False,  # no thread pool: it cannot fail to start under ulimit
                 ):
                     self._validate(rb)
                     last_t = self._check(rb, last_t)
