@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -281,7 +282,7 @@ def _round_up(size: int) -> str:
     """A --max-size value just above `size`, as a user would type it: 11GB, 300MB."""
     for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
         if size >= scale:
-            return f"{-(-size // scale)}{unit}"
+            return f"{math.ceil(size / scale)}{unit}"
     return "1MB"
 
 
