@@ -122,30 +122,41 @@ def run_all(
     return done
 
 
-def call(argv: Sequence[str], cwd: Path | None = None) -> tuple[int, str, str]:
+def call(
+    argv: Sequence[str], cwd: Path | None = None, closed: Sequence[int] = ()
+) -> tuple[int, str, str]:
     """`llmsim ARGV` in this process: (status, stdout, stderr), captured at the fd level (the
-    player writes to fd 1 itself) and at the sys level (pytest's own streams replace those)."""
+    player writes to fd 1 itself) and at the sys level (pytest's own streams replace those).
+
+    `closed`: standard fds (0, 1, 2) closed for the call, as a shell's `<&-`, `>&-`, `2>&-`
+    leave them, with sys.stdin/stdout/stderr None as Python sets them then.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
     old_cwd = os.getcwd()
+    streams = sys.stdin, sys.stdout, sys.stderr
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        saved = os.dup(1), os.dup(2)
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
+        saved = [os.dup(fd) for fd in (0, 1, 2)]
         texts = [open(f.fileno(), "w", encoding="utf-8", closefd=False) for f in (out, err)]  # noqa: SIM115
+        for fd, target in ((1, out), (2, err)):
+            os.dup2(target.fileno(), fd)
+        for fd in closed:
+            os.close(fd)
+        sys.stdin = None if 0 in closed else sys.stdin
+        sys.stdout = None if 1 in closed else texts[0]
+        sys.stderr = None if 2 in closed else texts[1]
         if cwd is not None:
             os.chdir(cwd)
         try:
-            with contextlib.redirect_stdout(texts[0]), contextlib.redirect_stderr(texts[1]):
-                status = main(list(argv))
-                for text in texts:
-                    text.flush()
+            status = main(list(argv))
+            for text in texts:
+                text.flush()
         finally:
             os.chdir(old_cwd)
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+            sys.stdin, sys.stdout, sys.stderr = streams
+            for fd, copy in enumerate(saved):
+                os.dup2(copy, fd)
+                os.close(copy)
         out.seek(0)
         err.seek(0)
         return status, out.read().decode("utf-8"), err.read().decode("utf-8")

@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import resource
+import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from reliability_kit import LLMSIM, assert_one_line_error, call, env, run_all
@@ -115,21 +118,55 @@ def _start_all(jobs: list[tuple[list[str], Path]]) -> list[subprocess.Popen[byte
     return procs
 
 
-SIGNALS = [
-    (signal.SIGINT, 130),
-    (signal.SIGTERM, 143),
-    (signal.SIGHUP, 129),
-    (signal.SIGQUIT, 131),
-    (signal.SIGKILL, -9),
-]
+STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)]
 
 
-def test_interrupted_writers_leave_nothing_and_killed_ones_a_hidden_temp_file(
-    tmp_path: Path, trace: Path
+def _raise_once(sig: signal.Signals, after: int) -> Callable[..., None]:
+    """A wrapper that delivers `sig` to this process on the `after`-th call, mid-write."""
+    calls = [0]
+
+    def hook(*args: object) -> None:
+        calls[0] += 1
+        if calls[0] == after:
+            # The writer's handler must be there: the default action would end this test run.
+            assert signal.getsignal(sig) not in (signal.SIG_DFL, signal.default_int_handler)
+            signal.raise_signal(sig)
+
+    return hook
+
+
+@pytest.mark.parametrize(("sig", "status"), STOPS, ids=[s.name for s, _ in STOPS])
+def test_stopped_writers_leave_nothing(
+    sig: signal.Signals, status: int, trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each stop signal in the middle of a write (delivered to this process), both writers."""
+    from llmsim.player.sinks.cast import CastSink
+    from llmsim.trace.writer import TraceWriter as Writer
+
+    for cls, name, after in ((Writer, "write", 2), (CastSink, "show", 5)):
+        real = getattr(cls, name)
+        hook = _raise_once(sig, after)
+
+        def wrapped(self: object, *args: object, real: Any = real, hook: Any = hook) -> Any:
+            hook()
+            return real(self, *args)
+
+        monkeypatch.setattr(cls, name, wrapped)
+    generated = tmp_path / "run.parquet"
+    status_gen, out, err = call(["generate", "-o", str(generated), "--seed", "1", *SMALL])
+    status_cast, _, err2 = call(["cast", str(trace), "-o", str(tmp_path / "run.cast")])
+    assert (status_gen, out, err) == (status, "", "")  # quiet: no line, no traceback
+    assert (status_cast, err2) == (status, "")
+    assert list(tmp_path.iterdir()) == []  # neither outputs nor temp files
+
+
+def test_signalled_and_killed_processes(tmp_path: Path, trace: Path) -> None:
+    """Real processes: SIGTERM cleans up; SIGKILL can only leave a hidden temp file, which
+    nothing reads and nothing trips over."""
+    signals = [(signal.SIGTERM, 143), (signal.SIGKILL, -9)]
     jobs: list[tuple[list[str], Path]] = []
     for tool in ("generate", "cast"):
-        for sig, _ in SIGNALS:
+        for sig, _ in signals:
             folder = tmp_path / f"{tool}-{sig.name}"
             folder.mkdir()
             if tool == "generate":
@@ -138,9 +175,9 @@ def test_interrupted_writers_leave_nothing_and_killed_ones_a_hidden_temp_file(
                 jobs.append((["cast", *[str(trace)] * 400, "-o", str(folder / "big.cast")], folder))
     procs = _start_all(jobs)
     try:
-        for proc, (sig, _) in zip(procs, SIGNALS * 2, strict=True):
+        for proc, (sig, _) in zip(procs, signals * 2, strict=True):
             proc.send_signal(sig)
-        for proc, (sig, status), (_, folder) in zip(procs, SIGNALS * 2, jobs, strict=True):
+        for proc, (sig, status), (_, folder) in zip(procs, signals * 2, jobs, strict=True):
             try:
                 _, err = proc.communicate(timeout=30)
             except subprocess.TimeoutExpired:
@@ -178,30 +215,22 @@ def _limited(max_bytes: int) -> None:
 def test_file_size_limit_and_full_disk_are_one_line_and_no_file(
     tmp_path: Path, trace: Path
 ) -> None:
-    targets = [tmp_path / n / f"run.{n}" for n in ("parquet", "cast", "html")]
+    targets = [tmp_path / n / f"run.{n}" for n in ("parquet", "html")]
     for target in targets:
         target.parent.mkdir()
-    commands = [[*LLMSIM, "generate", "-o", str(targets[0]), "--seed", "1", *SMALL]] + [
+    limited = [[*LLMSIM, "generate", "-o", str(targets[0]), "--seed", "1", *SMALL]] + [
         [*LLMSIM, "cast", str(trace), "-o", str(target)] for target in targets[1:]
     ]
-    for target, proc in zip(
-        targets, run_all(commands, preexec_fn=lambda: _limited(20_000)), strict=True
-    ):
+    full = [["cast", "-o", "-"], ["play", "--once", "--speed", "1e6"]]
+    to_full = [["bash", "-c", shlex.join([*LLMSIM, *a, str(trace)]) + " >/dev/full"] for a in full]
+    done = run_all(limited + to_full, preexec_fn=lambda: _limited(20_000))
+    for target, proc in zip(targets, done, strict=False):
         assert proc.returncode == 1, proc
         assert_one_line_error(proc.stderr, f"cannot write {target}: File too large")
         assert list(target.parent.iterdir()) == []  # the temp file was removed too
-    full = [["cast", "-o", "-"], ["play", "--once", "--speed", "1e6"], ["info"]]
-    with open("/dev/full", "wb") as stdout:
-        writers = [
-            subprocess.Popen(
-                [*LLMSIM, *args, str(trace)], stdout=stdout, stderr=subprocess.PIPE, env=env()
-            )
-            for args in full
-        ]
-        for writer in writers:
-            _, err = writer.communicate(timeout=60)
-            assert writer.returncode == 1
-            assert_one_line_error(err, "No space left on device")
+    for proc in done[len(targets) :]:
+        assert proc.returncode == 1, proc
+        assert_one_line_error(proc.stderr, "No space left on device")
 
 
 def test_unwritable_places_are_one_line(tmp_path: Path, trace: Path) -> None:

@@ -391,7 +391,7 @@ def _play_lines(path: Path) -> str:
         return sink.read().decode("utf-8")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traces(), SIZES, st.booleans(), st.booleans())
 def test_any_valid_trace_plays_casts_and_describes_inertly(
     trace: tuple[RunConfig, dict[str, list[Any]], int],

@@ -25,7 +25,7 @@ from synthetic import write_trace
 from llmsim.bundled import find_bundled
 from llmsim.trace.schema import META_CONFIG, META_VERSION
 
-MUTANTS = int(os.environ.get("LLMSIM_FUZZ_MUTANTS", "24"))
+MUTANTS = int(os.environ.get("LLMSIM_FUZZ_MUTANTS", "12"))
 SEED = int(os.environ.get("LLMSIM_FUZZ_SEED", "20261130"))
 SOURCES = ("llama-3-8b-sft", "stochastic-parrot-3b-sft")  # the smallest bundled traces
 # Values a config key or the schema version may be set to (JSON-encoded where they go).

@@ -12,13 +12,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reliability_kit import LLMSIM, Pty, assert_one_line_error, env, run_all
+from reliability_kit import LLMSIM, Pty, assert_one_line_error, env
 from synthetic import config
 
 from llmsim.player import PlayOptions
@@ -32,7 +34,7 @@ GB = 1 << 30
 LIMIT = ["prlimit", f"--as={GB}"]
 
 
-def many_gpus(path: Path, samples: int = 20) -> Path:
+def many_gpus(path: Path, samples: int = 8) -> Path:
     """Telemetry of MAX_GPUS GPUs: a file of ~100 kB that holds millions of values."""
     n = MAX_GPUS
     hosts = tuple(f"n{i:05d}" for i in range(n // 8))
@@ -87,40 +89,83 @@ def big(path: Path, megabytes: int = 260, gpus: int = 1024) -> Path:
     return path
 
 
+class Started:
+    """The module's processes, started together (they are CPU-bound; the machine has cores
+    to spare while one waits), each test then checks its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.gpus = many_gpus(folder / "gpus.parquet")
+        self.pile = one_time(folder / "pile.parquet", 4 << 20)  # 4M rows at one time
+        self.big = big(folder / "big.parquet")
+        self.pile_out = folder / "pile-out.txt"
+        self.started = time.monotonic()
+        pile = [*LIMIT, *LLMSIM, "play", "--color", "never", str(self.pile)]
+        with self.pile_out.open("wb") as sink:
+            self.interrupted = _popen(pile, stdout=sink)
+        self.after = _popen([*pile, "--exit-after", "0.5s"], stdout=subprocess.DEVNULL)
+        self.cast = _popen([*LIMIT, *LLMSIM, "cast", str(self.gpus), "-o", str(folder / "x.cast")])
+        self.roomy = _popen([*LIMIT, *LLMSIM, "info", str(self.big)])
+        self.tight = _popen(["prlimit", "--as=400000000", *LLMSIM, "info", str(self.big)])
+        # On a terminal: the grid of 65,536 GPUs is laid out for every sample.
+        self.player = Pty("play", "--once", "--speed", "100", str(self.gpus), cols=120, rows=40)
+
+    def stop(self) -> None:
+        self.player.kill()
+        for proc in (self.interrupted, self.after, self.cast, self.roomy, self.tight):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+def _popen(argv: list[str], stdout: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env())
+
+
 @pytest.fixture(scope="module")
-def gpus_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return many_gpus(tmp_path_factory.mktemp("gpus") / "gpus.parquet")
-
-
-def test_hostile_traces_are_small_files(gpus_trace: Path, tmp_path: Path) -> None:
-    """Controls: the hostile traces are what they claim (small files, huge contents)."""
-    assert gpus_trace.stat().st_size < 250_000  # the issue's was 207 kB
-    assert pq.ParquetFile(gpus_trace).metadata.num_rows == 21
-    pile = one_time(tmp_path / "pile.parquet", 70_000)
-    assert pq.ParquetFile(pile).metadata.num_rows == 70_001
-
-
-def test_many_gpus_play_and_cast_under_one_gigabyte(gpus_trace: Path, tmp_path: Path) -> None:
-    commands = [
-        [*LIMIT, *LLMSIM, "cast", str(gpus_trace), "-o", str(tmp_path / "x.cast")],
-        [*LIMIT, *LLMSIM, "info", str(gpus_trace)],
-    ]
-    procs = [
-        subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
-        for c in commands
-    ]
-    # On a terminal: the grid of 65,536 GPUs is laid out for every sample.
-    player = Pty("play", "--once", "--speed", "100", str(gpus_trace), cols=120, rows=40)
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    runs = Started(tmp_path_factory.mktemp("memory"))
     try:
-        assert player.finish(timeout=60) == 0
-        assert b"65,536" in player.received and b"\xe2\x96\xa0" in player.received  # ■ cells
-        for proc in procs:
-            _, err = proc.communicate(timeout=60)
-            assert (proc.returncode, err) == (0, b""), proc.args
+        yield runs
     finally:
-        player.kill()
-        for proc in procs:
-            proc.kill()
+        runs.stop()
+
+
+def test_hostile_traces_are_small_files_with_big_contents(started: Started) -> None:
+    """Controls: the hostile traces are what they claim."""
+    assert started.gpus.stat().st_size < 250_000  # the issue's was 207 kB
+    assert pq.ParquetFile(started.gpus).metadata.num_rows == 9
+    assert pq.ParquetFile(started.pile).metadata.num_rows == (4 << 20) + 1
+    assert started.big.stat().st_size > 280_000_000
+
+
+def test_ctrl_c_and_exit_after_act_within_a_second_on_a_pile(started: Started) -> None:
+    while started.pile_out.stat().st_size < 100_000:  # playing, and deep in the pile
+        assert started.interrupted.poll() is None
+        assert time.monotonic() - started.started < 30
+        time.sleep(0.02)
+    started.interrupted.send_signal(signal.SIGINT)
+    stopped = time.monotonic()
+    assert started.interrupted.wait(timeout=30) == 130
+    assert time.monotonic() - stopped < 2  # (it took ~30 s when one beat held the pile)
+    assert started.after.wait(timeout=30) == 0
+    assert started.after.communicate()[1] == b""
+    assert started.interrupted.communicate()[1] == b""
+
+
+def test_many_gpus_play_and_cast_under_one_gigabyte(started: Started) -> None:
+    assert started.player.finish(timeout=60) == 0
+    received = bytes(started.player.received)
+    assert b"65,536" in received and b"\xe2\x96\xa0" in received  # the grid's cells
+    _, err = started.cast.communicate(timeout=60)
+    assert (started.cast.returncode, err) == (0, b"")
+
+
+def test_info_streams_a_big_trace_and_a_failed_malloc_is_one_line(started: Started) -> None:
+    out, err = started.roomy.communicate(timeout=60)
+    assert (started.roomy.returncode, err) == (0, b"") and b"(trace v2" in out
+    _, err = started.tight.communicate(timeout=60)  # a limit too small for it
+    assert started.tight.returncode == 1
+    assert_one_line_error(err, "not enough memory")
 
 
 def test_rows_sharing_one_time_make_bounded_beats(tmp_path: Path) -> None:
@@ -130,42 +175,3 @@ def test_rows_sharing_one_time_make_bounded_beats(tmp_path: Path) -> None:
     sizes = [len(beat.logs) for beat in iter_show([pile], options, RenderOptions())]
     assert max(sizes) <= MAX_BEAT_LINES
     assert sum(sizes) >= rows  # every line still comes out
-
-
-def test_ctrl_c_and_exit_after_act_within_a_second_on_a_pile(tmp_path: Path) -> None:
-    pile = one_time(tmp_path / "pile.parquet", 4 << 20)  # 4M rows at one time
-    argv = [*LIMIT, *LLMSIM, "play", "--color", "never", str(pile)]
-    started = time.monotonic()
-    after = subprocess.Popen(
-        [*argv, "--exit-after", "1s"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env()
-    )
-    interrupted = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env()
-    )
-    try:
-        time.sleep(1.5)
-        interrupted.send_signal(signal.SIGINT)
-        stopped = time.monotonic()
-        assert interrupted.wait(timeout=30) == 130
-        assert time.monotonic() - stopped < 3  # (it took ~30 s when one beat held the pile)
-        assert after.wait(timeout=30) == 0
-        assert time.monotonic() - started < 6
-        assert after.communicate()[1] == b"" and interrupted.communicate()[1] == b""
-    finally:
-        after.kill()
-        interrupted.kill()
-
-
-def test_info_streams_a_big_trace_and_a_failed_malloc_is_one_line(tmp_path: Path) -> None:
-    trace = big(tmp_path / "big.parquet")
-    assert trace.stat().st_size > 280_000_000
-    roomy, tight = run_all(
-        [
-            [*LIMIT, *LLMSIM, "info", str(trace)],
-            ["prlimit", "--as=400000000", *LLMSIM, "info", str(trace)],  # too little for it
-        ]
-    )
-    assert roomy.returncode == 0, roomy.stderr
-    assert b"telemetry" not in roomy.stderr and b"(trace v2" in roomy.stdout
-    assert tight.returncode == 1, tight
-    assert_one_line_error(tight.stderr, "not enough memory")

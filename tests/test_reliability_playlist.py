@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import stat
 import tempfile
@@ -256,13 +255,10 @@ def test_a_closed_stderr_still_plays_the_rest_and_ends_with_1(
     cases: dict[str, tuple[Path, str]], good: Path
 ) -> None:
     bad = str(cases["not_parquet"][0])
-    play = [*LLMSIM, "play", "--once", "--speed", "1e6", bad, str(good)]
-    info = [*LLMSIM, "info", bad, str(good)]
-    shell = [f"{shlex.join(play)} 2>&-", f"{shlex.join(info)} 2>&-"]
-    done = run_all([["bash", "-c", s] for s in shell])
-    assert [p.returncode for p in done] == [1, 1]
-    assert done[0].stdout.decode().count(DONE) == 1
-    assert "trace v" in done[1].stdout.decode()
+    status, out, _ = call(["play", "--once", "--speed", "1e6", bad, str(good)], closed=(2,))
+    assert status == 1 and out.count(DONE) == 1
+    status, out, _ = call(["info", bad, str(good)], closed=(2,))
+    assert status == 1 and "(trace v" in out
 
 
 def test_an_empty_folder_and_a_folder_of_bad_ones(

@@ -24,7 +24,7 @@ EXIT_SIGPIPE: Final = 128 + 13  # what a shell reports for a process ended by SI
 EXIT_SIGINT: Final = 128 + 2
 
 
-RETRY: Final = 0.5  # seconds after which a stop that was swallowed is raised again
+RETRY: Final = 0.25  # seconds after which a stop that was swallowed is raised again
 
 
 def stop_signals() -> tuple[signal.Signals, ...]:

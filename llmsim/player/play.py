@@ -5,7 +5,8 @@ Exit statuses (the CLI passes them through):
   1    the same, but some trace could not be played (each reported through `report` as one
        line and skipped, the rest played), or no trace could be played at all
   129  SIGHUP, 130 SIGINT (Ctrl-C), 131 SIGQUIT (Ctrl-\\), 143 SIGTERM: stopped within about
-       a second (even with the output suspended or unread), terminal restored
+       a second (even with the output suspended or unread, as --exit-after is), terminal
+       restored
   141  the reader of a pipe went away (EPIPE): stopped at once, silently
 Ctrl-Z stops the process with the terminal restored; `fg` draws the live region again.
 """
@@ -103,7 +104,12 @@ def play(
     status = EXIT_OK
     with Signals(terminal=cursor) as signals:
         clk = clock or Clock(sleep=signals.sleep)
-        stopping = lambda: signals.stop_status is not None  # noqa: E731
+
+        def expired() -> bool:
+            return options.exit_after is not None and clk.elapsed() >= options.exit_after
+
+        # A write the output cannot take (Ctrl-S, a pipe nobody reads) gives up on these.
+        stopping = lambda: signals.stop_status is not None or expired()  # noqa: E731
         sink = TerminalSink(out_fd, cursor, styler, size, report, stopping)
         runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
         beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
@@ -117,8 +123,8 @@ def play(
                 status = EXIT_NO_TRACES  # played what could be played; say something was not
         except ShowError:
             status = EXIT_NO_TRACES
-        except WriteAborted:  # a stop signal while the output took no more
-            status = signals.stop_status or EXIT_INTERRUPTED
+        except WriteAborted:  # a stop signal, or --exit-after, while the output took no more
+            status = signals.stop_status or (EXIT_NO_TRACES if runner.notices else EXIT_OK)
         except KeyboardInterrupt:
             status = EXIT_INTERRUPTED
         except OSError as exc:
