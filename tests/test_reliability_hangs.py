@@ -123,9 +123,9 @@ def test_outputs_that_are_not_regular_files_are_refused_unopened(
 def test_cast_time_is_linear_in_open_operations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """2,000 operations left open: each frame lays out at most MAX_OPEN_OPS bars (not all
+    """1,000 operations left open: each frame lays out at most MAX_OPEN_OPS bars (not all
     the open ones, which made the work grow with the square of the trace)."""
-    n = 2_000
+    n = 1_000
     trace = tmp_path / "ops.parquet"
     with TraceWriter(trace, config()) as writer:
         columns = {

@@ -59,7 +59,7 @@ CONFIGS: dict[str, bytes] = {
     "hostnames_not_strings": config_json(hostnames=[1, 2]),
     "bool_for_int": config_json(gpus=True),
     "string_for_float": config_json(lr_peak="fast"),
-    "ten_megabytes": config_json(model="M" * 10_000_000),
+    "five_megabytes": config_json(model="M" * 5_000_000),
     "a_million_hosts": config_json(hostnames=["h"] * 1_000_000, nodes=1_000_000),
     "negative_steps": config_json(total_steps=-5),
     "start_time_1e300": config_json(start_time=1e300),
@@ -449,7 +449,7 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

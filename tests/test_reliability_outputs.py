@@ -23,7 +23,7 @@ SMALL = ["--duration", "2m", "--model", "Llama-3.2-1B", "--gpus", "8"]
         ["--duration", "9600h"],
         ["--steps-per-epoch", "20000000", "--gpus", "1024", "--kind", "pretrain"],
         ["--gpus", "4096", "--duration", "1000h"],
-        ["--duration", "400h", "--count", "50"],
+        ["--duration", "400h", "--count", "6"],
     ],
     ids=["duration", "steps", "gpus", "count"],
 )

@@ -79,7 +79,7 @@ def _odd_files(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
     out: dict[str, tuple[Path, str]] = {}
     latin1 = Path(os.fsdecode(bytes(folder) + b"/caf\xe9-\xff.parquet"))  # not UTF-8
     out["non_utf8_name"] = (copy_trace(good, folder, latin1.name), "")
-    out["invalid_utf8_text"] = (invalid_utf8(folder / "bad-utf8.parquet", good), "UTF-8")
+    out["invalid_utf8_text"] = (invalid_utf8(folder / "bad-utf8.parquet", good), "not UTF-8")
     footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
     name = data.index(b"loss", footer)  # the schema's column name, in the (plain) footer
     flipped = data[:name] + b"lo\xf3s" + data[name + 4 :]  # one bit: not UTF-8 any more

@@ -77,7 +77,7 @@ def _restored(data: bytes, cols: int = 100, rows: int = 30) -> pyte.Screen:
 # --- Ctrl-Z and fg, with bash's job control in a real terminal ---------------------------------
 
 
-def _has(needle: str) -> object:
+def _has(needle: str) -> Callable[[list[str]], bool]:
     return lambda lines: any(needle in line for line in lines)
 
 
@@ -242,7 +242,7 @@ def test_stop_signals_act_while_nobody_reads_the_pipe(traces: dict[str, Path]) -
 
 def _unread(fd: int) -> int:
     """Bytes waiting in a pipe."""
-    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
 
 
 def test_closed_pipe_ends_quietly(tmp_path: Path, traces: dict[str, Path]) -> None:

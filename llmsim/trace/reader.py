@@ -204,7 +204,7 @@ class TraceFile:
             if where is None or "UTF8" not in str(exc):
                 raise
             name = rb.schema.names[int(where.group(1))]
-            raise TraceError(f"{self.path}: text in column {name!r} is not valid UTF-8") from None
+            raise TraceError(f"{self.path}: corrupt text in column {name!r} (not UTF-8)") from None
 
     def _batch_rows(self, group: int) -> int:
         """Rows per batch of row group `group`, so that no batch decodes more than
