@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ from llmsim.trace.reader import BOUNDS
 from llmsim.trace.schema import DICT_COLUMNS, LIST_COLUMNS, SCHEMA
 from llmsim.trace.vocab import KINDS, PHASES
 
+# Modest per run; LLMSIM_FUZZ_EXAMPLES=2000 for a deep search.
+EXAMPLES = int(os.environ.get("LLMSIM_FUZZ_EXAMPLES", "0"))
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -391,7 +394,7 @@ def _play_lines(path: Path) -> str:
         return sink.read().decode("utf-8")
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES or 12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traces(), SIZES, st.booleans(), st.booleans())
 def test_any_valid_trace_plays_casts_and_describes_inertly(
     trace: tuple[RunConfig, dict[str, list[Any]], int],

@@ -9,6 +9,7 @@ malloc end in one line. Many variants of each, and a fuzzed command line.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,8 @@ from llmsim.trace import TraceWriter, make_table
 from llmsim.trace.reader import MAX_T
 from llmsim.trace.schema import META_CONFIG
 
+# Modest per run; LLMSIM_FUZZ_EXAMPLES=2000 for a deep search.
+EXAMPLES = int(os.environ.get("LLMSIM_FUZZ_EXAMPLES", "0"))
 pytestmark = pytest.mark.timeout(60)  # in-process: a hang would stop the suite
 DEEP = 100_000
 CONFIGS: dict[str, bytes] = {
@@ -267,12 +270,12 @@ def test_closed_standard_streams_at_startup(tmp_path: Path) -> None:
     play = shlex.join([*LLMSIM, "play", "--once", "--speed", "1e6", str(trace), str(trace)])
     small = "--seed 5 --duration 2m --model Llama-3.2-1B --gpus 8"
     generate = shlex.join([*LLMSIM, "generate", "-o", str(tmp_path / "runs")]) + " " + small
-    shells = [f"{play} >&-", f"{play} 2>&- <&-", f"{generate} >&- 2>&- <&-"]
+    shells = [f"{play} 2>&- <&-", f"{generate} >&-"]
     done = run_all([["bash", "-c", f"{{ {s} ; }} 3>&1; echo $?"] for s in shells])
     statuses = [int(proc.stdout.decode().split()[-1]) for proc in done]
-    assert statuses == [1, 0, 1], done
-    assert_one_line_error(done[0].stderr, "cannot write to stdout: it is closed")
-    assert done[1].stdout.decode().count(DONE) == 2 and done[1].stderr == b""
+    assert statuses == [0, 1], done
+    assert done[0].stdout.decode().count(DONE) == 2 and done[0].stderr == b""
+    assert_one_line_error(done[1].stderr, "cannot write to stdout: it is closed")
     assert not (tmp_path / "runs").exists()
 
 
@@ -449,7 +452,7 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @settings(
-    max_examples=20,
+    max_examples=EXAMPLES or 20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -25,8 +25,9 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyte
 import pytest
@@ -39,8 +40,6 @@ from reliability_kit import (
     call,
     env,
     hostile_trace,
-    pty_run,
-    run_all,
 )
 from synthetic import write_trace
 
@@ -61,6 +60,84 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "hostile": hostile_trace(folder / "hostile.parquet", UNICODE_TEXT),
         "unicode": write_trace(folder / "unicode.parquet", inject=UNICODE_TEXT),
     }
+
+
+class Early:
+    """The module's processes that need no interaction, started as the module starts so that
+    they run while the interactive tests wait on theirs."""
+
+    def __init__(self, traces: dict[str, Path], folder: Path) -> None:
+        plain, unicode = str(traces["plain"]), str(traces["unicode"])
+        self.folder = folder
+        # Writing to pipes nobody reads.
+        unread = [
+            [*LLMSIM, "play", "--speed", "1e6", plain],
+            [*LLMSIM, "cast", plain, plain, "-o", "-"],
+            [*LLMSIM, "play", "--speed", "1e6", "--exit-after", "0.8s", plain],
+        ]
+        self.pipes = [os.pipe() for _ in unread]
+        self.unread = [
+            subprocess.Popen(argv, stdout=w, stderr=subprocess.PIPE, env=env())
+            for argv, (_, w) in zip(unread, self.pipes, strict=True)
+        ]
+        for _, w in self.pipes:
+            os.close(w)
+        # Pipes whose reader goes away.
+        scripts = []
+        for name, args in (("play", ["play", "--speed", "1e6"]), ("cast", ["cast", "-o", "-"])):
+            command = shlex.join([*LLMSIM, *args, plain])
+            scripts.append(f"{command} 2>{name}.err | head -5; echo ${{PIPESTATUS[0]}} >{name}.st")
+        self.closed = [
+            subprocess.Popen(
+                ["bash", "-c", f"cd {shlex.quote(str(folder))}; {script}"],
+                stdout=subprocess.PIPE,
+                env=env(),
+            )
+            for script in scripts
+        ]
+        # Locales.
+        play_argv = [*LLMSIM, "play", "--once", "--speed", "1e6", unicode]
+        self.locales = [
+            subprocess.Popen(
+                play_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(**v)
+            )
+            for v in LOCALES
+        ]
+        code = "import sys; from llmsim.player.play import resolve_ascii as r; print(r(None))"
+        self.resolve = [
+            subprocess.Popen(
+                [sys.executable, "-c", code], stdout=subprocess.PIPE, env=env(**variables)
+            )
+            for variables, _ in RESOLVE
+        ]
+        hostile = str(traces["hostile"])
+        self.c_terminal = Pty("play", "--once", "--speed", "1e6", hostile, LC_ALL="C")
+
+    def stop(self) -> None:
+        self.c_terminal.kill()
+        for proc in (*self.unread, *self.closed, *self.locales, *self.resolve):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for r, _ in self.pipes:
+            os.close(r)
+
+
+LOCALES = [{"LANG": "POSIX"}, {"LANG": "C.UTF-8"}]
+RESOLVE = [
+    ({"LANG": "C.UTF-8"}, "False"),
+    ({"LC_ALL": "C", "PYTHONUTF8": "0"}, "True"),
+    ({"LANG": "xx_YY.ISO-8859-1"}, "True"),  # unknown locale: Python falls back to C
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def early(traces: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Early]:
+    started = Early(traces, tmp_path_factory.mktemp("early"))
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def _restored(data: bytes, cols: int = 100, rows: int = 30) -> pyte.Screen:
@@ -92,6 +169,7 @@ def test_ctrl_z_restores_the_terminal_and_fg_draws_the_region_again(
         tmux.wait_for("the training bars", _has("Epoch 1/2"))
         tmux("send-keys", "-t", "play", "C-z")
         lines = tmux.wait_for("bash's Stopped line", _has("Stopped"))
+        assert _state(_child(tmux)) == "T"  # really stopped, after restoring:
         assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "1"
         stopped = next(i for i, x in enumerate(lines) if "Stopped" in x)
         # The region was erased before stopping: no stale bars or grid left in the log.
@@ -115,24 +193,19 @@ def test_ctrl_z_restores_the_terminal_and_fg_draws_the_region_again(
         assert tmux("list-buffers").strip() == ""  # nor OSC 52 (the clipboard)
 
 
-def test_sigtstp_and_sigcont_on_a_pty(traces: dict[str, Path]) -> None:
-    """The same without a shell: the process really stops (state T) after restoring."""
-    with pty_run("play", str(traces["plain"]), "--speed", "4", "--start-at", "train") as p:
-        p.read_until(b"Epoch 1/2")
-        os.kill(p.proc.pid, signal.SIGTSTP)
-        deadline = time.monotonic() + 10
-        while p.state() != "T":
-            assert time.monotonic() < deadline, "never stopped"
-            p.read(0.05)
-        stop_at = len(p.received)
-        _restored(bytes(p.received))  # restored before stopping
-        os.kill(p.proc.pid, signal.SIGCONT)
-        p.read_until(b"Epoch 1/2", start=stop_at)
-        after = bytes(p.received[stop_at:])
-        assert after.startswith(HIDE.encode()) and b"Epoch" in after  # hidden, region redrawn
-        os.kill(p.proc.pid, signal.SIGTERM)
-        assert p.finish() == 143
-        _restored(bytes(p.received))
+def _child(tmux: Any) -> int:
+    """The pid of the llmsim process under the pane's shells."""
+    pids = [int(tmux("display", "-p", "-t", "play", "#{pane_pid}").strip())]
+    while pids:
+        pid = pids.pop()
+        if b"llmsim" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+        pids += map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    raise AssertionError("no llmsim process in the pane")
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 # --- stop signals: always restored, also with the output suspended or unread -------------------
@@ -176,7 +249,7 @@ def test_stop_signals_restore_the_terminal(
 def test_stop_signals_act_while_the_terminal_is_suspended(traces: dict[str, Path]) -> None:
     """Ctrl-S stops the terminal's output and the player blocks in a write: a stop signal
     still ends it within about a second, output resumed and the terminal restored."""
-    stops = [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+    stops = [(signal.SIGTERM, 143)]  # (SIGINT takes the same path: the stop flag)
     players = _players(traces, len(stops), "20")
     try:
         for player in players:
@@ -203,41 +276,26 @@ def test_stop_signals_act_while_the_terminal_is_suspended(traces: dict[str, Path
             player.kill()
 
 
-def test_stop_signals_act_while_nobody_reads_the_pipe(traces: dict[str, Path]) -> None:
-    commands = [
-        [*LLMSIM, "play", "--speed", "1e6", str(traces["plain"])],
-        [*LLMSIM, "cast", str(traces["plain"]), str(traces["plain"]), "-o", "-"],
-        [*LLMSIM, "play", "--speed", "1e6", "--exit-after", "0.8s", str(traces["plain"])],
-    ]
-    pipes = [os.pipe() for _ in commands]
-    procs = [
-        subprocess.Popen(argv, stdout=w, stderr=subprocess.PIPE, env=env())
-        for argv, (_, w) in zip(commands, pipes, strict=True)
-    ]
-    for _, w in pipes:
-        os.close(w)
-    try:
-        for (r, _), proc in zip(pipes[:2], procs[:2], strict=True):  # until each pipe is full
-            deadline, seen = time.monotonic() + 20, -1
-            while seen != (seen := _unread(r)) or seen < 4096:
-                assert proc.poll() is None, proc.args
-                assert time.monotonic() < deadline, (proc.args, seen)
-                time.sleep(0.15)
-        for proc in procs[:2]:
+def test_stop_signals_act_while_nobody_reads_the_pipe(early: Early) -> None:
+    """`play` and `cast -o -` blocked on a full pipe: SIGTERM ends them within seconds,
+    quietly; --exit-after ends a blocked play too."""
+    for (r, _), proc in zip(early.pipes[:2], early.unread[:2], strict=True):  # until full
+        deadline, seen = time.monotonic() + 20, -1
+        while seen != (seen := _unread(r)) or seen < 4096:
             assert proc.poll() is None, proc.args
-            proc.send_signal(signal.SIGTERM)
-        start = time.monotonic()
-        for proc in procs[:2]:
-            assert proc.wait(timeout=10) == 143
-            assert proc.communicate()[1] == b""
-        assert time.monotonic() - start < 5
-        # --exit-after is kept too while the output takes nothing.
-        assert procs[2].wait(timeout=10) == 0 and procs[2].communicate()[1] == b""
-    finally:
-        for proc in procs:
-            proc.kill()
-        for r, _ in pipes:
-            os.close(r)
+            assert time.monotonic() < deadline, (proc.args, seen)
+            time.sleep(0.15)
+    for proc in early.unread[:2]:
+        assert proc.poll() is None, proc.args
+        proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    for proc in early.unread[:2]:
+        assert proc.wait(timeout=10) == 143
+        assert proc.communicate()[1] == b""
+    assert time.monotonic() - start < 5
+    # --exit-after is kept too while the output takes nothing.
+    after = early.unread[2]
+    assert after.wait(timeout=10) == 0 and after.communicate()[1] == b""
 
 
 def _unread(fd: int) -> int:
@@ -245,17 +303,13 @@ def _unread(fd: int) -> int:
     return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
 
 
-def test_closed_pipe_ends_quietly(tmp_path: Path, traces: dict[str, Path]) -> None:
+def test_closed_pipe_ends_quietly(early: Early) -> None:
     """`llmsim play | head`, `llmsim cast -o - | head`: 141, nothing on stderr."""
-    scripts = []
-    for name, args in (("play", ["play", "--speed", "1e6"]), ("cast", ["cast", "-o", "-"])):
-        command = shlex.join([*LLMSIM, *args, str(traces["plain"])])
-        scripts.append(f"{command} 2>{name}.err | head -5; echo ${{PIPESTATUS[0]}} >{name}.status")
-    done = run_all([["bash", "-c", f"cd {shlex.quote(str(tmp_path))}; {s}"] for s in scripts])
-    for name, proc in zip(("play", "cast"), done, strict=True):
-        assert len(proc.stdout.splitlines()) == 5
-        assert int((tmp_path / f"{name}.status").read_text()) == 141
-        assert (tmp_path / f"{name}.err").read_bytes() == b""  # no traceback, no message
+    for name, proc in zip(("play", "cast"), early.closed, strict=True):
+        out, _ = proc.communicate(timeout=60)
+        assert len(out.splitlines()) == 5
+        assert int((early.folder / f"{name}.st").read_text()) == 141
+        assert (early.folder / f"{name}.err").read_bytes() == b""  # no traceback, no message
 
 
 # --- terminals without cursor addressing --------------------------------------------------------
@@ -354,37 +408,23 @@ def _is_ascii(data: bytes) -> bool:
     return all(b < 0x80 for b in data)
 
 
-def test_locales(traces: dict[str, Path]) -> None:
+def test_locales(early: Early) -> None:
     """A non-UTF-8 locale gets ASCII glyphs and folded text (pipe and terminal); UTF-8 keeps
     them; resolve_ascii asks the locale Python really set."""
-    play_argv = [*LLMSIM, "play", "--once", "--speed", "1e6", str(traces["unicode"])]
-    plays = [{"LC_ALL": "C"}, {"LANG": "POSIX"}, {"LANG": "C.UTF-8"}]
-    code = "import sys; from llmsim.player.play import resolve_ascii as r; print(r(None))"
-    cases = [
-        ({"LANG": "C.UTF-8"}, "False"),
-        ({"LC_ALL": "C", "PYTHONUTF8": "0"}, "True"),
-        ({"LANG": "xx_YY.ISO-8859-1"}, "True"),  # unknown locale: Python falls back to C
-    ]
-    terminal = Pty("play", "--once", "--speed", "1e6", str(traces["hostile"]), LC_ALL="C")
-    done = run_all(
-        [play_argv] * len(plays) + [[sys.executable, "-c", code]] * len(cases),
-        envs=[env(**v) for v in plays] + [env(**v) for v, _ in cases],
-    )
-    for proc in done[:2]:
-        assert proc.returncode == 0 and _is_ascii(proc.stdout), proc.stderr
-        out = proc.stdout.decode("ascii")
-        assert f"+ {DONE}" in out and "+--" in out  # ASCII check mark and summary box
-        assert "na?ve caf? ??? ? ? ? ? e" in out  # trace text folded, one '?' per character
-    out = done[2].stdout.decode("utf-8")
-    assert f"✔ {DONE}" in out and UNICODE_TEXT in out and "╭" in out
-    for (variables, expected), proc in zip(cases, done[3:], strict=True):
-        assert proc.stdout.decode().strip() == expected, (variables, proc)
+    done = [proc.communicate(timeout=60) for proc in early.locales]
+    out, err = done[0]
+    assert early.locales[0].returncode == 0 and _is_ascii(out), err
+    text = out.decode("ascii")
+    assert f"+ {DONE}" in text and "+--" in text  # ASCII check mark and summary box
+    assert "na?ve caf? ??? ? ? ? ? e" in text  # trace text folded, one '?' per character
+    text = done[1][0].decode("utf-8")
+    assert f"✔ {DONE}" in text and UNICODE_TEXT in text and "╭" in text
+    for (variables, expected), proc in zip(RESOLVE, early.resolve, strict=True):
+        assert proc.communicate(timeout=60)[0].decode().strip() == expected, variables
     assert resolve_ascii(True) is True and resolve_ascii(False) is False
-    try:
-        assert terminal.finish() == 0
-        assert _is_ascii(bytes(terminal.received))
-        screen = pyte.Screen(100, 30)
-        pyte.ByteStream(screen).feed(bytes(terminal.received))
-        assert f"+ {DONE}" in "\n".join(screen.display)
-    finally:
-        terminal.kill()
+    terminal = early.c_terminal
+    assert terminal.finish() == 0
+    assert _is_ascii(bytes(terminal.received))
+    screen = pyte.Screen(100, 30)
+    pyte.ByteStream(screen).feed(bytes(terminal.received))
+    assert f"+ {DONE}" in "\n".join(screen.display)
