@@ -70,7 +70,17 @@ def test_names_are_checked_against_each_other_before_anything_is_written(
     monkeypatch.setattr(llmsim.generator, "plan_run", same_name)
     for force in ([], ["--force"]):
         status, out, err = call(
-            ["generate", "-o", str(tmp_path / "runs"), "--count", "3", *SMALL, *force]
+            [
+                "generate",
+                "-o",
+                str(tmp_path / "runs"),
+                "--count",
+                "3",
+                "--seed",
+                "3",
+                *SMALL,
+                *force,
+            ]
         )
         assert (status, out) == (2, "")
         assert_one_line_error(err, "two runs would both be written to", "twin.parquet")
