@@ -1,21 +1,26 @@
 """`llmsim info`: what a trace holds — config, phase timings, steps, final loss, summary, sparkline.
 
 The work (`describe`) returns plain data; printing it as text (`to_text`) or as versioned JSON
-(`to_json`, several traces in one document) is separate.
+(`to_json`, several traces in one document) is separate. A trace is read as a stream, batch by
+batch, keeping only running figures (counts, the last phase, the last summary, the loss
+sparkline's bucket sums), so memory does not grow with the trace: one pass validates and
+counts, a second reads only the losses into as many buckets as the sparkline has bars.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmsim.sanitize import clean_name
-from llmsim.trace import open_trace
+from llmsim.trace import TraceFile, open_trace
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 # Version of the --json layout. 1: one trace's report as the document. 2: {"format": 2,
@@ -23,53 +28,123 @@ _SPARKS = "▁▂▃▄▅▆▇█"
 INFO_FORMAT = 2
 
 
+@dataclass
+class _Tally:
+    """Running figures of one pass over a trace."""
+
+    rows: int = 0
+    end: float = 0.0
+    steps: int = 0  # step rows with a loss
+    first_loss: float | None = None
+    final_loss: float | None = None
+    final_ppl: float | None = None  # of the last step row
+    best_val: float | None = None
+    evals: int = 0
+    checkpoints: int = 0
+    warnings: int = 0
+    summary: dict[str, Any] | None = None
+    phase: tuple[str, float] | None = None  # the phase in progress and its start
+    durations: dict[str, float] = field(default_factory=dict)
+
+    def add(self, rb: pa.RecordBatch) -> None:
+        """Count one validated batch in."""
+        self.rows += rb.num_rows
+        self.end = float(rb.column("t")[-1].as_py()) if rb.num_rows else self.end
+        kinds = rb.column("kind").cast(pa.string())
+        self._steps(rb.filter(pc.equal(kinds, pa.scalar("step"))))
+        evals = rb.filter(pc.equal(kinds, pa.scalar("eval")))
+        self.evals += evals.num_rows
+        best = pc.min(evals.column("val_loss")).as_py()
+        if best is not None and (self.best_val is None or best < self.best_val):
+            self.best_val = best
+        self.checkpoints += rb.filter(pc.equal(kinds, pa.scalar("checkpoint"))).num_rows
+        levels = rb.column("level").cast(pa.string())
+        self.warnings += rb.filter(pc.equal(levels, pa.scalar("WARNING"))).num_rows
+        summaries = rb.filter(pc.equal(kinds, pa.scalar("summary")))
+        if summaries.num_rows:
+            self.summary = summaries.slice(summaries.num_rows - 1).to_pylist()[0]
+        phases = rb.filter(pc.equal(kinds, pa.scalar("phase")))
+        names = phases.column("phase").cast(pa.string()).to_pylist()
+        starts = phases.column("t").to_numpy().tolist()  # never null: the reader checked
+        for name, start in zip(names, starts, strict=True):
+            self._close_phase(start)
+            self.phase = (str(name), float(start))
+
+    def _steps(self, steps: pa.RecordBatch) -> None:
+        if not steps.num_rows:
+            return
+        self.final_ppl = steps.column("ppl")[-1].as_py()
+        losses = steps.column("loss").drop_null()
+        if len(losses):
+            self.steps += len(losses)
+            if self.first_loss is None:
+                self.first_loss = float(losses[0].as_py())
+            self.final_loss = float(losses[-1].as_py())
+
+    def _close_phase(self, stop: float) -> None:
+        if self.phase is not None:
+            name, start = self.phase
+            self.durations[name] = round(self.durations.get(name, 0.0) + (stop - start), 3)
+
+    def finish(self) -> None:
+        """The last phase lasts until the last row."""
+        self._close_phase(self.end)
+        self.phase = None
+
+
 def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
-    """Read a whole trace (validated) and summarise it as JSON-ready data."""
+    """Read a whole trace (validated, streaming) and summarise it as JSON-ready data."""
     trace = open_trace(path)
-    table = trace.read_table()
+    try:
+        tally = _Tally()
+        for rb in trace.batches():
+            tally.add(rb)
+        tally.finish()
+        spark = _loss_sparkline(trace, tally.steps, spark_width)
+    finally:
+        trace.close()
     cfg = trace.config
-    kinds = table.column("kind").cast(pa.string())
-
-    def of_kind(kind: str) -> pa.Table:
-        return table.filter(pc.equal(kinds, pa.scalar(kind)))
-
-    end = float(table.column("t")[-1].as_py())
-    steps = of_kind("step")
-    losses = [float(v) for v in steps.column("loss").to_pylist() if v is not None]
-    summary_rows = of_kind("summary").to_pylist()
-    summary = summary_rows[-1] if summary_rows else None
-
-    phase_rows = of_kind("phase")
-    starts = [float(v) for v in phase_rows.column("t").to_pylist() if v is not None]
-    names = [str(v) for v in phase_rows.column("phase").cast(pa.string()).to_pylist()]
-    durations: dict[str, float] = {}
-    for i, (name, start) in enumerate(zip(names, starts, strict=True)):
-        stop = starts[i + 1] if i + 1 < len(starts) else end
-        durations[name] = round(durations.get(name, 0.0) + (stop - start), 3)
-
-    evals = of_kind("eval")
-    levels = table.column("level").cast(pa.string())
     config = dataclasses.asdict(cfg)
     config.pop("hostnames")
     config["hostnames_first"] = list(cfg.hostnames[:4])
     return {
         "path": str(path),
         "schema_version": trace.version,
-        "rows": table.num_rows,
-        "duration_s": round(end, 3),
+        "rows": tally.rows,
+        "duration_s": round(tally.end, 3),
         "config": config,
-        "phases_s": durations,
-        "steps": len(losses),
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "final_ppl": steps.column("ppl").to_pylist()[-1] if losses else None,
-        "best_val_loss": pc.min(evals.column("val_loss")).as_py() if evals.num_rows else None,
-        "evals": evals.num_rows,
-        "checkpoints": of_kind("checkpoint").num_rows,
-        "warnings": table.filter(pc.equal(levels, pa.scalar("WARNING"))).num_rows,
-        "summary": _summary(summary),
-        "loss_sparkline": sparkline(losses, spark_width),
+        "phases_s": tally.durations,
+        "steps": tally.steps,
+        "first_loss": tally.first_loss,
+        "final_loss": tally.final_loss,
+        "final_ppl": tally.final_ppl if tally.steps else None,
+        "best_val_loss": tally.best_val,
+        "evals": tally.evals,
+        "checkpoints": tally.checkpoints,
+        "warnings": tally.warnings,
+        "summary": _summary(tally.summary),
+        "loss_sparkline": spark,
     }
+
+
+def _loss_sparkline(trace: TraceFile, count: int, width: int) -> str:
+    """The sparkline of the `count` step losses, summed into its buckets as they stream by."""
+    buckets = min(width, count)
+    if buckets <= 0:
+        return ""
+    sums = np.zeros(buckets)
+    sizes = np.zeros(buckets)
+    seen = 0
+    for rb in trace.batches(("loss",)):
+        steps = rb.filter(pc.equal(rb.column("kind").cast(pa.string()), pa.scalar("step")))
+        losses = steps.column("loss").drop_null().to_numpy(zero_copy_only=False)
+        # Value i of n goes to bucket b with b*n//B <= i < (b+1)*n//B, as `sparkline` cuts.
+        index = np.arange(seen + 1, seen + 1 + len(losses), dtype=np.int64)
+        bucket = (index * buckets + count - 1) // count - 1
+        sums += np.bincount(bucket, weights=losses, minlength=buckets)
+        sizes += np.bincount(bucket, minlength=buckets)
+        seen += len(losses)
+    return _spark((sums / np.maximum(sizes, 1)).tolist())
 
 
 def to_json(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -104,10 +179,16 @@ def sparkline(values: list[float], width: int) -> str:
         lo, hi = b * n // buckets, (b + 1) * n // buckets
         chunk = values[lo:hi]
         means.append(sum(chunk) / len(chunk))
+    return _spark(means)
+
+
+def _spark(means: list[float]) -> str:
+    if not means:
+        return ""
     vmin, vmax = min(means), max(means)
     span = vmax - vmin
     if span <= 0 or not math.isfinite(span):
-        return _SPARKS[0] * buckets
+        return _SPARKS[0] * len(means)
     top = len(_SPARKS) - 1
     return "".join(_SPARKS[round((v - vmin) / span * top)] for v in means)
 

@@ -1,8 +1,10 @@
-"""The human spellings of time the command line reads and prints: 90s, 20m, 2h10min, 12:30.
+"""The human spellings of time and size the command line reads and prints: 90s, 20m, 2h10min,
+12:30; 500MB, 2GB.
 
 One parser serves every duration option (`--exit-after`, `--duration`, ...), so each accepts
 the same spellings: genact's (`2h10min`, humantime's units), asciinema's plain seconds (`90`,
-`2.5`) and the short forms (`250ms`, `1h30m`, `1.5h`).
+`2.5`) and the short forms (`250ms`, `1h30m`, `1.5h`). Sizes are bytes with decimal (kB, MB,
+GB, TB; K, M, G, T) or binary (KiB, MiB, GiB, TiB) units.
 """
 
 from __future__ import annotations
@@ -22,6 +24,20 @@ _UNITS: Final[dict[str, float]] = {
 }
 _PART: Final = re.compile(r"\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)")
 _NUMBER: Final = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_SIZE_UNITS: Final[dict[str, int]] = {
+    "": 1,
+    "b": 1,
+    **{u: 10**3 for u in ("k", "kb")},
+    **{u: 10**6 for u in ("m", "mb")},
+    **{u: 10**9 for u in ("g", "gb")},
+    **{u: 10**12 for u in ("t", "tb")},
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_SIZE: Final = re.compile(r"(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)")
+SIZE_EXAMPLES: Final = "500MB, 2GB or 1.5TB"
 _CLOCK: Final = re.compile(r"(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>\d{2}(?:\.\d+)?)")
 DURATION_EXAMPLES: Final = "90s, 20m, 1h30m, 2h10min or 250ms"
 
@@ -37,7 +53,9 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"empty duration (try {DURATION_EXAMPLES})")
     # A plain number is seconds, as asciinema spells it; anything else needs its units.
     total = float(s) if _NUMBER.fullmatch(s) else _sum_of_parts(s, text)
-    if not math.isfinite(total) or total <= 0:
+    if not math.isfinite(total):
+        raise ValueError(f"too long to be a duration: {text[:40]!r}")
+    if total <= 0:
         raise ValueError(f"a duration must be more than zero: {text!r}")
     return total
 
@@ -57,6 +75,30 @@ def _sum_of_parts(s: str, text: str) -> float:
     if pos == 0 or s[pos:].strip():
         raise ValueError(f"not a duration: {text!r} (try {DURATION_EXAMPLES})")
     return total
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as '2GB', '500 MB', '1.5T', '64GiB' or '1000000' (plain bytes).
+
+    ValueError (a message fit for the user) on anything else or on a size that is not positive.
+    """
+    m = _SIZE.fullmatch(text.strip().lower())
+    if m is None or m.group("unit") not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text[:40]!r} (try {SIZE_EXAMPLES})")
+    size = float(m.group("num")) * _SIZE_UNITS[m.group("unit")]
+    if not math.isfinite(size) or size >= 2**63:
+        raise ValueError(f"too large to be a size: {text[:40]!r}")
+    if size < 1:
+        raise ValueError(f"a size must be at least one byte: {text!r}")
+    return int(size)
+
+
+def format_size(size: float) -> str:
+    """Bytes the way a disk tool says them: '850 kB', '10.6 GB', '2 GB' (decimal units)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{int(size)} B"
 
 
 def parse_clock(text: str) -> float | None:

@@ -1,12 +1,16 @@
-"""Helpers of the reliability tests: the real CLI as a process, hostile text, bad traces, checks.
+"""Helpers of the reliability tests: the real CLI in-process or as processes, hostile text, bad
+traces, and the checks every class of defect shares.
 
-Every case of docs/reliability.md is proven by a test in tests/test_reliability_*.py; this module
-holds what they share: how to run `python -m llmsim`, the hostile strings, builders for each kind
-of broken trace, and the check that output holds no control character the player did not emit.
+Every case of docs/reliability.md is proven by a test in tests/test_reliability_*.py; this
+module holds what they share: how to run `llmsim` (in-process through `llmsim.cli.main` with
+fd-level capture, as one process, as several at once, on a pty, as an unprivileged user), the
+hostile strings, builders for each kind of broken trace, and the checks that output holds no
+control character the player did not emit and that every error is one line naming its file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
@@ -14,13 +18,15 @@ import os
 import pty
 import re
 import select
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +34,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from synthetic import build_rows, config, write_trace
 
+from llmsim.cli import main
 from llmsim.player.live.control import CODES
 from llmsim.trace import TraceWriter, make_table
 from llmsim.trace.schema import COLUMNS, META_CONFIG, META_VERSION, SCHEMA
 
 REPO = Path(__file__).resolve().parent.parent
 LLMSIM = [sys.executable, "-m", "llmsim"]
+DONE = "Training completed successfully!"
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # root can't bypass
 
 # Everything a terminal could act on, as log text: CSI, OSC (title, clipboard, hyperlink), DCS,
 # SOS/PM/APC, 8-bit C1 controls, bidi overrides and isolates, NUL and friends, line separators,
@@ -52,6 +61,19 @@ HOSTILE = (
     "</script><!--<script>alert(1)</script>"  # HTML page break-out attempt
 )
 UNICODE_TEXT = "naïve café 日本語 ✓ → ≈ 😀 e\u0301"  # harmless, but not ASCII
+# Short hostile values for metadata, names and arguments (each under the config's 1,000).
+HOSTILE_VALUES = (
+    "\x1b]0;PWNED\x07",
+    "\x1b[2J\x1b[41m",
+    "\x9b31m\x9d2;X\x9c",
+    "a\nb\rc",
+    "\u202eevil\u2066",
+    "\x00\x7f\x08",
+    "</script><!--",
+    "²",
+    "9" * 400,
+    "",
+)
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -62,64 +84,192 @@ def env(**extra: str) -> dict[str, str]:
         if k not in ("NO_COLOR", "LLMSIM_DEBUG", "LLMSIM_PLAYER_TIMING", "PYTHONUTF8")
         and not k.startswith("LC_")
     }
-    out.update({"LANG": "C.UTF-8", "PYTHONWARNINGS": "default"})
+    out.update({"LANG": "C.UTF-8", "PYTHONWARNINGS": "default", "TERM": "xterm-256color"})
     out.update(extra)
     return out
 
 
-def run(*args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[bytes]:
+def run(*args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess[bytes]:
     """`python -m llmsim ARGS` as a process: the real entry point, bytes out."""
     return subprocess.run(
         [*LLMSIM, *args], capture_output=True, timeout=timeout, env=env(**extra_env), check=False
     )
 
 
-def run_in_pty(
-    *args: str, cols: int = 100, rows: int = 30, timeout: float = 120, **extra_env: str
-) -> tuple[int, bytes]:
-    """`python -m llmsim ARGS` with stdout and stderr on a pty of this size: (status, bytes).
+def run_all(
+    commands: Sequence[Sequence[str]],
+    timeout: float = 60,
+    envs: Sequence[dict[str, str]] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> list[subprocess.CompletedProcess[bytes]]:
+    """Several programs at once (each argv as given; `envs`: one environment each), their
+    results in order."""
+    started = [
+        subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=envs[i] if envs is not None else env(),
+            preexec_fn=preexec_fn,
+        )
+        for i, argv in enumerate(commands)
+    ]
+    done = []
+    for proc in started:
+        out, err = proc.communicate(timeout=timeout)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out or b"", err))
+    return done
 
-    ONLCR is turned off so the bytes are exactly what the process wrote.
+
+def call(
+    argv: Sequence[str], cwd: Path | None = None, closed: Sequence[int] = ()
+) -> tuple[int, str, str]:
+    """`llmsim ARGV` in this process: (status, stdout, stderr), captured at the fd level (the
+    player writes to fd 1 itself) and at the sys level (pytest's own streams replace those).
+
+    `closed`: standard fds (0, 1, 2) closed for the call, as a shell's `<&-`, `>&-`, `2>&-`
+    leave them, with sys.stdin/stdout/stderr None as Python sets them then.
     """
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    attrs = termios.tcgetattr(slave)
-    attrs[1] &= ~termios.ONLCR
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    proc = subprocess.Popen(
-        [*LLMSIM, *args], stdin=slave, stdout=slave, stderr=slave, env=env(**extra_env)
-    )
-    os.close(slave)
-    received = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([master], [], [], 0.5)[0]:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    old_cwd = os.getcwd()
+    streams = sys.stdin, sys.stdout, sys.stderr
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        saved = [os.dup(fd) for fd in (0, 1, 2)]
+        texts = [open(f.fileno(), "w", encoding="utf-8", closefd=False) for f in (out, err)]  # noqa: SIM115
+        for fd, target in ((1, out), (2, err)):
+            os.dup2(target.fileno(), fd)
+        for fd in closed:
+            os.close(fd)
+        sys.stdin = None if 0 in closed else sys.stdin
+        sys.stdout = None if 1 in closed else texts[0]
+        sys.stderr = None if 2 in closed else texts[1]
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            status = main(list(argv))
+            for text in texts:
+                text.flush()
+        finally:
+            os.chdir(old_cwd)
+            sys.stdin, sys.stdout, sys.stderr = streams
+            for fd, copy in enumerate(saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+        out.seek(0)
+        err.seek(0)
+        return status, out.read().decode("utf-8"), err.read().decode("utf-8")
+
+
+class Pty:
+    """`llmsim ARGS` on a pty of its own (stdout and stderr), in a process group of its own
+    (so that Ctrl-Z really stops it) and with ONLCR off (the bytes are what it wrote)."""
+
+    def __init__(self, *args: str, cols: int = 100, rows: int = 30, **extra_env: str) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        self.proc = subprocess.Popen(
+            [*LLMSIM, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env(**extra_env),
+            process_group=0,
+        )
+        os.close(slave)
+        self.received = bytearray()
+
+    def read(self, seconds: float) -> bytes:
+        """What arrives within `seconds` (also kept in `received`)."""
+        got = bytearray()
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if not select.select([self.master], [], [], min(left, 0.05))[0]:
                 continue
             try:
-                chunk = os.read(master, 65536)
+                chunk = os.read(self.master, 65536)
             except OSError:  # EIO: every writer closed the pty
                 break
             if not chunk:
                 break
-            received += chunk
-        else:
-            proc.kill()
-            raise AssertionError(f"llmsim {' '.join(args)} ran over {timeout} s")
+            got += chunk
+        self.received += got
+        return bytes(got)
+
+    def read_until(self, needle: bytes, start: int = 0, timeout: float = 30) -> None:
+        """Read until `needle` has arrived after byte `start` (AssertionError after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.received[start:]:
+            assert time.monotonic() < deadline, f"{needle!r} never came: {self.received[-300:]!r}"
+            self.read(0.05)
+
+    def state(self) -> str:
+        """The process's state letter (R, S, T for stopped, Z)."""
+        return Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    def finish(self, timeout: float = 30) -> int:
+        """Wait for the process, reading what it still writes; its status."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, "llmsim did not end"
+            self.read(0.05)
+        self.read(0.2)
+        os.close(self.master)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """Make sure the process is gone (after a failed check)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            os.close(self.master)
+
+
+@contextlib.contextmanager
+def pty_run(*args: str, **kwargs: Any) -> Iterator[Pty]:
+    """A Pty that is killed if the block fails."""
+    p = Pty(*args, **kwargs)
+    try:
+        yield p
     finally:
-        os.close(master)
-    return proc.wait(timeout=timeout), bytes(received)
+        p.kill()
 
 
-def assert_one_line_error(stderr: bytes, *needles: str) -> str:
+def run_in_pty(
+    *args: str, cols: int = 100, rows: int = 30, timeout: float = 60, **extra_env: str
+) -> tuple[int, bytes]:
+    """`llmsim ARGS` on a pty of this size to its end: (status, bytes)."""
+    with pty_run(*args, cols=cols, rows=rows, **extra_env) as p:
+        return p.finish(timeout), bytes(p.received)
+
+
+def assert_one_line_error(stderr: bytes | str, *needles: str) -> str:
     """stderr is one `llmsim: ...` line, printable, no traceback, holding every needle."""
-    text = stderr.decode("utf-8")
+    text = stderr.decode("utf-8") if isinstance(stderr, bytes) else stderr
     assert text.startswith("llmsim: ") and text.count("\n") == 1 and text.endswith("\n"), text
     assert "Traceback" not in text and "internal error" not in text, text
     assert text[:-1].isprintable(), repr(text)
     for needle in needles:
         assert needle in text, (needle, text)
     return text
+
+
+def assert_clean_lines(stderr: bytes | str, names: Sequence[str] = ()) -> list[str]:
+    """Every stderr line is one printable `llmsim: ...` line, no traceback, no internal error;
+    each of `names` is named by exactly one line. The lines."""
+    text = stderr.decode("utf-8") if isinstance(stderr, bytes) else stderr
+    lines = text.splitlines()
+    assert "Traceback" not in text and "internal error" not in text, text
+    for line in lines:
+        assert line.startswith("llmsim: ") and line.isprintable(), repr(line)
+    for name in names:
+        assert sum(name in line for line in lines) == 1, (name, lines)
+    return lines
 
 
 # The player's own sequences: SGR, and the cursor control of llmsim.player.live.control.
@@ -151,6 +301,15 @@ def assert_inert(out: str, *, tty: bool, color: bool) -> None:
         if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
     ]
     assert not bad, sorted({f"U+{ord(ch):04X}" for ch in bad})
+
+
+def strict_json(text: str) -> Any:
+    """json.loads that refuses NaN and Infinity (which Python's json accepts by default)."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 # --- broken traces ---------------------------------------------------------------------------
@@ -187,14 +346,16 @@ def _first(values: list[Any]) -> int:
     return next(i for i, v in enumerate(values) if v is not None)
 
 
-def _meta(path: Path, good: Path, meta: dict[bytes, bytes]) -> Path:
+def with_metadata(path: Path, good: Path, meta: dict[bytes, bytes]) -> Path:
+    """Copy `good` with these file metadata keys set (raw bytes)."""
     table = pq.read_table(good)
     old = dict(table.schema.metadata or {})
     pq.write_table(table.replace_schema_metadata({**old, **meta}), path)
     return path
 
 
-def _config_json(**changes: Any) -> bytes:
+def config_json(**changes: Any) -> bytes:
+    """The synthetic run's config JSON with keys changed (or added)."""
     data = json.loads(config().to_json())
     data.update(changes)
     return json.dumps(data).encode()
@@ -222,10 +383,10 @@ def bad_traces(folder: Path) -> dict[str, tuple[Path, str]]:
     table = pq.read_table(good)
     pq.write_table(table.drop_columns(["loss"]), folder / "no-loss.parquet")
     add("missing_column", folder / "no-loss.parquet", "column 'loss' is missing")
-    add("future_version", _meta(folder / "v3.parquet", good, {META_VERSION: b"3.0"}), "3.0")
+    add("future_version", with_metadata(folder / "v3.parquet", good, {META_VERSION: b"3.0"}), "3.0")
     add(
         "unknown_version",
-        _meta(folder / "vbanana.parquet", good, {META_VERSION: b"banana"}),
+        with_metadata(folder / "vbanana.parquet", good, {META_VERSION: b"banana"}),
         "not supported",
     )
     with TraceWriter(folder / "empty.parquet", config()) as writer:
@@ -270,10 +431,10 @@ def bad_traces(folder: Path) -> dict[str, tuple[Path, str]]:
     add("absurd_loss", _set(folder / "loss1e30.parquet", good, "loss", absurd), "out of range")
     add(
         "absurd_gpus",
-        _meta(
+        with_metadata(
             folder / "gpus1e6.parquet",
             good,
-            {META_CONFIG: _config_json(gpus=10**6, nodes=125_000, dp=500_000)},
+            {META_CONFIG: config_json(gpus=10**6, nodes=125_000, dp=500_000)},
         ),
         "beyond",
     )
@@ -285,15 +446,17 @@ def bad_traces(folder: Path) -> dict[str, tuple[Path, str]]:
     add("huge_source", _set(folder / "hugesource.parquet", good, "source", huge), "'source'")
     add(
         "huge_config_string",
-        _meta(folder / "hugename.parquet", good, {META_CONFIG: _config_json(model="M" * 5000)}),
+        with_metadata(
+            folder / "hugename.parquet", good, {META_CONFIG: config_json(model="M" * 5000)}
+        ),
         "'model' is over",
     )
     add(
         "huge_config",
-        _meta(
+        with_metadata(
             folder / "hugeconfig.parquet",
             good,
-            {META_CONFIG: _config_json(extra={"junk": ["y" * 900] * 6000})},
+            {META_CONFIG: config_json(extra={"junk": ["y" * 900] * 6000})},
         ),
         "bytes of JSON",
     )
@@ -331,3 +494,9 @@ def hostile_trace(path: Path, extra_text: str = "") -> Path:
 def rows_for(inject: str | None = None) -> list[dict[str, Any]]:
     """The synthetic run's rows (for tests that build their own variants)."""
     return build_rows(inject)
+
+
+def copy_trace(good: Path, folder: Path, name: str) -> Path:
+    """A copy of `good` under `name` in `folder` (made if need be)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(good, folder / name))

@@ -82,12 +82,10 @@ def test_generate_options_reach_the_trace(
 
 
 def test_generate_duration_reaches_the_generator(tmp_path: Path) -> None:
-    from llmsim.cli.tables import trace_length
-
     target = tmp_path / "long.parquet"
     assert main(["generate", "-o", str(target), "--seed", "3", "--duration", "45min"]) == 0
-    length = trace_length(target)
-    assert length is not None and 0.8 * 2700 < length < 1.2 * 2700
+    length = open_trace(target).duration
+    assert 0.8 * 2700 < length < 1.2 * 2700
 
 
 def test_generate_refuses_a_batch_the_disk_cannot_hold(
@@ -101,7 +99,8 @@ def test_generate_refuses_a_batch_the_disk_cannot_hold(
         "plan_run",
         lambda o: dataclasses.replace(real(o), estimated_bytes=10**18),
     )
-    status, out, err = run(capfd, "generate", "-o", str(tmp_path / "runs"), "--seed", "1")
+    args = ["-o", str(tmp_path / "runs"), "--seed", "1", "--max-size", "2000000TB"]
+    status, out, err = run(capfd, "generate", *args)
     assert status == 1 and "not enough space" in one_error_line(err)
     assert out == "" and not (tmp_path / "runs").exists()
 

@@ -1,34 +1,54 @@
-"""Signals and terminals: SIGTERM, SIGHUP, Ctrl-C and SIGPIPE end cleanly with the terminal
-restored; tiny terminals and live resizes never crash; a non-UTF-8 locale gets ASCII glyphs.
+"""Class 3 — the terminal is never left broken.
 
-tmux gives a real terminal (own socket per test, killed afterwards); pyte checks screens fed
-from a pty or a cast; shell pipelines check SIGPIPE.
+Ctrl-Z restores the terminal (region erased, colours reset, cursor shown) before the process
+stops, and `fg` draws the live region again; every stop signal (Ctrl-C, SIGTERM, SIGHUP,
+Ctrl-\\) restores it and ends with 128 + n, also while the output is suspended (Ctrl-S) or
+written to a pipe nobody reads (within about a second); a closed pipe ends quietly; terminals
+without cursor addressing get line mode; tiny terminals, live resizes and non-UTF-8 locales
+never break it. tmux is the real terminal (with bash's real job control), a pty the quick one,
+pyte reads the screens.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
 import shlex
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyte
 import pytest
-from playback import Recording, record
-from reliability_kit import LLMSIM, REPO, UNICODE_TEXT, env, hostile_trace, run, run_in_pty
+from playback import Recording, record, tmux_running
+from reliability_kit import (
+    DONE,
+    LLMSIM,
+    UNICODE_TEXT,
+    Pty,
+    call,
+    env,
+    hostile_trace,
+)
 from synthetic import write_trace
 
+from llmsim.player import PlayOptions, StartAt, play
+from llmsim.player.live.control import CODES, Op
 from llmsim.player.play import resolve_ascii
+from llmsim.player.sinks.terminfo import cursor_addressing
 
-DONE = "Training completed successfully!"
+SHOW, HIDE, RESET = CODES[Op.SHOW_CURSOR], CODES[Op.HIDE_CURSOR], CODES[Op.RESET]
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
@@ -42,224 +62,327 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-class Tmux:
-    """One tmux server on its own socket, one session `play` running a shell script."""
+class Early:
+    """The module's processes that need no interaction, started as the module starts so that
+    they run while the interactive tests wait on theirs."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.socket = f"llmsim-rel-{uuid.uuid4().hex[:8]}"
-        self.conf = tmp / "tmux.conf"
-        self.conf.write_text("set -g set-clipboard on\nset -g history-limit 5000\n")
+    def __init__(self, traces: dict[str, Path], folder: Path) -> None:
+        plain, unicode = str(traces["plain"]), str(traces["unicode"])
+        self.folder = folder
+        # Writing to pipes nobody reads.
+        unread = [
+            [*LLMSIM, "play", "--speed", "1e6", plain],
+            [*LLMSIM, "cast", plain, plain, "-o", "-"],
+            [*LLMSIM, "play", "--speed", "1e6", "--exit-after", "0.8s", plain],
+        ]
+        self.pipes = [os.pipe() for _ in unread]
+        self.unread = [
+            subprocess.Popen(argv, stdout=w, stderr=subprocess.PIPE, env=env())
+            for argv, (_, w) in zip(unread, self.pipes, strict=True)
+        ]
+        for _, w in self.pipes:
+            os.close(w)
+        # Pipes whose reader goes away.
+        scripts = []
+        for name, args in (("play", ["play", "--speed", "1e6"]), ("cast", ["cast", "-o", "-"])):
+            command = shlex.join([*LLMSIM, *args, plain])
+            scripts.append(f"{command} 2>{name}.err | head -5; echo ${{PIPESTATUS[0]}} >{name}.st")
+        self.closed = [
+            subprocess.Popen(
+                ["bash", "-c", f"cd {shlex.quote(str(folder))}; {script}"],
+                stdout=subprocess.PIPE,
+                env=env(),
+            )
+            for script in scripts
+        ]
+        # Locales.
+        play_argv = [*LLMSIM, "play", "--once", "--speed", "1e6", unicode]
+        self.locales = [
+            subprocess.Popen(
+                play_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(**v)
+            )
+            for v in LOCALES
+        ]
+        code = "import sys; from llmsim.player.play import resolve_ascii as r; print(r(None))"
+        self.resolve = [
+            subprocess.Popen(
+                [sys.executable, "-c", code], stdout=subprocess.PIPE, env=env(**variables)
+            )
+            for variables, _ in RESOLVE
+        ]
+        hostile = str(traces["hostile"])
+        self.c_terminal = Pty("play", "--once", "--speed", "1e6", hostile, LC_ALL="C")
 
-    def __call__(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, "-f", str(self.conf), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        return proc.stdout
-
-    def start(self, script: str, cols: int, rows: int, name: str = "play", **extra: str) -> None:
-        variables = {"LANG": "C.UTF-8", "TERM": "screen-256color", **extra}
-        self(
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            str(cols),
-            "-y",
-            str(rows),
-            "-c",
-            str(REPO),
-            *(x for k, v in variables.items() for x in ("-e", f"{k}={v}")),
-            "bash",
-            "-c",
-            script,
-        )
-
-    def lines(self, *flags: str) -> list[str]:
-        return self("capture-pane", "-p", *flags, "-t", "play").splitlines()
-
-    def wait_for(
-        self, what: str, check: Callable[[list[str]], bool], timeout: float = 60
-    ) -> list[str]:
-        deadline = time.monotonic() + timeout
-        lines: list[str] = []
-        while time.monotonic() < deadline:
-            lines = self.lines()
-            if check(lines):
-                return lines
-            time.sleep(0.1)
-        pytest.fail(f"timed out waiting for {what}; pane:\n" + "\n".join(lines))
-
-    def player_pid(self) -> int:
-        shell = int(self("display", "-p", "-t", "play", "#{pane_pid}").strip())
-        children = Path(f"/proc/{shell}/task/{shell}/children")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            pids = children.read_text().split()
-            if pids:
-                return int(pids[0])
-            time.sleep(0.05)
-        pytest.fail("the player process did not start")
-
-    def kill_server(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+    def stop(self) -> None:
+        self.c_terminal.kill()
+        for proc in (*self.unread, *self.closed, *self.locales, *self.resolve):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for r, _ in self.pipes:
+            os.close(r)
 
 
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    t = Tmux(tmp_path)
+LOCALES = [{"LANG": "POSIX"}, {"LANG": "C.UTF-8"}]
+RESOLVE = [
+    ({"LANG": "C.UTF-8"}, "False"),
+    ({"LC_ALL": "C", "PYTHONUTF8": "0"}, "True"),
+    ({"LANG": "xx_YY.ISO-8859-1"}, "True"),  # unknown locale: Python falls back to C
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def early(traces: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Early]:
+    started = Early(traces, tmp_path_factory.mktemp("early"))
     try:
-        yield t
+        yield started
     finally:
-        t.kill_server()
+        started.stop()
 
 
-def _play_script(*args: str) -> str:
-    return shlex.join([*LLMSIM, "play", *args]) + "; echo EXIT=$?; sleep 600"
+def _restored(data: bytes, cols: int = 100, rows: int = 30) -> pyte.Screen:
+    """The screen after `data`, which must end restored: colours reset, then cursor shown."""
+    tail = data[-40:].decode("utf-8", "replace")
+    assert tail.endswith(SHOW) and RESET in tail, repr(tail)
+    assert data.rfind(SHOW.encode()) > data.rfind(HIDE.encode())
+    screen = pyte.Screen(cols, rows)
+    pyte.ByteStream(screen).feed(data)
+    assert not screen.cursor.hidden
+    return screen
 
 
-def _exited(lines: list[str]) -> bool:
-    return any("EXIT=" in x for x in lines)
+# --- Ctrl-Z and fg, with bash's job control in a real terminal ---------------------------------
 
 
-def _sgr_params(line: str) -> set[str]:
-    return {p for seq in re.findall(r"\x1b\[([0-9;]*)m", line) for p in seq.split(";")}
-
-
-RESETS = {"", "0", "39", "49", "22", "23", "24", "25", "27", "28", "29"}
-
-
-@needs_tmux
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_stop_signals_restore_the_terminal(
-    tmux: Tmux, traces: dict[str, Path], sig: signal.Signals, status: int
-) -> None:
-    tmux.start(_play_script(str(traces["plain"]), "--speed", "4"), 100, 30)
-    tmux.wait_for("the training bars", lambda ls: any(x.startswith("Epoch ") for x in ls))
-    os.kill(tmux.player_pid(), sig)
-    lines = tmux.wait_for("the exit status", _exited)
-    assert f"EXIT={status}" in "\n".join(lines)
-    assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "1"  # cursor shown
-    coloured = tmux.lines("-e")
-    exit_line = next(x for x in coloured if "EXIT=" in x)
-    assert _sgr_params(exit_line) <= RESETS, repr(exit_line)  # colours were reset
-    row = next(i for i, x in enumerate(lines) if "EXIT=" in x)
-    assert any(x.startswith("Epoch ") for x in lines[:row])  # the region was left, not cut
+def _has(needle: str) -> Callable[[list[str]], bool]:
+    return lambda lines: any(needle in line for line in lines)
 
 
 @needs_tmux
-def test_tiny_terminal_live_resizes_and_hostile_text(tmux: Tmux, traces: dict[str, Path]) -> None:
-    tmux.start(_play_script(str(traces["hostile"]), "--speed", "8"), 20, 5)
-    tmux.wait_for("output", lambda ls: any(x.strip() for x in ls))
-    sizes = [(12, 3), (80, 24), (20, 5), (5, 2), (1, 1), (200, 60), (20, 5), (33, 7), (20, 5)]
-    for _ in range(3):
-        for cols, rows in sizes:
-            tmux("resize-window", "-t", "play", "-x", str(cols), "-y", str(rows))
-            time.sleep(0.12)
-    assert not _exited(tmux.lines())  # still playing: no crash at any size
-    tmux("resize-window", "-t", "play", "-x", "20", "-y", "5")
-    tmux("send-keys", "-t", "play", "C-c")
-    tmux.wait_for("the exit status", _exited)
-    tmux("resize-window", "-t", "play", "-x", "100", "-y", "30")
-    history = "\n".join(tmux.lines("-S", "-", "-J"))
-    assert "EXIT=130" in history and "Traceback" not in history
-    assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "1"
-    # The trace's OSC sequences changed neither the title nor the clipboard...
-    title = tmux("display", "-p", "-t", "play", "#{pane_title}")
-    assert "PWNED" not in title and "MODEL" not in title
-    assert tmux("list-buffers").strip() == ""
-    # ...although this tmux does obey them when a program really sends them (control).
-    tmux.start("printf '\\033]52;c;aGVsbG8=\\007\\033]2;PWNED\\007'; sleep 600", 20, 5, "control")
-    deadline = time.monotonic() + 10
-    while tmux("list-buffers").strip() == "" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "hello" in tmux("list-buffers")
-    assert "PWNED" in tmux("display", "-p", "-t", "control", "#{pane_title}")
-
-
-@pytest.mark.parametrize(
-    ("args", "statuses"),
-    [(["play", "--speed", "1e6", "--color", "never"], {141}), (["cast", "-o", "-"], {141})],
-)
-def test_closed_pipe_ends_quietly(
-    tmp_path: Path, traces: dict[str, Path], args: list[str], statuses: set[int]
+def test_ctrl_z_restores_the_terminal_and_fg_draws_the_region_again(
+    traces: dict[str, Path],
 ) -> None:
-    command = shlex.join([*LLMSIM, *args, str(traces["plain"])])
-    script = f"{command} 2>err | head -5; echo ${{PIPESTATUS[0]}} >status"
-    proc = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, capture_output=True, timeout=60, env=env()
-    )
-    assert len(proc.stdout.splitlines()) == 5
-    assert int((tmp_path / "status").read_text()) in statuses
-    assert (tmp_path / "err").read_bytes() == b""  # no traceback, no message
+    shell = ["bash", "--norc", "--noprofile", "-i"]
+    with tmux_running(shell, 100, 30) as tmux:
+        argv = [*LLMSIM, "play", str(traces["hostile"]), "--speed", "4", "--start-at", "train"]
+        tmux("send-keys", "-t", "play", shlex.join(argv), "Enter")
+        tmux.wait_for("the training bars", _has("Epoch 1/2"))
+        tmux("send-keys", "-t", "play", "C-z")
+        lines = tmux.wait_for("bash's Stopped line", _has("Stopped"))
+        assert _state(_child(tmux)) == "T"  # really stopped, after restoring:
+        assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "1"
+        stopped = next(i for i, x in enumerate(lines) if "Stopped" in x)
+        # The region was erased before stopping: no stale bars or grid left in the log.
+        assert not any(x.startswith(("Epoch ", "Training ", "GPUs ")) for x in lines)
+        styled = tmux("capture-pane", "-p", "-e", "-t", "play").splitlines()
+        assert "\x1b[" not in styled[stopped].replace("\x1b[39m", "").replace("\x1b[0m", "")
+        tmux("send-keys", "-t", "play", "fg", "Enter")
+
+        def redrawn(lines: list[str]) -> bool:
+            below = lines[stopped + 1 :]
+            return any(x.startswith("Epoch 1/2") for x in below)
+
+        tmux.wait_for("the region drawn again below fg", redrawn)
+        assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "0"
+        tmux("send-keys", "-t", "play", "C-c")
+        tmux("send-keys", "-t", "play", "echo STATUS=$?", "Enter")
+        tmux.wait_for("the exit status", _has("STATUS=130"))
+        assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "1"
+        title = tmux("display", "-p", "-t", "play", "#{pane_title}")
+        assert "PWNED" not in title and "MODEL" not in title  # no OSC from the trace obeyed
+        assert tmux("list-buffers").strip() == ""  # nor OSC 52 (the clipboard)
 
 
-def _is_ascii(data: bytes) -> bool:
-    return all(b < 0x80 for b in data)
+def _child(tmux: Any) -> int:
+    """The pid of the llmsim process under the pane's shells."""
+    pids = [int(tmux("display", "-p", "-t", "play", "#{pane_pid}").strip())]
+    while pids:
+        pid = pids.pop()
+        if b"llmsim" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+        pids += map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    raise AssertionError("no llmsim process in the pane")
 
 
-@pytest.mark.parametrize("locale", [{"LC_ALL": "C"}, {"LANG": "C"}, {"LANG": "POSIX"}])
-def test_non_utf8_locale_gets_ascii_on_a_pipe(
-    traces: dict[str, Path], locale: dict[str, str]
-) -> None:
-    proc = run("play", "--once", "--speed", "1e6", str(traces["unicode"]), **locale)
-    assert proc.returncode == 0, proc.stderr
-    assert _is_ascii(proc.stdout), sorted({chr(b) for b in proc.stdout if b >= 0x80})
-    out = proc.stdout.decode("ascii")
-    assert f"+ {DONE}" in out and "+--" in out  # ASCII check mark and summary box
-    assert "na?ve caf? ??? ? ? ? ? e" in out  # trace text folded, one '?' per character
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def test_utf8_locale_keeps_unicode_glyphs(traces: dict[str, Path]) -> None:
-    proc = run("play", "--once", "--speed", "1e6", str(traces["unicode"]), LANG="C.UTF-8")
-    assert proc.returncode == 0
-    out = proc.stdout.decode("utf-8")
-    assert f"✔ {DONE}" in out and UNICODE_TEXT in out and "╭" in out
+# --- stop signals: always restored, also with the output suspended or unread -------------------
 
 
-def test_non_utf8_locale_gets_ascii_on_a_terminal(traces: dict[str, Path]) -> None:
-    status, out = run_in_pty(
-        "play", "--once", "--speed", "1e6", str(traces["hostile"]), cols=80, rows=24, LC_ALL="C"
-    )
-    assert status == 0
-    assert _is_ascii(out), sorted({chr(b) for b in out if b >= 0x80})[:20]
-    screen = pyte.Screen(80, 24)
-    pyte.ByteStream(screen).feed(out)
-    assert f"+ {DONE}" in "\n".join(screen.display)
+STOPS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131), (signal.SIGINT, 130)]
 
 
-def test_resolve_ascii_reads_the_locale() -> None:
-    assert resolve_ascii(True) is True and resolve_ascii(False) is False
-    code = (
-        "import sys; from llmsim.player.play import resolve_ascii; "
-        "sys.stdout.write(str(resolve_ascii(None)))"
-    )
-    cases = [
-        ({"LANG": "C.UTF-8"}, "False"),
-        ({"LC_ALL": "C.UTF-8", "LANG": "C"}, "False"),
-        ({"LANG": "C"}, "True"),
-        ({"LC_ALL": "C"}, "True"),
-        ({"LC_ALL": "C", "PYTHONUTF8": "0"}, "True"),
-        ({"LANG": "xx_YY.ISO-8859-1"}, "True"),  # unknown locale: Python falls back to C
+def _players(traces: dict[str, Path], count: int, speed: str) -> list[Pty]:
+    """`count` players on ptys of their own, each showing its training bars."""
+    players = [
+        Pty("play", str(traces["plain"]), "--speed", speed, "--start-at", "train")
+        for _ in range(count)
     ]
-    for variables, expected in cases:
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            env=env(**variables),
-            timeout=60,
-            check=True,
-        )
-        assert proc.stdout == expected, (variables, proc.stdout)
+    for player in players:
+        player.read_until(b"Epoch 1/2")
+    return players
 
 
-def test_twenty_by_five_screens_fit(traces: dict[str, Path]) -> None:
-    """Every frame at 20x5 (and 1x1): the region fits width-1 and 2 rows, nothing raises."""
+@pytest.mark.parametrize(("sig", "status"), STOPS, ids=[s.name for s, _ in STOPS])
+def test_stop_signals_restore_the_terminal(
+    sig: signal.Signals, status: int, traces: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM, SIGHUP, Ctrl-\\ (SIGQUIT) and Ctrl-C, delivered to play() on a pty in this
+    process once the region is up: 128 + n, the terminal restored, the region left in place."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    frames = [0]
+
+    def stop(at: float, late: float) -> None:
+        frames[0] += 1
+        if frames[0] == 3:
+            signal.raise_signal(sig)  # play's own handler is installed: it only sets a flag
+
+    options = PlayOptions(speed=50, start_at=StartAt(point="train"))
+    got, data = _play_on_a_pty(traces["plain"], options, on_frame=stop)
+    assert got == status
+    screen = _restored(data, 100, 30)
+    assert any(line.startswith("Epoch 1/2") for line in screen.display)
+
+
+def test_stop_signals_act_while_the_terminal_is_suspended(traces: dict[str, Path]) -> None:
+    """Ctrl-S stops the terminal's output and the player blocks in a write: a stop signal
+    still ends it within about a second, output resumed and the terminal restored."""
+    stops = [(signal.SIGTERM, 143)]  # (SIGINT takes the same path: the stop flag)
+    players = _players(traces, len(stops), "20")
+    try:
+        for player in players:
+            os.write(player.master, b"\x13")  # Ctrl-S: the terminal takes no more output
+        time.sleep(0.3)
+        for player in players:
+            player.read(0.02)  # what was on its way; then the player blocks in a write
+        before = [len(player.received) for player in players]
+        time.sleep(0.2)
+        for player, size in zip(players, before, strict=True):
+            player.read(0.02)
+            assert len(player.received) == size  # really suspended
+        start = time.monotonic()
+        for player, (sig, _) in zip(players, stops, strict=True):
+            os.kill(player.proc.pid, sig)
+        for player, (sig, status) in zip(players, stops, strict=True):
+            while player.proc.poll() is None:
+                assert time.monotonic() - start < 5, "a blocked write held the signal off"
+                time.sleep(0.02)
+            assert player.finish() == status, sig.name
+            _restored(bytes(player.received))  # output resumed and the closing bytes went out
+    finally:
+        for player in players:
+            player.kill()
+
+
+def test_stop_signals_act_while_nobody_reads_the_pipe(early: Early) -> None:
+    """`play` and `cast -o -` blocked on a full pipe: SIGTERM ends them within seconds,
+    quietly; --exit-after ends a blocked play too."""
+    for (r, _), proc in zip(early.pipes[:2], early.unread[:2], strict=True):  # until full
+        deadline, seen = time.monotonic() + 20, -1
+        while seen != (seen := _unread(r)) or seen < 4096:
+            assert proc.poll() is None, proc.args
+            assert time.monotonic() < deadline, (proc.args, seen)
+            time.sleep(0.15)
+    for proc in early.unread[:2]:
+        assert proc.poll() is None, proc.args
+        proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    for proc in early.unread[:2]:
+        assert proc.wait(timeout=10) == 143
+        assert proc.communicate()[1] == b""
+    assert time.monotonic() - start < 5
+    # --exit-after is kept too while the output takes nothing.
+    after = early.unread[2]
+    assert after.wait(timeout=10) == 0 and after.communicate()[1] == b""
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a pipe."""
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+
+
+def test_closed_pipe_ends_quietly(early: Early) -> None:
+    """`llmsim play | head`, `llmsim cast -o - | head`: 141, nothing on stderr."""
+    for name, proc in zip(("play", "cast"), early.closed, strict=True):
+        out, _ = proc.communicate(timeout=60)
+        assert len(out.splitlines()) == 5
+        assert int((early.folder / f"{name}.st").read_text()) == 141
+        assert (early.folder / f"{name}.err").read_bytes() == b""  # no traceback, no message
+
+
+# --- terminals without cursor addressing --------------------------------------------------------
+
+
+def test_cursor_addressing_comes_from_terminfo(tmp_path: Path) -> None:
+    home = {"HOME": str(tmp_path)}
+    for term in ("xterm", "xterm-256color", "screen", "tmux-256color", "linux", "vt100", "ansi"):
+        assert cursor_addressing({**home, "TERM": term}), term
+    # No entry, but a family that speaks ANSI (a kitty user over ssh); and no TERM at all.
+    assert cursor_addressing({**home, "TERM": "xterm-kitty-missing"})
+    assert cursor_addressing(home)
+    for term in ("dumb", "unknown", "dumb-emacs-ansi", "vt52", "no-such-terminal", "../x"):
+        assert not cursor_addressing({**home, "TERM": term}), term
+    # An entry of our own without the erase: what it says counts, not its name.
+    entry = (Path("/lib/terminfo") / "x" / "xterm").read_bytes()
+    own = tmp_path / ".terminfo" / "x" / "xterm-no-ed"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(entry.replace(b"\x1b[J", b"\x1bJJ", 1))
+    assert not cursor_addressing({**home, "TERM": "xterm-no-ed"})
+    own.write_bytes(b"garbage")
+    assert not cursor_addressing({**home, "TERM": "xterm-no-ed"})
+
+
+def _play_on_a_pty(
+    trace: Path,
+    options: PlayOptions | None = None,
+    on_frame: Callable[[float, float], None] | None = None,
+) -> tuple[int, bytes]:
+    """play() in this process on a 100x30 pty (a thread drains it): status and bytes."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    options = options or PlayOptions(once=True, speed=1e6)
+    try:
+        status = play([trace], options, fd=slave, report=print, on_frame=on_frame)
+    finally:
+        os.close(slave)
+        reader.join(timeout=30)
+        os.close(master)
+    return status, bytes(received)
+
+
+@pytest.mark.parametrize("term", ["dumb", "unknown", "vt52", "no-such-terminal", "xterm"])
+def test_terminals_without_cursor_addressing_get_line_mode(
+    term: str, traces: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TERM", term)
+    status, out = _play_on_a_pty(traces["plain"])
+    assert status == 0 and DONE.encode() in out
+    if term == "xterm":  # control: a terminal that can gets the live region
+        assert HIDE.encode() in out and CODES[Op.ERASE_DOWN].encode() in out
+    else:
+        assert b"\x1b" not in out  # no cursor moves, and no colour either
+
+
+# --- tiny terminals, resizes, locales -------------------------------------------------------------
+
+
+def test_twenty_by_five_and_one_by_one_screens_fit(traces: dict[str, Path]) -> None:
     for cols, rows in ((20, 5), (1, 1)):
 
         def check(rec: Recording, frame: object, cols: int = cols, rows: int = rows) -> None:
@@ -267,19 +390,41 @@ def test_twenty_by_five_screens_fit(traces: dict[str, Path]) -> None:
             assert all(len(re.sub(r"\x1b\[[0-9;]*m", "", x)) <= cols - 1 for x in rec.region)
 
         record([traces["hostile"]], cols, rows, color=True, on_frame=check)
-
-
-def test_twenty_by_five_cast_plays_to_the_end(tmp_path: Path, traces: dict[str, Path]) -> None:
-    out = tmp_path / "tiny.cast"
-    proc = run("cast", str(traces["hostile"]), "-o", str(out), "--cols", "20", "--rows", "5")
-    assert proc.returncode == 0, proc.stderr
-    lines = out.read_text("utf-8").splitlines()
-    assert json.loads(lines[0])["width"] == 20
+    status, out, err = call(
+        ["cast", str(traces["hostile"]), "-o", "-", "--cols", "20", "--rows", "5"]
+    )
+    assert (status, err) == (0, "")
     screen = pyte.Screen(20, 5)
     stream = pyte.Stream(screen)
-    for line in lines[1:]:
+    for line in out.splitlines()[1:]:
         event = json.loads(line)
         if event[1] == "o":
             stream.feed(event[2])
     assert "successfully!" in "\n".join(screen.display)  # the last line, wrapped at 20
     assert not screen.cursor.hidden
+
+
+def _is_ascii(data: bytes) -> bool:
+    return all(b < 0x80 for b in data)
+
+
+def test_locales(early: Early) -> None:
+    """A non-UTF-8 locale gets ASCII glyphs and folded text (pipe and terminal); UTF-8 keeps
+    them; resolve_ascii asks the locale Python really set."""
+    done = [proc.communicate(timeout=60) for proc in early.locales]
+    out, err = done[0]
+    assert early.locales[0].returncode == 0 and _is_ascii(out), err
+    text = out.decode("ascii")
+    assert f"+ {DONE}" in text and "+--" in text  # ASCII check mark and summary box
+    assert "na?ve caf? ??? ? ? ? ? e" in text  # trace text folded, one '?' per character
+    text = done[1][0].decode("utf-8")
+    assert f"✔ {DONE}" in text and UNICODE_TEXT in text and "╭" in text
+    for (variables, expected), proc in zip(RESOLVE, early.resolve, strict=True):
+        assert proc.communicate(timeout=60)[0].decode().strip() == expected, variables
+    assert resolve_ascii(True) is True and resolve_ascii(False) is False
+    terminal = early.c_terminal
+    assert terminal.finish() == 0
+    assert _is_ascii(bytes(terminal.received))
+    screen = pyte.Screen(100, 30)
+    pyte.ByteStream(screen).feed(bytes(terminal.received))
+    assert f"+ {DONE}" in "\n".join(screen.display)

@@ -16,7 +16,9 @@ import typer
 
 from llmsim.cli import cast, generate, info, listing, play, report
 from llmsim.cli.helpfmt import ToolCommand, ToolGroup
-from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated, quiet_stdout
+from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated
+from llmsim.cli.stdio import STDOUT_CLOSED, guard_standard_streams, is_closed_stdout, quiet_stdout
+from llmsim.errors import EXIT_INPUT
 
 # typer vendors click (typer._click) where older releases used click itself: the exception
 # classes are found through typer's public BadParameter instead of importing either.
@@ -101,6 +103,7 @@ _register("list", listing.list_command, listing.EXAMPLES)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: run the app; every error becomes one line and a status."""
+    closed = guard_standard_streams()
     try:
         result = app(
             args=None if argv is None else list(argv), prog_name="llmsim", standalone_mode=False
@@ -119,7 +122,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         quiet_stdout()
         return EXIT_SIGPIPE
-    except Exception as exc:  # LlmsimError, OSError, or a bug: report.status_of decides
+    except OSError as exc:
+        if not is_closed_stdout(exc, closed):
+            return report.fail(exc)
+        quiet_stdout()  # or the interpreter's last flush fails again on the way out
+        report.error(STDOUT_CLOSED)
+        return EXIT_INPUT
+    except Exception as exc:  # LlmsimError, MemoryError or a bug: report.status_of decides
         return report.fail(exc)
     return result if isinstance(result, int) else 0
 

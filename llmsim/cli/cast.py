@@ -9,6 +9,7 @@ import typer
 
 from llmsim.cli import params, report
 from llmsim.cli.params import THEMES, SpeedOption, StartAtOption, TracesArgument, choice, completer
+from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError
 
 SUFFIXES: Final = (".cast", ".html", ".gif")
@@ -103,6 +104,8 @@ def cast(
     `asciinema play OUT.cast`. With no run named, all bundled runs, one after another.
     """
     suffix = _check_output(output)
+    if suffix == "-":
+        require_stdout()  # say a closed stdout before any work
     theme_name = None if theme is None else choice(theme, THEMES, "--theme")
     if loop and suffix not in (".html", ".gif"):
         raise UsageError("--loop applies to .html and .gif output")
@@ -127,7 +130,9 @@ def cast(
     )
     paths = params.resolve_traces(traces) if traces else bundled_traces()
     with terminate_as_interrupt():
-        export_cast(paths, output, options, report=report.warn)
+        status = export_cast(paths, output, options, report=report.warn)
+    if status:  # some trace was skipped (each said so): the recording holds the others
+        raise typer.Exit(status)
 
 
 def _check_output(output: str) -> str:

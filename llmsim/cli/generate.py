@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,9 +13,11 @@ import typer
 
 from llmsim.cli import listing, params
 from llmsim.cli.params import LIST, MODEL_CHOICES, choice, completer
+from llmsim.cli.stdio import require_stdout
 from llmsim.errors import InputError, UsageError
-from llmsim.sanitize import clean_name
+from llmsim.sanitize import clean, clean_name
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
+from llmsim.units import format_size
 
 if TYPE_CHECKING:
     from llmsim.generator import RunPlan
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 
 MAX_COUNT: Final = 1000
 MAX_EPOCHS: Final = 1000
+MAX_SIZE: Final = "2GB"  # default --max-size: far above any run meant to be watched
 EXAMPLES: Final = (
     "llmsim generate -o runs --count 2 --seed 100",
     "llmsim generate -o runs/llama.parquet --model Llama-3-8B --gpus 64 --stack hf-deepspeed",
@@ -31,7 +36,7 @@ EXAMPLES: Final = (
 
 def generate(
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             "-o",
             "--output",
@@ -39,7 +44,7 @@ def generate(
             help="Folder for the traces (each named after its run), or the .parquet file to "
             "write when --count is 1.",
         ),
-    ] = Path("llmsim-traces"),
+    ] = "llmsim-traces",
     count: Annotated[
         int, typer.Option("-n", "--count", metavar="N", help=f"How many runs (1 to {MAX_COUNT}).")
     ] = 1,
@@ -138,19 +143,29 @@ def generate(
     force: Annotated[
         bool, typer.Option("-f", "--force", help="Overwrite traces that exist already.")
     ] = False,
+    max_size: Annotated[
+        str,
+        typer.Option(
+            "--max-size",
+            metavar="SIZE",
+            help="Refuse, before anything is written, runs whose traces would take more than "
+            "this all together (the generator's estimate), e.g. 500MB or 20GB.",
+        ),
+    ] = MAX_SIZE,
 ) -> None:
     """Precompute training runs into Parquet traces.
 
     `llmsim play` and `llmsim cast` read the traces; `llmsim info` describes them. No options: one random, plausible run. Each trace is written under a temporary name and
     renamed into place only when complete; existing files are kept unless --force is given.
     """
+    require_stdout()  # it prints: say a closed stdout before any work
     lists = _catalogue_requests(model, gpu_type, stack)
     if lists:
         listing.show(lists, as_json=False)
         return
-    if output.suffix == ".parquet" and count != 1:
-        raise UsageError("-o names one .parquet file; give a folder to write --count > 1 runs")
+    folder = _check_output(output, count)
     params.at_least(count, 1, "--count", MAX_COUNT)
+    limit = params.size(max_size, "--max-size")
     params.at_least(epochs, 1, "--epochs", MAX_EPOCHS)
     params.at_least(steps_per_epoch, 1, "--steps-per-epoch")
     from llmsim.generator.options import GenerateOptions
@@ -170,10 +185,31 @@ def generate(
     )
     _check_model_class(base)
     plans = _plan(base, count)
-    targets = _targets(plans, output, force)
-    _check_space(plans, output)
+    targets = _targets(plans, folder, force)
+    _check_size(plans, limit)
+    _check_space(plans, folder)
     for plan, target in zip(plans, targets, strict=True):
         _write(plan, target, force)
+
+
+def _check_output(output: str, count: int) -> Path:
+    """-o names a folder or (with --count 1) a .parquet file: refuse anything else at once."""
+    if not output.strip():
+        raise UsageError(f"-o {output!r} names no folder or file")
+    if output == "-":
+        raise UsageError(
+            "-o -: traces are Parquet files, not a stream; give a folder or a .parquet file"
+        )
+    path = Path(output)
+    if path.suffix == ".parquet":
+        if count != 1:
+            raise UsageError("-o names one .parquet file; give a folder to write --count > 1 runs")
+    elif path.exists() and not path.is_dir():
+        raise InputError(
+            f"{output}: exists and is not a folder (-o names a folder for the traces, "
+            "or a .parquet file)"
+        )
+    return path
 
 
 def _catalogue_requests(
@@ -226,9 +262,28 @@ def _targets(plans: Sequence[RunPlan], output: Path, force: bool) -> list[Path]:
         if target in seen:
             raise UsageError(f"two runs would both be written to {target}; try another --seed")
         seen.add(target)
-        if target.exists() and not force:
+        if os.path.lexists(target) and not force:
             raise exists_error(target)
     return targets
+
+
+def _check_size(plans: Sequence[RunPlan], limit: int) -> None:
+    """Refuse at once runs whose traces together would exceed --max-size (by estimate)."""
+    need = sum(p.estimated_bytes for p in plans)
+    if need > limit:
+        runs = "the run" if len(plans) == 1 else f"the {len(plans)} runs"
+        raise UsageError(
+            f"{runs} would write about {format_size(need)} of traces, over the limit of "
+            f"{format_size(limit)}; --max-size {_round_up(need)} allows it"
+        )
+
+
+def _round_up(size: int) -> str:
+    """A --max-size value just above `size`, as a user would type it: 11GB, 300MB."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
+        if size >= scale:
+            return f"{math.ceil(size / scale)}{unit}"
+    return "1MB"
 
 
 def _check_space(plans: Sequence[RunPlan], output: Path) -> None:
@@ -256,7 +311,8 @@ def _write(plan: RunPlan, target: Path, force: bool) -> None:
         rows = write_trace(plan, target, overwrite=force)
     c = plan.config
     size = target.stat().st_size
-    typer.echo(
-        f"wrote {clean_name(str(target))}  ({clean_name(c.model)}, {c.kind}, {c.stack}, "
-        f"{c.gpus} x {c.gpu_short}, {c.total_steps:,} steps, {rows:,} rows, {size / 1e6:.1f} MB)"
+    details = (
+        f"{c.model}, {c.kind}, {c.stack}, {c.gpus} x {c.gpu_short}, {c.total_steps:,} steps, "
+        f"{rows:,} rows, {size / 1e6:.1f} MB"
     )
+    typer.echo(f"wrote {clean_name(str(target))}  ({clean(details)})")

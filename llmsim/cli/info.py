@@ -8,6 +8,7 @@ from typing import Annotated, Final
 import typer
 
 from llmsim.cli import params, report
+from llmsim.cli.stdio import require_stdout
 from llmsim.errors import EXIT_OK, LlmsimError
 
 EXAMPLES: Final = (
@@ -37,6 +38,7 @@ def info(
     timings, the loss with a sparkline, evals, checkpoints, warnings and the summary. A trace that cannot be read is reported on its own line; the others are still shown and
     the exit status is 1.
     """
+    require_stdout()  # it prints: say a closed stdout before any work
     from llmsim.info import describe, to_json, to_text
 
     reports, status = [], EXIT_OK
@@ -47,7 +49,7 @@ def info(
             report.error(str(exc))
             status = max(status, exc.status)
     if as_json:
-        typer.echo(json.dumps(to_json(reports), indent=2, sort_keys=True))
+        typer.echo(json.dumps(to_json(reports), indent=2, sort_keys=True, allow_nan=False))
     elif reports:
         typer.echo("\n\n".join(to_text(r) for r in reports))
     if status:

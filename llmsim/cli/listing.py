@@ -9,6 +9,7 @@ from typing import Annotated, Any, Final
 import typer
 
 from llmsim.cli import tables
+from llmsim.cli.stdio import require_stdout
 
 EXAMPLES: Final = (
     "llmsim list",
@@ -36,7 +37,7 @@ def show(sections: Sequence[Section], as_json: bool) -> None:
     if as_json:
         doc: dict[str, Any] = {"format": tables.LIST_FORMAT}
         doc.update({key: rows() for key, _, rows in sections})
-        typer.echo(json.dumps(doc, indent=2))
+        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
     typer.echo("\n\n".join(tables.render(columns, rows()) for _, columns, rows in sections))
 
@@ -61,5 +62,6 @@ def list_command(
     The bundled runs are what `llmsim play RUN`, `llmsim cast RUN` and `llmsim info RUN`
     accept by name. With --models, --gpus or --stacks, list what `llmsim generate` can make instead.
     """
+    require_stdout()  # it prints: say a closed stdout before any work
     chosen = [s for s, on in ((MODELS, models), (GPUS, gpus), (STACKS, stacks)) if on]
     show(chosen or [bundled_section()], as_json)

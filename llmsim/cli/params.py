@@ -7,6 +7,7 @@ option; `RUN|TRACE|DIR` arguments resolve bundled run names here.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeVar
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 import typer
 
 from llmsim.errors import InputError, UsageError
-from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration
+from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration, parse_size
 
 if TYPE_CHECKING:
     from llmsim.generator.options import ModelChoice
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=str)
 
-MAX_SPEED: Final = 1e6
 LIST: Final = "list"  # `--model list`, `--gpu-type list`, `--stack list`
 START_POINTS_TEXT: Final = "train, eval, checkpoint, export, N% or MM:SS"
 
@@ -55,11 +55,29 @@ def duration(value: str | None, option: str) -> float | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
+def size(value: str, option: str) -> int:
+    """Bytes in a size option."""
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
 def speed(value: float, option: str = "--speed") -> float:
-    """A playback speed factor: more than 0, at most a million."""
-    if not (math.isfinite(value) and 0 < value <= MAX_SPEED):
-        raise UsageError(f"{option} must be more than 0 and at most {MAX_SPEED:g}, not {value:g}")
+    """A playback speed factor within the player's bounds (a thousandth to a million)."""
+    from llmsim.player.options import MAX_SPEED, MIN_SPEED, speed_ok
+
+    if not speed_ok(value):
+        raise UsageError(
+            f"{option} must be from {MIN_SPEED:g} to {MAX_SPEED:,.0f}, not {number(value)}"
+        )
     return value
+
+
+def number(value: float) -> str:
+    """A number as the user typed it, near enough: 1000001, 0.5, 5e-324, inf (never rounded)."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def at_least(value: int | None, low: int, option: str, high: int | None = None) -> int | None:
@@ -98,23 +116,40 @@ def start_at(value: str | None) -> StartAt | None:
 def resolve_traces(names: Sequence[str]) -> list[Path]:
     """Each RUN|TRACE|DIR argument as a path: an existing file or folder, else a bundled run.
 
-    A bare name (no folder, no .parquet) that is neither is an InputError naming it (exit 1)
-    with where to look; a missing path is passed on, for the reader to report with the others.
+    A bare name (no folder, no .parquet) that is none of them is an InputError naming it
+    (exit 1) with where to look; an empty name is a UsageError (it would mean the current
+    folder). A path that is missing or that cannot be looked at (a symlink loop, a folder
+    that is not ours) is passed on, for the reader to say what it is, in one line with the
+    others, while the rest play.
     """
     from llmsim.bundled import SUFFIX, find_bundled
 
     paths = []
     for name in names:
+        if not name.strip():
+            raise UsageError(f"{name!r} names no run, trace or folder")
         path = Path(name)
-        bundled = None if path.exists() else find_bundled(name)
+        missing = _missing(path)
+        bundled = find_bundled(name) if missing else None
         if bundled is not None:
             path = bundled
-        elif not path.exists() and path.name == name and not name.endswith(SUFFIX):
+        elif missing and path.name == name and not name.endswith(SUFFIX):
             raise InputError(
                 f"{name}: no such file, folder or bundled run (`llmsim list` shows the runs)"
             )
         paths.append(path)
     return paths
+
+
+def _missing(path: Path) -> bool:
+    """True only if nothing is at `path` (not for a loop or a permission problem)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return not os.path.lexists(path)  # a dangling symlink is something, to be reported
+    except OSError:
+        return False
+    return False
 
 
 # Options that mean the same in several commands: declared once.

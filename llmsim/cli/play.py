@@ -18,6 +18,7 @@ from llmsim.cli.params import (
     choice,
     completer,
 )
+from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def play(
     generated ones (made in the background into ~/.cache/llmsim/runs, the last 20 kept), so
     the same run never shows twice. Ctrl-C stops it (exit status 130).
     """
+    require_stdout()  # it prints: say a closed stdout before any work
     from llmsim.player.options import PlayOptions
 
     options = PlayOptions(

@@ -6,6 +6,7 @@ argument holding an escape sequence or a newline prints as visible, harmless tex
     llmsim.errors.UsageError (and click's usage errors)   2   bad option or argument
     llmsim.errors.InputError (TraceError, failed writes)   1   the message names the file
     OSError that no layer turned into an InputError        1   the OS's words and the file
+    MemoryError (a malloc failed, e.g. under ulimit -v)     1   "not enough memory"
     any other exception (a bug)                           70   "internal error", where to
                                                                report it, LLMSIM_DEBUG=1
 """
@@ -23,6 +24,7 @@ from llmsim.sanitize import clean
 
 PROG: Final = "llmsim"
 DEBUG_ENV: Final = "LLMSIM_DEBUG"
+NO_MEMORY: Final = "not enough memory (a memory limit such as ulimit -v, or a trace too big)"
 
 
 def _write(stream: TextIO, line: str) -> None:
@@ -52,7 +54,7 @@ def status_of(exc: BaseException) -> int:
     """The exit status an exception stands for (70 for anything that is not the user's)."""
     if isinstance(exc, LlmsimError):
         return exc.status
-    if isinstance(exc, OSError):
+    if isinstance(exc, (OSError, MemoryError)):
         return EXIT_INPUT
     return EXIT_INTERNAL
 
@@ -64,6 +66,8 @@ def message_of(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         reason = exc.strerror or str(exc) or type(exc).__name__
         return f"{exc.filename}: {reason}" if exc.filename else reason
+    if isinstance(exc, MemoryError):
+        return NO_MEMORY
     return (
         f"internal error: {type(exc).__name__}: {exc} -- this is a bug in llmsim; please "
         f"report it at {ISSUES_URL} ({DEBUG_ENV}=1 shows the traceback)"

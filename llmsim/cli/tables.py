@@ -93,28 +93,6 @@ GPU_COLUMNS: Final = (
 STACK_COLUMNS: Final = (Column("name", "STACK"), Column("long_name", "WHAT IT IS"))
 
 
-def trace_length(path: Path) -> float | None:
-    """Seconds from the first to the last event of a trace, from the Parquet statistics of its
-    last row group (rows are sorted by t); the column is read only if there are none."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(str(path))
-    last = pf.metadata.num_row_groups - 1
-    if last < 0:
-        return None
-    index = pf.schema_arrow.get_field_index("t")
-    stats = pf.metadata.row_group(last).column(index).statistics
-    if stats is not None and stats.has_min_max and stats.max is not None:
-        return float(stats.max)
-    value = pc.max(pf.read_row_group(last, columns=["t"]).column("t")).as_py()
-    return None if value is None else float(value)
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 3)
-
-
 def run_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """One row per trace: name, model, size, cluster, stack, kind, length (from its config)."""
     from llmsim.bundled import SUFFIX
@@ -122,7 +100,8 @@ def run_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
 
     rows = []
     for path in paths:
-        config = open_trace(path).config
+        trace = open_trace(path)
+        config = trace.config
         name = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
         rows.append(
             {
@@ -134,7 +113,7 @@ def run_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
                 "gpu": config.gpu_short,
                 "stack": config.stack,
                 "kind": config.kind,
-                "duration_s": _rounded(trace_length(path)),
+                "duration_s": round(trace.duration, 3),  # finite, >= 0: the reader's hint
                 "seed": config.seed,
                 "path": str(path),
             }

@@ -42,15 +42,19 @@ def heading(config: RunConfig | None) -> str:
     return f"{clean_name(config.model)} · {config.gpus:,}× {clean_name(config.gpu_short)}"
 
 
-def export_cast(
-    paths: Sequence[Path], output: str, options: CastOptions, *, report: Report
-) -> None:
+def export_cast(paths: Sequence[Path], output: str, options: CastOptions, *, report: Report) -> int:
     """Write the recording to `output`: `x.cast`, `x.html`, `x.gif`, or `-` (a cast on stdout).
 
-    Unreadable traces are reported through `report` and skipped; UsageError for an output
-    kind llmsim cannot write, InputError if no trace can be played or the file cannot be.
+    Unreadable traces are reported through `report` and skipped: the recording holds the
+    others and the exit status returned is 1 (0 when every trace played). UsageError for an
+    output kind llmsim cannot write, InputError if no trace can be played or the file cannot.
     """
-    say = report
+    skipped: list[str] = []
+
+    def say(message: str) -> None:
+        skipped.append(message)
+        report(message)
+
     suffix = Path(output).suffix.lower()
     if output != "-" and suffix not in SUFFIXES:
         raise UsageError(f"-o must end in .cast, .html or .gif (or be -), not {output!r}")
@@ -77,6 +81,7 @@ def export_cast(
             tmp.open("w", encoding="utf-8", newline="\n") as fh,
         ):
             write_cast(files, header, options, fh.write, say)
+    return 1 if skipped else 0
 
 
 def write_cast(

@@ -26,6 +26,16 @@ Theme = Literal[
     "tango",
 ]
 THEMES: Final[tuple[Theme, ...]] = get_args(Theme)
+# Playback speed factors accepted. At the slowest, the longest trace the reader accepts
+# (llmsim.trace.reader.MAX_T, 1e8 s) lasts 1e11 playlist seconds: a finite deadline the clock
+# sleeps towards in chunks, a cast time JSON prints exactly, a stamp the calendar can show.
+MIN_SPEED: Final = 0.001
+MAX_SPEED: Final = 1_000_000.0
+
+
+def speed_ok(speed: float) -> bool:
+    """True for a speed factor within [MIN_SPEED, MAX_SPEED] (NaN and infinities are not)."""
+    return math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,8 @@ class PlayOptions:
     ascii: bool | None = None  # ASCII glyphs only; None: decide from the locale's encoding
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.speed) and self.speed > 0):
-            raise ValueError(f"speed must be a positive number, not {self.speed}")
+        if not speed_ok(self.speed):
+            raise ValueError(f"speed must be from {MIN_SPEED} to {MAX_SPEED}, not {self.speed}")
         if self.exit_after is not None and not self.exit_after >= 0:
             raise ValueError(f"exit_after must be >= 0 seconds, not {self.exit_after}")
         if self.exit_after_runs is not None and self.exit_after_runs < 1:
@@ -88,3 +98,10 @@ class CastOptions:
     ascii: bool = False
     loop: bool = False  # HTML and GIF: play again from the start when done
     theme: Theme | None = None  # HTML: one of the vendored player's themes (None: its default)
+
+    def __post_init__(self) -> None:
+        if not speed_ok(self.speed):
+            raise ValueError(f"speed must be from {MIN_SPEED} to {MAX_SPEED}, not {self.speed}")
+        limit = self.idle_time_limit
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise ValueError(f"idle_time_limit must be a positive number, not {limit}")

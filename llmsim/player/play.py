@@ -2,9 +2,13 @@
 
 Exit statuses (the CLI passes them through):
   0    the playlist ended (--once, fresh runs ran out), --exit-after or --exit-after-runs
-  1    no playable trace (each bad file reported through `report` as one line)
-  129  SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM: stopped cleanly, terminal restored
+  1    the same, but some trace could not be played (each reported through `report` as one
+       line and skipped, the rest played), or no trace could be played at all
+  129  SIGHUP, 130 SIGINT (Ctrl-C), 131 SIGQUIT (Ctrl-\\), 143 SIGTERM: stopped within about
+       a second (even with the output suspended or unread, as --exit-after is), terminal
+       restored
   141  the reader of a pipe went away (EPIPE): stopped at once, silently
+Ctrl-Z stops the process with the terminal restored; `fg` draws the live region again.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from llmsim.player.scheduler.playlist import ShowError, iter_show
 from llmsim.player.scheduler.runner import Runner
 from llmsim.player.scheduler.signals import Signals
 from llmsim.player.sinks import Report
-from llmsim.player.sinks.terminal import TerminalSink, is_broken_pipe
+from llmsim.player.sinks.terminal import TerminalSink, WriteAborted, is_broken_pipe
+from llmsim.player.sinks.terminfo import cursor_addressing
 from llmsim.player.views.renderer import RenderOptions
 
 __all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color"]
@@ -86,10 +91,10 @@ def play(
     `fd`, `clock`, `wall_clock` and `on_frame` are for tests: output, time and a per-frame hook.
     """
     out_fd = sys.stdout.fileno() if fd is None else fd
-    tty = os.isatty(out_fd)
-    cursor = tty and os.environ.get("TERM") != "dumb"  # no cursor addressing: line mode
+    # A terminal that cannot take the region's cursor moves (TERM=dumb, unknown) gets lines.
+    cursor = os.isatty(out_fd) and cursor_addressing(os.environ)
     ascii_only = resolve_ascii(options.ascii)
-    styler = Styler(resolve_color(options.color, tty, os.environ), ascii_only)
+    styler = Styler(resolve_color(options.color, cursor, os.environ), ascii_only)
     render = RenderOptions(ascii=ascii_only, utc=options.timestamps == "trace")
 
     def size() -> tuple[int, int]:
@@ -97,9 +102,15 @@ def play(
         return max(1, columns), max(1, lines)
 
     status = EXIT_OK
-    with Signals(watch_resize=cursor) as signals:
+    with Signals(terminal=cursor) as signals:
         clk = clock or Clock(sleep=signals.sleep)
-        sink = TerminalSink(out_fd, cursor, styler, size, report)
+
+        def expired() -> bool:
+            return options.exit_after is not None and clk.elapsed() >= options.exit_after
+
+        # A write the output cannot take (Ctrl-S, a pipe nobody reads) gives up on these.
+        stopping = lambda: signals.stop_status is not None or expired()  # noqa: E731
+        sink = TerminalSink(out_fd, cursor, styler, size, report, stopping)
         runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
         beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
         try:
@@ -108,8 +119,12 @@ def play(
             clk.restart()
             sink.start()
             status = runner.run(itertools.chain([first] if first else [], beats))
+            if status == EXIT_OK and runner.notices:
+                status = EXIT_NO_TRACES  # played what could be played; say something was not
         except ShowError:
             status = EXIT_NO_TRACES
+        except WriteAborted:  # a stop signal, or --exit-after, while the output took no more
+            status = signals.stop_status or (EXIT_NO_TRACES if runner.notices else EXIT_OK)
         except KeyboardInterrupt:
             status = EXIT_INTERRUPTED
         except OSError as exc:

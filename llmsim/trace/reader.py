@@ -7,21 +7,29 @@ missing per-GPU values, huge strings, more than memory allows) becomes one Trace
 one-line message naming the file; nothing else escapes. docs/reliability.md lists each case
 and the test that proves it.
 
-Memory stays bounded by the screen, not by the trace: row groups are read one at a time and
-turned into Events in slices of at most `MAX_SLICE_VALUES` values, so a trace of 65,536-GPU
-telemetry never becomes millions of Python floats at once.
+Memory stays bounded by the screen, not by the trace: row groups are read in batches of at
+most `MAX_BATCH_VALUES` per-GPU values (sized from the footer's value counts, so an ordinary
+row group is one batch) and turned into Events in slices of at most `MAX_SLICE_VALUES`, so a
+trace of 65,536-GPU telemetry never becomes hundreds of megabytes of arrays or millions of
+Python floats at once.
+
+A file is opened only after stat() says it is a regular file, without blocking, and checked
+again on the open descriptor (a FIFO swapped in meanwhile is refused, never waited on); it is
+read through that descriptor, so a file name that is not valid UTF-8 reads like any other.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import math
 import os
 import re
 import stat
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +39,7 @@ from llmsim.trace.config import MAX_GPUS, RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.events import Event
 from llmsim.trace.schema import (
+    COLUMNS,
     DICT_COLUMNS,
     LIST_COLUMNS,
     META_CONFIG,
@@ -90,6 +99,9 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
 MAX_TEXT: Final = 65_536
 MAX_CONFIG_BYTES: Final = 4 << 20  # the run config JSON; a 65,536-GPU cluster needs ~2 MB
 MAX_SLICE_VALUES: Final = 1 << 20  # per-GPU values turned into Python objects at a time
+MAX_BATCH_VALUES: Final = 1 << 22  # per-GPU values decoded from the file at a time (~16 MB)
+MAX_BATCH_ROWS: Final = 1 << 16  # rows of a batch without per-GPU lists
+READ_BUFFER: Final = 1 << 20  # bytes: column chunks are read in pieces, not whole
 _VOCABULARY = {name: pa.array(values, pa.string()) for name, values in VOCABULARY.items()}
 _VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})")
 
@@ -99,17 +111,22 @@ class TraceFile:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        _check_regular_file(self.path)
+        self._file = _open_regular_file(self.path)
+        weakref.finalize(self, self._file.close)  # closed with the TraceFile, however it ends
         try:
-            self._pf = pq.ParquetFile(str(self.path))
+            self._pf = pq.ParquetFile(self._file, pre_buffer=False, buffer_size=READ_BUFFER)
             schema = self._pf.schema_arrow
             self.num_rows = self._pf.metadata.num_rows
+        except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
+            raise TraceError(f"{self.path}: not enough memory to open the file") from None
+        except UnicodeDecodeError:  # pyarrow decodes the footer's column names itself
+            raise TraceError(
+                f"{self.path}: not a readable Parquet file (a column name is not UTF-8)"
+            ) from None
         except (pa.ArrowException, OSError) as exc:
             raise TraceError(
                 f"{self.path}: not a readable Parquet file ({_one_line(exc)})"
             ) from None
-        except MemoryError:
-            raise TraceError(f"{self.path}: not enough memory to open the file") from None
         meta = schema.metadata or {}
         self.version = self._check_version(meta)
         self._check_columns(schema)
@@ -123,12 +140,11 @@ class TraceFile:
                 f"{self.path}: Parquet file but not an llmsim trace (no schema version)"
             )
         version = meta[META_VERSION].decode("utf-8", "replace")
-        match = _VERSION.fullmatch(version)
-        if match is None:
-            raise TraceError(f"{self.path}: trace schema version is not MAJOR.MINOR")
-        if int(match.group(1)) != SCHEMA_MAJOR:
+        match = _VERSION.fullmatch(version)  # ASCII digits only: "².0" is no version
+        if match is None or int(match.group(1)) != SCHEMA_MAJOR:
+            shown = version if match else repr(version[:40])
             raise TraceError(
-                f"{self.path}: trace schema version {version} is not supported "
+                f"{self.path}: trace schema version {shown} is not supported "
                 f"(this llmsim reads {SCHEMA_MAJOR}.x; regenerate it with `llmsim generate`)"
             )
         return version
@@ -156,20 +172,57 @@ class TraceFile:
         except TraceError as exc:
             raise TraceError(f"{self.path}: {exc}") from None
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """Yield validated record batches (one per row group), in order."""
+    def batches(self, columns: tuple[str, ...] = COLUMNS) -> Iterator[pa.RecordBatch]:
+        """Yield validated record batches in order: a row group at a time, in batches of at
+        most MAX_BATCH_VALUES per-GPU values. `columns` (a subset, for a quick pass) are
+        checked as far as they go: `t` and the kinds are always read."""
+        wanted = list(dict.fromkeys(("t", "kind", *columns)))
         last_t = 0.0
         try:
             for i in range(self._pf.num_row_groups):
-                table = self._pf.read_row_group(i, columns=list(SCHEMA.names))
-                for rb in table.combine_chunks().to_batches():
-                    rb.validate(full=True)  # offsets, dictionary indices, UTF-8 of strings
+                rows = self._batch_rows(i) if any(c in LIST_COLUMNS for c in wanted) else None
+                for rb in self._pf.iter_batches(
+                    batch_size=rows or MAX_BATCH_ROWS,
+                    row_groups=[i],
+                    columns=wanted,
+                    use_threads=False,  # no thread pool: it cannot fail to start under ulimit
+                ):
+                    self._validate(rb)
                     last_t = self._check(rb, last_t)
                     yield rb
-        except (pa.ArrowException, OSError) as exc:
-            raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
-        except MemoryError:
+        except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
             raise TraceError(f"{self.path}: not enough memory to read the trace") from None
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+
+    def _validate(self, rb: pa.RecordBatch) -> None:
+        """Offsets, dictionary indices and the UTF-8 of strings, as Arrow checks them."""
+        try:
+            rb.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            where = re.match(r"In column (\d+): ", str(exc))
+            if where is None or "UTF8" not in str(exc):
+                raise
+            name = rb.schema.names[int(where.group(1))]
+            raise TraceError(f"{self.path}: corrupt text in column {name!r} (not UTF-8)") from None
+
+    def _batch_rows(self, group: int) -> int:
+        """Rows per batch of row group `group`, so that no batch decodes more than
+        MAX_BATCH_VALUES per-GPU values (from the footer's value counts of the list columns;
+        a group within the budget is one batch, whatever its rows)."""
+        meta = self._pf.metadata.row_group(group)
+        values = sum(meta.column(j).num_values for j in self._list_leaves)
+        if values <= MAX_BATCH_VALUES:
+            return MAX_BATCH_ROWS
+        return max(1, MAX_BATCH_VALUES // (self.config.gpus * len(LIST_COLUMNS)))
+
+    @functools.cached_property
+    def _list_leaves(self) -> list[int]:
+        """Indexes of the Parquet leaf columns holding per-GPU values."""
+        schema = self._pf.metadata.schema
+        return [
+            j for j in range(len(schema)) if schema.column(j).path.split(".")[0] in LIST_COLUMNS
+        ]
 
     def events(self) -> Iterator[Event]:
         """Yield every row as an Event, streaming in slices of bounded size."""
@@ -191,6 +244,8 @@ class TraceFile:
             else:
                 t = self._pf.read_row_group(last, columns=["t"]).column(0)
                 value = float(pc.max(t).as_py() or 0.0)
+        except MemoryError:
+            raise TraceError(f"{self.path}: not enough memory to read the trace") from None
         except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
             raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
         return value if math.isfinite(value) and value > 0 else 0.0
@@ -198,6 +253,10 @@ class TraceFile:
     def read_table(self) -> pa.Table:
         """The whole validated trace as one table (for tests and small traces; not for playback)."""
         return pa.Table.from_batches(list(self.batches()), schema=self._pf.schema_arrow)
+
+    def close(self) -> None:
+        """Close the file now (it is closed anyway when the TraceFile is collected)."""
+        self._file.close()
 
     def _check(self, rb: pa.RecordBatch, last_t: float) -> float:
         if rb.num_rows == 0:
@@ -215,7 +274,10 @@ class TraceFile:
         return float(tv[-1])
 
     def _check_bounds(self, rb: pa.RecordBatch) -> None:
+        present = rb.schema.names
         for name, (lo, hi) in BOUNDS.items():
+            if name not in present:
+                continue
             col = rb.column(name)
             if name in LIST_COLUMNS:
                 col = pc.list_flatten(col)
@@ -234,7 +296,10 @@ class TraceFile:
                 raise TraceError(f"{self.path}: value {bad:g} in column {name!r} is out of range")
 
     def _check_vocabularies(self, rb: pa.RecordBatch) -> None:
+        present = rb.schema.names
         for name, allowed in _VOCABULARY.items():
+            if name not in present:
+                continue
             col = rb.column(name)
             if col.null_count and name in ("kind", "phase"):
                 raise TraceError(f"{self.path}: null in column {name!r}")
@@ -244,7 +309,10 @@ class TraceFile:
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
 
     def _check_strings(self, rb: pa.RecordBatch) -> None:
+        present = rb.schema.names
         for name in ("text", "path", *sorted(DICT_COLUMNS - set(VOCABULARY))):
+            if name not in present:
+                continue
             strings = rb.column(name)
             if isinstance(strings, pa.DictionaryArray):  # origin
                 strings = strings.dictionary
@@ -257,7 +325,8 @@ class TraceFile:
 
     def _check_gpu_lists(self, rb: pa.RecordBatch) -> None:
         width = pa.scalar(self.config.gpus, pa.int32())
-        for name in LIST_COLUMNS:
+        present = rb.schema.names
+        for name in sorted(LIST_COLUMNS & set(present)):
             col = rb.column(name)
             if col.null_count < len(col):
                 lengths = pc.list_value_length(col).drop_null()
@@ -270,25 +339,41 @@ def open_trace(path: Path | str) -> TraceFile:
     return TraceFile(Path(path))
 
 
-def _check_regular_file(path: Path) -> None:
-    """Refuse, before opening it, anything that is not a readable regular file.
+def _open_regular_file(path: Path) -> BinaryIO:
+    """Open `path` for reading if it is a regular file; TraceError (one line) otherwise.
 
-    Opening a FIFO would block forever and a device could stream without end, so only the
-    mode from stat() is looked at; the message says what the path is instead.
+    Opening a FIFO would block forever and a device could stream without end, so stat() is
+    asked first and anything else is refused unopened; the open itself does not block and the
+    descriptor is checked again, so nothing swapped in between is ever waited on.
     """
     try:
-        st = path.stat()
+        _refuse_unless_regular(path, path.stat().st_mode)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise TraceError(f"{path}: a symbolic link to nothing (no such file)") from None
         raise TraceError(f"{path}: {_os_reason(exc)}") from None
-    if stat.S_ISDIR(st.st_mode):
+    try:
+        _refuse_unless_regular(path, os.fstat(fd).st_mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _refuse_unless_regular(path: Path, mode: int) -> None:
+    """TraceError saying what `path` is, unless it is a regular file."""
+    if stat.S_ISDIR(mode):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise TraceError(f"{path}: permission denied (a directory that cannot be listed)")
         if any(path.glob("*.parquet")):
             raise TraceError(f"{path}: is a directory, not a trace")
         raise TraceError(f"{path}: is a directory with no *.parquet traces in it")
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
         raise TraceError(f"{path}: is {kind}, not a trace file")
-    if not os.access(path, os.R_OK):
-        raise TraceError(f"{path}: permission denied")
 
 
 def _os_reason(exc: OSError) -> str:

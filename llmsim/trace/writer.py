@@ -85,10 +85,13 @@ class TraceWriter:
                 str(tmp), schema, compression="zstd", write_statistics=["t"]
             )
         except (OSError, pa.ArrowException) as exc:
-            stack.close()
+            # Unwind with the error: a plain close() would tell atomic_path all went well and
+            # publish the empty temp file under the target's name.
+            with contextlib.suppress(InputError):  # atomic_path's wording of the same error
+                stack.__exit__(type(exc), exc, exc.__traceback__)
             raise TraceError(f"cannot write {self.path}: {reason(exc)}") from None
-        except BaseException:
-            stack.close()
+        except BaseException as exc:
+            stack.__exit__(type(exc), exc, exc.__traceback__)  # removes the temp file
             raise
         self._stack = stack
         return self

@@ -96,6 +96,18 @@ class LiveRegion:
         self._full = True
         return encode(pieces)
 
+    def suspend(self, echoed: int = 0) -> str:
+        """Bytes before the process stops (Ctrl-Z): the region erased, colours reset and the
+        cursor shown for the shell; the next frame draws the region again.
+
+        `echoed`: cells the terminal echoed at the cursor since the last frame (the tty prints
+        "^Z"). At the end of a row one cell short of the width, that echo wrapped onto the next
+        row, so the region's first row is one further up.
+        """
+        if self._texts and self._widths[-1] + echoed > self._width:
+            self._rows_above_cursor += 1
+        return self.clear() + encode([Move(Op.RESET), Move(Op.SHOW_CURSOR)])
+
     def resized(self, width: int) -> None:
         """The terminal changed width: account for how the old region now lies on screen.
 

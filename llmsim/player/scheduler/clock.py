@@ -1,21 +1,31 @@
 """Absolute-deadline scheduling: every beat is due at start + at, so errors never accumulate.
 
 Like asciinema's player, time is measured from one monotonic start; a late beat does not push
-the next one later. Time and sleeping are injected callables so tests drive a fake clock, and
-a cast is made on a virtual clock whose sleeps only move its own time forward.
+the next one later, and a pause (Ctrl-Z) moves the start instead. Time and sleeping are
+injected callables so tests drive a fake clock, and a cast is made on a virtual clock whose
+sleeps only move its own time forward.
+
+Real sleeps are taken in chunks of at most MAX_SLEEP seconds, so no deadline is too far for
+the OS (select() refuses timeouts beyond a few hundred million seconds); a virtual clock jumps
+to its deadline at once; a deadline that is not a finite number (which option and trace bounds
+rule out) ends the wait instead of spinning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Final
+
+MAX_SLEEP: Final = 3600.0  # seconds slept at once; a longer wait is several sleeps
 
 # A sleep that may return early (a signal woke it); returns True if it was woken.
 Sleeper = Callable[[float], bool]
 
 
 def _sleep(seconds: float) -> bool:
-    time.sleep(seconds)
+    time.sleep(min(seconds, MAX_SLEEP))
     return False
 
 
@@ -42,6 +52,15 @@ class Clock:
         """Make playlist time 0 now."""
         self._start = self._now()
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Playlist time stands still for the duration of the block (the process stopped)."""
+        stopped = self._now()
+        try:
+            yield
+        finally:
+            self._start += self._now() - stopped
+
     def elapsed(self) -> float:
         """Playlist seconds since the start."""
         return self._now() - self._start
@@ -63,7 +82,7 @@ class Clock:
         target = at if limit is None else min(at, limit)
         while True:
             remaining = self._start + target - self._now()
-            if remaining <= 0:
+            if not remaining > 0:  # due, or not a number: nothing to wait for
                 return False
-            if self._sleep(remaining):
+            if self._sleep(remaining):  # a real sleeper sleeps at most MAX_SLEEP of it
                 return True

@@ -15,14 +15,16 @@ time from there.
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import stat
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from llmsim.bundled import bundled_traces
+from llmsim.bundled import SUFFIX, bundled_traces
 from llmsim.errors import InputError
 from llmsim.player.options import PlayOptions, StartAt
 from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lines
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # the reader (pyarrow) is loaded when the first trace is open
 PAUSE_AFTER_RUN: Final = 4.0  # trace seconds the finished summary stays before the next run
 GAP_BEFORE_RUN: Final = 1.5  # trace seconds between "Starting new training run..." and the run
 CATCH_UP_EVENTS: Final = 64  # printing events kept from before a start point (a screenful)
+MAX_BEAT_LINES: Final = 1_000  # log lines in one beat; more rows at one time split the beat
 # Kinds whose rows change what the live region shows (the others only print log lines).
 LIVE_KINDS: Final = frozenset(
     {"phase", "progress", "step", "telemetry", "eval", "checkpoint", "incident", "summary"}
@@ -67,16 +70,27 @@ class Beat(NamedTuple):
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
     """Files as given; a directory stands for its *.parquet files, sorted by name.
 
-    A directory without any stays in the list as itself, so that opening it reports the
-    folder by name ("holds no traces") instead of the playlist silently coming out empty.
+    A directory without any, or one that cannot be listed, stays in the list as itself, so
+    that opening it reports the folder by name ("holds no traces", "permission denied")
+    instead of the playlist silently coming out empty. Nothing here opens a file: what each
+    entry is (a FIFO, a device, a symlink loop) is the reader's to say.
     """
     out: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            out.extend(sorted(path.glob("*.parquet")) or [path])
-        else:
-            out.append(path)
+        out.extend(_folder_traces(path) or [path])
     return out
+
+
+def _folder_traces(path: Path) -> list[Path]:
+    """The *.parquet entries of `path` (not hidden ones), if it is a folder that can be listed."""
+    try:
+        if not stat.S_ISDIR(os.stat(path).st_mode):
+            return []
+        with os.scandir(path) as entries:
+            names = [e.name for e in entries if e.name.endswith(SUFFIX) and e.name[0] != "."]
+    except OSError:
+        return []
+    return [path / name for name in sorted(names)]
 
 
 def iter_show(
@@ -219,6 +233,11 @@ class _Run:
                 if mark is not None:
                     markers.append(mark)
                 pending = next(events, None)
+                if len(logs) >= MAX_BEAT_LINES and pending is not None and pending.t == t:
+                    # Rows sharing one time without end: a beat of its own every so many
+                    # lines, so memory stays bounded and signals are looked at meanwhile.
+                    yield Beat(at, logs, live, self.renderer, at, tuple(markers))
+                    logs, markers, live = [], [], False
             next_at = self.offset + (pending.t - start) / speed if pending is not None else None
             end = pending is None and not errors
             yield Beat(at, logs, live, self.renderer, next_at, tuple(markers), end)

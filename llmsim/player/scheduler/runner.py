@@ -4,7 +4,8 @@ When playback falls behind (a high speed, a slow terminal) a beat that only chan
 region is skipped, since the next frame shows the newer state, and log lines are held and
 written with the next frame (up to MAX_PENDING_LINES); log lines are never dropped. Limits
 (`exit_after` playlist seconds, `exit_after_runs` finished runs) and stop signals end the loop
-cleanly with the held lines written.
+cleanly with the held lines written. Ctrl-Z hands the sink the terminal's restoration, stops
+the process with playlist time standing still, and has the sink draw again when continued.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Runner:
     frames: int = 0
     skipped: int = 0  # live-only beats coalesced into a later frame
     runs: int = 0  # runs finished
+    notices: int = 0  # traces reported as unplayable
     _pending: list[Line] = field(default_factory=list)
     _markers: tuple[str, ...] = ()
     _last: Beat | None = None
@@ -45,6 +47,7 @@ class Runner:
             if beat.notice is not None:
                 self._flush()
                 self.sink.notice(beat.notice)
+                self.notices += 1
                 continue
             if not self.clock.due(beat.at):
                 self.sink.prepare(beat.view)
@@ -65,22 +68,34 @@ class Runner:
 
     def _wait(self, at: float) -> int | None:
         """Sleep until `at`; a status to stop with (a signal, exit_after), else None."""
-        signals = self.signals
         while self.clock.sleep_until(at, self.exit_after):
-            if signals is not None and signals.stop_status is not None:
-                return signals.stop_status
-            self._resize()
-        if signals is not None and signals.stop_status is not None:
-            return signals.stop_status
+            status = self._signalled()
+            if status is not None:
+                return status
+        status = self._signalled()
+        if status is not None:
+            return status
         if self.exit_after is not None and self.clock.elapsed() >= self.exit_after:
             return 0
-        self._resize()
         return None
 
-    def _resize(self) -> None:
-        if self.signals is not None and self.signals.resized:
-            self.signals.resized = False
+    def _signalled(self) -> int | None:
+        """Act on the signals that came (suspend, continue, resize); a stop's status."""
+        signals = self.signals
+        if signals is None:
+            return None
+        if signals.stop_status is None and signals.suspend_asked:
+            self.sink.suspend()
+            with self.clock.paused():
+                signals.suspend()
+            signals.continued = True
+        if signals.continued:
+            signals.continued = signals.resized = False
+            self.sink.resume()
+        elif signals.resized:
+            signals.resized = False
             self.sink.resize()
+        return signals.stop_status
 
     def _handle(self, beat: Beat) -> None:
         behind = beat.next_at is not None and self.clock.due(beat.next_at)

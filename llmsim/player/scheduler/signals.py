@@ -1,7 +1,16 @@
-"""Stop signals and SIGWINCH, turned into flags that wake the scheduler's sleep.
+"""Stop, suspend and resize signals, turned into flags that wake the scheduler's sleep.
 
 Handlers only set flags: one that wrote or exited could cut a frame in half. The sleep is a
 select() on a wake-up pipe (signal.set_wakeup_fd), so a signal ends it at once.
+
+- SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT (Ctrl-\\) stop playback with 128 + the signal
+  number, the terminal restored.
+- On a terminal, SIGTSTP (Ctrl-Z) asks the scheduler to restore the terminal and then stop
+  the process for real (`suspend`); SIGCONT (`fg`, or after a SIGSTOP nobody could catch)
+  asks it to draw the live region again. SIGWINCH asks it to lay the region out again.
+
+Signals a platform lacks (Windows has no SIGHUP, SIGQUIT, SIGTSTP, SIGCONT or SIGWINCH) are
+looked up by name, never named at import time.
 """
 
 from __future__ import annotations
@@ -14,19 +23,30 @@ import threading
 from types import FrameType
 from typing import Final
 
-# SIGHUP is POSIX-only: on a platform without it only SIGINT and SIGTERM stop playback.
-STOP_SIGNALS: Final = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
+from llmsim.player.scheduler.clock import MAX_SLEEP
+
+
+def _signals(*names: str) -> tuple[signal.Signals, ...]:
+    return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
+
+
+STOP_SIGNALS: Final = _signals("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+_SUSPEND: Final = _signals("SIGTSTP")
+_CONTINUE: Final = _signals("SIGCONT")
+_RESIZE: Final = _signals("SIGWINCH")
 
 
 class Signals:
-    """Context manager: stop signals and SIGWINCH set flags and wake the sleeping loop."""
+    """Context manager: stop signals, suspend/continue and SIGWINCH set flags and wake the
+    sleeping loop. `terminal`: the output is a terminal whose state the player changes (only
+    then are Ctrl-Z, `fg` and resizes handled; elsewhere they keep their default action)."""
 
-    def __init__(self, watch_resize: bool) -> None:
+    def __init__(self, terminal: bool) -> None:
         self.stop_status: int | None = None
         self.resized = False
-        self._watch_resize = watch_resize and hasattr(signal, "SIGWINCH")
+        self.suspend_asked = False  # Ctrl-Z: restore the terminal, then stop
+        self.continued = False  # the process was stopped and continued: redraw
+        self._terminal = terminal
         self._saved: dict[int, signal._HANDLER] = {}
         self._pipe: tuple[int, int] | None = None
         self._old_wakeup = -1
@@ -39,7 +59,7 @@ class Signals:
         os.set_blocking(w, False)
         self._pipe = (r, w)
         self._old_wakeup = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        watched = list(STOP_SIGNALS) + ([signal.SIGWINCH] if self._watch_resize else [])
+        watched = STOP_SIGNALS + ((*_SUSPEND, *_CONTINUE, *_RESIZE) if self._terminal else ())
         for sig in watched:
             self._saved[sig] = signal.signal(sig, self._handle)
         return self
@@ -55,18 +75,41 @@ class Signals:
             self._pipe = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._watch_resize and signum == signal.SIGWINCH:
+        if signum in _RESIZE:
             self.resized = True
-            return
-        if self.stop_status is not None and signum == signal.SIGINT:
+        elif signum in _SUSPEND:
+            self.suspend_asked = True
+        elif signum in _CONTINUE:
+            self.continued = True
+        elif self.stop_status is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C while stopping: leave at once
-        self.stop_status = 128 + signum
+        else:
+            self.stop_status = 128 + signum
+
+    @property
+    def pending(self) -> bool:
+        """True if a flag waits to be handled."""
+        return self.stop_status is not None or self.resized or self.suspend_asked or self.continued
+
+    def suspend(self) -> None:
+        """Stop the process now, as Ctrl-Z would have (the caller restored the terminal);
+        returns when it is continued."""
+        self.suspend_asked = False
+        if not _SUSPEND or signal.SIGTSTP not in self._saved:
+            return
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stops here until SIGCONT
+        finally:
+            signal.signal(signal.SIGTSTP, self._handle)
+        self.continued = False  # the caller redraws after this; no second time
 
     def sleep(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True if a signal cut it short."""
+        """Sleep up to `seconds` (at most MAX_SLEEP at once); True if a signal cut it short."""
+        seconds = min(seconds, MAX_SLEEP)
         if self._pipe is None:
             select.select([], [], [], seconds)
-            return self.stop_status is not None
+            return self.pending
         readable, _, _ = select.select([self._pipe[0]], [], [], seconds)
         if readable:
             with contextlib.suppress(OSError):

@@ -40,6 +40,12 @@ class Sink(Protocol):
     def resize(self) -> None:
         """The destination changed size: lay the region out again."""
 
+    def suspend(self) -> None:
+        """The process is about to stop (Ctrl-Z): leave the destination tidy meanwhile."""
+
+    def resume(self) -> None:
+        """The process continued: draw what the destination shows again."""
+
     def notice(self, message: str) -> None:
         """Tell the user something (a trace was skipped) without corrupting the screen."""
 

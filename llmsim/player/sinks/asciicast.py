@@ -42,7 +42,7 @@ class CastHeader:
             head["title"] = self.title
         if self.version == 2:
             head["env"] = {"TERM": TERM_TYPE, "SHELL": "/bin/bash"}
-        return json.dumps(head, ensure_ascii=False) + "\n"
+        return _line_safe(json.dumps(head, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 class CastEncoder:
@@ -58,4 +58,17 @@ class CastEncoder:
         at = round(max(at, self._last), 6)
         stamp = at if self.version == 2 else at - self._last
         self._last = at
-        return f"[{stamp:.6f}, {json.dumps(code)}, {json.dumps(data, ensure_ascii=False)}]\n"
+        text = _line_safe(json.dumps(data, ensure_ascii=False))
+        return f"[{stamp:.6f}, {json.dumps(code)}, {text}]\n"
+
+
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _line_safe(text: str) -> str:
+    """JSON with NEL, U+2028 and U+2029 escaped: valid either way, but readers that split
+    lines the Unicode way (Python's str.splitlines, old JavaScript) would cut the line there
+    (JSON itself escapes every other control character)."""
+    for raw, escaped in _LINE_BREAKS.items():
+        text = text.replace(raw, escaped)
+    return text

@@ -51,6 +51,12 @@ class CastSink:
     def resize(self) -> None:
         """A cast keeps the size it was made with."""
 
+    def suspend(self) -> None:
+        """A cast is never suspended (its clock is virtual)."""
+
+    def resume(self) -> None:
+        """See `suspend`."""
+
     def notice(self, message: str) -> None:
         """Pass the message on (it is not part of the recording)."""
         self.report(message)

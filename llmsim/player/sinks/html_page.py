@@ -27,7 +27,9 @@ def _json_in_script(value: object) -> str:
     # JSON for inside <script>: no "<" at all, so neither "</script>" nor "<!--" (which can put
     # an HTML parser into a state where our own </script> no longer ends the element) appears.
     # "\u003c" is the same character to JavaScript; "<" occurs only inside JSON strings.
-    return json.dumps(value, ensure_ascii=True, sort_keys=True).replace("<", "\\u003c")
+    return json.dumps(value, ensure_ascii=True, sort_keys=True, allow_nan=False).replace(
+        "<", "\\u003c"
+    )
 
 
 def build_page(

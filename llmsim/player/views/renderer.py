@@ -37,6 +37,9 @@ OP_LABELS: Final = {
     "serialize": "Serializing to SafeTensors",
     "write_shards": "Writing shards",
 }
+# Operations in progress kept at once (a real run has one or two; a trace with thousands of
+# unfinished ones must not make every frame longer: the region shows a handful anyway).
+MAX_OPEN_OPS: Final = 32
 INCIDENT_FOCUS: Final = 120.0  # seconds a node stays in view after an incident of unknown length
 TRANSITION: Final = "Starting new training run..."
 
@@ -122,6 +125,8 @@ class Renderer:
         elif kind == "progress":
             key = ev.op or ev.text or ""
             if (ev.done or 0) < (ev.total or 0):
+                if key not in self._ops and len(self._ops) >= MAX_OPEN_OPS:
+                    del self._ops[next(iter(self._ops))]  # the oldest: a screen shows a few
                 self._ops[key] = ev
             else:
                 self._ops.pop(key, None)
