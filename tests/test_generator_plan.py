@@ -316,7 +316,8 @@ def test_explicit_options_are_honoured() -> None:
 def test_two_minutes_of_a_small_model_is_always_possible() -> None:
     # what endless play asks for (`--model Llama-3.2-1B --gpus 8 --duration 2m`), any stack
     stacks = set()
-    for seed in range(11, 31):
+    # 50, 69, 97 and 901 drew runs that did not fit: a slow pretraining window, too many evals
+    for seed in (*range(11, 31), 50, 69, 97, 901):
         p = plan_run(GenerateOptions(seed=seed, model="Llama-3.2-1B", gpus=8, duration=120.0))
         assert p.config.total_steps - p.config.resume_step >= 12
         assert 0.7 < _duration(p) / 120.0 < 1.3

@@ -16,6 +16,10 @@ class GeneratorError(UsageError):
     """Options that no run can satisfy. The message is one line, meant for the user as it is."""
 
 
+class DurationTooShort(GeneratorError):
+    """The asked duration leaves no room for the fewest steps of the run that was drawn."""
+
+
 @dataclass(frozen=True)
 class GenerateOptions:
     """Options of one generated run; None means "draw a plausible value from the seeded rng".

@@ -33,7 +33,7 @@ from llmsim.generator.incidents import (
 )
 from llmsim.generator.layout import GPUS_PER_NODE, MAX_GPUS
 from llmsim.generator.loss import LossShape, Spike, chinchilla
-from llmsim.generator.options import GenerateOptions, GeneratorError
+from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
 from llmsim.generator.software import DAY, ERAS, Era
 from llmsim.generator.timing import (
     Io,
@@ -118,7 +118,25 @@ class RunPlan:
 
 
 def plan_run(options: GenerateOptions) -> RunPlan:
-    """Decide the whole run; GeneratorError (one line) when the options cannot be met."""
+    """Decide the whole run; GeneratorError (one line) when the options cannot be met.
+
+    When a short asked duration cannot hold the run the seed drew (a pretraining window of a
+    slow model), and neither the kind nor the stack was asked for, the same seed plans a
+    fine-tune instead, which can always be short: the user asked for a length, not a kind.
+    """
+    try:
+        return _plan(options)
+    except DurationTooShort as short:
+        if options.kind is not None or options.stack is not None:
+            raise
+        try:
+            return _plan(replace(options, kind="finetune"))
+        except GeneratorError:
+            raise short from None  # what the user can act on: the length to ask for
+
+
+def _plan(options: GenerateOptions) -> RunPlan:
+    """plan_run for options as they are."""
     seed = _seed(options.seed)
     rng = np.random.default_rng([seed, RNG_PLAN])
     duration = _duration(options, rng)
@@ -352,7 +370,7 @@ def _batch_for(
     costs = _costs(timings, laid)
     want = (duration - costs.fixed_s) / (steps * 1.08)
     if want <= 0:
-        raise GeneratorError(sched.too_short(duration, costs, min(12.0, duration / 40.0)))
+        raise DurationTooShort(sched.too_short(duration, costs, min(12.0, duration / 40.0)))
     tokens = laid.global_batch * laid.seq_len * want / laid.throughput.step_s
     refit = fit(choice, gpus, laid.seq_len, int(tokens), laid.luck, exact=True) or laid
     got = refit.throughput.step_s

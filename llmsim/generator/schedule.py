@@ -18,7 +18,7 @@ from llmsim.generator.architecture import param_count
 from llmsim.generator.datasets import CORPORA, SFT_SETS
 from llmsim.generator.fit import Fit
 from llmsim.generator.models import ModelSpec
-from llmsim.generator.options import GeneratorError
+from llmsim.generator.options import DurationTooShort, GeneratorError
 from llmsim.trace.config import MAX_STEPS
 from llmsim.trace.vocab import RunKind, Stack
 
@@ -203,7 +203,7 @@ def pretrain(
     if window is None:
         window = _window(costs, duration, eval_s, 2 if stack == "megatron" else 3)
         if window < MIN_WINDOW:
-            raise GeneratorError(too_short(duration, costs, eval_s))
+            raise DurationTooShort(too_short(duration, costs, eval_s))
     dataset, dataset_tokens, tokens = _pretrain_tokens(
         spec, stack, fit.throughput.tokens_per_s, rng
     )
@@ -251,6 +251,15 @@ def _eval_batches(stack: Stack, batch_s: float, seconds: float = 12.0) -> int:
     return max(5, nice(wanted))
 
 
+def _steps_left(
+    costs: Costs, duration: float, epochs: int, per_epoch_evals: int, eval_batches: int
+) -> float:
+    """Steps per epoch that fit in `duration` next to the fixed parts, evals and saves."""
+    pauses = epochs * per_epoch_evals * (eval_batches * costs.eval_batch_s + 0.4)
+    pauses += epochs * per_epoch_evals / 1.5 * costs.checkpoint_s
+    return (duration - costs.fixed_s - pauses) / epochs / (costs.step_s * 1.06)
+
+
 def too_short(duration: float, costs: Costs, eval_s: float) -> str:
     """The one-line refusal of a duration that leaves no room for the fewest steps."""
     need = shortest(costs, eval_s)
@@ -283,13 +292,13 @@ def finetune(
     eval_s = min(12.0, (duration or 1800.0) / 40.0)  # a short run evaluates briefly
     eval_batches = _eval_batches(stack, costs.eval_batch_s, eval_s)
     if steps_per_epoch is None:
-        pauses = epochs * per_epoch_evals * (eval_batches * costs.eval_batch_s + 0.4)
-        pauses += epochs * per_epoch_evals / 1.5 * costs.checkpoint_s
-        budget = (duration or 0.0) - costs.fixed_s - pauses
-        per_epoch = budget / epochs / (costs.step_s * 1.06)
+        per_epoch = _steps_left(costs, duration or 0.0, epochs, per_epoch_evals, eval_batches)
+        while per_epoch * epochs < MIN_WINDOW and per_epoch_evals > 1:  # a short run: fewer evals
+            per_epoch_evals -= 1
+            per_epoch = _steps_left(costs, duration or 0.0, epochs, per_epoch_evals, eval_batches)
         steps_per_epoch = max(MIN_WINDOW // epochs + 1, int(per_epoch))
         if per_epoch * epochs < MIN_WINDOW:
-            raise GeneratorError(
+            raise DurationTooShort(
                 too_short(duration or 0.0, costs, eval_batches * costs.eval_batch_s)
             )
         richest = max(sets, key=lambda d: d.examples * d.mean_tokens)
