@@ -26,6 +26,8 @@ _SPARKS = "▁▂▃▄▅▆▇█"
 # Version of the --json layout. 1: one trace's report as the document. 2: {"format": 2,
 # "traces": [report, ...]} so that `llmsim info runs/*.parquet --json` is one document.
 INFO_FORMAT = 2
+MAX_INCIDENTS = 200  # incidents listed per trace (more are counted): memory stays bounded
+TEXT_INCIDENTS = 12  # incidents the text report lists before "… and N more"
 
 
 @dataclass
@@ -45,6 +47,8 @@ class _Tally:
     summary: dict[str, Any] | None = None
     phase: tuple[str, float] | None = None  # the phase in progress and its start
     durations: dict[str, float] = field(default_factory=dict)
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_INCIDENTS
+    incident_count: int = 0
 
     def add(self, rb: pa.RecordBatch) -> None:
         """Count one validated batch in."""
@@ -63,6 +67,7 @@ class _Tally:
         summaries = rb.filter(pc.equal(kinds, pa.scalar("summary")))
         if summaries.num_rows:
             self.summary = summaries.slice(summaries.num_rows - 1).to_pylist()[0]
+        self._incidents(rb.filter(pc.equal(kinds, pa.scalar("incident"))))
         phases = rb.filter(pc.equal(kinds, pa.scalar("phase")))
         names = phases.column("phase").cast(pa.string()).to_pylist()
         starts = phases.column("t").to_numpy().tolist()  # never null: the reader checked
@@ -80,6 +85,25 @@ class _Tally:
             if self.first_loss is None:
                 self.first_loss = float(losses[0].as_py())
             self.final_loss = float(losses[-1].as_py())
+
+    def _incidents(self, rows: pa.RecordBatch) -> None:
+        self.incident_count += rows.num_rows
+        room = MAX_INCIDENTS - len(self.incidents)
+        if room <= 0 or not rows.num_rows:
+            return
+        keep = rows.slice(0, room).select(["t", "op", "text", "step", "rank", "elapsed", "path"])
+        for row in keep.to_pylist():
+            self.incidents.append(
+                {
+                    "t_s": round(float(row["t"]), 3),
+                    "kind": row["op"],
+                    "label": row["text"],
+                    "step": row["step"],
+                    "rank": row["rank"],
+                    "duration_s": None if row["elapsed"] is None else round(row["elapsed"], 3),
+                    "new_host": row["path"],
+                }
+            )
 
     def _close_phase(self, stop: float) -> None:
         if self.phase is not None:
@@ -123,6 +147,8 @@ def describe(path: Path, *, spark_width: int = 48) -> dict[str, Any]:
         "checkpoints": tally.checkpoints,
         "warnings": tally.warnings,
         "summary": _summary(tally.summary),
+        "incidents": tally.incidents,
+        "incidents_total": tally.incident_count,
         "loss_sparkline": spark,
     }
 
@@ -165,6 +191,10 @@ def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
         "peak_mem_mib": row["peak_mem_mib"],
         "output_path": row["path"],
         "total_size_bytes": row["size_bytes"],
+        "restarts": row["restarts"],
+        "steps_redone": row["redone"],
+        "time_lost_s": row["lost_s"],
+        "skipped_iterations": row["skipped"],
     }
 
 
@@ -225,6 +255,7 @@ def to_text(info: dict[str, Any]) -> str:
         f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
         f"{info['warnings']} warnings"
     )
+    lines += _incident_lines(info)
     if s:
         lines.append(
             f"  summary    {_fmt(s['total_time_s'], '.0f')} s, {_fmt(s['epochs'], '')} epochs, "
@@ -233,7 +264,35 @@ def to_text(info: dict[str, Any]) -> str:
             f"peak mem {_fmt(s['peak_mem_mib'], '.0f')} MiB, {_fmt(s['total_size_bytes'], ',')} B "
             f"in {s['output_path']}"
         )
+        if s["restarts"]:
+            lines.append(
+                f"  restarts   {s['restarts']}: {_fmt(s['steps_redone'], ',')} steps redone, "
+                f"{_clock(s['time_lost_s'] or 0.0)} lost"
+            )
     return "\n".join(lines)
+
+
+def _incident_lines(info: dict[str, Any]) -> list[str]:
+    """`  incidents  09:21 Rank 9 lost (…)` — one line each, at their trace times."""
+    listed = info["incidents"][:TEXT_INCIDENTS]
+    out = []
+    for i, inc in enumerate(listed):
+        head = "  incidents  " if i == 0 else "             "
+        extra = f" (on {clean_name(inc['new_host'])})" if inc["new_host"] else ""
+        label = clean_name(inc["label"] or inc["kind"] or "incident")
+        out.append(f"{head}{_clock(inc['t_s'])} {label}{extra}")
+    more = info["incidents_total"] - len(listed)
+    if more > 0:
+        out.append(f"             … and {more:,} more")
+    return out
+
+
+def _clock(seconds: float) -> str:
+    """Trace time as MM:SS, or H:MM:SS from an hour on."""
+    s = int(seconds) if seconds > 0 else 0
+    hours, rest = divmod(s, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def _stack_name(stack: str) -> str:

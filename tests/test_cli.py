@@ -185,6 +185,33 @@ def test_info_takes_several_traces_and_bundled_names(
     assert set(first["phases_s"]) >= {"init", "train", "export"}
 
 
+def test_info_lists_incidents_with_their_times_and_the_restart_totals(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "run.parquet"
+    args = ["--seed", "1", "--incidents", "often", "--model", "Llama-3.2-1B", "--gpus", "16"]
+    assert run(capfd, "generate", "-o", str(path), *args, "--duration", "15m")[0] == 0
+    table = open_trace(path).read_table().to_pylist()
+    incidents = [r for r in table if r["kind"] == "incident"]
+    summary = table[-1]
+    assert summary["restarts"] >= 1 and any(r["op"] == "restart" for r in incidents)
+    status, out, _ = run(capfd, "info", str(path))
+    assert status == 0
+    listed = [
+        line for line in out.splitlines() if re.match(r" {2}(incidents| {9}) {2}\d\d:\d\d ", line)
+    ]
+    assert len(listed) == len(incidents)
+    for line, row in zip(listed, incidents, strict=True):
+        minutes, seconds = divmod(int(row["t"]), 60)
+        assert f"{minutes:02d}:{seconds:02d} {row['text']}" in line
+    assert f"  restarts   {summary['restarts']}: {summary['redone']} steps redone" in out
+    doc = json.loads(run(capfd, "info", str(path), "--json")[1])["traces"][0]
+    assert doc["incidents_total"] == len(incidents)
+    assert [i["kind"] for i in doc["incidents"]] == [r["op"] for r in incidents]
+    assert doc["summary"]["restarts"] == summary["restarts"]
+    assert doc["summary"]["time_lost_s"] == summary["lost_s"]
+
+
 def test_info_reports_a_bad_trace_and_still_shows_the_rest(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
