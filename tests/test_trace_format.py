@@ -265,6 +265,7 @@ def test_empty_trace(tmp_path: Path, config: RunConfig) -> None:
         ("source", ["syslog"] * 5, "unknown value in column 'source'"),
         ("op", ["teleport"] * 5, "unknown value in column 'op'"),
         ("text", ["x" * 70_000] * 5, "over 65,536"),
+        ("text", ["\u00e9" * 65_537] * 5, "over 65,536"),  # characters counted, not bytes
     ],
 )
 def test_bad_values(
@@ -279,6 +280,17 @@ def test_bad_values(
         array = array.dictionary_encode()
     table = table.set_column(i, column, array)
     _refused(_raw_write(tmp_path / "b.parquet", table, _meta(config)), match)
+
+
+def test_long_multibyte_text_within_the_character_limit_is_read(
+    tmp_path: Path, config: RunConfig
+) -> None:
+    text = "\u4e2d" * 65_536  # 196,608 bytes of UTF-8, exactly the limit in characters
+    table = _rows(config)
+    i = table.schema.get_field_index("text")
+    table = table.set_column(i, "text", pa.array([text] * table.num_rows, pa.string()))
+    rows = open_trace(_raw_write(tmp_path / "cjk.parquet", table, _meta(config))).read_table()
+    assert rows.column("text")[1].as_py() == text
 
 
 def test_telemetry_width_must_match_gpu_count(tmp_path: Path, config: RunConfig) -> None:

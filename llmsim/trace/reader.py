@@ -29,10 +29,11 @@ import stat
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from llmsim.trace.config import MAX_GPUS, RunConfig
@@ -102,7 +103,7 @@ MAX_SLICE_VALUES: Final = 1 << 20  # per-GPU values turned into Python objects a
 MAX_BATCH_VALUES: Final = 1 << 22  # per-GPU values decoded from the file at a time (~16 MB)
 MAX_BATCH_ROWS: Final = 1 << 16  # rows of a batch without per-GPU lists
 READ_BUFFER: Final = 1 << 20  # bytes: column chunks are read in pieces, not whole
-_VOCABULARY = {name: pa.array(values, pa.string()) for name, values in VOCABULARY.items()}
+_VOCABULARY = {name: frozenset(values) for name, values in VOCABULARY.items()}
 _VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})")
 
 
@@ -242,8 +243,10 @@ class TraceFile:
             if stats is not None and stats.has_min_max and stats.max is not None:
                 value = float(stats.max)
             else:
-                t = self._pf.read_row_group(last, columns=["t"]).column(0)
-                value = float(pc.max(t).as_py() or 0.0)
+                t = _present(
+                    self._pf.read_row_group(last, columns=["t"]).column(0).combine_chunks()
+                )
+                value = float(t.max()) if len(t) else 0.0
         except MemoryError:
             raise TraceError(f"{self.path}: not enough memory to read the trace") from None
         except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
@@ -280,15 +283,16 @@ class TraceFile:
                 continue
             col = rb.column(name)
             if name in LIST_COLUMNS:
-                col = pc.list_flatten(col)
+                assert isinstance(col, pa.ListArray)  # the header check guaranteed the type
+                col = _list_values(col)
                 if col.null_count:  # a per-GPU list with a hole: no value for some GPU
                     raise TraceError(f"{self.path}: null value inside a {name!r} list")
-            if len(col) == col.null_count:
+            values = _present(col)
+            if not len(values):
                 continue
-            if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
+            if values.dtype.kind == "f" and np.isnan(values).any():
                 raise TraceError(f"{self.path}: NaN in column {name!r}")
-            mm = pc.min_max(col)
-            vmin, vmax = mm["min"].as_py(), mm["max"].as_py()
+            vmin, vmax = values.min().item(), values.max().item()
             if not (math.isfinite(vmin) and math.isfinite(vmax)):
                 raise TraceError(f"{self.path}: infinite value in column {name!r}")
             if vmin < lo or vmax > hi:
@@ -304,8 +308,13 @@ class TraceFile:
             if col.null_count and name in ("kind", "phase"):
                 raise TraceError(f"{self.path}: null in column {name!r}")
             assert isinstance(col, pa.DictionaryArray)  # the header check guaranteed the type
-            used = col.dictionary.take(pc.unique(col.indices.drop_null()))
-            if len(used) and not pc.all(pc.is_in(used, value_set=allowed)).as_py():
+            used = np.unique(_present(col.indices))
+            if not len(used):
+                continue
+            words = col.dictionary.to_pylist()
+            if used[0] < 0 or used[-1] >= len(words):
+                raise TraceError(f"{self.path}: corrupt dictionary in column {name!r}")
+            if any(words[i] not in allowed for i in used.tolist()):
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
 
     def _check_strings(self, rb: pa.RecordBatch) -> None:
@@ -317,21 +326,85 @@ class TraceFile:
             if isinstance(strings, pa.DictionaryArray):  # origin
                 strings = strings.dictionary
             assert isinstance(strings, pa.StringArray)
-            lengths = pc.utf8_length(strings)
-            if lengths.null_count < len(lengths) and pc.max(lengths).as_py() > MAX_TEXT:
+            if _has_overlong(strings):
                 raise TraceError(
                     f"{self.path}: a string in column {name!r} is over {MAX_TEXT:,} characters"
                 )
 
     def _check_gpu_lists(self, rb: pa.RecordBatch) -> None:
-        width = pa.scalar(self.config.gpus, pa.int32())
         present = rb.schema.names
         for name in sorted(LIST_COLUMNS & set(present)):
             col = rb.column(name)
+            assert isinstance(col, pa.ListArray)  # the header check guaranteed the type
             if col.null_count < len(col):
-                lengths = pc.list_value_length(col).drop_null()
-                if pc.any(pc.not_equal(lengths, width)).as_py():
+                lengths = np.diff(col.offsets.to_numpy())
+                valid = _validity(col)
+                if valid is not None:
+                    lengths = lengths[valid]
+                if (lengths != self.config.gpus).any():
                     raise TraceError(f"{self.path}: {name!r} lists do not have one value per GPU")
+
+
+# The row checks below read Arrow buffers with numpy instead of calling pyarrow.compute: importing
+# pyarrow.compute costs ~27 ms, a tenth of `llmsim play`'s whole budget for its first byte.
+
+
+def _validity(arr: pa.Array[Any]) -> npt.NDArray[np.bool_] | None:
+    """Which entries of `arr` are not null, from its validity bitmap (None: no entry is null)."""
+    if arr.null_count == 0:
+        return None
+    bitmap = arr.buffers()[0]
+    if bitmap is None:  # every entry null
+        return np.zeros(len(arr), dtype=bool)
+    bits = np.unpackbits(_bytes(bitmap), bitorder="little")
+    valid: npt.NDArray[np.bool_] = bits[arr.offset : arr.offset + len(arr)].astype(bool)
+    return valid
+
+
+def _bytes(buf: pa.Buffer | None) -> npt.NDArray[np.uint8]:
+    """An Arrow buffer's bytes, without a copy."""
+    if buf is None:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(memoryview(buf), dtype=np.uint8)
+
+
+def _present(arr: pa.Array[Any]) -> npt.NDArray[Any]:
+    """The non-null values of an integer or floating-point array, read from its buffers (no
+    conversion, no copy unless some are null)."""
+    if arr.null_count == len(arr):
+        return np.zeros(0)
+    dtype = np.dtype(arr.type.to_pandas_dtype())
+    values: npt.NDArray[Any] = _bytes(arr.buffers()[1]).view(dtype)
+    values = values[arr.offset : arr.offset + len(arr)]
+    valid = _validity(arr)
+    return values if valid is None else values[valid]
+
+
+def _list_values(lists: pa.ListArray[Any]) -> pa.Array[Any]:
+    """The values the (possibly sliced) lists hold, one after another."""
+    offsets = lists.offsets
+    first, last = offsets[0].as_py(), offsets[len(offsets) - 1].as_py()
+    return lists.values.slice(first, last - first)
+
+
+def _has_overlong(strings: pa.StringArray) -> bool:
+    """Whether a string has more than MAX_TEXT characters. Its UTF-8 bytes bound its characters
+    from above, so only strings of more than MAX_TEXT bytes have their characters counted."""
+    if len(strings) == strings.null_count:
+        return False
+    _, offsets_buf, data_buf = strings.buffers()
+    start = strings.offset
+    offsets = _bytes(offsets_buf).view(np.int32)[start : start + len(strings) + 1]
+    sizes = np.diff(offsets)
+    valid = _validity(strings)
+    if valid is not None:
+        sizes = np.where(valid, sizes, 0)
+    data = _bytes(data_buf)
+    for i in np.flatnonzero(sizes > MAX_TEXT).tolist():
+        chunk = data[offsets[i] : offsets[i + 1]]
+        if np.count_nonzero((chunk & 0xC0) != 0x80) > MAX_TEXT:  # bytes that start a character
+            return True
+    return False
 
 
 def open_trace(path: Path | str) -> TraceFile:
