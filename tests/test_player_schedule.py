@@ -9,7 +9,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from playback import Recording, record
 from synthetic import write_trace
@@ -19,6 +22,7 @@ from llmsim.player.live.ansi import Styler
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import (
     GAP_BEFORE_RUN,
+    LEAD_IN,
     PAUSE_AFTER_RUN,
     Beat,
     ShowError,
@@ -28,7 +32,7 @@ from llmsim.player.scheduler.runner import Runner
 from llmsim.player.sinks import Frame
 from llmsim.player.sinks.terminal import TerminalSink
 from llmsim.player.views.renderer import RenderOptions, text_line
-from llmsim.player.views.segments import Line, Row
+from llmsim.player.views.segments import Line, Row, plain
 from llmsim.trace import open_trace
 
 
@@ -303,3 +307,44 @@ def test_no_playable_trace_is_an_error(tmp_path: Path) -> None:
     assert next(beats).notice is not None
     with pytest.raises(ShowError):
         next(beats)
+
+
+def _late(tmp_path: Path, trace: Path, silence: float) -> Path:
+    """`trace` with everything after its first row (the Initialization phase) `silence` later."""
+    table = pq.read_table(trace)
+    assert table.column("kind")[0].as_py() == "phase"
+    t = table.column("t").to_numpy().copy()
+    t[1:] += silence
+    path = tmp_path / "late.parquet"
+    pq.write_table(table.set_column(0, "t", pa.array(t)), path)
+    return path
+
+
+def _log_beats(path: Path, **kw: Any) -> list[tuple[float, list[str]]]:
+    options = PlayOptions(once=True, **kw)
+    return [
+        (beat.at, [plain((*line.prefix, *line.body)) for line in beat.logs])
+        for beat in iter_show([path], options, RenderOptions(), wall_start=1_800_000_000.0)
+        if beat.logs
+    ]
+
+
+def test_silence_before_the_first_visible_row_is_cut(tmp_path: Path, synthetic_trace: Path) -> None:
+    before = _log_beats(synthetic_trace, timestamps="trace")
+    after = _log_beats(_late(tmp_path, synthetic_trace, 30.0), timestamps="trace")
+    assert before[0][0] <= LEAD_IN  # the synthetic run shows something at once
+    assert after[0][0] <= LEAD_IN  # ... and so does the late one: its 30 s of nothing are cut
+    # From there on it plays in time, and prints the same lines.
+    gaps = [round(b[0] - a[0], 6) for a, b in itertools.pairwise(before)]
+    assert [round(b[0] - a[0], 6) for a, b in itertools.pairwise(after)] == gaps
+    assert len(after) == len(before)
+
+
+def test_after_a_cut_lead_in_wall_stamps_still_follow_the_clock(
+    tmp_path: Path, synthetic_trace: Path
+) -> None:
+    beats = _log_beats(_late(tmp_path, synthetic_trace, 30.0), timestamps="wall")
+    stamped = [(at, s) for at, lines in beats for line in lines if (s := _stamp(line, 2027))]
+    assert len(stamped) > 10
+    for at, stamp in stamped:
+        assert abs(stamp - (1_800_000_000.0 + at)) < 1.5, (at, stamp)

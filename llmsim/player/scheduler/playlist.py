@@ -43,6 +43,10 @@ MAX_BEAT_LINES: Final = 1_000  # log lines in one beat; more rows at one time sp
 LIVE_KINDS: Final = frozenset(
     {"phase", "progress", "step", "telemetry", "eval", "checkpoint", "incident", "summary"}
 )
+# Trace seconds of silence left before a run's first visible row: a real job prints nothing for
+# its first 10-20 s (srun, imports, CUDA init), which on a demo screen reads as "broken".
+LEAD_IN: Final = 1.0
+_VISIBLE_KINDS: Final = LIVE_KINDS - {"phase"}  # a phase row names a chapter, draws nothing
 SEPARATOR: Final = " · "  # between the model and the chapter in a marker
 
 
@@ -216,6 +220,8 @@ class _Run:
     def beats(self, events: Iterator[Event], errors: list[str]) -> Generator[Beat, None, float]:
         """Beats of the run; events at the same time merge into one beat. Returns its end."""
         catch_up, markers, pending, events = self._seek(events, errors)
+        if not catch_up and pending is not None:
+            pending, events = self._lead_in(pending, events)
         start = pending.t if pending is not None else 0.0
         self._stamp_from(start, catch_up[0].t if catch_up else start)
         logs = [line for ev in catch_up for line in self.renderer.lines(ev)]
@@ -271,6 +277,27 @@ class _Run:
             events = _guard(self.trace.events(), errors)
             return [], [], next(events, None), events
         return list(kept), chapter, ev, events
+
+    def _lead_in(self, first: Event, events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
+        """The run from `first` on, with the silence before its first visible row cut to
+        LEAD_IN (the rows before it, which show nothing, move up to the new start). Like
+        asciinema's idle-time limit, it changes when things appear, never what; the stamps
+        shown are taken from the new start, so they still follow the clock."""
+        quiet: list[Event] = []
+        ev: Event | None = first
+        while ev is not None and ev.kind not in _VISIBLE_KINDS and not self.renderer.prints(ev):
+            quiet.append(ev)
+            if len(quiet) > CATCH_UP_EVENTS:  # a run that shows nothing for long: leave it be
+                return quiet[0], itertools.chain(quiet[1:], events)
+            ev = next(events, None)
+        if not quiet:
+            return first, events
+        rest = itertools.chain([ev] if ev is not None else [], events)
+        if ev is None or ev.t - first.t <= LEAD_IN:
+            return quiet[0], itertools.chain(quiet[1:], rest)
+        begin = ev.t - LEAD_IN
+        moved = [q._replace(t=max(q.t, begin)) for q in quiet]
+        return moved[0], itertools.chain(moved[1:], rest)
 
     def _stamp_from(self, start: float, first_t: float) -> None:
         """Set the renderer's stamp base: the start shown now, never before the last stamp."""
