@@ -17,10 +17,12 @@ import pytest
 from playback import Recording, record
 from synthetic import write_trace
 
+from llmsim.bundled import BUNDLED_DIR
 from llmsim.player import PlayOptions, StartAt, play
 from llmsim.player.live.ansi import Styler
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import (
+    FRAME,
     GAP_BEFORE_RUN,
     LEAD_IN,
     PAUSE_AFTER_RUN,
@@ -348,3 +350,22 @@ def test_after_a_cut_lead_in_wall_stamps_still_follow_the_clock(
     assert len(stamped) > 10
     for at, stamp in stamped:
         assert abs(stamp - (1_800_000_000.0 + at)) < 1.5, (at, stamp)
+
+
+@pytest.mark.parametrize("speed", [1.0, 20.0])
+def test_rows_within_one_frame_are_drawn_as_one(speed: float) -> None:
+    path = BUNDLED_DIR / "llama-3-70b-pretrain.parquet"  # 16 ranks report memory 1 ms apart
+    events = list(open_trace(path).events())
+    assert any(0 < b.t - a.t < 0.002 for a, b in itertools.pairwise(events))
+    options = PlayOptions(once=True, speed=speed, timestamps="trace")
+    beats = list(iter_show([path], options, RenderOptions()))
+    # A window of rows opens at its first row and is drawn at its last: frames may come closer
+    # than FRAME in pairs, never three in one FRAME.
+    assert min(c.at - a.at for a, c in zip(beats, beats[2:], strict=False)) > FRAME
+    # Every row was fed: the lines printed are those of a play that draws every row.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("llmsim.player.scheduler.playlist.FRAME", 0.0)
+        every = list(iter_show([path], options, RenderOptions()))
+    assert len(beats) < len(every)
+    assert sum(len(b.logs) for b in beats) == sum(len(b.logs) for b in every) > 0
+    assert beats[-1].at == every[-1].at  # the last row is shown at its own time

@@ -38,6 +38,11 @@ if TYPE_CHECKING:  # the reader (pyarrow) is loaded when the first trace is open
 PAUSE_AFTER_RUN: Final = 4.0  # trace seconds the finished summary stays before the next run
 GAP_BEFORE_RUN: Final = 1.5  # trace seconds between "Starting new training run..." and the run
 CATCH_UP_EVENTS: Final = 64  # printing events kept from before a start point (a screenful)
+# Seconds of playback a frame gathers rows over: rows within this of a frame's first row
+# (Megatron's 16 memory reports 1 ms apart) are drawn as one frame, at the last one's time, as
+# no terminal shows more than ~60 frames a second. Counted in playback time, so a cast gets
+# the same frames as the terminal.
+FRAME: Final = 1 / 60
 MAX_BEAT_LINES: Final = 1_000  # log lines in one beat; more rows at one time split the beat
 # Kinds whose rows change what the live region shows (the others only print log lines).
 LIVE_KINDS: Final = frozenset(
@@ -218,7 +223,8 @@ class _Run:
         return ascii_fold(text) if self.show.render.ascii else text
 
     def beats(self, events: Iterator[Event], errors: list[str]) -> Generator[Beat, None, float]:
-        """Beats of the run; events at the same time merge into one beat. Returns its end."""
+        """Beats of the run; events within one frame of playback merge into one beat, shown at
+        the time of the last of them. Returns the run's end."""
         catch_up, markers, pending, events = self._seek(events, errors)
         if not catch_up and pending is not None:
             pending, events = self._lead_in(pending, events)
@@ -226,24 +232,27 @@ class _Run:
         self._stamp_from(start, catch_up[0].t if catch_up else start)
         logs = [line for ev in catch_up for line in self.renderer.lines(ev)]
         speed, feed = self.show.options.speed, self.renderer.feed
+        window = FRAME * speed  # trace seconds one frame of playback spans
         at, t = self.offset, start
         while pending is not None:
-            t = pending.t
-            at = self.offset + (t - start) / speed
+            limit = pending.t + window
             live = bool(catch_up)
             catch_up = []
-            while pending is not None and pending.t == t:
+            while pending is not None and pending.t <= limit:
+                t = pending.t
                 logs.extend(feed(pending))
                 live = live or pending.kind in LIVE_KINDS
                 mark = self.marker(pending)
                 if mark is not None:
                     markers.append(mark)
                 pending = next(events, None)
-                if len(logs) >= MAX_BEAT_LINES and pending is not None and pending.t == t:
-                    # Rows sharing one time without end: a beat of its own every so many
+                if len(logs) >= MAX_BEAT_LINES and pending is not None and pending.t <= limit:
+                    # Rows within one frame without end: a beat of its own every so many
                     # lines, so memory stays bounded and signals are looked at meanwhile.
+                    at = self.offset + (t - start) / speed
                     yield Beat(at, logs, live, self.renderer, at, tuple(markers))
                     logs, markers, live = [], [], False
+            at = self.offset + (t - start) / speed
             next_at = self.offset + (pending.t - start) / speed if pending is not None else None
             end = pending is None and not errors
             yield Beat(at, logs, live, self.renderer, next_at, tuple(markers), end)
