@@ -294,3 +294,33 @@ def test_summary_equals_the_events(runs: list[Run]) -> None:
 def test_runs_differ_in_utilisation(runs: list[Run]) -> None:
     util = [run.kind("summary").column("avg_gpu_util")[0].as_py() for run in runs]
     assert np.std(util) > 0.3 and max(util) < 99.9
+
+
+_NVML = re.compile(r"(Mn|Mx)(Pwr|Tmp|Utl|Clk)/Rnk: ([0-9.]+)(?:W|C|%|MHz)/(\d+)")
+
+
+def test_straggler_reports_read_the_gpus_telemetry(runs: list[Run]) -> None:
+    """Megatron's StragglerDetector reads NVML on every rank at the report: its extremes are
+    the extremes of what nvidia-smi shows at that moment, at the ranks that show them."""
+    columns = {"Pwr": "gpu_power", "Tmp": "gpu_temp", "Utl": "gpu_util", "Clk": "gpu_clock"}
+    checked = 0
+    for run in runs:
+        logs = run.kind("log")
+        times, texts = logs.column("t").to_pylist(), logs.column("text").to_pylist()
+        reports = [(t, x) for t, x in zip(times, texts, strict=True) if x and "MnPwr/Rnk" in x]
+        if not reports:
+            continue
+        tele = run.kind("telemetry")
+        tele_t = tele.column("t").to_numpy()
+        for t, text in reports:
+            row = max(0, int(np.searchsorted(tele_t, t, side="right")) - 1)
+            for side, name, value, rank in _NVML.findall(text):
+                readings = np.asarray(tele.column(columns[name])[row].as_py(), dtype=np.float64)
+                shown = float(value) / 1000 if name == "Pwr" else float(value)  # mW said W
+                extreme = readings.min() if side == "Mn" else readings.max()
+                assert abs(shown - extreme) <= 0.5, (run.plan.config.name, t, side, name)
+                assert abs(readings[int(rank)] - extreme) <= 0.5  # the rank that shows it
+                if name != "Pwr":
+                    assert float(value).is_integer()  # NVML reads whole units
+            checked += 1
+    assert checked >= 10

@@ -259,10 +259,10 @@ def _chunk(
     lr = lr_at(c.warmup_steps, c.total_steps, c.lr_peak, c.lr_min, ch.steps)
     table = _step_table(plan, ch, state, losses, grads, lr)
     segments = _pauses(plan, run, ctx, lm, streams, state, ch, losses)
-    run.extras(ctx, ch.steps, ch.t_end, lr, ch.times)
     _incidents(plan, ctx, tele, ch)
     segments = faults.chunk(plan, ctx, tele, ch.steps, ch.t_end, ch.times, segments)
     samples = tele.advance(ch.end, segments)
+    run.extras(ctx, ch.steps, ch.t_end, lr, ch.times, tele.reading)  # reports read the samples
     done = state.step + np.searchsorted(ch.t_end, samples.t, side="right")
     tele_rows = samples.table(done, np.minimum(done, c.total_steps - 1) // c.steps_per_epoch + 1)
     monitor = _monitor_lines(plan, samples, ch)

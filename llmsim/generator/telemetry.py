@@ -102,6 +102,22 @@ class Samples:
         return make_table(len(self.t), columns)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What NVML reports for every GPU at one sample (what torch.cuda's utilization(),
+    temperature(), power_draw() and clock_rate() return in a process at that moment)."""
+
+    util: npt.NDArray[np.float32]
+    temp: npt.NDArray[np.float32]
+    power: npt.NDArray[np.float32]  # W, as nvidia-smi shows it
+    clock: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, s: Samples, row: int) -> Reading:
+        """Row `row` of a block of samples."""
+        return cls(s.util[row], s.temp[row], s.power[row], s.clock[row])
+
+
 @dataclass
 class Levels:
     """Utilisation and power fraction of each activity for this run (from its physics)."""
@@ -175,6 +191,19 @@ class Telemetry:
         self.ema = 0.0
         self.episodes: list[TimedEpisode] = []
         self.outages: list[Outage] = []
+        self._recent: Samples | None = None  # the last block that held samples
+        self._before: Reading | None = None  # the sample before that block
+
+    def reading(self, t: float) -> Reading | None:
+        """The last sample at or before `t` (from the last two blocks advanced; the first sample
+        after `t` if there is none before it; None before any sample)."""
+        s = self._recent
+        if s is None:
+            return None
+        row = int(np.searchsorted(s.t, t, side="right")) - 1
+        if row >= 0:
+            return Reading.of(s, row)
+        return self._before if self._before is not None else Reading.of(s, 0)
 
     def add(self, episode: TimedEpisode) -> None:
         """An episode the train loop has placed in time."""
@@ -220,6 +249,9 @@ class Telemetry:
             health,
         )
         self._outages(out)
+        if self._recent is not None:
+            self._before = Reading.of(self._recent, len(self._recent.t) - 1)
+        self._recent = out
         return out
 
     def _outages(self, s: Samples) -> None:

@@ -5,14 +5,19 @@ player print the step, eval and checkpoint rows themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.stacks.context import Context, Ids
+from llmsim.generator.telemetry import Reading
 
-__all__ = ["Context", "Ids", "StackRun", "for_stack"]
+# The GPUs' readings at a time: what a stack that reports NVML figures reads then.
+Readings = Callable[[float], Reading | None]
+
+__all__ = ["Context", "Ids", "Readings", "StackRun", "for_stack"]
 
 
 class StackRun(Protocol):
@@ -47,8 +52,10 @@ class StackRun(Protocol):
         t_end: npt.NDArray[np.float64],
         lr: npt.NDArray[np.float64],
         step_time: npt.NDArray[np.float64],
+        readings: Readings,
     ) -> None:
-        """Side lines of a chunk of steps (reports, GC, profiler), at their times."""
+        """Side lines of a chunk of steps (reports, GC, profiler), at their times; `readings`
+        gives the GPUs' telemetry, which the chunk's samples already hold."""
         ...
 
     def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:

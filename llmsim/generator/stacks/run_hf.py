@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.stacks import deepspeed, fsdp, hf, launch, nccl
+from llmsim.generator.stacks import Readings, deepspeed, fsdp, hf, launch, nccl
 from llmsim.generator.stacks.context import Context
 
 ACCELERATE_CONFIG = "fsdp_config.yaml"
@@ -117,6 +117,7 @@ class HfRun:
         t_end: npt.NDArray[np.float64],
         lr: npt.NDArray[np.float64],
         step_time: npt.NDArray[np.float64],
+        readings: Readings,
     ) -> None:
         if ctx.config.stack != "hf-deepspeed":
             return

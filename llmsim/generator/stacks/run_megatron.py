@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.stacks import launch, megatron, nccl
+from llmsim.generator.stacks import Readings, launch, megatron, nccl
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.telemetry import Reading
 
 
 class MegatronRun:
@@ -60,6 +61,7 @@ class MegatronRun:
         t_end: npt.NDArray[np.float64],
         lr: npt.NDArray[np.float64],
         step_time: npt.NDArray[np.float64],
+        readings: Readings,
     ) -> None:
         c = ctx.config
         log = ctx.logger("train", "plain")
@@ -71,22 +73,23 @@ class MegatronRun:
             return
         for i in np.flatnonzero(steps % c.log_interval == 0):
             ctx.clock.t = float(t_end[i])
-            self._straggler(ctx, int(steps[i]), float(step_time[i]))
+            self._straggler(ctx, int(steps[i]), float(step_time[i]), readings(ctx.clock.t))
 
-    def _straggler(self, ctx: Context, step: int, step_s: float) -> None:
-        """StragglerDetector.report (megatron/core/utils.py) on rank 0."""
+    def _straggler(self, ctx: Context, step: int, step_s: float, now: Reading | None) -> None:
+        """StragglerDetector.report (megatron/core/utils.py) on rank 0. Power, temperature,
+        utilisation and clock are what NVML gives each rank at the report, as nvidia-smi shows
+        them then: integers (power in mW, labelled W), the extremes and their ranks."""
         c, rng = ctx.config, ctx.rng
         stamped = ctx.logger("train", "pylog-stamped", "megatron.core.utils")  # f"{now} | ..."
         log = ctx.logger("train", "pylog", "megatron.core.utils")
         n = c.gpus
         culprit = next((e for e in ctx.plan.episodes if e.first_step <= step <= e.last_step), None)
-        # the culprit is the extreme of every reading it moves; otherwise they scatter
-        worst = [culprit.gpu] * 5 if culprit else [int(r) for r in rng.integers(0, n, 5)]
+        # the culprit is the slowest rank; its clock and heat show in the readings themselves
+        worst = [culprit.gpu] * 2 if culprit else [int(r) for r in rng.integers(0, n, 2)]
         slow = worst[0]
         ms = step_s * 1000
         top = float(c.gpu_max_clock_mhz)
         tf = ctx.plan.fit.throughput.flops_per_token * c.global_batch_tokens / (step_s * n * 1e12)
-        low_clock = top * (1 - culprit.clock_drop) if culprit else top - 15 * rng.integers(1, 8)
         ranks = rng.integers(0, n, 8)  # the extremes of each reading
         tflops = tf / 3 * rng.uniform(0.97, 1.02, 8)  # et_flops: not tracing backward (amp 3)
         order = np.argsort(tflops)
@@ -94,7 +97,6 @@ class MegatronRun:
         if culprit:
             tflops[order[0]] = tf / 3 * (1 - culprit.slowdown)
             flops_ranks[order[0]] = slow
-        w = c.gpu_tdp_w * 1000  # torch.cuda.power_draw() is in mW; the report says W
         stall = next(
             (
                 f
@@ -104,15 +106,11 @@ class MegatronRun:
             None,
         )  # the rank whose batch came late has the longest get_batch time of the window
         data_ms = stall.seconds * 1000 if stall else float(rng.uniform(25, 60))
-        data_rank = stall.gpu if stall else worst[4]
+        data_rank = stall.gpu if stall else worst[1]
+        nvml = _nvml(ctx, now, top)
         stamped.info(
             f"| MnRtt/Rnk: {ms * 0.995:.2f}ms/{ranks[1]} | MxRtt/Rnk: {ms:.2f}ms/{slow} | "
-            f"MnPwr/Rnk: {w * rng.uniform(0.72, 0.8):.2f}W/{ranks[2]} | "
-            f"MxPwr/Rnk: {w * rng.uniform(0.9, 0.98):.2f}W/{ranks[3]} | "
-            f"MnTmp/Rnk: {rng.uniform(38, 46):.2f}C/{ranks[4]} | "
-            f"MxTmp/Rnk: {rng.uniform(60, 68) + (culprit.heat if culprit else 0):.2f}C/{worst[1]} | "
-            f"MnUtl/Rnk: {rng.integers(92, 98):.2f}%/{worst[2]} | MxUtl/Rnk: 100.00%/{ranks[5]} | "
-            f"MnClk/Rnk: {low_clock:.2f}MHz/{worst[3]} | MxClk/Rnk: {top:.2f}MHz/{ranks[6]} | "
+            f"{nvml}"
             # get_batch time: measured in ms, labelled "us" by the detector
             f"MnDRtt/Rnk: {rng.uniform(5, 20):.2f}us/{ranks[7]} | "
             f"MxDRtt/Rnk: {data_ms:.2f}us/{data_rank} | "
@@ -130,3 +128,30 @@ class MegatronRun:
     def close(self, ctx: Context) -> None:
         if ctx.config.launcher == "torchrun":
             launch.torchrun_end(ctx, info=False)
+
+
+def _nvml(ctx: Context, now: Reading | None, top: float) -> str:
+    """The report's power/temperature/utilisation/clock fields: minimum and maximum over the
+    ranks of the readings at the report, each with its rank."""
+    if now is None:  # no sample yet (a report within the first seconds): the nominal figures
+        n = ctx.config.gpus
+        now = Reading(
+            np.full(n, 100.0, np.float32),
+            np.full(n, 40.0, np.float32),
+            np.full(n, 0.8 * ctx.config.gpu_tdp_w, np.float32),
+            np.full(n, top, np.float32),
+        )
+    # nvidia-smi shows whole watts; NVML's milliwatts carry the part it rounded away
+    mw = np.round(now.power.astype(np.float64) * 1000 + ctx.rng.uniform(-499, 499, len(now.power)))
+    fields = []
+    for name, values, unit in (
+        ("Pwr", mw, "W"),
+        ("Tmp", np.round(now.temp), "C"),
+        ("Utl", np.round(now.util), "%"),
+        ("Clk", np.round(now.clock), "MHz"),
+    ):
+        lo, hi = int(np.argmin(values)), int(np.argmax(values))
+        fields.append(
+            f"Mn{name}/Rnk: {values[lo]:.2f}{unit}/{lo} | Mx{name}/Rnk: {values[hi]:.2f}{unit}/{hi} | "
+        )
+    return "".join(fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.stacks import launch, nccl, titan
+from llmsim.generator.stacks import Readings, launch, nccl, titan
 from llmsim.generator.stacks.context import Context
 
 PROFILE_FREQ = 100  # [profiling] profile_freq of the shipped llama3 configs
@@ -55,6 +55,7 @@ class TitanRun:
         t_end: npt.NDArray[np.float64],
         lr: npt.NDArray[np.float64],
         step_time: npt.NDArray[np.float64],
+        readings: Readings,
     ) -> None:
         log = titan.logger(ctx, "train")
         gc = ctx.plan.flags.gc_freq
