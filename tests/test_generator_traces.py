@@ -306,8 +306,10 @@ def test_straggler_reports_read_the_gpus_telemetry(runs: list[Run]) -> None:
     checked = 0
     for run in runs:
         logs = run.kind("log")
-        times, texts = logs.column("t").to_pylist(), logs.column("text").to_pylist()
-        reports = [(t, x) for t, x in zip(times, texts, strict=True) if x and "MnPwr/Rnk" in x]
+        times, texts = logs.column("t").to_numpy(), logs.column("text").to_pylist()
+        reports = [
+            (float(t), x) for t, x in zip(times, texts, strict=True) if x and "MnPwr/Rnk" in x
+        ]
         if not reports:
             continue
         tele = run.kind("telemetry")
