@@ -237,11 +237,12 @@ def to_text(info: dict[str, Any]) -> str:
         f"NCCL {c['nccl_version']}",
         f"  model      {c['model']}  {c['params']:,} params  "
         f"({c['layers']} layers, hidden {c['hidden']}, {c['heads']} heads, vocab {c['vocab']:,})",
-        f"  cluster    {c['gpus']} x {c['gpu']}  ({c['nodes']} nodes; tp {c['tp']} pp {c['pp']} "
+        f"  cluster    {c['gpus']} x {c['gpu']}  ({c['nodes']} node{'s' if c['nodes'] != 1 else ''}; "
+        f"tp {c['tp']} pp {c['pp']} "
         f"dp {c['dp']}; {c['strategy']})",
         f"  batch      {c['global_batch']} x {c['seq_len']} = {c['global_batch_tokens']:,} tokens/step; "
         f"lr {c['lr_peak']:.2e} {c['schedule']}, warm-up {c['warmup_steps']}",
-        f"  schedule   {c['epochs']} epoch(s) x {c['steps_per_epoch']:,} steps = {c['total_steps']:,}"
+        f"  schedule   {c['epochs']} epoch{'s' if c['epochs'] != 1 else ''} x {c['steps_per_epoch']:,} steps = {c['total_steps']:,}"
         + (f"; this window resumes after step {c['resume_step']:,}" if c["resume_step"] else ""),
         "  phases     " + ", ".join(f"{k} {v:.0f}s" for k, v in info["phases_s"].items()),
         f"  duration   {info['duration_s']:.0f} s simulated",

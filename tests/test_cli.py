@@ -172,6 +172,7 @@ def test_info_takes_several_traces_and_bundled_names(
     status, out, _ = run(capfd, "info", "llama-3-8b-sft", *map(str, generated))
     assert status == 0
     assert out.count("  model      ") == 1 + len(generated)
+    assert "(1 node; " in out and "  schedule   3 epochs x " in out  # the bundled 8-GPU fine-tune
     for path in generated:
         config = open_trace(path).config
         assert config.name in out and f"{config.params:,}" in out
