@@ -8,10 +8,16 @@ screen as it is written, so a test can look at the screen after any frame. `Tmux
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import shlex
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +28,7 @@ from pathlib import Path
 import pyte
 import pytest
 
+from llmsim.player import play
 from llmsim.player.live.ansi import Styler
 from llmsim.player.options import PlayOptions, StartAt
 from llmsim.player.scheduler.clock import Clock
@@ -181,3 +188,44 @@ def tmux_running(argv: Sequence[str], cols: int, rows: int) -> Iterator[Tmux]:
 
 
 LLMSIM = [sys.executable, "-m", "llmsim"]
+
+
+def play_on_pty(
+    traces: Sequence[Path],
+    options: PlayOptions,
+    *,
+    clock: Clock | None = None,
+    on_frame: Callable[[float, float], None] | None = None,
+    raw_newlines: bool = False,
+) -> tuple[int, bytes]:
+    """play() in this process on a 100x30 pty that a thread drains: its status and the bytes.
+
+    With `raw_newlines` the tty does not turn \\n into \\r\\n, so the bytes are the ones play
+    wrote (to compare with a cast)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    if raw_newlines:
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        status = play(list(traces), options, fd=slave, clock=clock, report=print, on_frame=on_frame)
+    finally:
+        os.close(slave)
+        reader.join(timeout=30)
+        os.close(master)
+    return status, bytes(received)

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import json
-import os
-import pty
 import re
 import shutil
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, Browser
+from playback import play_on_pty
 
 from llmsim.errors import InputError, UsageError
-from llmsim.player import CastOptions, PlayOptions, StartAt, export_cast, play
+from llmsim.player import CastOptions, PlayOptions, StartAt, export_cast
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.sinks import gif
 from llmsim.trace import open_trace
@@ -77,30 +72,10 @@ def test_asciinema_cat_prints_exactly_the_output(v2_cast: Path) -> None:
 
 def test_cast_equals_what_play_writes_to_a_terminal(v2_cast: Path, synthetic_trace: Path) -> None:
     """Same trace, same size, a clock that never falls behind: identical bytes."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    attrs = termios.tcgetattr(slave)
-    attrs[1] &= ~termios.ONLCR  # compare the bytes play wrote, not the tty's translation
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    received = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            received.extend(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
     options = PlayOptions(once=True, timestamps="trace", color="always", ascii=False)
-    status = play([synthetic_trace], options, fd=slave, clock=Clock.virtual(), report=print)
-    os.close(slave)
-    reader.join(timeout=30)
-    os.close(master)
+    status, received = play_on_pty(
+        [synthetic_trace], options, clock=Clock.virtual(), raw_newlines=True
+    )
     assert status == 0
     _, events = _events(v2_cast.read_text("utf-8"))
     assert received.decode("utf-8") == _output(events)

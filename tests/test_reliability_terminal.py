@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import pty
 import re
 import shlex
 import shutil
@@ -23,7 +22,6 @@ import struct
 import subprocess
 import sys
 import termios
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any
 
 import pyte
 import pytest
-from playback import Recording, record, tmux_running
+from playback import Recording, play_on_pty, record, tmux_running
 from reliability_kit import (
     DONE,
     LLMSIM,
@@ -43,7 +41,7 @@ from reliability_kit import (
 )
 from synthetic import write_trace
 
-from llmsim.player import PlayOptions, StartAt, play
+from llmsim.player import PlayOptions, StartAt
 from llmsim.player.live.control import CODES, Op
 from llmsim.player.play import resolve_ascii
 from llmsim.player.sinks.terminfo import cursor_addressing
@@ -339,31 +337,7 @@ def _play_on_a_pty(
     options: PlayOptions | None = None,
     on_frame: Callable[[float, float], None] | None = None,
 ) -> tuple[int, bytes]:
-    """play() in this process on a 100x30 pty (a thread drains it): status and bytes."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    received = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            received.extend(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    options = options or PlayOptions(once=True, speed=1e6)
-    try:
-        status = play([trace], options, fd=slave, report=print, on_frame=on_frame)
-    finally:
-        os.close(slave)
-        reader.join(timeout=30)
-        os.close(master)
-    return status, bytes(received)
+    return play_on_pty([trace], options or PlayOptions(once=True, speed=1e6), on_frame=on_frame)
 
 
 @pytest.mark.parametrize("term", ["dumb", "unknown", "vt52", "no-such-terminal", "xterm"])
