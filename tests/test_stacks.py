@@ -145,6 +145,26 @@ def test_each_stack_shows_its_signature_lines(
             assert any(needle in ln for ln in lines), (config.name, needle)
 
 
+def test_hf_fsdp_is_configured_where_its_launcher_needs_it(
+    runs: dict[str, list[tuple[RunConfig, list[str]]]],
+) -> None:
+    """torchrun starts plain processes: FSDP must come from the Trainer's own `--fsdp`, and its
+    sharded state dict is what accelerate's fsdp_utils save lines report. DeepSpeed runs have
+    no FSDP."""
+    for config, lines in runs["hf"]:
+        assert config.launcher == "torchrun"
+        assert (
+            "fsdp=[<FSDPOption.FULL_SHARD: 'full_shard'>, <FSDPOption.AUTO_WRAP: 'auto_wrap'>],"
+            in lines
+        )
+        assert any(
+            ln.startswith("fsdp_config={'state_dict_type': 'SHARDED_STATE_DICT'") for ln in lines
+        )
+        assert any("fsdp_utils - Saving model to " in ln and ln.endswith("_0") for ln in lines)
+    for config, lines in runs["hf-deepspeed"]:
+        assert "fsdp=[]," in lines, config.name
+
+
 def test_resumed_runs_say_where_they_continue(
     runs: dict[str, list[tuple[RunConfig, list[str]]]],
 ) -> None:

@@ -30,9 +30,9 @@ class Era:
 # torch 2.8.0 pins CUDA 12.8 / NCCL 2.27.3, torch 2.9.x CUDA 12.8 / NCCL 2.27.5 (wheel metadata).
 ERAS: Final[dict[Stack, Era]] = {
     # transformers 4.57.1 (2025-10-14), accelerate 1.11.0 (2025-10-20)
-    "hf": Era(
-        "1.11.0", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_918_400.0, ("torchrun", "accelerate")
-    ),
+    # torchrun only: what the run prints (torch's OMP banner, which `accelerate launch` silences by
+    # setting OMP_NUM_THREADS; torchrun's traceback) and FSDP through the Trainer's `--fsdp`
+    "hf": Era("1.11.0", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_918_400.0, ("torchrun",)),
     # DeepSpeed 0.18.0 (2025-10-07) with the same transformers
     "hf-deepspeed": Era(
         "0.18.0", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_400_000.0, ("deepspeed",)

@@ -94,6 +94,18 @@ def process_warnings(ctx: Context, ranks: list[int]) -> None:
         )
 
 
+# How __post_init__ leaves `--fsdp "full_shard auto_wrap"` (a list of FSDPOption, printed by
+# repr) and an fsdp.json of {"state_dict_type": "SHARDED_STATE_DICT"} (its keys, then the
+# defaults it adds): sharded saves are what accelerate's fsdp_utils lines report.
+FSDP_ARGUMENTS: Final[dict[str, str]] = {
+    "fsdp": "[<FSDPOption.FULL_SHARD: 'full_shard'>, <FSDPOption.AUTO_WRAP: 'auto_wrap'>]",
+    "fsdp_config": (
+        "{'state_dict_type': 'SHARDED_STATE_DICT', 'min_num_params': 0, 'xla': False, "
+        "'xla_fsdp_v2': False, 'xla_fsdp_grad_ckpt': False}"
+    ),
+}
+
+
 def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
     """`Training/evaluation parameters TrainingArguments(...)` from the main process."""
     c, s = ctx.config, ctx.plan.schedule
@@ -130,6 +142,8 @@ def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
     }
     if c.kind == "pretrain":  # a streamed corpus: the step count drives the run
         overrides["max_steps"] = c.total_steps
+    if c.stack == "hf":  # torchrun + `--fsdp "full_shard auto_wrap" --fsdp_config fsdp.json`
+        overrides.update(FSDP_ARGUMENTS)
     lines = training_arguments(overrides)
     script_log(ctx).info(f"Training/evaluation parameters {lines[0]}", dt=0.01)
     ctx.init.lines(lines[1:])

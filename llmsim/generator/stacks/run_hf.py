@@ -1,4 +1,4 @@
-"""A Hugging Face Trainer run: FSDP through accelerate/torchrun, or DeepSpeed ZeRO."""
+"""A Hugging Face Trainer run: FSDP through torchrun and the Trainer's `--fsdp`, or DeepSpeed ZeRO."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import numpy.typing as npt
 
 from llmsim.generator.stacks import Readings, deepspeed, fsdp, hf, launch, nccl
 from llmsim.generator.stacks.context import Context
-
-ACCELERATE_CONFIG = "fsdp_config.yaml"
 
 
 def script_args(ctx: Context) -> str:
