@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 
 from llmsim.sanitize import clean_name
 from llmsim.trace import TraceFile, open_trace
+from llmsim.trace.vocab import STACK_NAMES, Stack
+from llmsim.units import format_clock
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 # Version of the --json layout. 1: one trace's report as the document. 2: {"format": 2,
@@ -198,20 +200,6 @@ def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def sparkline(values: list[float], width: int) -> str:
-    """Bucket means of `values` drawn with block glyphs (lowest ▁, highest █)."""
-    if not values or width <= 0:
-        return ""
-    n = len(values)
-    buckets = min(width, n)
-    means = []
-    for b in range(buckets):
-        lo, hi = b * n // buckets, (b + 1) * n // buckets
-        chunk = values[lo:hi]
-        means.append(sum(chunk) / len(chunk))
-    return _spark(means)
-
-
 def _spark(means: list[float]) -> str:
     if not means:
         return ""
@@ -268,7 +256,7 @@ def to_text(info: dict[str, Any]) -> str:
         if s["restarts"]:
             lines.append(
                 f"  restarts   {s['restarts']}: {_fmt(s['steps_redone'], ',')} steps redone, "
-                f"{_clock(s['time_lost_s'] or 0.0)} lost"
+                f"{format_clock(s['time_lost_s'] or 0.0)} lost"
             )
     return "\n".join(lines)
 
@@ -281,28 +269,15 @@ def _incident_lines(info: dict[str, Any]) -> list[str]:
         head = "  incidents  " if i == 0 else "             "
         extra = f" (on {clean_name(inc['new_host'])})" if inc["new_host"] else ""
         label = clean_name(inc["label"] or inc["kind"] or "incident")
-        out.append(f"{head}{_clock(inc['t_s'])} {label}{extra}")
+        out.append(f"{head}{format_clock(inc['t_s'])} {label}{extra}")
     more = info["incidents_total"] - len(listed)
     if more > 0:
         out.append(f"             … and {more:,} more")
     return out
 
 
-def _clock(seconds: float) -> str:
-    """Trace time as MM:SS, or H:MM:SS from an hour on."""
-    s = int(seconds) if seconds > 0 else 0
-    hours, rest = divmod(s, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def _stack_name(stack: str) -> str:
-    from llmsim.trace.vocab import STACK_NAMES
-
-    for key, name in STACK_NAMES.items():
-        if key == stack:
-            return name
-    return stack
+    return STACK_NAMES.get(cast(Stack, stack), stack)  # an unknown stack shows as it is
 
 
 def _fmt(value: Any, spec: str) -> str:

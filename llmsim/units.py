@@ -101,6 +101,17 @@ def format_size(size: float) -> str:
     return f"{int(size)} B"
 
 
+def format_clock(seconds: float) -> str:
+    """A clock position as tqdm prints it: MM:SS, or H:MM:SS from one hour on (the inverse of
+    parse_clock, whole seconds; negative counts as 0)."""
+    s = int(seconds) if seconds > 0 else 0
+    hours, rest = divmod(s, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes:02d}:{secs:02d}"
+
+
 def parse_clock(text: str) -> float | None:
     """Seconds in a clock position 'MM:SS' or 'H:MM:SS' (None if `text` is not one)."""
     m = _CLOCK.fullmatch(text.strip())

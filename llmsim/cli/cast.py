@@ -12,7 +12,6 @@ from llmsim.cli.params import THEMES, SpeedOption, StartAtOption, TracesArgument
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError
 
-SUFFIXES: Final = (".cast", ".html", ".gif")
 FORMATS: Final = ("v2", "v3")
 COLS: Final = (20, 1000)
 ROWS: Final = (5, 500)
@@ -111,7 +110,6 @@ def cast(
         raise UsageError("--loop applies to .html and .gif output")
     if theme_name is not None and suffix != ".html":
         raise UsageError("--theme applies to .html output")
-    from llmsim.bundled import bundled_traces
     from llmsim.cli.signals import terminate_as_interrupt
     from llmsim.player import export_cast
     from llmsim.player.options import CastOptions
@@ -128,7 +126,7 @@ def cast(
         loop=loop,
         theme=theme_name,
     )
-    paths = params.resolve_traces(traces) if traces else bundled_traces()
+    paths = params.resolve_traces(traces or [])  # none: export_cast takes the bundled runs
     with terminate_as_interrupt():
         status = export_cast(paths, output, options, report=report.warn)
     if status:  # some trace was skipped (each said so): the recording holds the others
@@ -138,6 +136,8 @@ def cast(
 def _check_output(output: str) -> str:
     if output == "-":
         return "-"
+    from llmsim.player.cast import SUFFIXES  # the formats export_cast writes
+
     suffix = Path(output).suffix.lower()
     if suffix not in SUFFIXES:
         raise UsageError(

@@ -311,9 +311,7 @@ class TraceFile:
             used = np.unique(_present(col.indices))
             if not len(used):
                 continue
-            words = col.dictionary.to_pylist()
-            if used[0] < 0 or used[-1] >= len(words):
-                raise TraceError(f"{self.path}: corrupt dictionary in column {name!r}")
+            words = col.dictionary.to_pylist()  # indices in range: _validate checked them
             if any(words[i] not in allowed for i in used.tolist()):
                 raise TraceError(f"{self.path}: unknown value in column {name!r}")
 

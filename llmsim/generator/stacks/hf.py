@@ -18,6 +18,7 @@ from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hfargs import training_arguments
 from llmsim.generator.stacks.hfconfig import config_block, generation_block
+from llmsim.units import format_clock
 
 SCRIPT: Final = "train.py"
 # transformers 4.57.1: file:line of each logger call used here.
@@ -229,13 +230,7 @@ def _model_cls(ctx: Context) -> str:
 def _bar(desc: str, n: int, seconds: float, unit: str) -> str:
     """A finished tqdm bar as a log file keeps it (10-cell bar, no terminal width)."""
     rate = n / max(seconds, 1e-3)
-    return f"{desc}: 100%|██████████| {n}/{n} [{_clock(seconds)}<00:00, {rate:.2f} {unit}/s]"
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+    return f"{desc}: 100%|██████████| {n}/{n} [{format_clock(seconds)}<00:00, {rate:.2f} {unit}/s]"
 
 
 def prepare_data(ctx: Context) -> None:

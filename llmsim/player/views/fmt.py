@@ -9,17 +9,12 @@ from __future__ import annotations
 import math
 from typing import Final
 
+from llmsim.units import format_clock
+
 _SI: Final = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
 
 
-def clock(seconds: float) -> str:
-    """tqdm's elapsed/remaining format: MM:SS, or H:MM:SS from one hour on."""
-    s = int(seconds) if seconds > 0 else 0
-    hours, rest = divmod(s, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes:02d}:{secs:02d}"
+clock = format_clock  # tqdm's elapsed/remaining format
 
 
 def duration(seconds: float) -> str:
