@@ -236,7 +236,7 @@ def _losses(plan: RunPlan, lm: LossModel, steps: I64, rng: np.random.Generator) 
     raw = lm.losses(steps.astype(np.float64), rng, decimals)
     if c.stack == "torchtitan":  # prints the step's own loss
         return raw
-    return st.window_loss_means(steps, raw, c.log_interval, decimals)
+    return st.window_loss_means(c, steps, raw, decimals)
 
 
 def _chunk(

@@ -15,6 +15,8 @@ import numpy.typing as npt
 
 from llmsim.generator.episodes import slowdown_at
 from llmsim.generator.plan import RunPlan
+from llmsim.trace.cadence import printed_steps
+from llmsim.trace.config import RunConfig
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -61,13 +63,13 @@ def window_means(steps: I64, times: F64, log: int) -> F64:
     return out
 
 
-def window_loss_means(steps: I64, losses: F64, log: int, decimals: int) -> F64:
+def window_loss_means(config: RunConfig, steps: I64, losses: F64, decimals: int) -> F64:
     """Losses where printed steps carry the mean of their window (HF, Megatron average)."""
-    window = window_ids(steps, log)
+    window = window_ids(steps, config.log_interval)
     _, start, counts = np.unique(window, return_index=True, return_counts=True)
     means = np.add.reduceat(losses, start) / counts
     ends = start + counts - 1
     out = losses.copy()
-    printed = ((steps[ends] % log) == 0) | (steps[ends] == 1)
+    printed = printed_steps(config, steps[ends])
     out[ends[printed]] = np.round(means[printed], decimals)
     return out

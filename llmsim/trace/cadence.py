@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from llmsim.trace.config import RunConfig
 
 
@@ -18,3 +21,11 @@ def prints_step(config: RunConfig, step: int) -> bool:
     if config.stack == "megatron":
         return False
     return step == 1
+
+
+def printed_steps(config: RunConfig, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """prints_step for an array of steps (the generator's chunks)."""
+    printed: npt.NDArray[np.bool_] = steps % config.log_interval == 0
+    if config.stack != "megatron":
+        printed |= steps == 1
+    return printed
