@@ -169,6 +169,24 @@ def test_a_restart_on_a_spare_node_renames_that_node_in_the_grid(synthetic_trace
     assert "spare-007" in after and "node-a02" not in after and "node-a01" in after
 
 
+def test_the_end_of_an_incident_focus_is_a_new_version(synthetic_trace: Path) -> None:
+    """A sink may keep a region while `version` stays the same (the terminal does): the time
+    a node's incident focus runs out must change it, even on a row that only prints a line."""
+    trace = open_trace(synthetic_trace)
+    renderer = Renderer(trace.config, RenderOptions())
+    events = list(trace.events())
+    telemetry = next(e for e in events if e.kind == "telemetry")
+    log = next(e for e in events if e.kind == "log")
+    renderer.feed(telemetry)
+    renderer.feed(telemetry._replace(kind="incident", op="ecc", rank=9, text="ECC", elapsed=3.0))
+    focused, version = plain_text(renderer.region(120, 60)), renderer.version
+    renderer.feed(log._replace(t=telemetry.t + 1.0))  # still in focus: nothing changes
+    assert renderer.version == version
+    renderer.feed(log._replace(t=telemetry.t + 10.0))  # the focus has run out
+    assert renderer.version != version
+    assert plain_text(renderer.region(120, 60)) == focused  # two nodes: both shown either way
+
+
 def plain_text(rows: list[Row]) -> str:
     return "\n".join(plain(r) for r in rows)
 

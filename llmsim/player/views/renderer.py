@@ -114,9 +114,11 @@ class Renderer:
         return [_clean_line(x) for x in make(ev)] if make is not None else []
 
     def update(self, ev: Event) -> None:
-        """Change the state by one event (no formatting)."""
+        """Change the state by one event (no formatting). `version` changes whenever the region
+        may: with the event's own state, and when time ends a node's incident focus."""
         self._now = ev.t
         kind = ev.kind
+        changed = True
         if kind == "telemetry":
             self._telemetry = ev
         elif kind == "step":
@@ -145,8 +147,20 @@ class Renderer:
             self._ops.clear()
             self._step = self._telemetry = None
         else:
-            return
-        self.version += 1
+            changed = False
+        if self._refocus() or changed:
+            self.version += 1
+
+    def _refocus(self) -> bool:
+        """Drop the incident focus that has run out by now; True if the focused nodes changed."""
+        if not self._focus:
+            return False
+        now = self._now
+        live = {n: until for n, until in self._focus.items() if until >= now}
+        if len(live) == len(self._focus):
+            return False
+        self._focus = live
+        return True
 
     def region(self, cols: int, rows: int) -> list[Row]:
         """The live region for the state so far, on a terminal of `cols` × `rows`."""
@@ -173,7 +187,7 @@ class Renderer:
         ev = self._telemetry
         if ev is None or rows <= 0:
             return []
-        focus = frozenset(n for n, until in self._focus.items() if until >= self._now)
+        focus = frozenset(self._focus)  # _refocus keeps only the nodes still in focus
         key = (id(ev), width, rows, focus)
         hit = self._cache.get("grid")
         if hit is None or hit[0] != key:
