@@ -20,6 +20,7 @@ from llmsim.generator.layout import Layout, Recompute
 from llmsim.generator.memory import Memory, memory
 from llmsim.generator.options import GeneratorError
 from llmsim.generator.throughput import Throughput, step_time
+from llmsim.trace.vocab import HF_STACKS
 
 FILL_MAX: Final = 0.93  # of nvidia-smi's total: above this a real run would OOM sooner or later
 PRETRAIN_BATCH_CAP: Final = 16 * 2**20  # tokens per optimizer step (published runs: <= ~16M)
@@ -90,7 +91,7 @@ def target_tokens(choice: Choice, rng: np.random.Generator) -> int:
     n = param_count(choice.model)
     if choice.kind == "finetune":
         return int(rng.choice((2**18, 2**19, 2**20, 2**21)))
-    if choice.stack in ("hf", "hf-deepspeed"):  # continued pretraining
+    if choice.stack in HF_STACKS:  # continued pretraining
         return int(rng.choice((2**19, 2**20, 2**21)))
     if n < 2e9:
         options: tuple[int, ...] = (2**20, 2**21)

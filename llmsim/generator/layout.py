@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from llmsim.generator.models import ModelSpec
-from llmsim.trace.vocab import Stack
+from llmsim.trace.vocab import HF_STACKS, Stack
 
 Recompute = Literal["none", "selective", "full"]
 GPUS_PER_NODE: Final = 8
@@ -72,7 +72,7 @@ def stage_split(layers: int, pp: int) -> tuple[int, ...] | None:
 
 def candidates(spec: ModelSpec, stack: Stack, gpus: int) -> list[tuple[int, int]]:
     """(tp, pp) pairs the stack would use for this model and GPU count, smallest first."""
-    if stack in ("hf", "hf-deepspeed"):
+    if stack in HF_STACKS:
         return [(1, 1)]
     if stack == "torchtitan":  # FSDP2 + TP (the shipped 70B/405B configs use TP 8, no PP)
         return [(tp, 1) for tp in (1, 8) if tp_allowed(spec, tp, gpus) and gpus % tp == 0]

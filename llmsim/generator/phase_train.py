@@ -30,6 +30,7 @@ from llmsim.generator.stacks.context import Attempt
 from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Samples, Segment, Telemetry, TimedEpisode
 from llmsim.generator.timing import checkpoint_bytes, export_bytes
 from llmsim.trace.config import RunConfig
+from llmsim.trace.vocab import HF_STACKS
 from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
@@ -340,7 +341,7 @@ def _evaluate(
         "batches",
         min(c.eval_batches, 10),
     )
-    decimals = None if c.stack in ("hf", "hf-deepspeed") else LOSS_DECIMALS.get(c.stack, 4)
+    decimals = None if c.stack in HF_STACKS else LOSS_DECIMALS.get(c.stack, 4)
     val = lm.validation(step, train_loss, streams.evals, decimals)
     if val < state.best_val:
         state.best_val, state.patience = val, 0

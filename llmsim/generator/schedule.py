@@ -20,7 +20,7 @@ from llmsim.generator.fit import Fit
 from llmsim.generator.models import ModelSpec
 from llmsim.generator.options import DurationTooShort, GeneratorError
 from llmsim.trace.config import MAX_STEPS
-from llmsim.trace.vocab import RunKind, Stack
+from llmsim.trace.vocab import HF_STACKS, RunKind, Stack
 
 MIN_WINDOW: Final = 12  # fewest steps a trace shows
 SCHEDULE_DAYS: Final = (20.0, 90.0)  # wall-clock length of a whole pretraining schedule
@@ -157,7 +157,7 @@ def _pretrain_tokens(
     gets through in a season (a schedule nobody could finish is a tell).
     """
     n = param_count(spec)
-    if stack in ("hf", "hf-deepspeed"):  # a continued-pretraining stage of a few billion tokens
+    if stack in HF_STACKS:  # a continued-pretraining stage of a few billion tokens
         corpus = CORPORA[int(rng.integers(0, len(CORPORA)))]
         return corpus.hub_id, corpus.tokens, int(float(rng.uniform(1.0, 8.0)) * 1e9)
     pool = [c for c in CORPORA if stack != "torchtitan" or c.short in TITAN_CORPORA]
@@ -177,7 +177,7 @@ def _lr(kind: RunKind, stack: Stack, spec: ModelSpec, rng: np.random.Generator) 
     if kind == "finetune":
         options = (2e-4, 1e-4, 5e-5, 2e-5) if n < 10e9 else (5e-5, 2e-5, 1e-5)
         return float(rng.choice(options))
-    if stack in ("hf", "hf-deepspeed"):
+    if stack in HF_STACKS:
         return float(rng.choice((3e-5, 2e-5, 1e-5)))
     return 3e-4 if n <= 13.5e9 else 1.5e-4 if n <= 75e9 else 8e-5
 
@@ -209,7 +209,7 @@ def pretrain(
     )
     gbt = fit.global_batch * fit.seq_len
     estimate = max(math.ceil(tokens / gbt), window + ckpt_every)
-    if stack in ("hf", "hf-deepspeed") and estimate <= window + ckpt_every:
+    if stack in HF_STACKS and estimate <= window + ckpt_every:
         resume = 0  # the whole (short) stage fits in the trace
     else:
         resume = max(ckpt_every, (estimate - window) // ckpt_every * ckpt_every)
@@ -220,7 +220,7 @@ def pretrain(
         raise GeneratorError(f"the schedule would need {total:,} steps; at most {MAX_STEPS:,}")
     warmup = (
         max(10, round(0.02 * total))
-        if stack in ("hf", "hf-deepspeed")
+        if stack in HF_STACKS
         else min(8000, max(500, nice(0.005 * total)))
     )
     peak = _lr("pretrain", stack, spec, rng)

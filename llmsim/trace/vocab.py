@@ -67,6 +67,10 @@ Op = Literal[
     "write_shards",  # export: writing the weight files
 ]
 OPS: Final[tuple[Op, ...]] = get_args(Op)
+# The export tool's own operations (its bars stay in the log, as tqdm's leave=True does).
+EXPORT_OPS: Final[frozenset[Op]] = frozenset(
+    {"merge_weights", "optimize", "serialize", "write_shards"}
+)
 
 # Units of `done`/`total`.
 Unit = Literal["shards", "layers", "tensors", "batches", "samples", "steps", "B", "files"]
@@ -75,6 +79,7 @@ UNITS: Final[tuple[Unit, ...]] = get_args(Unit)
 # The software stack that trained the run (config.stack).
 Stack = Literal["hf", "hf-deepspeed", "megatron", "torchtitan"]
 STACKS: Final[tuple[Stack, ...]] = get_args(Stack)
+HF_STACKS: Final[frozenset[Stack]] = frozenset({"hf", "hf-deepspeed"})  # the Trainer's runs
 STACK_NAMES: Final[dict[Stack, str]] = {
     "hf": "Hugging Face Trainer + Accelerate/FSDP",
     "hf-deepspeed": "Hugging Face Trainer + DeepSpeed ZeRO",

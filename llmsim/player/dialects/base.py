@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 # (text, palette style name or None). Style names are the player's palette keys
-# (llmsim.player.style.PALETTE): "time", "origin", the level names, "metric_*", ...
+# (llmsim.player.views.palette.PALETTE): "time", "origin", the level names, "metric_*", ...
 Segment = tuple[str, str | None]
 LEVEL_INITIAL: Final = {"DEBUG": "D", "INFO": "I", "WARNING": "W", "ERROR": "E", "CRITICAL": "F"}
 

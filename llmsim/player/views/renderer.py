@@ -20,13 +20,12 @@ from llmsim.player.views.segments import Row, Segment
 from llmsim.player.views.summary import summary_box
 from llmsim.sanitize import clean, clean_name
 from llmsim.trace import Event, RunConfig, prints_step
+from llmsim.trace.vocab import EXPORT_OPS, HF_STACKS
 
-EXPORT_OPS: Final = frozenset({"merge_weights", "optimize", "serialize", "write_shards"})
 # Progress operations whose finished bar stays in the log (tqdm leave=True): the export tool's
 # own bars, and a checkpoint load only where the stack's own code draws a tqdm bar for it
 # (transformers' "Loading checkpoint shards"). Other bars live in the region only: Megatron,
 # torchtitan and DeepSpeed print no bar, and the eval/checkpoint result rows say it all.
-HF_STACKS: Final = frozenset({"hf", "hf-deepspeed"})
 OP_LABELS: Final = {
     "load_checkpoint": "Loading checkpoint shards",
     "init_weights": "Initializing weights",
