@@ -56,6 +56,7 @@ def tables(plan: RunPlan) -> Iterator[pa.Table]:
     idle = Segment(state.t, t_export, "train", CKPT, 1.0, 1.0)  # the script winds down
     samples = _samples(tele, export.end, [idle, *export.segments])
     yield emit(merge([closing, export.rows.table(), samples]))
+    agg.take_telemetry(tele)
     yield phase_summary.events(plan, ids, run, _rng(plan, RNG_SUMMARY), agg).table()
 
 

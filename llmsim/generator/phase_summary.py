@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from llmsim.generator.plan import RunPlan
 from llmsim.generator.rows import Clock, Rows
 from llmsim.generator.stacks import Context, Ids, StackRun
+from llmsim.generator.telemetry import Telemetry
 
 
 @dataclass
@@ -43,15 +44,6 @@ class Aggregates:
             self.last_step = int(steps.column("step")[-1].as_py())
             self.last_epoch = int(steps.column("epoch")[-1].as_py())
             self.last_loss = float(steps.column("loss")[-1].as_py())
-        tele = table.filter(pc.equal(kind, pa.scalar("telemetry")))
-        if tele.num_rows:
-            mem = pc.list_flatten(tele.column("gpu_mem"))
-            self.peak_mem = max(self.peak_mem, float(pc.max(mem).as_py()))
-            train = tele.filter(pc.equal(tele.column("phase"), pa.scalar("train")))
-            if train.num_rows:
-                util = pc.list_flatten(train.column("gpu_util")).to_numpy()
-                self.util_sum += float(util.astype(np.float64).sum())
-                self.util_count += len(util)
         incidents = table.filter(pc.equal(kind, pa.scalar("incident")))
         if incidents.num_rows:
             restarts = incidents.filter(pc.equal(incidents.column("op"), pa.scalar("restart")))
@@ -60,6 +52,11 @@ class Aggregates:
         out = table.filter(pc.is_in(kind, value_set=pa.array(["shard", "file"])))
         if out.num_rows:
             self.export_bytes += int(pc.sum(out.column("size_bytes")).as_py())
+
+    def take_telemetry(self, tele: Telemetry) -> None:
+        """The telemetry figures, which the sampler totals as it makes every written sample."""
+        self.peak_mem = tele.peak_mem
+        self.util_sum, self.util_count = tele.train_util_sum, tele.train_util_count
 
     def _redo(self, steps: np.ndarray) -> None:
         """Count the steps done again (at or below a step reached before them)."""

@@ -192,6 +192,11 @@ class Telemetry:
         self.episodes: list[TimedEpisode] = []
         self.outages: list[Outage] = []
         self._recent: Samples | None = None  # the last block that held samples
+        # The summary's telemetry figures, totalled here from the arrays every sample is
+        # written from (re-reading the written rows cost ~20% of a 2,048-GPU run's time).
+        self.peak_mem = 0.0
+        self.train_util_sum = 0.0
+        self.train_util_count = 0
         self._before: Reading | None = None  # the sample before that block
 
     def reading(self, t: float) -> Reading | None:
@@ -249,10 +254,18 @@ class Telemetry:
             health,
         )
         self._outages(out)
+        self._total(out)
         if self._recent is not None:
             self._before = Reading.of(self._recent, len(self._recent.t) - 1)
         self._recent = out
         return out
+
+    def _total(self, s: Samples) -> None:
+        self.peak_mem = max(self.peak_mem, float(s.mem.max()))
+        train = np.fromiter((p == "train" for p in s.phase), dtype=bool, count=len(s.phase))
+        util = s.util[train]
+        self.train_util_sum += float(util.astype(np.float64).sum())
+        self.train_util_count += int(util.size)
 
     def _outages(self, s: Samples) -> None:
         """Lost GPUs read nothing; a hung rank's GPU idles while the job waits; ECC flags."""
