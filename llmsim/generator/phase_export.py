@@ -19,7 +19,7 @@ from llmsim.generator.plan import RunPlan
 from llmsim.generator.rows import Clock, Rows
 from llmsim.generator.stacks.hf import TOKENIZER_FILES
 from llmsim.generator.telemetry import EXPORT, Segment
-from llmsim.generator.timing import SERIALIZE_GBS, export_bytes
+from llmsim.generator.timing import export_bytes, export_parts, write_seconds
 
 ORIGIN = "export"
 
@@ -57,8 +57,8 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
         f"max_shard_size={MAX_SHARD_LABEL})",
         dt=float(rng.uniform(0.5, 1.5)),
     )
-    total = export_bytes(spec)
-    layer_s = total / (io.gather_gbs * 1e9) / spec.num_layers * float(rng.uniform(0.9, 1.1))
+    stage = export_parts(spec, io)
+    layer_s = stage.gather / spec.num_layers * float(rng.uniform(0.9, 1.1))
     _bar(
         rows,
         clock,
@@ -75,7 +75,7 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
         "Optimizing for inference",
         spec.num_layers,
         "layers",
-        0.05 * spec.num_layers * float(rng.uniform(0.8, 1.2)),
+        stage.prepare * float(rng.uniform(0.8, 1.2)),
     )
     n_tensors = len(tensors(spec))
     _bar(
@@ -85,7 +85,7 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
         "Serializing to SafeTensors",
         n_tensors,
         "tensors",
-        total / (SERIALIZE_GBS * 1e9) * float(rng.uniform(0.9, 1.1)),
+        stage.serialize * float(rng.uniform(0.9, 1.1)),
     )
     parts = shards(spec)
     _write_shards(plan, rows, clock, parts, rng)
@@ -93,7 +93,7 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
     for name, size in files:
         clock.tick(float(rng.uniform(0.01, 0.08)) + size / 2e9)
         rows.add(clock.t, "file", "export", path=name, size_bytes=size)
-    every = total + sum(s for _, s in files)
+    every = export_bytes(spec) + sum(s for _, s in files)
     log.info(
         f"Export complete: {every / 1e9:,.2f} GB in {final}/ ({len(parts)} weight "
         f"file{'s' if len(parts) > 1 else ''}, {len(files)} other files)",
@@ -130,7 +130,7 @@ def _write_shards(
     w0 = clock.t
     for i, (part, name) in enumerate(zip(parts, names, strict=True), start=1):
         size = sum(b for _, b in part)
-        clock.tick(size / (plan.io.export_gbs * 1e9) * float(rng.uniform(0.95, 1.05)) + 0.05)
+        clock.tick(write_seconds(size, plan.io) * float(rng.uniform(0.95, 1.05)) + 0.05)
         rows.add(clock.t, "shard", "export", path=name, size_bytes=size, done=i, total=len(parts))
         rows.add(
             clock.t,

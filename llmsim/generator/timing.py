@@ -8,7 +8,7 @@ evaluation runs the forward pass only. Each formula lives here once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -79,17 +79,31 @@ def load_seconds(size: int, io: Io) -> float:
     return size / (io.load_gbs * 1e9) + 2.0
 
 
+class ExportParts(NamedTuple):
+    """The export's stages, in seconds (the phase draws each one's jitter around them)."""
+
+    gather: float  # merge the sharded checkpoint into whole tensors
+    prepare: float  # per-layer preparation for inference
+    serialize: float  # to SafeTensors bytes
+
+
+def export_parts(spec: ModelSpec, io: Io) -> ExportParts:
+    """The stages before the shards are written."""
+    size = export_bytes(spec)
+    return ExportParts(
+        size / (io.gather_gbs * 1e9), 0.05 * spec.num_layers, size / (SERIALIZE_GBS * 1e9)
+    )
+
+
+def write_seconds(size: int, io: Io) -> float:
+    """Writing `size` bytes of the exported model (one writer)."""
+    return size / (io.export_gbs * 1e9)
+
+
 def export_seconds(spec: ModelSpec, io: Io) -> float:
     """The export: gather the sharded checkpoint, prepare, serialize and write the shards."""
-    size = export_bytes(spec)
-    per_layer = 0.05 * spec.num_layers
-    return (
-        size / (io.gather_gbs * 1e9)
-        + per_layer
-        + size / (SERIALIZE_GBS * 1e9)
-        + size / (io.export_gbs * 1e9)
-        + 3.0
-    )
+    gather, prepare, serialize = export_parts(spec, io)
+    return gather + prepare + serialize + write_seconds(export_bytes(spec), io) + 3.0
 
 
 def eval_batch_seconds(fit: Fit, stack: Stack) -> float:
