@@ -13,6 +13,7 @@ Rendered lines of every incident kind are matched against the real formats (stac
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,6 +210,29 @@ def test_slowdowns_and_stalls_raise_step_time_only_where_they_are(runs: list[Run
                 ) // p.config.log_interval
                 extra = (st[window] - p.fit.throughput.step_s * 1.1).sum()
                 assert extra > 0.8 * fault.seconds
+    assert seen >= 5
+
+
+_ALERT = re.compile(
+    r"(?:at (?P<temp>\d+)°C, )?SM clock (?P<clock>\d+) MHz \(others (?P<others>\d+) MHz\)"
+)
+
+
+def test_monitor_alerts_show_the_symptom_they_name(runs: list[Run]) -> None:
+    """A monitor alerts on what it reads: its line shows the GPU standing out from the others
+    (a lower clock, or for heat a temperature well above theirs), never an idle GPU."""
+    seen = 0
+    for run in runs:
+        logs = run.kind("log")
+        for text in logs.column("text").to_pylist():
+            if not text or not text.startswith(("GPU temperature high:", "Slow GPU:")):
+                continue
+            m = _ALERT.search(text)
+            assert m, text
+            slower = int(m["clock"]) < int(m["others"])
+            hot = m["temp"] is not None and int(m["temp"]) >= 60
+            assert slower or hot, (run.plan.config.name, text)
+            seen += 1
     assert seen >= 5
 
 

@@ -16,13 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.plan import RunPlan
-from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.context import MONITOR, Context
 from llmsim.generator.steps import window_ids
 from llmsim.generator.telemetry import WAIT, Outage, Segment, Telemetry
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-MONITOR: Final = "monitor"
 OST_COUNT: Final = 96  # object storage targets of the shared file system
 
 
@@ -93,8 +92,7 @@ def _stall(
 
 def _ecc(ctx: Context, tele: Telemetry, t: float, step: int, gpu: int, count: int) -> None:
     """Correctable memory errors counted on one GPU: the monitor warns, the grid flags it."""
-    c = ctx.config
-    name = f"{ctx.hosts[gpu // c.gpus_per_node]} GPU {gpu % c.gpus_per_node}"
+    name = ctx.gpu_name(gpu)
     ctx.rows.add(t, "incident", "train", op="ecc", step=step, rank=gpu, text=f"ECC errors: {name}")
     tele.add_outage(Outage(gpu, t, math.inf, "ecc"))
     ctx.clock.t = t + float(ctx.rng.uniform(0.5, 1.5))

@@ -171,9 +171,8 @@ def _incidents(
     lost: float,
     ctx: Context,
 ) -> None:
-    gpn = ctx.config.gpus_per_node
     what = "GPU fell off the bus" if failure.cause == "xid79" else "rank hung"
-    where = f"{_host(ctx, failure.gpu)} GPU {failure.gpu % gpn}"
+    where = ctx.gpu_name(failure.gpu)
     rows.add(
         t_fail,
         "incident",

@@ -27,7 +27,7 @@ from llmsim.generator.rows import Clock, Rows, merge
 from llmsim.generator.schedule import lr_at
 from llmsim.generator.stacks import Context, Ids, StackRun
 from llmsim.generator.stacks.context import Attempt
-from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Samples, Segment, Telemetry, TimedEpisode
+from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
 from llmsim.generator.timing import checkpoint_bytes, export_bytes
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import HF_STACKS
@@ -266,7 +266,7 @@ def _chunk(
     run.extras(ctx, ch.steps, ch.t_end, lr, ch.times, tele.reading)  # reports read the samples
     done = state.step + np.searchsorted(ch.t_end, samples.t, side="right")
     tele_rows = samples.table(done, np.minimum(done, c.total_steps - 1) // c.steps_per_epoch + 1)
-    monitor = _monitor_lines(plan, samples, ch)
+    monitor = episode_lines(plan, ctx.hosts, samples, ch.steps, ch.t_end)
     _carry(state, ch, losses)
     return [table, rows.table(), tele_rows, monitor.table()]
 
@@ -452,7 +452,6 @@ def _incidents(plan: RunPlan, ctx: Context, tele: Telemetry, ch: Chunk) -> None:
         t1 = float(ch.t_end[b])
         tele.add(TimedEpisode(e, t0, t1))
         if e.first_step >= ch.steps[0]:
-            host = ctx.config.hostnames[e.gpu // ctx.config.gpus_per_node]
             what = "Thermal throttling" if e.kind == "thermal" else "Straggler"
             ctx.rows.add(
                 t0,
@@ -461,10 +460,6 @@ def _incidents(plan: RunPlan, ctx: Context, tele: Telemetry, ch: Chunk) -> None:
                 op=e.kind,
                 step=e.first_step,
                 rank=e.gpu,
-                text=f"{what}: {host} GPU {e.gpu % ctx.config.gpus_per_node}",
+                text=f"{what}: {ctx.gpu_name(e.gpu)}",
                 elapsed=t1 - t0 if e.last_step <= ch.steps[-1] else None,
             )
-
-
-def _monitor_lines(plan: RunPlan, samples: Samples, ch: Chunk) -> Rows:
-    return episode_lines(plan, samples, ch.steps, ch.t_end)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -57,6 +59,14 @@ class Attempt:
     agent_shift: int = 0  # a requeued job has a new launcher process too
 
 
+MONITOR: Final = "monitor"  # the origin of llmsim's own cluster-monitor lines
+
+
+def gpu_name(hosts: Sequence[str], gpus_per_node: int, gpu: int) -> str:
+    """`host GPU n`: how the monitor and the kernel lines name one GPU."""
+    return f"{hosts[gpu // gpus_per_node]} GPU {gpu % gpus_per_node}"
+
+
 class Context:
     """One phase's writing context: where rows go, the clock, the rng and the run's names.
 
@@ -80,6 +90,10 @@ class Context:
         a = self.attempt
         self.resume_step = self.config.resume_step if a.resume_step is None else a.resume_step
         self.hosts = self.config.hostnames if a.hosts is None else a.hosts
+
+    def gpu_name(self, gpu: int) -> str:
+        """`host GPU n` for a global GPU index, on the hosts this launch runs on."""
+        return gpu_name(self.hosts, self.config.gpus_per_node, gpu)
 
     def logger(
         self, phase: Phase, source: LogFormat, origin: str | None = None, rank: int | None = None

@@ -25,9 +25,8 @@ from typing import Final
 from llmsim.generator.incidents import KILL_GRACE_S, Failure
 from llmsim.generator.rows import Logger
 from llmsim.generator.stacks import launch, nccl
-from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.context import MONITOR, Context
 
-MONITOR: Final = "monitor"
 SITE: Final = "/usr/local/lib/python3.12/dist-packages"
 TORCH_LIB: Final = f"{SITE}/torch/lib"
 # ProcessGroupNCCL.cpp lines of each message (torch 2.7 logs; see the module docstring).
@@ -91,11 +90,6 @@ def group_rank(ctx: Context, rank: int) -> int:
     return (rank // c.tp) % c.dp if c.stack == "megatron" else rank
 
 
-def _gpu_name(ctx: Context, gpu: int) -> str:
-    gpn = ctx.config.gpus_per_node
-    return f"{ctx.hosts[gpu // gpn]} GPU {gpu % gpn}"
-
-
 def _pci(ctx: Context, gpu: int) -> str:
     bus = ctx.plan.choice.gpu.bus_ids[gpu % ctx.config.gpus_per_node]
     return f"0000:{int(bus, 16) >> 12:02x}:00"
@@ -123,7 +117,7 @@ def xid(ctx: Context, gpu: int) -> None:
 def stuck(ctx: Context, gpu: int, seconds: float) -> None:
     """The monitor noticing a GPU idle while its job's other GPUs are busy (a hung rank)."""
     ctx.logger("train", "tool", MONITOR).warning(
-        f"{_gpu_name(ctx, gpu)}: 0% utilization for {seconds:.0f} s while the job's other "
+        f"{ctx.gpu_name(gpu)}: 0% utilization for {seconds:.0f} s while the job's other "
         "GPUs report 100%; rank may be hung"
     )
 
