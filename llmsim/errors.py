@@ -14,6 +14,8 @@ EXIT_INPUT: Final = 1  # a bad trace, an unreadable file, a failed write
 EXIT_USAGE: Final = 2  # a bad option or argument
 EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a bug of ours
 ISSUES_URL: Final = "https://github.com/llmsim/llmsim/issues"
+PROG: Final = "llmsim"
+ERROR_PREFIX: Final = f"{PROG}: error: "  # how every error line starts
 
 
 class LlmsimError(Exception):

@@ -27,12 +27,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
+from llmsim.bundled import SUFFIX
+from llmsim.errors import ERROR_PREFIX
+
 CACHE_LIMIT: Final = 20  # runs kept in the cache folder
 MIN_LIMIT: Final = 3  # the run playing, the one handed out next, the one being made
 MAX_SEED: Final = 2**63 - 1
 STALE_TMP_S: Final = 3600.0  # a temp file this old is left over from a killed generator
-SUFFIX: Final = ".parquet"
-ERROR_PREFIX: Final = "llmsim: error: "  # how the generating process words its one line
 
 Report = Callable[[str], None]
 

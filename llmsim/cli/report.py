@@ -19,10 +19,9 @@ import sys
 import traceback
 from typing import Final, TextIO
 
-from llmsim.errors import EXIT_INPUT, EXIT_INTERNAL, ISSUES_URL, LlmsimError
+from llmsim.errors import ERROR_PREFIX, EXIT_INPUT, EXIT_INTERNAL, ISSUES_URL, PROG, LlmsimError
 from llmsim.sanitize import clean
 
-PROG: Final = "llmsim"
 DEBUG_ENV: Final = "LLMSIM_DEBUG"
 NO_MEMORY: Final = "not enough memory (a memory limit such as ulimit -v, or a trace too big)"
 
@@ -42,7 +41,7 @@ def one_line(message: str) -> str:
 
 def error(message: str) -> None:
     """Print `llmsim: error: <message>` on stderr."""
-    _write(sys.stderr, f"{PROG}: error: {one_line(message)}")
+    _write(sys.stderr, f"{ERROR_PREFIX}{one_line(message)}")
 
 
 def warn(message: str) -> None:

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -87,14 +87,18 @@ class TraceWriter:
         except (OSError, pa.ArrowException) as exc:
             # Unwind with the error: a plain close() would tell atomic_path all went well and
             # publish the empty temp file under the target's name.
-            with contextlib.suppress(InputError):  # atomic_path's wording of the same error
-                stack.__exit__(type(exc), exc, exc.__traceback__)
-            raise TraceError(f"cannot write {self.path}: {reason(exc)}") from None
+            self._abort(stack, exc)
         except BaseException as exc:
             stack.__exit__(type(exc), exc, exc.__traceback__)  # removes the temp file
             raise
         self._stack = stack
         return self
+
+    def _abort(self, stack: contextlib.ExitStack, exc: BaseException) -> NoReturn:
+        """Unwind the atomic file with `exc` (its temp file removed) and say it as ours."""
+        with contextlib.suppress(InputError):  # atomic_path's wording of the same error
+            stack.__exit__(type(exc), exc, exc.__traceback__)
+        raise TraceError(f"cannot write {self.path}: {reason(exc)}") from None
 
     def write(self, table: pa.Table) -> None:
         """Append rows (already sorted by t and after every earlier row)."""
@@ -121,8 +125,7 @@ class TraceWriter:
             if writer is not None:
                 writer.close()
         except (OSError, pa.ArrowException) as err:
-            stack.__exit__(type(err), err, err.__traceback__)
-            raise TraceError(f"cannot write {self.path}: {reason(err)}") from None
+            self._abort(stack, err)
         except BaseException as err:
             stack.__exit__(type(err), err, err.__traceback__)
             raise

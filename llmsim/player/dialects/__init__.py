@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from llmsim.player.dialects.base import Line, Segment, Stamps
-from llmsim.player.dialects.logformats import log_line
+from llmsim.player.dialects.logformats import log_line, tool_prefix
 from llmsim.trace import Event, RunConfig
 
-__all__ = ["Dialect", "Line", "Segment", "Stamps", "dialect_for", "log_line"]
+__all__ = ["Dialect", "Line", "Segment", "Stamps", "dialect_for", "log_line", "tool_prefix"]
 
 
 class Dialect(Protocol):

@@ -56,7 +56,16 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
             stamp = (stamps.pattern(origin or "%Y-%m-%d %H:%M:%S", when), "time")
             return Line(tuple(prefix), ((before, None), stamp, (after, None)))
     elif fmt == "tool":
-        prefix += [(f"[{stamps.seconds(when)}] ", "time"), (level.ljust(7), level)]
-        prefix += [(f" {origin:<10} ", "origin"), ("| ", "sep")]
+        prefix += tool_prefix(stamps, when, level, origin)
     body_style = level if level in ("ERROR", "CRITICAL") else None
     return Line(tuple(prefix), ((text, body_style),))
+
+
+def tool_prefix(stamps: Stamps, when: float, level: str, origin: str) -> list[Segment]:
+    """`[2026-11-30 12:06:22] INFO    monitor    | `: llmsim's own tools (monitor, export)."""
+    return [
+        (f"[{stamps.seconds(when)}] ", "time"),
+        (level.ljust(7), level),
+        (f" {origin:<10} ", "origin"),
+        ("| ", "sep"),
+    ]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.player.dialects import Line, Stamps, dialect_for, log_line
+from llmsim.player.dialects import Line, Stamps, dialect_for, log_line, tool_prefix
 from llmsim.player.views import bars, chart, fmt, grid, layout
 from llmsim.player.views.palette import glyphs
 from llmsim.player.views.segments import Row, Segment
@@ -232,13 +232,7 @@ class Renderer:
     def _saved(self, ev: Event) -> list[Line]:
         size = ev.size_bytes or 0
         text = fmt.gigabytes(size) if ev.kind == "shard" else fmt.size(size)
-        stamp = self._stamps.seconds(self.base + ev.t)
-        prefix: tuple[Segment, ...] = (
-            (f"[{stamp}] ", "time"),
-            ("INFO   ", "INFO"),
-            (" export     ", "origin"),
-            ("| ", "sep"),
-        )
+        prefix = tuple(tool_prefix(self._stamps, self.base + ev.t, "INFO", "export"))
         body: tuple[Segment, ...] = (
             ("Saved:", "saved"),
             (" ", None),
