@@ -19,12 +19,12 @@ from llmsim.generator.datasets import CORPORA, SFT_SETS
 from llmsim.generator.fit import Fit
 from llmsim.generator.models import ModelSpec
 from llmsim.generator.options import DurationTooShort, GeneratorError
+from llmsim.generator.software import DAY
 from llmsim.trace.config import MAX_STEPS
 from llmsim.trace.vocab import HF_STACKS, RunKind, Stack
 
 MIN_WINDOW: Final = 12  # fewest steps a trace shows
 SCHEDULE_DAYS: Final = (20.0, 90.0)  # wall-clock length of a whole pretraining schedule
-DAY_S: Final = 86_400.0
 TITAN_CORPORA: Final = ("c4", "fineweb_edu")  # torchtitan's c4 and a registered FineWeb-Edu
 
 
@@ -163,7 +163,7 @@ def _pretrain_tokens(
     pool = [c for c in CORPORA if stack != "torchtitan" or c.short in TITAN_CORPORA]
     days = float(rng.uniform(*SCHEDULE_DAYS))
     ratio = float(np.exp(rng.uniform(np.log(20.0), np.log(1500.0))))
-    ratio = min(ratio, tokens_per_s * days * DAY_S / n)
+    ratio = min(ratio, tokens_per_s * days * DAY / n)
     corpus = pool[int(rng.integers(0, len(pool)))]
     big = [c for c in pool if c.tokens >= ratio * n]
     if corpus.tokens < ratio * n:

@@ -24,7 +24,7 @@ from typing import Final
 
 from llmsim.generator.incidents import KILL_GRACE_S, Failure
 from llmsim.generator.rows import Logger
-from llmsim.generator.stacks import launch, nccl
+from llmsim.generator.stacks import launch, megatron, nccl
 from llmsim.generator.stacks.context import MONITOR, Context
 
 SITE: Final = "/usr/local/lib/python3.12/dist-packages"
@@ -68,7 +68,7 @@ def collective(ctx: Context, failure: Failure, steps_done: int) -> Collective:
     c, rng = ctx.config, ctx.rng
     block = (c.params - 2 * c.vocab * c.hidden) // max(1, c.layers)
     if c.stack == "megatron":
-        bucket = max(40_000_000, 1_000_000 * c.dp)
+        bucket = megatron.ddp_bucket_numel(c.dp)
         per_step = 6 + 2 * c.grad_accum * max(1, c.pp - 1)
         group, pg = c.dp, f"PG ID {3 + int(rng.integers(0, 4))} PG GUID {7 + c.pp}"
         numel_in, numel_out = bucket, bucket // max(1, c.dp)

@@ -31,6 +31,11 @@ _SHORT: Final = {
 }
 
 
+def ddp_bucket_numel(dp: int) -> int:
+    """Elements per gradient bucket of Megatron's DDP: max(40M, 1M x data-parallel size)."""
+    return max(40_000_000, 1_000_000 * dp)
+
+
 def checkpoint_dir(ctx: Context) -> str:
     """--save / --load."""
     return f"{ctx.config.output_dir}/checkpoints"
@@ -222,7 +227,7 @@ def model(ctx: Context) -> None:
             dt=float(ctx.rng.uniform(0.0, 0.05)),
         )
     core = log.at("pylog", "megatron.core.distributed.distributed_data_parallel")
-    bucket = max(40_000_000, 1_000_000 * c.dp)
+    bucket = ddp_bucket_numel(c.dp)
     core.info(
         "Setting up DistributedDataParallel with config DistributedDataParallelConfig("
         "grad_reduce_in_fp32=True, overlap_grad_reduce=True, overlap_param_gather=True, "

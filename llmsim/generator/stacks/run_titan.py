@@ -17,10 +17,8 @@ class TitanRun:
     def init(self, ctx: Context) -> tuple[float, float, float]:
         launch.torchrun_start(ctx, info=ctx.config.nodes > 1, entry="python3")
         workers = ctx.clock.tick(float(ctx.rng.uniform(4.0, 10.0)))
-        log = titan.logger(ctx, "init")
         nccl.init_lines(ctx, ctx.logger("init", "plain", rank=0))
         load0, _ = titan.init(ctx)
-        del log
         return workers, load0, ctx.clock.t
 
     def eval_begin(self, ctx: Context, step: int) -> None:
