@@ -165,6 +165,24 @@ def test_hf_fsdp_is_configured_where_its_launcher_needs_it(
         assert "fsdp=[]," in lines, config.name
 
 
+def test_torchrun_names_the_script_in_its_launch_configs(
+    runs: dict[str, list[tuple[RunConfig, list[str]]]],
+) -> None:
+    """launcher/api.py names the entrypoint by the script after the python (`train.py`,
+    `torchtitan.train`); the agent's 'starting workers' line by the executable's basename."""
+    scripts = {"hf": "train.py", "torchtitan": "torchtitan.train", "megatron": "pretrain_gpt.py"}
+    seen = 0
+    for stack, script in scripts.items():
+        for config, lines in runs[stack]:
+            configs = [ln for ln in lines if "]   entrypoint         : " in ln]
+            if not configs:
+                continue  # one node without LOGLEVEL=INFO: the agent prints no launch configs
+            assert all(ln.endswith(f": {script}") for ln in configs), (config.name, configs[0])
+            assert any(ln.endswith("starting workers for entrypoint: python3") for ln in lines)
+            seen += 1
+    assert seen >= 2
+
+
 def test_resumed_runs_say_where_they_continue(
     runs: dict[str, list[tuple[RunConfig, list[str]]]],
 ) -> None:

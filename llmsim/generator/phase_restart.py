@@ -28,7 +28,7 @@ from llmsim.generator import phase_init
 from llmsim.generator.incidents import TEARDOWN_S, Failure
 from llmsim.generator.plan import RunPlan
 from llmsim.generator.rows import Clock, Rows
-from llmsim.generator.stacks import Context, Ids, StackRun, crash
+from llmsim.generator.stacks import Context, Ids, StackRun, crash, launch
 from llmsim.generator.stacks.context import Attempt
 from llmsim.generator.telemetry import HANG, IDLE, TRAIN, Outage, Segment, Telemetry
 from llmsim.trace.writer import make_table
@@ -115,7 +115,7 @@ def _report(ctx: Context, failure: Failure) -> float:
     elif c.launcher == "deepspeed":
         crash.deepspeed_report(ctx, ab)
     else:
-        crash.torchrun_report(ctx, failure, ab, _entry(ctx), info=_agent_info(ctx))
+        crash.torchrun_report(ctx, failure, ab, launch.entrypoint_name(ctx), info=_agent_info(ctx))
     return ctx.clock.t
 
 
@@ -123,12 +123,6 @@ def _agent_info(ctx: Context) -> bool:
     """Whether the torchrun agent logs at INFO (LOGLEVEL=INFO: the multi-node launches)."""
     c = ctx.config
     return c.nodes > 1 and c.stack != "megatron"
-
-
-def _entry(ctx: Context) -> str:
-    """The entrypoint name ChildFailedError's title carries (the script or module run)."""
-    stack = ctx.config.stack
-    return {"torchtitan": "torchtitan.train", "megatron": "pretrain_gpt.py"}.get(stack, "train.py")
 
 
 def _job_id(ctx: Context) -> int:

@@ -90,7 +90,16 @@ def _origin(ctx: Context, key: str) -> str:
     return f"{ctx.agent_pid} torch/distributed/{path}:{lines[key]}"
 
 
-def torchrun_start(ctx: Context, info: bool, entry: str) -> None:
+def entrypoint_name(ctx: Context) -> str:
+    """The script or module torchrun runs, as its launch configs and ChildFailedError's title
+    name it (launcher/api.py `_get_entrypoint_name`: the first argument after the python)."""
+    from llmsim.generator.stacks import hf  # the HF runs' script (hf imports this module)
+
+    stack = ctx.config.stack
+    return {"torchtitan": "torchtitan.train", "megatron": "pretrain_gpt.py"}.get(stack, hf.SCRIPT)
+
+
+def torchrun_start(ctx: Context, info: bool) -> None:
     """What the torchrun agent prints before the workers start (after an elastic restart of
     its worker group: the rendezvous again, the agent's launch lines were printed once)."""
     c = ctx.config
@@ -118,7 +127,7 @@ def torchrun_start(ctx: Context, info: bool, entry: str) -> None:
     run_id = str(int(rng.integers(10**8, 10**9))) if c.nodes > 1 else "none"
     tmp = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[int(i)] for i in rng.integers(0, 36, 8))
     keys = [
-        ("entrypoint", entry),
+        ("entrypoint", entrypoint_name(ctx)),
         ("min_nodes", c.nodes),
         ("max_nodes", c.nodes),
         ("nproc_per_node", c.gpus_per_node),
@@ -141,7 +150,9 @@ def torchrun_start(ctx: Context, info: bool, entry: str) -> None:
     ]
     log.lines(block, _origin(ctx, "operator"), dt=0.1)
     log.info("use_agent_store: True", _origin(ctx, "store"), dt=0.01)
-    log.info(f"[default] starting workers for entrypoint: {entry}", _origin(ctx, "start"))
+    # WorkerSpec.get_entrypoint_name: the basename of the executable the workers run
+    python = ctx.python.rsplit("/", 1)[-1]
+    log.info(f"[default] starting workers for entrypoint: {python}", _origin(ctx, "start"))
     log.info("[default] Rendezvous'ing worker group", _origin(ctx, "rdzv"))
     _rendezvous(ctx, float(rng.uniform(1.0, 4.0)) if c.nodes > 1 else 0.05)
     log.info("[default] Starting worker group", _origin(ctx, "group"))

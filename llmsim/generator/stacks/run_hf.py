@@ -28,7 +28,7 @@ class HfRun:
         if deep:
             launch.deepspeed_start(ctx, hf.SCRIPT, script_args(ctx))
         else:
-            launch.torchrun_start(ctx, info=c.nodes > 1, entry="python3")
+            launch.torchrun_start(ctx, info=c.nodes > 1)
         workers = ctx.clock.tick(float(ctx.rng.uniform(3.0, 8.0)))  # imports in every worker
         ranks = (
             nccl.printing_ranks(ctx) if not (deep and c.nodes > 1) else list(range(min(c.gpus, 64)))

@@ -16,7 +16,7 @@ class MegatronRun:
     def init(self, ctx: Context) -> tuple[float, float, float]:
         c = ctx.config
         if c.launcher == "torchrun":
-            launch.torchrun_start(ctx, info=False, entry="python3")
+            launch.torchrun_start(ctx, info=False)
         workers = ctx.clock.tick(float(ctx.rng.uniform(8.0, 20.0)))  # imports, TE, apex
         megatron.arguments(ctx)
 

@@ -15,7 +15,7 @@ class TitanRun:
     """torchtitan's [rank0]: lines around the steps."""
 
     def init(self, ctx: Context) -> tuple[float, float, float]:
-        launch.torchrun_start(ctx, info=ctx.config.nodes > 1, entry="python3")
+        launch.torchrun_start(ctx, info=ctx.config.nodes > 1)
         workers = ctx.clock.tick(float(ctx.rng.uniform(4.0, 10.0)))
         nccl.init_lines(ctx, ctx.logger("init", "plain", rank=0))
         load0, _ = titan.init(ctx)
