@@ -19,6 +19,7 @@ import pty
 import re
 import select
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -43,6 +44,26 @@ REPO = Path(__file__).resolve().parent.parent
 LLMSIM = [sys.executable, "-m", "llmsim"]
 DONE = "Training completed successfully!"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # root can't bypass
+
+
+@contextlib.contextmanager
+def reachable_by_nobody() -> Iterator[None]:
+    """Let NOBODY run this interpreter and import llmsim from this checkout: a checkout in a
+    private folder (`mktemp -d` makes one 0700) blocks other users at the folder. Adds only the
+    search bit, only where it is missing, and puts every mode back afterwards."""
+    added: list[tuple[Path, int]] = []
+    folders = {*Path(sys.executable).parents, *REPO.parents, REPO}
+    try:
+        for folder in sorted(folders, key=lambda p: len(p.parts)):
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+                added.append((folder, stat.S_IMODE(mode)))
+        yield
+    finally:
+        for folder, mode in reversed(added):
+            folder.chmod(mode)
+
 
 # Everything a terminal could act on, as log text: CSI, OSC (title, clipboard, hyperlink), DCS,
 # SOS/PM/APC, 8-bit C1 controls, bidi overrides and isolates, NUL and friends, line separators,

@@ -30,6 +30,7 @@ from reliability_kit import (
     bad_traces,
     call,
     copy_trace,
+    reachable_by_nobody,
     run_all,
     with_metadata,
 )
@@ -233,14 +234,15 @@ def test_unreadable_files_and_folders_as_an_unprivileged_user(good: Path, world:
         path.chmod(mode)  # secret: neither listable nor searchable
     bad = [str(locked), str(link), str(secret)]
     cmd = [*NOBODY, *LLMSIM]
-    done = run_all(
-        [
-            [*cmd, "play", "--once", "--speed", "1e6", *bad, str(good_copy)],
-            [*cmd, "info", *bad, str(good_copy)],
-            [*cmd, "cast", *bad, str(good_copy), "-o", str(out / "x.cast")],
-            [*cmd, "play", "--once", "--speed", "1e6", str(shared)],  # they are in a folder
-        ]
-    )
+    with reachable_by_nobody():
+        done = run_all(
+            [
+                [*cmd, "play", "--once", "--speed", "1e6", *bad, str(good_copy)],
+                [*cmd, "info", *bad, str(good_copy)],
+                [*cmd, "cast", *bad, str(good_copy), "-o", str(out / "x.cast")],
+                [*cmd, "play", "--once", "--speed", "1e6", str(shared)],  # they are in a folder
+            ]
+        )
     for proc, named in zip(done, [bad, bad, bad, bad[:2]], strict=True):
         assert proc.returncode == 1, proc
         lines = assert_clean_lines(proc.stderr, named)
