@@ -1,0 +1,216 @@
+"""Facts about llmsim's own source that the one-home rules bound (issue 19), measured the same
+way every time: stack names and comparisons outside the stack profiles, import cycles, modules
+loose at the generator's top, and the places that spell out a fact meant to have one home.
+
+`python tests/codebase.py [ROOT]` prints every count (ROOT: a checkout, this one by default);
+tests/test_one_home.py asserts the bounds.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_NAMES = frozenset({"hf", "hf-deepspeed", "megatron", "torchtitan", "trl", "verl"})
+# Where stack names belong: the profiles, the trace's vocabulary, the player's dialect registry.
+STACK_HOMES = ("generator/stacks/", "trace/vocab.py", "player/dialects/__init__.py")
+# Names that are not stacks although they are spelt like one: the `hf` log format.
+_LOG_FORMAT_NAMES = frozenset({"fmt", "source"})
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A stack name or a comparison with a stack, at a place in the source."""
+
+    path: str
+    line: int
+    what: str
+
+
+def _modules(root: Path) -> Iterator[tuple[str, ast.Module]]:
+    package = root / "llmsim"
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        yield rel, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _names_a_stack(node: ast.AST) -> bool:
+    """A stack's name (a string constant) or HF_STACKS."""
+    if isinstance(node, ast.Constant):
+        return node.value in STACK_NAMES
+    if isinstance(node, ast.Name):
+        return node.id == "HF_STACKS"
+    return isinstance(node, ast.Attribute) and node.attr == "HF_STACKS"
+
+
+def _is_log_format(node: ast.expr) -> bool:
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    return name in _LOG_FORMAT_NAMES
+
+
+def stack_mentions(root: Path = ROOT) -> list[Mention]:
+    """Every stack name (a string constant), every use of HF_STACKS and every comparison that
+    names a stack (`stack == "megatron"`, `c.stack in HF_STACKS`) outside STACK_HOMES, each
+    counted once: a comparison that names a stack is one mention, not two. Comparisons that
+    name no stack (`stack is None`, `s == stack`) do not count: they treat every stack alike."""
+    out: list[Mention] = []
+    for rel, tree in _modules(root):
+        if rel.startswith(STACK_HOMES):
+            continue
+        inside: set[int] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Compare):
+                continue
+            operands = [node.left, *node.comparators]
+            parts = [n for o in operands for n in ast.walk(o)]
+            if any(_is_log_format(o) for o in operands):  # `fmt == "hf"`: the log format
+                inside.update(id(n) for n in parts)
+                continue
+            if any(_names_a_stack(n) for n in parts):
+                out.append(Mention(rel, node.lineno, ast.unparse(node)[:70]))
+                inside.update(id(n) for n in parts)
+        for node in ast.walk(tree):
+            if id(node) not in inside and _names_a_stack(node):
+                out.append(Mention(rel, getattr(node, "lineno", 0), ast.unparse(node)[:70]))
+    return sorted(out, key=lambda m: (m.path, m.line))
+
+
+def import_cycles(package: str = "llmsim") -> list[list[str]]:
+    """The module-level import cycles of `package` (strongly connected components of more than
+    one module, or a module importing itself). Every import statement counts: inside functions
+    and under TYPE_CHECKING too."""
+    graph = grimp.build_graph(package, cache_dir=None)
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+
+    def visit(start: str) -> None:  # Tarjan's algorithm, iteratively (no recursion limit)
+        nonlocal counter
+        work = [(start, iter(sorted(edges[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on.add(child)
+                    work.append((child, iter(sorted(edges[child]))))
+                elif child in on:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1 or node in edges[node]:
+                    found.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return sorted(found)
+
+
+def loose_generator_modules(root: Path = ROOT) -> list[str]:
+    """Modules at the top of llmsim/generator/ (its __init__ not counted)."""
+    top = root / "llmsim" / "generator"
+    return sorted(p.name for p in top.glob("*.py") if p.name != "__init__.py")
+
+
+# A fact meant to have one home -> a pattern that spells it out, and where it may appear.
+# (regex over source lines of llmsim/, allowed path prefixes under llmsim/).
+FACTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # checkpoint folder naming: `checkpoint-N`, `iter_NNNNNNN`, `step-N`
+    "checkpoint naming": (
+        r"checkpoint-\{|iter_\{|step-\{|/checkpoints\b",
+        ("generator/stacks/",),
+    ),
+    # which node a GPU is on / which slot: `// gpus_per_node`, `% gpus_per_node`, node counts
+    "cluster topology": (
+        r"//\s*\S*gpus_per_node|%\s*\S*gpus_per_node|//\s*GPUS_PER_NODE|min\(\s*gpus,\s*GPUS_PER_NODE",
+        ("trace/config.py",),
+    ),
+    # the final evaluation after the loop (Megatron's `on validation set`)
+    "final evaluation": (
+        r"step\s*==\s*\S*total_steps\s*and\s*step\s*%|eval_after_loop|steps\s*==\s*c\.total_steps",
+        ("generator/stacks/",),
+    ),
+    # corpus short names (torchtitan's dataset keys, Megatron's data prefixes)
+    "corpus short names": (r"\"c4(_en)?\"|\"fineweb_edu\"", ("generator/catalog/datasets.py",)),
+    # bytes per parameter of states and checkpoints
+    "bytes per parameter": (
+        r"BYTES_PER_PARAM|_STATE_BYTES|\(4\.0, 4\.0, 8\.0\)",
+        ("generator/plan/memory.py",),
+    ),
+    # formatters of sizes, durations, parameter counts and sparklines
+    "formatters": (
+        r"def (size|gigabytes|format_bytes|human_bytes|duration|format_duration|"
+        r"format_clock|params|param_label|size_label|sparkline|spark)\b",
+        ("units.py",),
+    ),
+}
+
+
+def fact_places(root: Path = ROOT) -> dict[str, list[Mention]]:
+    """Where each fact of FACTS is spelt out, outside its allowed homes."""
+    out: dict[str, list[Mention]] = {name: [] for name in FACTS}
+    package = root / "llmsim"
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for name, (pattern, homes) in FACTS.items():
+                if re.search(pattern, line) and not rel.startswith(homes):
+                    out[name].append(Mention(rel, n, line.strip()[:70]))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """Print every count for the checkout at argv[0] (this one by default)."""
+    root = Path(argv[0]).resolve() if argv else ROOT
+    mentions = stack_mentions(root)
+    print(f"stack names/comparisons outside the profiles: {len(mentions)}")
+    by_module: dict[str, int] = {}
+    for m in mentions:
+        by_module[m.path] = by_module.get(m.path, 0) + 1
+    for path, n in sorted(by_module.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:3d}  {path}")
+    sys.path.insert(0, str(root))
+    cycles = import_cycles()
+    print(f"import cycles: {len(cycles)}")
+    for cycle in cycles:
+        print("  " + " <-> ".join(cycle))
+    loose = loose_generator_modules(root)
+    print(f"modules loose at generator's top: {len(loose)}")
+    for name, places in fact_places(root).items():
+        print(f"{name} spelt out outside its home: {len(places)}")
+        for m in places:
+            print(f"    {m.path}:{m.line}: {m.what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
