@@ -8,7 +8,7 @@ import re
 import pytest
 
 from llmsim.generator import gpu_types, models
-from llmsim.generator.architecture import (
+from llmsim.generator.catalog.architecture import (
     MAX_SHARD_BYTES,
     megatron_padded_vocab,
     megatron_rank_params,
@@ -16,8 +16,8 @@ from llmsim.generator.architecture import (
     shards,
     tensors,
 )
-from llmsim.generator.gpus import find_gpu
-from llmsim.generator.models import ModelSpec, find_model
+from llmsim.generator.catalog.gpus import find_gpu
+from llmsim.generator.catalog.models import ModelSpec, find_model
 
 # Published parameter counts the shape formula must reproduce exactly (model cards / safetensors
 # metadata `total_parameters`).

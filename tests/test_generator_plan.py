@@ -16,17 +16,17 @@ import numpy as np
 import pytest
 
 from llmsim.generator import GenerateOptions, GeneratorError, plan_run
-from llmsim.generator.choose import TITAN_FLAVORS, refusal
-from llmsim.generator.datasets import CORPORA, SFT_SETS
-from llmsim.generator.fit import FILL_MAX, FINETUNE_BATCH_CAP, PRETRAIN_BATCH_CAP
-from llmsim.generator.incidents import cost_s
-from llmsim.generator.layout import GPUS_PER_NODE
-from llmsim.generator.loss import chinchilla
-from llmsim.generator.memory import GIB
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.schedule import lr_at
-from llmsim.generator.software import ERAS
-from llmsim.generator.throughput import HW_CEILING, RING_HOP_S, mfu
+from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
+from llmsim.generator.catalog.software import ERAS
+from llmsim.generator.plan.choose import TITAN_FLAVORS, refusal
+from llmsim.generator.plan.fit import FILL_MAX, FINETUNE_BATCH_CAP, PRETRAIN_BATCH_CAP
+from llmsim.generator.plan.incidents import cost_s
+from llmsim.generator.plan.layout import GPUS_PER_NODE
+from llmsim.generator.plan.loss import chinchilla
+from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.memory import GIB
+from llmsim.generator.plan.schedule import lr_at
+from llmsim.generator.plan.throughput import HW_CEILING, RING_HOP_S, mfu
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -159,7 +159,7 @@ def test_schedules_resume_deep_in_pretraining(plans: list[RunPlan]) -> None:
             tokens = c.resume_step * c.global_batch_tokens
             expected = float(chinchilla(c.params, tokens))
             assert p.loss.start >= math.log(c.vocab)  # from scratch: ln(vocab) or above
-            from llmsim.generator.loss import LossModel
+            from llmsim.generator.plan.loss import LossModel
 
             seen = float(LossModel(p.loss).smooth(np.array([float(c.resume_step)]))[0])
             assert seen == pytest.approx(min(expected, math.log(c.vocab)), rel=0.02)

@@ -25,8 +25,8 @@ from stack_patterns import unmatched
 from test_stacks import rendered
 
 from llmsim.generator import GenerateOptions, GeneratorError, RunPlan, plan_run, write_trace
-from llmsim.generator.build import tables
-from llmsim.generator.schedule import lr_at
+from llmsim.generator.phases.build import tables
+from llmsim.generator.plan.schedule import lr_at
 from llmsim.trace.vocab import STACKS, Health, IncidentRate
 
 SEEDS = range(100)

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from llmsim.generator.build import write_trace
-from llmsim.generator.gpus import GPUS, GpuSpec
-from llmsim.generator.models import MODELS, ModelSpec
+from llmsim.generator.catalog.gpus import GPUS, GpuSpec
+from llmsim.generator.catalog.models import MODELS, ModelSpec
 from llmsim.generator.options import GenerateOptions, GeneratorError
-from llmsim.generator.plan import RunPlan, plan_run
+from llmsim.generator.phases.build import write_trace
+from llmsim.generator.plan.make import RunPlan, plan_run
 
 __all__ = [
     "GenerateOptions",

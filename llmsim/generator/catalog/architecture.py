@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from llmsim.generator.models import ModelSpec
+from llmsim.generator.catalog.models import ModelSpec
 
 # transformers 4.x `save_pretrained(max_shard_size="5GB")` (5.x raised it to 50GB).
 MAX_SHARD_BYTES: Final = 5 * 10**9

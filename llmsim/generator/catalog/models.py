@@ -58,7 +58,7 @@ class ModelSpec:
     @property
     def params(self) -> int:
         """Parameter count, from the shape."""
-        from llmsim.generator.architecture import param_count
+        from llmsim.generator.catalog.architecture import param_count
 
         return param_count(self)
 

@@ -7,7 +7,7 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.gpus import GpuSpec
+from llmsim.generator.catalog.gpus import GpuSpec
 
 MASK32: Final = 0xFFFFFFFF
 

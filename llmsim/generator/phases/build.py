@@ -9,11 +9,14 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
-from llmsim.generator import phase_export, phase_init, phase_summary, phase_train
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Clock, Rows, merge
+from llmsim.generator.phases import export as phase_export
+from llmsim.generator.phases import init as phase_init
+from llmsim.generator.phases import summary as phase_summary
+from llmsim.generator.phases import train as phase_train
+from llmsim.generator.phases.rows import Clock, Rows, merge
+from llmsim.generator.phases.telemetry import CKPT, Segment, Telemetry
+from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.stacks import Context, Ids, StackRun, for_stack
-from llmsim.generator.telemetry import CKPT, Segment, Telemetry
 from llmsim.trace.writer import TraceWriter, make_table
 
 # Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0.

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmsim.generator.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
-from llmsim.generator.models import arch_classes
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
+from llmsim.generator.catalog.models import arch_classes
+from llmsim.generator.phases.rows import Clock, Rows
+from llmsim.generator.phases.telemetry import EXPORT, Segment
+from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.timing import export_bytes, export_parts, write_seconds
 from llmsim.generator.stacks.hf import TOKENIZER_FILES
-from llmsim.generator.telemetry import EXPORT, Segment
-from llmsim.generator.timing import export_bytes, export_parts, write_seconds
 
 ORIGIN = "export"
 

@@ -2,8 +2,8 @@
 spike and transient fault, what the cluster monitor prints about it, and what the telemetry of
 those seconds shows (every GPU waiting for a batch, a GPU flagged for ECC errors).
 
-The step times already hold the stall (phase_train adds it as a pause inside its step) and the
-loss and gradient norm the spike (loss.py); a stalled checkpoint write is longer by the time
+The step times already hold the stall (the train phase adds it as a pause inside its step) and the
+loss and gradient norm the spike (plan/loss.py); a stalled checkpoint write is longer by the time
 the file system client took to reconnect.
 """
 
@@ -15,10 +15,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.plan import RunPlan
+from llmsim.generator.phases.steps import window_ids
+from llmsim.generator.phases.telemetry import WAIT, Outage, Segment, Telemetry
+from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.stacks.context import MONITOR, Context
-from llmsim.generator.steps import window_ids
-from llmsim.generator.telemetry import WAIT, Outage, Segment, Telemetry
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmsim.generator.memory import CONTEXT_MIB
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.phases.rows import Clock, Rows
+from llmsim.generator.phases.telemetry import IDLE, LOAD, Segment
+from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.memory import CONTEXT_MIB
 from llmsim.generator.stacks import Context, Ids, StackRun
 from llmsim.generator.stacks.context import Attempt
-from llmsim.generator.telemetry import IDLE, LOAD, Segment
 
 
 @dataclass

@@ -10,10 +10,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Rows
+from llmsim.generator.phases.rows import Rows
+from llmsim.generator.phases.telemetry import Samples
+from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.stacks.context import MONITOR, gpu_name
-from llmsim.generator.telemetry import Samples
 
 
 def episode_lines(

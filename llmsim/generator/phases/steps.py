@@ -13,8 +13,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.episodes import slowdown_at
-from llmsim.generator.plan import RunPlan
+from llmsim.generator.plan.episodes import slowdown_at
+from llmsim.generator.plan.make import RunPlan
 from llmsim.trace.cadence import printed_steps
 from llmsim.trace.config import RunConfig
 

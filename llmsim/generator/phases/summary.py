@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.phases.rows import Clock, Rows
+from llmsim.generator.phases.telemetry import Telemetry
+from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.stacks import Context, Ids, StackRun
-from llmsim.generator.telemetry import Telemetry
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Training phase, chunk by chunk: steps, evaluations, checkpoints, side lines, telemetry.
 
 The loop runs attempts: the job's first launch from the resumed step, then, after each planned
-failure (phase_restart), a relaunch from the last checkpoint's step, the steps in between
+failure (phases/restart.py), a relaunch from the last checkpoint's step, the steps in between
 appearing twice. Chunks are whole log windows (a failure cuts the last one short), so what a
 stack averages over a window is computed in one piece.
 """
@@ -17,18 +17,19 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from llmsim.generator import faults, phase_restart
-from llmsim.generator import steps as st
-from llmsim.generator.incidents import at_step
-from llmsim.generator.loss import LossModel
-from llmsim.generator.monitor import episode_lines
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Clock, Rows, merge
-from llmsim.generator.schedule import lr_at
+from llmsim.generator.phases import faults
+from llmsim.generator.phases import restart as phase_restart
+from llmsim.generator.phases import steps as st
+from llmsim.generator.phases.monitor import episode_lines
+from llmsim.generator.phases.rows import Clock, Rows, merge
+from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
+from llmsim.generator.plan.incidents import at_step
+from llmsim.generator.plan.loss import LossModel
+from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.schedule import lr_at
+from llmsim.generator.plan.timing import checkpoint_bytes, export_bytes
 from llmsim.generator.stacks import Context, Ids, StackRun
 from llmsim.generator.stacks.context import Attempt
-from llmsim.generator.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
-from llmsim.generator.timing import checkpoint_bytes, export_bytes
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import HF_STACKS
 from llmsim.trace.writer import make_table

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from llmsim import __version__
-from llmsim.generator.architecture import param_count
-from llmsim.generator.choose import Choice
-from llmsim.generator.fit import Fit
-from llmsim.generator.layout import GPUS_PER_NODE, strategy_name
-from llmsim.generator.models import base_repo
-from llmsim.generator.names import hostnames, run_name
+from llmsim.generator.catalog.architecture import param_count
+from llmsim.generator.catalog.models import base_repo
+from llmsim.generator.catalog.names import hostnames, run_name
+from llmsim.generator.catalog.software import Era
 from llmsim.generator.options import GenerateOptions
-from llmsim.generator.schedule import Schedule
-from llmsim.generator.software import Era
+from llmsim.generator.plan.choose import Choice
+from llmsim.generator.plan.fit import Fit
+from llmsim.generator.plan.layout import GPUS_PER_NODE, strategy_name
+from llmsim.generator.plan.schedule import Schedule
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
 

@@ -14,7 +14,7 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.loss import Spike
+from llmsim.generator.plan.loss import Spike
 from llmsim.trace.vocab import IncidentKind, IncidentRate
 
 # Expected slowdown episodes (stragglers + throttles) per trace, and loss spikes per 1,000 steps.

@@ -13,13 +13,13 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator import layout as lay
-from llmsim.generator.architecture import param_count
-from llmsim.generator.choose import Choice
-from llmsim.generator.layout import Layout, Recompute
-from llmsim.generator.memory import Memory, memory
+from llmsim.generator.catalog.architecture import param_count
 from llmsim.generator.options import GeneratorError
-from llmsim.generator.throughput import Throughput, step_time
+from llmsim.generator.plan import layout as lay
+from llmsim.generator.plan.choose import Choice
+from llmsim.generator.plan.layout import Layout, Recompute
+from llmsim.generator.plan.memory import Memory, memory
+from llmsim.generator.plan.throughput import Throughput, step_time
 from llmsim.trace.vocab import HF_STACKS
 
 FILL_MAX: Final = 0.93  # of nvidia-smi's total: above this a real run would OOM sooner or later

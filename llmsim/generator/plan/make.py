@@ -15,14 +15,16 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator import schedule as sched
-from llmsim.generator.architecture import param_count
-from llmsim.generator.choose import Choice, choose, draw_gpu_count
-from llmsim.generator.config import make_config
-from llmsim.generator.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
-from llmsim.generator.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
-from llmsim.generator.gpus import GPUS
-from llmsim.generator.incidents import (
+from llmsim.generator.catalog.architecture import param_count
+from llmsim.generator.catalog.gpus import GPUS
+from llmsim.generator.catalog.software import DAY, ERAS, Era
+from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
+from llmsim.generator.plan import schedule as sched
+from llmsim.generator.plan.choose import Choice, choose, draw_gpu_count
+from llmsim.generator.plan.config import make_config
+from llmsim.generator.plan.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
+from llmsim.generator.plan.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
+from llmsim.generator.plan.incidents import (
     FAILURE_SHARE,
     Incidents,
     Outline,
@@ -31,11 +33,9 @@ from llmsim.generator.incidents import (
     overhead_s,
     plan_incidents,
 )
-from llmsim.generator.layout import GPUS_PER_NODE, MAX_GPUS
-from llmsim.generator.loss import LossShape, Spike, chinchilla
-from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
-from llmsim.generator.software import DAY, ERAS, Era
-from llmsim.generator.timing import (
+from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS
+from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
+from llmsim.generator.plan.timing import (
     Io,
     checkpoint_bytes,
     checkpoint_seconds,

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.architecture import layer_params, megatron_rank_params, param_count
-from llmsim.generator.layout import Layout
-from llmsim.generator.models import ModelSpec
+from llmsim.generator.catalog.architecture import layer_params, megatron_rank_params, param_count
+from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.plan.layout import Layout
 from llmsim.trace.vocab import Stack
 
 GIB: Final = 1024**3

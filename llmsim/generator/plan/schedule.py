@@ -14,12 +14,12 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.architecture import param_count
-from llmsim.generator.datasets import CORPORA, SFT_SETS
-from llmsim.generator.fit import Fit
-from llmsim.generator.models import ModelSpec
+from llmsim.generator.catalog.architecture import param_count
+from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
+from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.catalog.software import DAY
 from llmsim.generator.options import DurationTooShort, GeneratorError
-from llmsim.generator.software import DAY
+from llmsim.generator.plan.fit import Fit
 from llmsim.trace.config import MAX_STEPS
 from llmsim.trace.vocab import HF_STACKS, RunKind, Stack
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.architecture import (
+from llmsim.generator.catalog.architecture import (
     embedding_params,
     megatron_flops_per_token,
     megatron_padded_vocab,
@@ -24,10 +24,10 @@ from llmsim.generator.architecture import (
     six_n,
     titan_flops_per_token,
 )
-from llmsim.generator.gpus import GpuSpec
-from llmsim.generator.layout import GPUS_PER_NODE, Layout
-from llmsim.generator.memory import rank_params
-from llmsim.generator.models import ModelSpec
+from llmsim.generator.catalog.gpus import GpuSpec
+from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout
+from llmsim.generator.plan.memory import rank_params
 from llmsim.trace.vocab import Stack
 
 HW_CEILING: Final = 0.78  # executed FLOP/s never above this share of the dense bf16 peak

@@ -12,9 +12,9 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
-from llmsim.generator.architecture import BF16_BYTES, param_count
-from llmsim.generator.fit import Fit
-from llmsim.generator.models import ModelSpec
+from llmsim.generator.catalog.architecture import BF16_BYTES, param_count
+from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.plan.fit import Fit
 from llmsim.trace.vocab import Stack
 
 # Bytes per parameter of a training checkpoint (model + optimizer state as the stack saves it):

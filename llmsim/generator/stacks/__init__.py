@@ -11,8 +11,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from llmsim.generator.phases.telemetry import Reading
 from llmsim.generator.stacks.context import Context, Ids
-from llmsim.generator.telemetry import Reading
 
 # The GPUs' readings at a time: what a stack that reports NVML figures reads then.
 Readings = Callable[[float], Reading | None]

@@ -8,8 +8,8 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.rows import Clock, Logger, Rows
+from llmsim.generator.phases.rows import Clock, Logger, Rows
+from llmsim.generator.plan.make import RunPlan
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import LogFormat, Phase
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.incidents import KILL_GRACE_S, Failure
-from llmsim.generator.rows import Logger
+from llmsim.generator.phases.rows import Logger
+from llmsim.generator.plan.incidents import KILL_GRACE_S, Failure
 from llmsim.generator.stacks import launch, megatron, nccl
 from llmsim.generator.stacks.context import MONITOR, Context
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from llmsim.generator.architecture import MAX_SHARD_LABEL, shard_names, shards
-from llmsim.generator.incidents import COLLECTIVE_TIMEOUT_S
-from llmsim.generator.models import base_repo
-from llmsim.generator.rows import Logger
+from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards
+from llmsim.generator.catalog.models import base_repo
+from llmsim.generator.phases.rows import Logger
+from llmsim.generator.plan.incidents import COLLECTIVE_TIMEOUT_S
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hfargs import training_arguments
 from llmsim.generator.stacks.hfconfig import config_block, generation_block
@@ -222,7 +222,7 @@ def load_weights(ctx: Context, cache: str) -> tuple[float, float]:
 
 
 def _model_cls(ctx: Context) -> str:
-    from llmsim.generator.models import arch_classes
+    from llmsim.generator.catalog.models import arch_classes
 
     return arch_classes(ctx.plan.choice.model.family)[1]
 
@@ -256,7 +256,7 @@ def prepare_data(ctx: Context) -> None:
 
 def _raw_examples(ctx: Context) -> int:
     s = ctx.plan.schedule
-    from llmsim.generator.datasets import SFT_SETS
+    from llmsim.generator.catalog.datasets import SFT_SETS
 
     for d in SFT_SETS:
         if d.hub_id == s.dataset:

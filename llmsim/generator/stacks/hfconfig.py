@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmsim.generator.models import ModelSpec, arch_classes
+from llmsim.generator.catalog.models import ModelSpec, arch_classes
 
 
 def model_config(spec: ModelSpec, version: str) -> dict[str, Any]:

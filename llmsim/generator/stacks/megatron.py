@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable
 from typing import Final
 
-from llmsim.generator.architecture import megatron_padded_vocab, megatron_rank_params
-from llmsim.generator.incidents import COLLECTIVE_TIMEOUT_S
-from llmsim.generator.rows import Logger
+from llmsim.generator.catalog.architecture import megatron_padded_vocab, megatron_rank_params
+from llmsim.generator.phases.rows import Logger
+from llmsim.generator.plan.incidents import COLLECTIVE_TIMEOUT_S
 from llmsim.generator.stacks.context import Context
 
 DATA_ROOT: Final = "/lustre/datasets"

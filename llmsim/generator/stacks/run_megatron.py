@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from llmsim.generator.phases.telemetry import Reading
 from llmsim.generator.stacks import Readings, launch, megatron, nccl
 from llmsim.generator.stacks.context import Context
-from llmsim.generator.telemetry import Reading
 
 
 class MegatronRun:

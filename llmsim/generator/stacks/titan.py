@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from llmsim.generator.choose import TITAN_FLAVORS
-from llmsim.generator.rows import Logger
+from llmsim.generator.phases.rows import Logger
+from llmsim.generator.plan.choose import TITAN_FLAVORS
 from llmsim.generator.stacks.context import Context
 
 DUMP_FOLDER: Final = "./outputs"
