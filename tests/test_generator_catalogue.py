@@ -10,6 +10,7 @@ import pytest
 from llmsim.generator import gpu_types, models
 from llmsim.generator.catalog.architecture import (
     MAX_SHARD_BYTES,
+    ModelSpec,
     megatron_padded_vocab,
     megatron_rank_params,
     param_count,
@@ -17,7 +18,7 @@ from llmsim.generator.catalog.architecture import (
     tensors,
 )
 from llmsim.generator.catalog.gpus import find_gpu
-from llmsim.generator.catalog.models import ModelSpec, find_model
+from llmsim.generator.catalog.models import find_model
 
 # Published parameter counts the shape formula must reproduce exactly (model cards / safetensors
 # metadata `total_parameters`).

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+from llmsim.generator.catalog.architecture import ModelSpec
 from llmsim.generator.catalog.gpus import GPUS, GpuSpec
-from llmsim.generator.catalog.models import MODELS, ModelSpec
+from llmsim.generator.catalog.models import MODELS
 from llmsim.generator.options import GenerateOptions, GeneratorError
 from llmsim.generator.phases.build import write_trace
 from llmsim.generator.plan.make import RunPlan, plan_run

@@ -1,6 +1,6 @@
 """The model catalogue as a table: real architectures with their Hub facts, and invented ones.
 
-Every real entry's shape and `HubFacts` come from the model's `config.json` and file listing on
+Every real entry's shape (`ModelSpec`, catalog/architecture.py) and `HubFacts` come from the model's `config.json` and file listing on
 huggingface.co (`https://huggingface.co/<hub_id>/blob/main/config.json`); tests pin them. The
 parameter count is never stored: it follows from the shape (`architecture.param_count`), and
 the tests check it against the published counts.
@@ -8,96 +8,14 @@ the tests check it against the published counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
+
+from llmsim.generator.catalog.architecture import HubFacts, ModelSpec
 
 # Size of tokenizer.json as the Hub serves it, per tokenizer family (bytes).
 _LLAMA3_TOKENIZER = 9_085_657
 _LLAMA2_TOKENIZER = 1_842_767
 _QWEN_TOKENIZER = 7_031_645
-
-
-@dataclass(frozen=True)
-class HubFacts:
-    """What a real model's Hub repository says: where it lives and its config.json values."""
-
-    hub_id: str  # e.g. "meta-llama/Meta-Llama-3-8B"
-    weight_files: int  # safetensors files in the repo (1: a single model.safetensors)
-    max_position_embeddings: int
-    rope_theta: float
-    rms_norm_eps: float
-    bos_token_id: int
-    eos_token_id: int
-    rope_scaling: tuple[tuple[str, float | int | str], ...] = ()  # () is `null`
-    sliding_window: int | None = None  # Mistral/Qwen2 keys (None prints `null`)
-    tokenizer_bytes: int = 0
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A decoder-only transformer (Llama-style: GQA attention, SwiGLU MLP, RMSNorm).
-
-    Field names say what they are: `vocab_size` is the number of token ids, `hidden_size` the
-    width of the residual stream, `intermediate_size` the SwiGLU width.
-    """
-
-    name: str
-    family: str  # "llama", "mistral", "qwen2" or an invented one
-    vocab_size: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    intermediate_size: int
-    head_dim: int = 0  # 0: hidden_size // num_heads
-    tied_embeddings: bool = False
-    qkv_bias: bool = False
-    hub: HubFacts | None = None  # None: an invented model
-    max_position_embeddings: int = 8192  # invented models (real ones: hub.max_position_embeddings)
-
-    @property
-    def params(self) -> int:
-        """Parameter count, from the shape."""
-        from llmsim.generator.catalog.architecture import param_count
-
-        return param_count(self)
-
-    @property
-    def hub_id(self) -> str:
-        """The Hub repository of a real model ("" for invented ones)."""
-        return self.hub.hub_id if self.hub else ""
-
-    @property
-    def invented(self) -> bool:
-        """True for the made-up models (no Hub repository)."""
-        return self.hub is None
-
-    @property
-    def dim_per_head(self) -> int:
-        """Attention head dimension (explicit, or hidden_size / num_heads)."""
-        return self.head_dim or self.hidden_size // self.num_heads
-
-    @property
-    def max_positions(self) -> int:
-        """max_position_embeddings of the config (the Hub's value for real models)."""
-        return self.hub.max_position_embeddings if self.hub else self.max_position_embeddings
-
-    @property
-    def rope_theta(self) -> float:
-        """RoPE base: the Hub config's, 500000 (Llama 3's) for invented models."""
-        return self.hub.rope_theta if self.hub else 500000.0
-
-    @property
-    def rms_norm_eps(self) -> float:
-        """RMSNorm epsilon: the Hub config's, 1e-05 for invented models."""
-        return self.hub.rms_norm_eps if self.hub else 1e-05
-
-    @property
-    def tokenizer_bytes(self) -> int:
-        """Size of tokenizer.json: the Hub's for real models, estimated for invented ones."""
-        if self.hub and self.hub.tokenizer_bytes:
-            return self.hub.tokenizer_bytes
-        return self.vocab_size * 64 + 1_217
 
 
 _LLAMA31_ROPE: Final = (

@@ -14,6 +14,7 @@ from llmsim.generator.phases import init as phase_init
 from llmsim.generator.phases import summary as phase_summary
 from llmsim.generator.phases import train as phase_train
 from llmsim.generator.phases.rows import Clock, Rows, merge
+from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, Segment, Telemetry
 from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.stacks import Context, Ids, StackRun, for_stack
@@ -42,7 +43,7 @@ def tables(plan: RunPlan) -> Iterator[pa.Table]:
 
     init = phase_init.events(plan, ids, run, _rng(plan, RNG_INIT))
     yield emit(merge([init.rows.table(), _samples(tele, init.end, init.segments)]))
-    state = phase_train.TrainState(
+    state = TrainState(
         start=init.end,
         t=init.end,
         step=plan.config.resume_step,
@@ -63,9 +64,7 @@ def tables(plan: RunPlan) -> Iterator[pa.Table]:
     yield phase_summary.events(plan, ids, run, _rng(plan, RNG_SUMMARY), agg).table()
 
 
-def _finish(
-    plan: RunPlan, ids: Ids, run: StackRun, state: phase_train.TrainState
-) -> tuple[pa.Table, float]:
+def _finish(plan: RunPlan, ids: Ids, run: StackRun, state: TrainState) -> tuple[pa.Table, float]:
     """The script's closing lines after the last step; returns them and the export's start."""
     rows = Rows()
     rng = _rng(plan, RNG_FINISH)

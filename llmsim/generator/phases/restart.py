@@ -19,22 +19,20 @@ time lost since that checkpoint was written).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
 
 from llmsim.generator.phases import init as phase_init
 from llmsim.generator.phases.rows import Clock, Rows
+from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import HANG, IDLE, TRAIN, Outage, Segment, Telemetry
 from llmsim.generator.plan.incidents import TEARDOWN_S, Failure
 from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.stacks import Context, Ids, StackRun, crash, launch
 from llmsim.generator.stacks.context import Attempt
 from llmsim.trace.writer import make_table
-
-if TYPE_CHECKING:  # phase_train calls this module
-    from llmsim.generator.phases.train import TrainState
 
 STUCK_NOTICE_S: Final = 60.0  # the monitor reports a GPU idle this long while the job is busy
 PID_STRIDE: Final = 4_000  # pids a relaunch's processes are past the previous ones

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -22,6 +22,7 @@ from llmsim.generator.phases import restart as phase_restart
 from llmsim.generator.phases import steps as st
 from llmsim.generator.phases.monitor import episode_lines
 from llmsim.generator.phases.rows import Clock, Rows, merge
+from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
 from llmsim.generator.plan.incidents import at_step
 from llmsim.generator.plan.loss import LossModel
@@ -29,7 +30,6 @@ from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.plan.schedule import lr_at
 from llmsim.generator.plan.timing import checkpoint_bytes, export_bytes
 from llmsim.generator.stacks import Context, Ids, StackRun
-from llmsim.generator.stacks.context import Attempt
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import HF_STACKS
 from llmsim.trace.writer import make_table
@@ -40,26 +40,6 @@ ETA_WINDOW: Final = 50
 CHUNK_VALUES: Final = 1_500_000  # telemetry values per chunk (keeps memory flat)
 MAX_CHUNK_STEPS: Final = 20_000
 LOSS_DECIMALS: Final = {"megatron": 6}  # Megatron prints a 7-digit mantissa; the rest 4 places
-
-
-@dataclass
-class TrainState:
-    """What carries from one chunk of steps to the next."""
-
-    start: float  # t when this attempt's training started
-    t: float  # t at the end of the last chunk
-    step: int  # last completed step
-    recent: F64 = field(default_factory=lambda: np.zeros(0))  # last step times (ETA)
-    loss_sum: float = 0.0
-    loss_steps: int = 0
-    best_val: float = math.inf
-    patience: int = 0
-    kept: list[int] = field(default_factory=list)  # checkpoints on disk (rotation)
-    attempt: Attempt = field(default_factory=Attempt)  # the launch of the job now running
-    first: int = 0  # first step of this attempt (its slow warm-up step)
-    attempt_start: float = 0.0  # t its training started (the Trainer's train_runtime)
-    saved: dict[int, tuple[float, float, int]] = field(default_factory=dict)
-    # checkpoint step -> (t it was on disk, best validation loss, patience) for restarts
 
 
 @dataclass

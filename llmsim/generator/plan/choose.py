@@ -15,9 +15,9 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.catalog.architecture import param_count, size_label
+from llmsim.generator.catalog.architecture import ModelSpec, param_count, size_label
 from llmsim.generator.catalog.gpus import GPU_TYPES, GPUS, PICK_WEIGHTS, GpuSpec, find_gpu
-from llmsim.generator.catalog.models import MODEL_NAMES, MODELS, ModelSpec, find_model
+from llmsim.generator.catalog.models import MODEL_NAMES, MODELS, find_model
 from llmsim.generator.options import GenerateOptions, GeneratorError
 from llmsim.generator.plan.layout import MAX_GPUS, valid_gpu_count
 from llmsim.trace.vocab import RUN_KINDS, STACKS, RunKind, Stack

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.catalog.architecture import ModelSpec
 from llmsim.trace.vocab import HF_STACKS, Stack
 
 Recompute = Literal["none", "selective", "full"]

@@ -18,8 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.catalog.architecture import layer_params, megatron_rank_params, param_count
-from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.catalog.architecture import (
+    ModelSpec,
+    layer_params,
+    megatron_rank_params,
+    param_count,
+)
 from llmsim.generator.plan.layout import Layout
 from llmsim.trace.vocab import Stack
 

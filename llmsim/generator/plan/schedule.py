@@ -14,9 +14,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.catalog.architecture import param_count
+from llmsim.generator.catalog.architecture import ModelSpec, param_count
 from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
-from llmsim.generator.catalog.models import ModelSpec
 from llmsim.generator.catalog.software import DAY
 from llmsim.generator.options import DurationTooShort, GeneratorError
 from llmsim.generator.plan.fit import Fit

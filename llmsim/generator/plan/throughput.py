@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from llmsim.generator.catalog.architecture import (
+    ModelSpec,
     embedding_params,
     megatron_flops_per_token,
     megatron_padded_vocab,
@@ -25,7 +26,6 @@ from llmsim.generator.catalog.architecture import (
     titan_flops_per_token,
 )
 from llmsim.generator.catalog.gpus import GpuSpec
-from llmsim.generator.catalog.models import ModelSpec
 from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout
 from llmsim.generator.plan.memory import rank_params
 from llmsim.trace.vocab import Stack

@@ -12,8 +12,7 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
-from llmsim.generator.catalog.architecture import BF16_BYTES, param_count
-from llmsim.generator.catalog.models import ModelSpec
+from llmsim.generator.catalog.architecture import BF16_BYTES, ModelSpec, param_count
 from llmsim.generator.plan.fit import Fit
 from llmsim.trace.vocab import Stack
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmsim.generator.catalog.models import ModelSpec, arch_classes
+from llmsim.generator.catalog.architecture import ModelSpec
+from llmsim.generator.catalog.models import arch_classes
 
 
 def model_config(spec: ModelSpec, version: str) -> dict[str, Any]:
