@@ -17,16 +17,16 @@ import pytest
 
 from llmsim.generator import GenerateOptions, GeneratorError, plan_run
 from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
-from llmsim.generator.catalog.software import ERAS
-from llmsim.generator.plan.choose import TITAN_FLAVORS, refusal
 from llmsim.generator.plan.fit import FILL_MAX, FINETUNE_BATCH_CAP, PRETRAIN_BATCH_CAP
 from llmsim.generator.plan.incidents import cost_s
 from llmsim.generator.plan.layout import GPUS_PER_NODE
 from llmsim.generator.plan.loss import chinchilla
-from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.plan.memory import GIB
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.schedule import lr_at
 from llmsim.generator.plan.throughput import HW_CEILING, RING_HOP_S, mfu
+from llmsim.generator.stacks.registry import PROFILES
+from llmsim.generator.stacks.torchtitan.profile import FLAVORS as TITAN_FLAVORS
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -73,7 +73,7 @@ def test_layouts_are_ones_the_stack_accepts(plans: list[RunPlan]) -> None:
         mid = lay.stage_layers[1:-1] or lay.stage_layers
         assert all(n == mid[0] for n in mid)
         assert lay.stage_layers[0] in (mid[0], mid[0] - 1)
-        assert refusal(c.stack, c.kind, p.choice.model) is None
+        assert PROFILES[c.stack].refusal(c.kind, p.choice.model) is None
         if c.stack == "torchtitan":
             assert c.model in TITAN_FLAVORS and c.pp == 1 and c.kind == "pretrain"
         if c.stack in ("hf", "hf-deepspeed"):
@@ -187,7 +187,7 @@ def test_episodes_are_aligned_and_physical(plans: list[RunPlan]) -> None:
 
 def test_configs_carry_hub_facts_and_the_eras_versions(plans: list[RunPlan]) -> None:
     for p in plans:
-        c, spec, era = p.config, p.choice.model, ERAS[p.config.stack]
+        c, spec, era = p.config, p.choice.model, PROFILES[p.config.stack].era
         assert c.max_position_embeddings == spec.max_positions
         assert c.hub_id == spec.hub_id and c.invented == spec.invented
         assert (c.torch_version, c.nccl_version, c.stack_version) == (

@@ -13,7 +13,8 @@ from llmsim.generator.catalog.gpus import GPUS, GpuSpec
 from llmsim.generator.catalog.models import MODELS
 from llmsim.generator.options import GenerateOptions, GeneratorError
 from llmsim.generator.phases.build import write_trace
-from llmsim.generator.plan.make import RunPlan, plan_run
+from llmsim.generator.plan.make import plan_run
+from llmsim.generator.plan.runplan import RunPlan
 
 __all__ = [
     "GenerateOptions",

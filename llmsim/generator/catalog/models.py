@@ -1,9 +1,10 @@
 """The model catalogue as a table: real architectures with their Hub facts, and invented ones.
 
-Every real entry's shape (`ModelSpec`, catalog/architecture.py) and `HubFacts` come from the model's `config.json` and file listing on
-huggingface.co (`https://huggingface.co/<hub_id>/blob/main/config.json`); tests pin them. The
-parameter count is never stored: it follows from the shape (`architecture.param_count`), and
-the tests check it against the published counts.
+Every real entry's shape (`ModelSpec`, catalog/architecture.py) and `HubFacts` come from the
+model's `config.json` and file listing on huggingface.co
+(`https://huggingface.co/<hub_id>/blob/main/config.json`); tests pin them. The parameter count
+is never stored: it follows from the shape (`architecture.param_count`), and the tests check it
+against the published counts. The tokenizer's files are here too (the export lists them).
 """
 
 from __future__ import annotations
@@ -472,3 +473,30 @@ def arch_classes(family: str) -> tuple[str, str, str]:
 def base_repo(spec: ModelSpec) -> str:
     """Where the base checkpoint comes from: the real repo, or the invented lab's own name."""
     return spec.hub.hub_id if spec.hub else f"llmsim-labs/{spec.name}"
+
+
+# Files a tokenizer ships besides its config, by kind, and the sizes of those that do not
+# depend on the model (tokenizer.json's is the model's `tokenizer_bytes`).
+TOKENIZER_FILES: Final[dict[str, tuple[str, ...]]] = {
+    "llama3": ("tokenizer.json",),
+    "sentencepiece": ("tokenizer.model", "tokenizer.json"),
+    "qwen2": ("vocab.json", "merges.txt", "tokenizer.json"),
+}
+TOKENIZER_FILE_BYTES: Final[dict[str, int]] = {
+    "tokenizer.model": 499_723,
+    "vocab.json": 2_776_833,
+    "merges.txt": 1_671_853,
+}
+
+
+def tokenizer_files(spec: ModelSpec) -> tuple[str, ...]:
+    """The files the model's tokenizer ships: Qwen2's BPE, Llama 2's SentencePiece (a 32,000
+    vocabulary) or Llama 3's tiktoken-style tokenizer.json."""
+    if spec.family == "qwen2":
+        return TOKENIZER_FILES["qwen2"]
+    return TOKENIZER_FILES["sentencepiece" if spec.vocab_size == 32000 else "llama3"]
+
+
+def tokenizer_file_bytes(spec: ModelSpec, name: str) -> int:
+    """Size of one of the tokenizer's files."""
+    return spec.tokenizer_bytes if name == "tokenizer.json" else TOKENIZER_FILE_BYTES[name]

@@ -16,8 +16,10 @@ from llmsim.generator.phases import train as phase_train
 from llmsim.generator.phases.rows import Clock, Rows, merge
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, Segment, Telemetry
-from llmsim.generator.plan.make import RunPlan
-from llmsim.generator.stacks import Context, Ids, StackRun, for_stack
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.context import Context, Ids
+from llmsim.generator.stacks.registry import run_for
+from llmsim.generator.stacks.run import StackRun
 from llmsim.trace.writer import TraceWriter, make_table
 
 # Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0.
@@ -32,7 +34,7 @@ def _rng(plan: RunPlan, key: int) -> np.random.Generator:
 
 def tables(plan: RunPlan) -> Iterator[pa.Table]:
     """The whole run as consecutive time-sorted tables (the last one holds the summary)."""
-    run = for_stack(plan.config.stack)
+    run = run_for(plan.config.stack)
     ids = Ids.draw(plan.config, _rng(plan, RNG_IDS))
     tele = Telemetry(plan, _rng(plan, RNG_TELEMETRY))
     agg = phase_summary.Aggregates()

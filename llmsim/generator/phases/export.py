@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
-from llmsim.generator.catalog.models import arch_classes
+from llmsim.generator.catalog.models import arch_classes, tokenizer_file_bytes, tokenizer_files
 from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.telemetry import EXPORT, Segment
-from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.timing import export_bytes, export_parts, write_seconds
-from llmsim.generator.stacks.hf import TOKENIZER_FILES
 
 ORIGIN = "export"
 
@@ -35,14 +34,7 @@ class ExportResult:
 
 def _source(plan: RunPlan) -> str:
     c = plan.config
-    step = c.total_steps
-    if c.stack == "megatron":
-        return f"{c.output_dir}/checkpoints/iter_{step:07d} (torch_dist)"
-    if c.stack == "torchtitan":
-        return f"./outputs/checkpoint/step-{step} (DCP)"
-    if c.stack == "hf-deepspeed":
-        return f"{c.output_dir}/checkpoint-{step}/global_step{step} (ZeRO-{plan.fit.layout.zero_stage})"
-    return f"{c.output_dir}/checkpoint-{step}/pytorch_model_fsdp_0 (FSDP sharded)"
+    return plan.profile.export_source(c.output_dir, c.total_steps, plan.fit.layout)
 
 
 def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
@@ -161,22 +153,7 @@ def _files(
         ),
         ("generation_config.json", int(rng.integers(150, 260))),
     ]
-    kind = (
-        "qwen2"
-        if spec.family == "qwen2"
-        else "sentencepiece"
-        if spec.vocab_size == 32000
-        else "llama3"
-    )
-    for name in TOKENIZER_FILES[kind]:
-        size = (
-            spec.tokenizer_bytes
-            if name == "tokenizer.json"
-            else int(
-                {"tokenizer.model": 499_723, "vocab.json": 2_776_833, "merges.txt": 1_671_853}[name]
-            )
-        )
-        out.append((name, size))
+    out += [(name, tokenizer_file_bytes(spec, name)) for name in tokenizer_files(spec)]
     out += [
         ("tokenizer_config.json", int(rng.integers(3_000, 55_000))),
         ("special_tokens_map.json", int(rng.integers(290, 620))),

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from llmsim.generator.phases.steps import window_ids
 from llmsim.generator.phases.telemetry import WAIT, Outage, Segment, Telemetry
-from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.stacks.context import MONITOR, Context
 
 F64 = npt.NDArray[np.float64]

@@ -8,10 +8,10 @@ import numpy as np
 
 from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.telemetry import IDLE, LOAD, Segment
-from llmsim.generator.plan.make import RunPlan
 from llmsim.generator.plan.memory import CONTEXT_MIB
-from llmsim.generator.stacks import Context, Ids, StackRun
-from llmsim.generator.stacks.context import Attempt
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.context import Attempt, Context, Ids
+from llmsim.generator.stacks.run import StackRun
 
 
 @dataclass

@@ -1,5 +1,12 @@
 """The cluster monitor's lines (the run's own tooling, `tool` format): a GPU that runs hot or
-slow, named with the numbers of the telemetry sample that shows it, and its recovery."""
+slow, named with the numbers of the telemetry sample that shows it, and its recovery; a lost
+GPU's kernel messages as the monitor forwards them, a hung rank's idle GPU, and the requeue.
+
+Sources of the kernel lines: the NVIDIA driver (5xx) log, `NVRM: Xid (PCI:0000:bb:00): 79,
+pid='<unknown>', name=<unknown>, GPU has fallen off the bus.`, then `NVRM: GPU 0000:bb:00.0:
+GPU has fallen off the bus.` and, on drivers with GPU recovery actions, Xid 154 naming the
+reboot it needs.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ import numpy.typing as npt
 
 from llmsim.generator.phases.rows import Rows
 from llmsim.generator.phases.telemetry import Samples
-from llmsim.generator.plan.make import RunPlan
-from llmsim.generator.stacks.context import MONITOR, gpu_name
+from llmsim.generator.plan.incidents import Failure
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.context import MONITOR, Context, gpu_name
 
 
 def episode_lines(
@@ -88,3 +96,56 @@ def _alert_sample(kind: str, s: Samples, col: int, inside: npt.NDArray[np.intp])
         limit = ALERT_CLOCK_MHZ
     over = np.flatnonzero(score >= limit)
     return int(inside[over[0]] if len(over) else inside[int(np.argmax(score))])
+
+
+def _pci(ctx: Context, gpu: int) -> str:
+    bus = ctx.plan.choice.gpu.bus_ids[gpu % ctx.config.gpus_per_node]
+    return f"0000:{int(bus, 16) >> 12:02x}:00"
+
+
+def xid(ctx: Context, gpu: int) -> None:
+    """The node's kernel messages as the cluster monitor forwards them."""
+    log = ctx.logger("train", "tool", MONITOR)
+    host = ctx.hosts[gpu // ctx.config.gpus_per_node]
+    pci = _pci(ctx, gpu)
+    log.line(
+        "ERROR",
+        f"{host} kernel: NVRM: Xid (PCI:{pci}): 79, pid='<unknown>', name=<unknown>, "
+        "GPU has fallen off the bus.",
+    )
+    log.line("ERROR", f"{host} kernel: NVRM: GPU {pci}.0: GPU has fallen off the bus.")
+    log.line(
+        "ERROR",
+        f"{host} kernel: NVRM: Xid (PCI:{pci}): 154, GPU recovery action changed from 0x0 "
+        "(None) to 0x2 (Node Reboot Required)",
+        dt=0.002,
+    )
+
+
+def stuck(ctx: Context, gpu: int, seconds: float) -> None:
+    """The monitor noticing a GPU idle while its job's other GPUs are busy (a hung rank)."""
+    ctx.logger("train", "tool", MONITOR).warning(
+        f"{ctx.gpu_name(gpu)}: 0% utilization for {seconds:.0f} s while the job's other "
+        "GPUs report 100%; rank may be hung"
+    )
+
+
+def requeued(
+    ctx: Context, failure: Failure, new_host: str | None, lost: str | None, at: float
+) -> None:
+    """The monitor's account of the relaunch: the node drained, the job requeued at `at` (on a
+    replacement node when a GPU was lost). torchrun's own restarts need no account."""
+    if failure.relaunch == "elastic":
+        return
+    log = ctx.logger("train", "tool", MONITOR)
+    if new_host is not None and lost is not None:
+        gpu = failure.gpu % ctx.config.gpus_per_node
+        log.warning(f"{lost} drained (Xid 79 on GPU {gpu}): excluded from the job", dt=2.0)
+    ctx.clock.t = max(ctx.clock.t, at - float(ctx.rng.uniform(1.0, 4.0)))
+    where = f" with {new_host} in place of {lost}" if new_host else ""
+    resumes = (
+        f"it resumes from the checkpoint of step {failure.checkpoint}"
+        if failure.checkpoint
+        else "no checkpoint yet: it starts over from step 1"
+    )
+    log.info(f"job requeued{where}; {resumes} ({failure.redone} steps to redo)")

@@ -25,13 +25,14 @@ import numpy as np
 import pyarrow as pa
 
 from llmsim.generator.phases import init as phase_init
+from llmsim.generator.phases import monitor
 from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import HANG, IDLE, TRAIN, Outage, Segment, Telemetry
-from llmsim.generator.plan.incidents import TEARDOWN_S, Failure
-from llmsim.generator.plan.make import RunPlan
-from llmsim.generator.stacks import Context, Ids, StackRun, crash, launch
-from llmsim.generator.stacks.context import Attempt
+from llmsim.generator.plan.incidents import Failure
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.context import Attempt, Context, Ids
+from llmsim.generator.stacks.run import StackRun
 from llmsim.trace.writer import make_table
 
 STUCK_NOTICE_S: Final = 60.0  # the monitor reports a GPU idle this long while the job is busy
@@ -54,14 +55,14 @@ def events(
     t_fail = t_start + failure.into_step * plan.fit.throughput.step_s
     ctx = Context(plan, ids, rows, Clock(t_fail), rng, state.attempt)
     _warning_signs(ctx, failure, t_fail)
-    t_abort = _crash(ctx, failure, t_fail + failure.timeout_s, failure.step - state.first)
-    t_report = _report(ctx, failure)
+    t_abort = run.crash(ctx, failure, t_fail + failure.timeout_s, failure.step - state.first)
+    t_report = run.report(ctx, failure)
     attempt = _next_attempt(ctx, failure, t_report + failure.down_s)
     node = failure.gpu // plan.config.gpus_per_node
     hosts = attempt.hosts or plan.config.hostnames
     new_host = hosts[node] if failure.replacement is not None else None
     lost_host = _host(ctx, failure.gpu) if new_host else None
-    crash.requeued(ctx, failure, new_host, lost_host, attempt.started)
+    monitor.requeued(ctx, failure, new_host, lost_host, attempt.started)
     init = phase_init.events(plan, ids, run, rng, attempt)
     saved_at, best, patience = state.saved.get(failure.checkpoint, (state.start, np.inf, 0))
     lost = init.end - saved_at
@@ -85,46 +86,10 @@ def _warning_signs(ctx: Context, failure: Failure, t_fail: float) -> None:
     """What shows before the watchdog: the kernel's Xid, or a GPU idle while others spin."""
     if failure.cause == "xid79":
         ctx.clock.t = t_fail + float(ctx.rng.uniform(0.5, 3.0))
-        crash.xid(ctx, failure.gpu)
+        monitor.xid(ctx, failure.gpu)
     elif failure.timeout_s > STUCK_NOTICE_S + 10:
         ctx.clock.t = t_fail + STUCK_NOTICE_S + float(ctx.rng.uniform(0.0, 5.0))
-        crash.stuck(ctx, failure.gpu, STUCK_NOTICE_S)
-
-
-def _crash(ctx: Context, failure: Failure, t_wd: float, steps_done: int) -> float:
-    """Watchdog lines of the printing ranks and one process's abort; returns when it died."""
-    coll = crash.collective(ctx, failure, steps_done)
-    ranks = [r for r in crash.printing_ranks(ctx) if r != failure.gpu]
-    t_wd += float(ctx.rng.uniform(0.0, 0.9))  # the watchdog wakes every second
-    crash.watchdog(ctx, failure, coll, ranks, t_wd)
-    ctx.clock.t = t_wd + float(ctx.rng.uniform(0.2, 1.0))
-    ran = failure.timeout_s * 1000 + int(ctx.rng.integers(3, 99))
-    crash.terminate(ctx, failure, coll, ranks[0], ran)
-    return ctx.clock.t
-
-
-def _report(ctx: Context, failure: Failure) -> float:
-    """The launcher's report once the processes are down; returns when it is done."""
-    c = ctx.config
-    ctx.clock.tick(float(ctx.rng.uniform(*TEARDOWN_S)) * 0.1)
-    ab = crash.aborts(ctx, failure)
-    if c.launcher == "srun" or (c.launcher == "deepspeed" and c.nodes > 1):
-        crash.srun_report(ctx, failure, ab, _job_id(ctx))
-    elif c.launcher == "deepspeed":
-        crash.deepspeed_report(ctx, ab)
-    else:
-        crash.torchrun_report(ctx, failure, ab, launch.entrypoint_name(ctx), info=_agent_info(ctx))
-    return ctx.clock.t
-
-
-def _agent_info(ctx: Context) -> bool:
-    """Whether the torchrun agent logs at INFO (LOGLEVEL=INFO: the multi-node launches)."""
-    c = ctx.config
-    return c.nodes > 1 and c.stack != "megatron"
-
-
-def _job_id(ctx: Context) -> int:
-    return 400_000 + (ctx.ids.agent_pid * 7) % 900_000
+        monitor.stuck(ctx, failure.gpu, STUCK_NOTICE_S)
 
 
 def _next_attempt(ctx: Context, failure: Failure, started: float) -> Attempt:

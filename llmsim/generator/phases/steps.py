@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.plan.episodes import slowdown_at
-from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.trace.cadence import printed_steps
 from llmsim.trace.config import RunConfig
 

@@ -11,8 +11,9 @@ import pyarrow.compute as pc
 
 from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.telemetry import Telemetry
-from llmsim.generator.plan.make import RunPlan
-from llmsim.generator.stacks import Context, Ids, StackRun
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.context import Context, Ids
+from llmsim.generator.stacks.run import StackRun
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from llmsim.generator.plan.episodes import Episode
-from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.trace.vocab import Health, Phase
 from llmsim.trace.writer import make_table
 

@@ -26,12 +26,11 @@ from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
 from llmsim.generator.plan.incidents import at_step
 from llmsim.generator.plan.loss import LossModel
-from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.schedule import lr_at
 from llmsim.generator.plan.timing import checkpoint_bytes, export_bytes
-from llmsim.generator.stacks import Context, Ids, StackRun
-from llmsim.trace.config import RunConfig
-from llmsim.trace.vocab import HF_STACKS
+from llmsim.generator.stacks.context import Context, Ids
+from llmsim.generator.stacks.run import StackRun
 from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]
@@ -39,7 +38,6 @@ I64 = npt.NDArray[np.int64]
 ETA_WINDOW: Final = 50
 CHUNK_VALUES: Final = 1_500_000  # telemetry values per chunk (keeps memory flat)
 MAX_CHUNK_STEPS: Final = 20_000
-LOSS_DECIMALS: Final = {"megatron": 6}  # Megatron prints a 7-digit mantissa; the rest 4 places
 
 
 @dataclass
@@ -106,7 +104,7 @@ def _timing(
 ) -> Chunk:
     c = plan.config
     steps = np.arange(a, b + 1, dtype=np.int64)
-    evals = eval_steps(c, steps)
+    evals = plan.profile.evaluates(steps, c.eval_interval, c.total_steps)
     saves = (steps % c.checkpoint_interval == 0) | (steps == c.total_steps)
     after = np.concatenate([[False], (evals | saves)[:-1]])
     pauses = run.pauses(ctx, steps) + at_step(plan.incidents, "dataloader_stall", steps)
@@ -126,30 +124,6 @@ def _timing(
     return Chunk(steps, times, t_end, pause_at, float(t_end[-1] + pause[-1]))
 
 
-def eval_steps(c: RunConfig, steps: I64) -> npt.NDArray[np.bool_]:
-    """Which of `steps` end with a validation pass, as each stack decides it.
-
-    The Trainer (eval_strategy "steps") evaluates on multiples of eval_steps only; torchtitan's
-    Validator at step 1 and multiples of validation.freq; Megatron on multiples of
-    --eval-interval and once more after the loop (`on validation set`).
-    """
-    every: npt.NDArray[np.bool_] = steps % c.eval_interval == 0
-    if c.stack == "torchtitan":
-        every |= steps == 1
-    elif c.stack == "megatron":
-        every |= steps == c.total_steps
-    return every
-
-
-def saves_first(c: RunConfig, step: int) -> bool:
-    """Whether the save comes before the evaluation at `step`.
-
-    torchtitan's loop saves, then validates; Megatron saves after the loop, then runs its
-    final evaluation; the Trainer and Megatron's own loop evaluate first.
-    """
-    return c.stack == "torchtitan" or (c.stack == "megatron" and step == c.total_steps)
-
-
 def _eval_seconds(plan: RunPlan, rng: np.random.Generator) -> float:
     return (
         plan.config.eval_batches * plan.timings.eval_batch_s * float(rng.uniform(0.97, 1.05)) + 0.4
@@ -157,8 +131,7 @@ def _eval_seconds(plan: RunPlan, rng: np.random.Generator) -> float:
 
 
 def _save_seconds(plan: RunPlan, step: int, rng: np.random.Generator) -> float:
-    if step == plan.config.total_steps and plan.config.stack == "torchtitan":
-        # the last step saves the model only, in bf16 (last_save_model_only)
+    if plan.profile.model_only_save(step, plan.config.total_steps):  # bf16 weights only
         return export_bytes(plan.choice.model) / (plan.io.checkpoint_gbs * 1e9) + 1.0
     retry = float(at_step(plan.incidents, "checkpoint_retry", np.array([step]))[0])
     return plan.timings.checkpoint_s * float(rng.uniform(1.0, 1.12)) + retry  # never above the FS
@@ -213,10 +186,10 @@ def _step_table(
 
 
 def _losses(plan: RunPlan, lm: LossModel, steps: I64, rng: np.random.Generator) -> F64:
-    c = plan.config
-    decimals = LOSS_DECIMALS.get(c.stack, 4)
+    c, profile = plan.config, plan.profile
+    decimals = profile.loss_decimals
     raw = lm.losses(steps.astype(np.float64), rng, decimals)
-    if c.stack == "torchtitan":  # prints the step's own loss
+    if not profile.window_mean_loss:  # the stack prints the step's own loss
         return raw
     return st.window_loss_means(c, steps, raw, decimals)
 
@@ -276,7 +249,7 @@ def _pauses(
     for i, (ev, sv) in sorted(ch.pause_at.items()):
         t, step = float(ch.t_end[i]), int(ch.steps[i])
         new: list[Segment] = []
-        first_save = saves_first(c, step)
+        first_save = plan.profile.saves_first(step, c.total_steps)
         if sv and first_save:
             _save(plan, run, ctx, state, t, sv, step)
             new.append(Segment(t, t + sv, "checkpoint", CKPT, 1.0, 1.0))
@@ -322,7 +295,7 @@ def _evaluate(
         "batches",
         min(c.eval_batches, 10),
     )
-    decimals = None if c.stack in HF_STACKS else LOSS_DECIMALS.get(c.stack, 4)
+    decimals = None if plan.profile.val_float32 else plan.profile.loss_decimals
     val = lm.validation(step, train_loss, streams.evals, decimals)
     if val < state.best_val:
         state.best_val, state.patience = val, 0
@@ -352,16 +325,6 @@ def _evaluate(
     )
 
 
-def checkpoint_path(plan: RunPlan, step: int) -> str:
-    """The checkpoint folder as the stack names it."""
-    stack = plan.config.stack
-    if stack == "megatron":
-        return f"iter_{step:07d}"
-    if stack == "torchtitan":
-        return f"step-{step}"
-    return f"checkpoint-{step}"
-
-
 def _save(
     plan: RunPlan,
     run: StackRun,
@@ -378,12 +341,10 @@ def _save(
     state.kept.append(step)
     dropped = state.kept.pop(0) if len(state.kept) > c.save_total_limit else None
     save_t = ctx.clock.t
-    model_only = last and c.stack == "torchtitan"
-    size = (
-        export_bytes(plan.choice.model)
-        if model_only
-        else checkpoint_bytes(plan.choice.model, c.stack)
-    )
+    model = plan.choice.model
+    model_only = plan.profile.model_only_save(step, c.total_steps)
+    sharding = plan.profile.sharding(plan.fit.layout)
+    size = export_bytes(model) if model_only else checkpoint_bytes(model, sharding)
     faults.slow_save(plan, ctx, step, save_t, seconds)
     ctx.rows.progress(
         save_t,
@@ -401,7 +362,7 @@ def _save(
         "checkpoint",
         "checkpoint",
         step=step,
-        path=checkpoint_path(plan, step),
+        path=plan.profile.checkpoint_name(step),
         size_bytes=size,
         elapsed=seconds,
     )

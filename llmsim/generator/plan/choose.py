@@ -1,34 +1,25 @@
 """Options + seed -> what the run is: kind, stack, model, GPU type and count (or why it cannot be).
 
-Which stack trains what (one home for the rule, `refusal`):
-- torchtitan pretrains its llama3 flavors (8B, 70B, 405B) and nothing else;
-- Megatron-LM pretrains any catalogue model (it has Llama, Mistral and Qwen2 presets);
-- the Hugging Face Trainer (FSDP or DeepSpeed) fine-tunes models up to ~80B, and runs short
-  continued-pretraining stages of models up to ~15B.
+Which stack trains what is each profile's `refusal` (generator/stacks/<name>/profile.py); how
+often each is drawn, its `weight`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
-from llmsim.generator.catalog.architecture import ModelSpec, param_count, size_label
+from llmsim.generator.catalog.architecture import ModelSpec, param_count
 from llmsim.generator.catalog.gpus import GPU_TYPES, GPUS, PICK_WEIGHTS, GpuSpec, find_gpu
 from llmsim.generator.catalog.models import MODEL_NAMES, MODELS, find_model
 from llmsim.generator.options import GenerateOptions, GeneratorError
+from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.layout import MAX_GPUS, valid_gpu_count
-from llmsim.trace.vocab import RUN_KINDS, STACKS, RunKind, Stack
+from llmsim.generator.stacks.registry import PROFILES
+from llmsim.trace.vocab import RUN_KINDS, STACKS, RunKind
 
-TITAN_FLAVORS: Final[dict[str, str]] = {
-    "Llama-3-8B": "8B",
-    "Llama-3-70B": "70B",
-    "Llama-3.1-405B": "405B",
-}
-HF_FINETUNE_MAX: Final = 80e9
-HF_PRETRAIN_MAX: Final = 15e9
 # Cluster sizes a drawn run uses, by parameters (up to, candidate GPU counts).
 CLUSTER_SIZES: Final[tuple[tuple[float, tuple[int, ...]], ...]] = (
     (2.5e9, (1, 8, 8, 16, 32, 64)),
@@ -37,50 +28,6 @@ CLUSTER_SIZES: Final[tuple[tuple[float, tuple[int, ...]], ...]] = (
     (100e9, (128, 256, 512, 512, 1024)),
     (math.inf, (1024, 2048, 2048, 4096)),
 )
-STACK_WEIGHTS: Final[dict[Stack, float]] = {
-    "hf": 0.25,
-    "hf-deepspeed": 0.2,
-    "megatron": 0.35,
-    "torchtitan": 0.2,
-}
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What the run is, before it is laid out."""
-
-    kind: RunKind
-    stack: Stack
-    model: ModelSpec
-    gpu: GpuSpec
-
-
-def refusal(stack: Stack, kind: RunKind, spec: ModelSpec) -> str | None:
-    """Why `stack` would not run this model and kind (one line), or None when it would."""
-    n = param_count(spec)
-    if stack == "torchtitan":
-        if spec.name not in TITAN_FLAVORS:
-            return (
-                f"torchtitan trains its llama3 flavors only (Llama-3-8B, Llama-3-70B, "
-                f"Llama-3.1-405B), not {spec.name}"
-            )
-        if kind != "pretrain":
-            return "torchtitan runs here are pretraining runs: use --kind pretrain"
-        return None
-    if stack == "megatron":
-        return (
-            None
-            if kind == "pretrain"
-            else ("Megatron-LM runs here are pretraining runs: use --kind pretrain or an hf stack")
-        )
-    limit = HF_FINETUNE_MAX if kind == "finetune" else HF_PRETRAIN_MAX
-    if n > limit:
-        what = "fine-tunes" if kind == "finetune" else "continued pretraining"
-        return (
-            f"{spec.name} ({size_label(n)}) is too big for {what} with the HF Trainer here "
-            f"(up to {size_label(int(limit))}); use --stack megatron"
-        )
-    return None
 
 
 def _model_pool(options: GenerateOptions) -> list[ModelSpec]:
@@ -136,20 +83,21 @@ def choose(options: GenerateOptions, rng: np.random.Generator) -> Choice:
     kinds: list[RunKind] = [options.kind] if options.kind else list(RUN_KINDS)
     if options.kind is None and options.epochs is not None and options.epochs > 1:
         kinds = ["finetune"]  # several passes over the data: only a fine-tune does that
-    stacks = [options.stack] if options.stack else list(STACKS)
-    combos = [(s, k, m) for s in stacks for k in kinds for m in pool if refusal(s, k, m) is None]
+    profiles = [PROFILES[options.stack]] if options.stack else list(PROFILES.values())
+    combos = [(p, k, m) for p in profiles for k in kinds for m in pool if p.refusal(k, m) is None]
     if not combos:  # every pair was refused: say why for the first one
-        reason = refusal(stacks[0], kinds[0], pool[0])
-        raise GeneratorError(reason or f"no catalogue model runs a {kinds[0]} run on {stacks[0]}")
-    open_stacks = sorted({s for s, _, _ in combos}, key=STACKS.index)
-    stack = open_stacks[_pick(rng, [STACK_WEIGHTS[s] for s in open_stacks])]
-    open_kinds = sorted({k for s, k, _ in combos if s == stack}, key=RUN_KINDS.index)
+        first = profiles[0]
+        reason = first.refusal(kinds[0], pool[0])
+        raise GeneratorError(reason or f"no catalogue model runs a {kinds[0]} run on {first.name}")
+    open_stacks = [p for p in profiles if any(q is p for q, _, _ in combos)]
+    profile = open_stacks[_pick(rng, [p.weight for p in open_stacks])]
+    open_kinds = sorted({k for p, k, _ in combos if p is profile}, key=RUN_KINDS.index)
     kind = open_kinds[_pick(rng, [1.0] * len(open_kinds))]
-    models = [m for s, k, m in combos if s == stack and k == kind]
+    models = [m for p, k, m in combos if p is profile and k == kind]
     spec = models[_pick(rng, [0.3 if param_count(m) > 100e9 else 1.0 for m in models])]
     gpus = _gpu_pool(options)
     gpu = gpus[_pick(rng, [PICK_WEIGHTS.get(g.short, 0.1) for g in gpus])]
-    return Choice(kind, stack, spec, gpu)
+    return Choice(kind, profile, spec, gpu)
 
 
 def draw_gpu_count(spec: ModelSpec, rng: np.random.Generator) -> list[int]:

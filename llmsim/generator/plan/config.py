@@ -10,9 +10,9 @@ from llmsim.generator.catalog.models import base_repo
 from llmsim.generator.catalog.names import hostnames, run_name
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.options import GenerateOptions
-from llmsim.generator.plan.choose import Choice
+from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.fit import Fit
-from llmsim.generator.plan.layout import GPUS_PER_NODE, strategy_name
+from llmsim.generator.plan.layout import GPUS_PER_NODE
 from llmsim.generator.plan.schedule import Schedule
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
@@ -97,7 +97,7 @@ def make_config(
         tp=layout.tp,
         pp=layout.pp,
         dp=layout.dp,
-        strategy=strategy_name(layout, choice.stack, gpus),
+        strategy="single GPU (no sharding)" if gpus == 1 else choice.profile.strategy(layout),
         mem_weights_gib=round(rank0.weights, 4),
         mem_grads_gib=round(rank0.grads, 4),
         mem_optimizer_gib=round(rank0.optimizer, 4),

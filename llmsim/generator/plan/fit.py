@@ -16,11 +16,11 @@ import numpy as np
 from llmsim.generator.catalog.architecture import param_count
 from llmsim.generator.options import GeneratorError
 from llmsim.generator.plan import layout as lay
-from llmsim.generator.plan.choose import Choice
-from llmsim.generator.plan.layout import Layout, Recompute
+from llmsim.generator.plan.choice import Choice
+from llmsim.generator.plan.layout import Layout
 from llmsim.generator.plan.memory import Memory, memory
 from llmsim.generator.plan.throughput import Throughput, step_time
-from llmsim.trace.vocab import HF_STACKS
+from llmsim.generator.stacks.profile import StackProfile
 
 FILL_MAX: Final = 0.93  # of nvidia-smi's total: above this a real run would OOM sooner or later
 PRETRAIN_BATCH_CAP: Final = 16 * 2**20  # tokens per optimizer step (published runs: <= ~16M)
@@ -39,11 +39,10 @@ class Luck:
     seed: int  # for the per-layout jitter of an engineer's choice
 
     @classmethod
-    def draw(cls, stack: str, rng: np.random.Generator) -> Luck:
-        """The luck of a run on `stack`."""
-        titan = stack == "torchtitan"  # expandable segments fragment less
+    def draw(cls, profile: StackProfile, rng: np.random.Generator) -> Luck:
+        """The luck of a run on the profile's stack."""
         return cls(
-            float(rng.uniform(0.02, 0.05) if titan else rng.uniform(0.05, 0.12)),
+            float(rng.uniform(*profile.fragmentation)),
             float(rng.uniform(300.0, 900.0)),
             float(rng.uniform(0.86, 1.03)),
             int(rng.integers(0, 2**31)),
@@ -77,9 +76,7 @@ class Fit:
 
 def seq_len_for(choice: Choice, rng: np.random.Generator) -> int:
     """A sequence length the model supports and runs of this kind use."""
-    options: tuple[int, ...] = (4096, 8192) if choice.kind == "pretrain" else (2048, 4096)
-    if choice.stack == "torchtitan":
-        options = (8192,)
+    options = choice.profile.seq_lens(choice.kind)
     fitting = [s for s in options if s <= choice.model.max_positions] or [
         min(2048, choice.model.max_positions)
     ]
@@ -91,7 +88,7 @@ def target_tokens(choice: Choice, rng: np.random.Generator) -> int:
     n = param_count(choice.model)
     if choice.kind == "finetune":
         return int(rng.choice((2**18, 2**19, 2**20, 2**21)))
-    if choice.stack in HF_STACKS:  # continued pretraining
+    if choice.profile.continued_pretraining:  # a short stage
         return int(rng.choice((2**19, 2**20, 2**21)))
     if n < 2e9:
         options: tuple[int, ...] = (2**20, 2**21)
@@ -102,17 +99,6 @@ def target_tokens(choice: Choice, rng: np.random.Generator) -> int:
     else:
         options = (2**23, 2**24)
     return int(rng.choice(options))
-
-
-def _modes(choice: Choice) -> tuple[tuple[int, Recompute], ...]:
-    """(ZeRO stage, recompute) pairs the stack's runs use."""
-    if choice.stack == "hf":
-        return ((3, "full"),)
-    if choice.stack == "hf-deepspeed":
-        return ((3, "full"), (2, "full"))
-    if choice.stack == "torchtitan":
-        return ((3, "selective"), (3, "full"))
-    return ((1, "none"), (1, "selective"), (1, "full"))
 
 
 def _batch(
@@ -135,12 +121,12 @@ def _batch(
 def _options(choice: Choice, gpus: int, seq_len: int) -> list[Layout]:
     spec = choice.model
     out = []
-    for tp, pp in lay.candidates(spec, choice.stack, gpus):
-        for zero, recompute in _modes(choice):
+    for tp, pp in choice.profile.splits(spec, gpus):
+        for zero, recompute in choice.profile.modes:
             for mb in (1, 2, 4, 8):
                 if mb * seq_len > MB_TOKENS_MAX:
                     continue
-                out.append(lay.make(spec, choice.stack, gpus, tp, pp, zero, recompute, mb))
+                out.append(lay.make(spec, gpus, tp, pp, zero, recompute, mb))
     return out
 
 
@@ -161,12 +147,12 @@ def fit(
             continue
         gbs, accum = batch
         mem = memory(
-            choice.model, choice.stack, layout, seq_len, accum, luck.fragmentation, luck.nccl_mib
+            choice.model, choice.profile, layout, seq_len, accum, luck.fragmentation, luck.nccl_mib
         )
         if mem.peak_smi_mib > FILL_MAX * capacity_mib:
             continue
         th = step_time(
-            choice.model, choice.stack, layout, choice.gpu, gpus, seq_len, accum, luck.speed
+            choice.model, choice.profile, layout, choice.gpu, gpus, seq_len, accum, luck.speed
         )
         # an engineer keeps the model-parallel group as small as does the job
         split = 1.0 - MP_PREFERENCE * math.log2(layout.tp * layout.pp)
@@ -183,7 +169,7 @@ def fit_or_explain(choice: Choice, gpus: int, seq_len: int, tokens: int, luck: L
         return found
     name, short = choice.model.name, choice.gpu.short
     cap = PRETRAIN_BATCH_CAP if choice.kind == "pretrain" else FINETUNE_BATCH_CAP
-    splits = lay.candidates(choice.model, choice.stack, gpus)
+    splits = choice.profile.splits(choice.model, gpus)
     if splits and min(gpus // (tp * pp) for tp, pp in splits) * seq_len > cap:
         raise GeneratorError(
             f"{gpus} GPUs is too many for {name}: one sequence per data-parallel rank is "

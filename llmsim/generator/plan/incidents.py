@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 import numpy as np
 
-from llmsim.trace.vocab import IncidentKind, IncidentRate, Stack
+from llmsim.trace.vocab import IncidentKind, IncidentRate
 
 Cause = Literal["xid79", "hang"]
 Relaunch = Literal["elastic", "requeue"]
@@ -36,16 +36,6 @@ REDO_SHARE: Final = 0.08  # of the run's wanted duration, the steps a failure ma
 FAILURE_SHARE: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.45, "often": 0.7}
 # Expected transient faults per run.
 TRANSIENTS_PER_RUN: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 1.1, "often": 3.0}
-# The job's collective timeout, as each stack's config sets it (seconds): torchtitan's
-# comm.init_timeout_seconds (train.py lowers it to train_timeout_seconds only after step 1 of a
-# job that starts from scratch; these jobs resume); Megatron --distributed-timeout-minutes 5;
-# the HF scripts' --ddp_timeout 300.
-COLLECTIVE_TIMEOUT_S: Final[dict[Stack, int]] = {
-    "torchtitan": 300,
-    "megatron": 300,
-    "hf": 300,
-    "hf-deepspeed": 300,
-}
 TEARDOWN_S: Final = (3.0, 12.0)  # watchdog abort to the launcher's report
 KILL_GRACE_S: Final = 30.0  # torchrun's SIGTERM grace before SIGKILL (a rank stuck in the driver)
 ELASTIC_S: Final = (4.0, 12.0)  # torchrun restarting its workers in place
@@ -100,7 +90,6 @@ class Incidents:
 class RunShape:
     """What planning incidents needs to know of the run."""
 
-    stack: Stack
     gpus: int
     gpus_per_node: int
     nodes: int
@@ -138,9 +127,10 @@ class Outline:
 
 
 def outline(
-    rate: IncidentRate, stack: Stack, gpus: int, rng: np.random.Generator
+    rate: IncidentRate, timeout_s: int, gpus: int, rng: np.random.Generator
 ) -> tuple[Outline, ...]:
-    """Whether the run fails (and how): a single GPU has no collective to hang in."""
+    """Whether the run fails (and how): a single GPU has no collective to hang in. The hang
+    lasts the job's collective timeout (`StackProfile.collective_timeout_s`)."""
     if gpus < 2 or rng.random() >= FAILURE_CHANCE[rate]:
         return ()
     wanted = 1 + int(rate == "often" and rng.random() < SECOND_FAILURE)
@@ -149,7 +139,7 @@ def outline(
             cause="xid79" if rng.random() < 0.55 else "hang",
             down=float(rng.random()),
             into_step=float(rng.uniform(0.2, 0.9)),
-            timeout_s=COLLECTIVE_TIMEOUT_S[stack],
+            timeout_s=timeout_s,
             culprit=float(rng.random()),
         )
         for _ in range(wanted)

@@ -1,8 +1,7 @@
-"""Parallel layouts each stack accepts: how a model is split over tensor, pipeline and data ranks.
-
-A layout is legal for its stack (TP divides heads and KV heads and stays inside a node, the
-pipeline stages hold whole layers) and fits in memory (`memory.per_stage`); `choose_layout`
-returns the smallest model-parallel split that does, as a real user would pick it.
+"""Parallel layouts: how a model is split over tensor, pipeline and data ranks, and the rules every
+split obeys (TP divides heads and KV heads and stays inside a node, pipeline stages hold whole
+layers). Which splits a stack uses is its profile's (`StackProfile.splits`); plan/fit.py costs
+them and keeps the fastest that fits.
 """
 
 from __future__ import annotations
@@ -11,9 +10,13 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from llmsim.generator.catalog.architecture import ModelSpec
-from llmsim.trace.vocab import HF_STACKS, Stack
 
 Recompute = Literal["none", "selective", "full"]
+# How the training states are sharded over the data-parallel ranks: FSDP (fp32 parameters,
+# gradients and optimizer state, all sharded), ZeRO-3 and ZeRO-2 (bf16 parameters and
+# gradients, fp32 master weights and moments), Megatron's distributed optimizer (only the
+# optimizer state sharded).
+Sharding = Literal["fsdp", "zero3", "zero2", "dist_opt"]
 GPUS_PER_NODE: Final = 8
 SMALL_COUNTS: Final = (1, 2, 4)  # one partial node
 MAX_GPUS: Final = 4096
@@ -70,26 +73,8 @@ def stage_split(layers: int, pp: int) -> tuple[int, ...] | None:
     return None
 
 
-def candidates(spec: ModelSpec, stack: Stack, gpus: int) -> list[tuple[int, int]]:
-    """(tp, pp) pairs the stack would use for this model and GPU count, smallest first."""
-    if stack in HF_STACKS:
-        return [(1, 1)]
-    if stack == "torchtitan":  # FSDP2 + TP (the shipped 70B/405B configs use TP 8, no PP)
-        return [(tp, 1) for tp in (1, 8) if tp_allowed(spec, tp, gpus) and gpus % tp == 0]
-    out = []
-    for tp in TP_CHOICES:
-        for pp in PP_CHOICES:
-            if not tp_allowed(spec, tp, gpus) or gpus % (tp * pp):
-                continue
-            if stage_split(spec.num_layers, pp) is None or spec.num_layers < 2 * pp:
-                continue
-            out.append((tp, pp))
-    return sorted(out, key=lambda c: (c[0] * c[1], c[1]))
-
-
 def make(
     spec: ModelSpec,
-    stack: Stack,
     gpus: int,
     tp: int,
     pp: int,
@@ -97,21 +82,7 @@ def make(
     recompute: Recompute,
     micro_batch: int,
 ) -> Layout:
-    """A layout from its sizes (the caller has checked `candidates`)."""
+    """A layout from its sizes (the caller has checked the split with its profile)."""
     split = stage_split(spec.num_layers, pp)
     assert split is not None
     return Layout(tp, pp, gpus // (tp * pp), split, zero_stage, recompute, micro_batch)
-
-
-def strategy_name(layout: Layout, stack: Stack, gpus: int) -> str:
-    """How `llmsim info` and the docs name the layout."""
-    if gpus == 1:
-        return "single GPU (no sharding)"
-    if stack == "hf":
-        return f"FSDP FULL_SHARD over {layout.dp} ranks"
-    if stack == "hf-deepspeed":
-        return f"DeepSpeed ZeRO-{layout.zero_stage} over {layout.dp} ranks"
-    if stack == "torchtitan":
-        dims = f"dp_shard={layout.dp}" + (f", tp={layout.tp}" if layout.tp > 1 else "")
-        return f"FSDP2 ({dims})"
-    return f"Megatron TP={layout.tp} PP={layout.pp} DP={layout.dp} (distributed optimizer)"

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 import numpy as np
 
 from llmsim.generator.catalog.architecture import param_count
 from llmsim.generator.catalog.gpus import GPUS
-from llmsim.generator.catalog.software import DAY, ERAS, Era
+from llmsim.generator.catalog.software import DAY, Era
 from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
 from llmsim.generator.plan import schedule as sched
-from llmsim.generator.plan.choose import Choice, choose, draw_gpu_count
+from llmsim.generator.plan.choice import Choice
+from llmsim.generator.plan.choose import choose, draw_gpu_count
 from llmsim.generator.plan.config import make_config
 from llmsim.generator.plan.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
 from llmsim.generator.plan.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
@@ -35,6 +36,7 @@ from llmsim.generator.plan.incidents import (
 )
 from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS
 from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
+from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
 from llmsim.generator.plan.timing import (
     Io,
     checkpoint_bytes,
@@ -69,54 +71,6 @@ DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a
 BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 1000.0}
 
 
-@dataclass(frozen=True)
-class Timings:
-    """Seconds of the parts around the steps."""
-
-    init_s: float  # launch to the first step, checkpoint or weight loading included
-    load_s: float  # of which: loading the checkpoint or the base weights
-    eval_batch_s: float
-    checkpoint_s: float
-    export_s: float
-    first_step_extra_s: float  # compilation and warm-up of the job's first step
-
-
-@dataclass(frozen=True)
-class Flags:
-    """Options of the job that change what its logs show."""
-
-    launcher: Launcher
-    nccl_debug: bool  # NCCL_DEBUG=INFO: NCCL's init lines appear
-    compile: bool  # torchtitan: torch.compile of each block (slow first step)
-    log_straggler: bool  # Megatron --log-straggler: the straggler report
-    gc_freq: int  # torchtitan's periodic GC
-    max_restarts: int  # torchrun --max-restarts (0 where another launcher starts the job)
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """Everything that defines a run: the trace's config and the generator's private numbers."""
-
-    config: RunConfig
-    choice: Choice
-    era: Era
-    fit: Fit
-    io: Io
-    schedule: sched.Schedule
-    timings: Timings
-    loss: LossShape
-    episodes: tuple[Episode, ...]
-    incidents: Incidents
-    flags: Flags
-    duration_target: float
-    estimated_bytes: int
-
-    @property
-    def first_step(self) -> int:
-        """The first step the trace shows."""
-        return self.config.resume_step + 1
-
-
 def plan_run(options: GenerateOptions) -> RunPlan:
     """Decide the whole run; GeneratorError (one line) when the options cannot be met.
 
@@ -144,11 +98,11 @@ def _plan(options: GenerateOptions) -> RunPlan:
     io = draw_io(max(1, gpus // GPUS_PER_NODE), rng)
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
-    outlines = outline(options.incidents, choice.stack, gpus, irng)
+    outlines = outline(options.incidents, choice.profile.collective_timeout_s, gpus, irng)
     schedule, laid, timings, outlines = _schedule_around(
         options, choice, gpus, laid, io, timings, duration, outlines, rng
     )
-    flags = _restarts(_flags(choice, gpus, rng), choice, seed)
+    flags = _restarts(_flags(choice, gpus, rng), seed)
     episodes = plan_slowdowns(
         options.incidents,
         gpus,
@@ -165,7 +119,7 @@ def _plan(options: GenerateOptions) -> RunPlan:
         spans = incidents.redo_spans()
         spikes = spike_somewhere(schedule.resume_step + 1, schedule.total_steps, spans, irng)
     loss = _loss_shape(choice, laid, schedule, spikes, rng)
-    era = ERAS[choice.stack]
+    era = choice.profile.era
     config = make_config(
         options,
         seed,
@@ -225,7 +179,7 @@ def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice
     for attempt in range(REDRAWS):
         choice = choose(options, rng)
         seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
-        luck = Luck.draw(choice.stack, rng)
+        luck = Luck.draw(choice.profile, rng)
         try:
             laid = fit_or_explain(choice, options.gpus, seq, tokens, luck)
         except GeneratorError:
@@ -239,13 +193,13 @@ def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice
 def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice, int, Fit]:
     choice = choose(options, rng)
     seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
-    luck = Luck.draw(choice.stack, rng)
+    luck = Luck.draw(choice.profile, rng)
     types = (
         [choice.gpu] if options.gpu_type else [choice.gpu, *(g for g in GPUS if g != choice.gpu)]
     )
     fallback: tuple[Choice, int, Fit] | None = None
     for gpu in types:
-        trial = Choice(choice.kind, choice.stack, choice.model, gpu)
+        trial = Choice(choice.kind, choice.profile, choice.model, gpu)
         for gpus in draw_gpu_count(choice.model, rng):
             found = fit(trial, gpus, seq, tokens, luck)
             if found is None:
@@ -280,21 +234,20 @@ def _watchable(choice: Choice, gpus: int, laid: Fit, rng: np.random.Generator) -
 
 
 def _timings(choice: Choice, laid: Fit, io: Io, rng: np.random.Generator) -> Timings:
-    spec, stack = choice.model, choice.stack
-    if choice.kind == "finetune":
-        load = hub_load_seconds(spec, io)
-    else:
-        load = load_seconds(checkpoint_bytes(spec, stack), io)
+    spec, profile = choice.model, choice.profile
+    size = checkpoint_bytes(spec, profile.sharding(laid.layout))
+    load = hub_load_seconds(spec, io) if choice.kind == "finetune" else load_seconds(size, io)
     nodes = max(1, laid.layout.dp * laid.layout.tp * laid.layout.pp // GPUS_PER_NODE)
-    startup = float(rng.uniform(15.0, 35.0)) + 0.02 * nodes + (20.0 if stack == "megatron" else 0.0)
+    startup = float(rng.uniform(15.0, 35.0)) + 0.02 * nodes + profile.startup_extra_s
     step = laid.throughput.step_s
-    compile_s = float(rng.uniform(25.0, 70.0)) if stack == "torchtitan" else 0.0
+    compiles = profile.first_step_compile_s
+    compile_s = float(rng.uniform(*compiles)) if compiles is not None else 0.0
     first = compile_s + step * float(rng.uniform(0.6, 2.0))
     return Timings(
         init_s=startup + load,
         load_s=load,
-        eval_batch_s=eval_batch_seconds(laid, stack),
-        checkpoint_s=checkpoint_seconds(checkpoint_bytes(spec, stack), io),
+        eval_batch_s=eval_batch_seconds(laid, profile),
+        checkpoint_s=checkpoint_seconds(size, io),
         export_s=export_seconds(spec, io),
         first_step_extra_s=first,
     )
@@ -328,13 +281,13 @@ def _schedule(
         duration = max(duration, need * float(rng.uniform(1.1, 1.4)))
     if choice.kind == "pretrain":
         return (
-            sched.pretrain(choice.model, choice.stack, laid, costs, duration, steps, rng),
+            sched.pretrain(choice.model, choice.profile, laid, costs, duration, steps, rng),
             laid,
             timings,
         )
     spe = steps
     return (
-        sched.finetune(choice.model, choice.stack, laid, costs, duration, epochs, spe, rng),
+        sched.finetune(choice.model, choice.profile, laid, costs, duration, epochs, spe, rng),
         laid,
         timings,
     )
@@ -406,26 +359,24 @@ def _short_for(
 
 
 def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
-    launchers = ERAS[choice.stack].launchers
-    if choice.stack == "megatron" and gpus <= GPUS_PER_NODE:
-        launchers = ("torchrun",)  # one node: no Slurm step needed
+    profile = choice.profile
+    launchers = profile.launchers(gpus)
     launcher: Launcher = launchers[int(rng.integers(0, len(launchers)))]
     return Flags(
         launcher=launcher,
         nccl_debug=bool(gpus > 1 and rng.random() < 0.6),
-        compile=choice.stack == "torchtitan" and bool(rng.random() < 0.7),
-        log_straggler=choice.stack == "megatron"
+        compile=profile.compile_chance > 0 and bool(rng.random() < profile.compile_chance),
+        log_straggler=profile.straggler_report_chance > 0
         and gpus > GPUS_PER_NODE
-        and bool(rng.random() < 0.6),
+        and bool(rng.random() < profile.straggler_report_chance),
         gc_freq=int(rng.choice((50, 100))),
         max_restarts=0,  # set from the incident stream (plan_run)
     )
 
 
-def _restarts(flags: Flags, choice: Choice, seed: int) -> Flags:
+def _restarts(flags: Flags, seed: int) -> Flags:
     """--max-restarts of a job whose workers torchrun's agent starts (its own random stream)."""
-    agent = choice.stack in ("hf", "torchtitan") or flags.launcher == "torchrun"
-    if not agent:
+    if flags.launcher != "torchrun":
         return flags
     rng = np.random.default_rng([seed, RNG_RESTARTS])
     return replace(flags, max_restarts=TORCHRUN_RESTARTS[int(rng.integers(0, 2))])
@@ -476,7 +427,6 @@ def _incidents(
     """Failures placed in the schedule and transient faults (the incidents' own stream)."""
     gpn = min(gpus, GPUS_PER_NODE)
     shape = RunShape(
-        stack=choice.stack,
         gpus=gpus,
         gpus_per_node=gpn,
         nodes=gpus // gpn,
@@ -517,7 +467,7 @@ def _loss_shape(
     sigma = float(np.clip(0.022 / math.sqrt(max(gbt / 4e6, 0.05)), 0.008, 0.03))
     sigma *= float(rng.uniform(0.85, 1.15))
     finetune = choice.kind == "finetune"
-    scratch = not finetune and choice.stack in ("megatron", "torchtitan")
+    scratch = not finetune and not choice.profile.continued_pretraining
     if scratch:
         start, floor, tau = math.log(spec.vocab_size) + float(rng.uniform(0.05, 0.3)), 0.0, 120.0
     elif finetune:

@@ -3,7 +3,9 @@
 Per pipeline stage, in GiB, for the stack's sharding (FSDP and ZeRO-3 shard everything over the
 data-parallel ranks; Megatron's distributed optimizer shards only the optimizer state):
 
-- states: bytes per parameter held by the rank (table `_STATE_BYTES`);
+- states: bytes per parameter held by the rank, by how the stack shards them (`STATE_BYTES`,
+  the one table of bytes per parameter: a training checkpoint holds the weights and the
+  optimizer state of it, `checkpoint_bytes_per_param`);
 - activations: per layer and micro-batch, from the hidden and MLP widths (flash attention keeps
   no s x s scores), divided by TP (sequence parallelism), for the recompute mode; a pipeline
   stage holds as many micro-batches in flight as stages follow it (1F1B), the first the most;
@@ -18,32 +20,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.catalog.architecture import (
-    ModelSpec,
-    layer_params,
-    megatron_rank_params,
-    param_count,
-)
-from llmsim.generator.plan.layout import Layout
-from llmsim.trace.vocab import Stack
+from llmsim.generator.catalog.architecture import ModelSpec, layer_params
+from llmsim.generator.plan.layout import Layout, Sharding
+from llmsim.generator.stacks.profile import StackProfile
 
 GIB: Final = 1024**3
-# (weights, grads, optimizer) bytes per parameter the rank holds, and whether each is sharded
-# over dp. FSDP/torchtitan keep fp32 sharded parameters and gradients (bf16 only for compute);
-# ZeRO keeps bf16 parameters/gradients and fp32 master + Adam moments; Megatron keeps bf16
-# parameters, an fp32 main-gradient buffer and (distributed optimizer) sharded fp32 state.
-_STATE_BYTES: Final[dict[str, tuple[float, float, float]]] = {
+# (weights, grads, optimizer) bytes per parameter the rank holds, by sharding. FSDP/torchtitan
+# keep fp32 sharded parameters and gradients (bf16 only for compute); ZeRO keeps bf16
+# parameters/gradients and fp32 master + Adam moments; Megatron keeps bf16 parameters, an fp32
+# main-gradient buffer and (distributed optimizer) sharded fp32 state.
+STATE_BYTES: Final[dict[Sharding, tuple[float, float, float]]] = {
     "fsdp": (4.0, 4.0, 8.0),
     "zero3": (2.0, 2.0, 12.0),
     "zero2": (2.0, 2.0, 12.0),
-    "megatron": (2.0, 4.0, 12.0),
+    "dist_opt": (2.0, 4.0, 12.0),
 }
+# What each sharding splits over the data-parallel ranks besides the optimizer state.
+WEIGHTS_SHARDED: Final[frozenset[Sharding]] = frozenset({"fsdp", "zero3"})
+GRADS_SHARDED: Final[frozenset[Sharding]] = frozenset({"fsdp", "zero3", "zero2"})
 # Activation bytes per token and layer: COEF_H x hidden + COEF_F x intermediate + COEF_KV x kv
 # (bf16 tensors saved for backward by a SwiGLU/GQA layer with flash attention).
 COEF_H, COEF_F, COEF_KV = 14.0, 6.0, 4.0
-SELECTIVE_SHARE: Final[dict[str, float]] = {"megatron": 0.95, "torchtitan": 0.6}
-LOGIT_BYTES: Final[dict[str, float]] = {"megatron": 6.0}  # fused vocab-parallel cross entropy
-LOGIT_BYTES_DEFAULT: Final = 10.0  # bf16 logits, their fp32 upcast and its gradient
 WORKSPACE_GIB: Final = 1.2  # cuBLAS workspace, allocator blocks for small tensors
 CONTEXT_MIB: Final = 560.0  # CUDA context as nvidia-smi counts it, before NCCL
 
@@ -94,21 +91,11 @@ class Memory:
         return max(self.smi_mib(i) for i in range(len(self.stages)))
 
 
-def state_kind(stack: Stack, layout: Layout) -> str:
-    """Which row of the state table applies."""
-    if stack == "megatron":
-        return "megatron"
-    if stack == "hf-deepspeed":
-        return "zero3" if layout.zero_stage == 3 else "zero2"
-    return "fsdp"
-
-
-def rank_params(spec: ModelSpec, stack: Stack, layout: Layout, stage: int) -> int:
-    """Parameters of the model replica slice this stage's ranks work on (before dp sharding)."""
-    if stack == "megatron":
-        first, last = stage == 0, stage == layout.pp - 1
-        return megatron_rank_params(spec, layout.tp, layout.stage_layers[stage], first, last)
-    return param_count(spec) // layout.tp
+def checkpoint_bytes_per_param(sharding: Sharding) -> float:
+    """Bytes per parameter of a training checkpoint: the weights and the optimizer state as
+    the stack holds them (gradients are not saved)."""
+    weights, _, optimizer = STATE_BYTES[sharding]
+    return weights + optimizer
 
 
 def layer_activation_bytes(spec: ModelSpec, seq_len: int, micro_batch: int, tp: int) -> float:
@@ -119,19 +106,24 @@ def layer_activation_bytes(spec: ModelSpec, seq_len: int, micro_batch: int, tp: 
 
 
 def _activations(
-    spec: ModelSpec, stack: Stack, layout: Layout, stage: int, seq_len: int, in_flight: int
+    spec: ModelSpec,
+    profile: StackProfile,
+    layout: Layout,
+    stage: int,
+    seq_len: int,
+    in_flight: int,
 ) -> float:
     full = layer_activation_bytes(spec, seq_len, layout.micro_batch, layout.tp)
     layers = layout.stage_layers[stage]
     if layout.recompute == "full":  # the layer inputs, plus one layer being recomputed
         kept = 2.0 * spec.hidden_size * seq_len * layout.micro_batch / layout.tp
         return (layers * kept * in_flight + full) / GIB
-    share = SELECTIVE_SHARE.get(stack, 0.95) if layout.recompute == "selective" else 1.0
+    share = profile.selective_share if layout.recompute == "selective" else 1.0
     return layers * full * share * in_flight / GIB
 
 
-def _buffers(spec: ModelSpec, kind: str, layout: Layout) -> float:
-    if kind in ("fsdp", "zero3"):  # the gathered bf16 layer being computed and the prefetched one
+def _buffers(spec: ModelSpec, sharding: Sharding, layout: Layout) -> float:
+    if sharding in WEIGHTS_SHARDED:  # the gathered bf16 layer being computed and the prefetched one
         gathered = 2 * 2.0 * layer_params(spec) / layout.tp
         root = 2.0 * spec.vocab_size * spec.hidden_size / layout.tp
         return (gathered + root) / GIB + WORKSPACE_GIB
@@ -139,36 +131,37 @@ def _buffers(spec: ModelSpec, kind: str, layout: Layout) -> float:
 
 
 def stage_memory(
-    spec: ModelSpec, stack: Stack, layout: Layout, stage: int, seq_len: int, micro_batches: int
+    spec: ModelSpec,
+    profile: StackProfile,
+    layout: Layout,
+    stage: int,
+    seq_len: int,
+    micro_batches: int,
 ) -> StageMemory:
     """The memory of one pipeline stage's ranks at the peak of a step."""
-    kind = state_kind(stack, layout)
-    n = rank_params(spec, stack, layout, stage)
-    w, g, o = _STATE_BYTES[kind]
+    sharding = profile.sharding(layout)
+    n = profile.rank_params(spec, layout, stage)
+    w, g, o = STATE_BYTES[sharding]
     dp = layout.dp
-    sharded_w = kind in ("fsdp", "zero3")
-    sharded_g = kind in ("fsdp", "zero3", "zero2")
+    sharded_w = sharding in WEIGHTS_SHARDED
+    sharded_g = sharding in GRADS_SHARDED
     in_flight = min(layout.pp - stage, max(1, micro_batches))
     last = stage == layout.pp - 1
     vocab_share = spec.vocab_size / layout.tp
-    logits = (
-        LOGIT_BYTES.get(stack, LOGIT_BYTES_DEFAULT) * seq_len * layout.micro_batch * vocab_share
-        if last
-        else 0.0
-    )
+    logits = profile.logit_bytes * seq_len * layout.micro_batch * vocab_share if last else 0.0
     return StageMemory(
         weights=n * w / (dp if sharded_w else 1) / GIB,
         grads=n * g / (dp if sharded_g else 1) / GIB,
         optimizer=n * o / dp / GIB,
-        activations=_activations(spec, stack, layout, stage, seq_len, in_flight),
+        activations=_activations(spec, profile, layout, stage, seq_len, in_flight),
         logits=logits / GIB,
-        buffers=_buffers(spec, kind, layout),
+        buffers=_buffers(spec, sharding, layout),
     )
 
 
 def memory(
     spec: ModelSpec,
-    stack: Stack,
+    profile: StackProfile,
     layout: Layout,
     seq_len: int,
     micro_batches: int,
@@ -177,6 +170,6 @@ def memory(
 ) -> Memory:
     """Every stage's memory."""
     stages = tuple(
-        stage_memory(spec, stack, layout, i, seq_len, micro_batches) for i in range(layout.pp)
+        stage_memory(spec, profile, layout, i, seq_len, micro_batches) for i in range(layout.pp)
     )
     return Memory(stages, fragmentation, CONTEXT_MIB + nccl_mib)

@@ -19,12 +19,12 @@ from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
 from llmsim.generator.catalog.software import DAY
 from llmsim.generator.options import DurationTooShort, GeneratorError
 from llmsim.generator.plan.fit import Fit
+from llmsim.generator.stacks.profile import StackProfile
 from llmsim.trace.config import MAX_STEPS
-from llmsim.trace.vocab import HF_STACKS, RunKind, Stack
+from llmsim.trace.vocab import RunKind
 
 MIN_WINDOW: Final = 12  # fewest steps a trace shows
 SCHEDULE_DAYS: Final = (20.0, 90.0)  # wall-clock length of a whole pretraining schedule
-TITAN_CORPORA: Final = ("c4", "fineweb_edu")  # torchtitan's c4 and a registered FineWeb-Edu
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,10 @@ def nice(x: float) -> int:
     return int(min(options, key=lambda v: abs(math.log(v / x))))
 
 
-def log_interval(stack: Stack, step_s: float) -> int:
-    """How often the stack prints its step line: every few to ~20 seconds."""
-    if stack == "torchtitan":  # log_freq: 10 by default
-        return 10 if step_s < 1.5 else 5 if step_s < 4 else 1
-    if stack == "megatron":
-        return 1 if step_s >= 2.5 else nice(10.0 / step_s)
-    return max(1, min(100, nice(12.0 / step_s)))
+def log_interval(profile: StackProfile, step_s: float) -> int:
+    """How often the stack prints its step line: its own rule, else every ~12 seconds."""
+    own = profile.log_interval(step_s)
+    return own if own is not None else max(1, min(100, nice(12.0 / step_s)))
 
 
 def _cadences(log: int, window: int) -> tuple[int, int]:
@@ -98,41 +95,6 @@ def _cadences(log: int, window: int) -> tuple[int, int]:
     ev = max(log, nice(window / 3.2) // log * log)
     ckpt = ev * max(1, round(window / 2.0 / ev))
     return ev, ckpt
-
-
-def _megatron_interval(log: int, step_s: float, rng: np.random.Generator) -> int:
-    """--save-interval (= --eval-interval) of a long Megatron run: every 30 min to 2 h of work."""
-    minutes = float(rng.uniform(30.0, 120.0))
-    every = nice(minutes * 60.0 / step_s)
-    return max(log, -(-every // log) * log)
-
-
-def _megatron_window(
-    resume: int, window: int, every: int, log: int, fixed: bool, rng: np.random.Generator
-) -> tuple[int, int]:
-    """(resume step, window) of a Megatron run whose window shows an interval boundary.
-
-    A window shorter than the save interval starts after the checkpoint the previous job wrote
-    when --exit-duration-in-mins ran out, and holds one regular evaluation and save; a longer
-    one resumes from a regular save. The resume step stays on the log grid, a window the user
-    did not fix too, and the last iteration is never a multiple of the interval: the run ends
-    with the post-loop save and the `on validation set` evaluation only.
-    """
-    if not fixed:  # on the log grid, never under the fewest steps a trace shows
-        near = round(window / log) * log
-        window = near if near >= MIN_WINDOW else -(-max(window, MIN_WINDOW) // log) * log
-    if window > every:
-        if (resume + window) % every == 0:
-            if fixed:  # the previous job stopped one log window past the save
-                resume += log
-            else:
-                window -= log
-        return resume, window
-    before = int(window * float(rng.uniform(0.3, 0.7))) // log * log
-    if not 0 < before < window:  # a log window as long as the whole trace
-        before = max(1, window // 2)
-    boundary = max(every * (-(-window // every)), resume + every)
-    return boundary - before, window
 
 
 def _window(costs: Costs, duration: float, eval_s: float, evals: int = 3) -> int:
@@ -148,7 +110,7 @@ def shortest(costs: Costs, eval_s: float) -> float:
 
 
 def _pretrain_tokens(
-    spec: ModelSpec, stack: Stack, tokens_per_s: float, rng: np.random.Generator
+    spec: ModelSpec, profile: StackProfile, tokens_per_s: float, rng: np.random.Generator
 ) -> tuple[str, int, int]:
     """(dataset, its tokens, tokens of the whole schedule) of a pretraining run.
 
@@ -156,10 +118,10 @@ def _pretrain_tokens(
     gets through in a season (a schedule nobody could finish is a tell).
     """
     n = param_count(spec)
-    if stack in HF_STACKS:  # a continued-pretraining stage of a few billion tokens
+    if profile.continued_pretraining:  # a stage of a few billion tokens
         corpus = CORPORA[int(rng.integers(0, len(CORPORA)))]
         return corpus.hub_id, corpus.tokens, int(float(rng.uniform(1.0, 8.0)) * 1e9)
-    pool = [c for c in CORPORA if stack != "torchtitan" or c.short in TITAN_CORPORA]
+    pool = [c for c in CORPORA if profile.reads(c)]
     days = float(rng.uniform(*SCHEDULE_DAYS))
     ratio = float(np.exp(rng.uniform(np.log(20.0), np.log(1500.0))))
     ratio = min(ratio, tokens_per_s * days * DAY / n)
@@ -171,19 +133,19 @@ def _pretrain_tokens(
     return corpus.hub_id, corpus.tokens, tokens
 
 
-def _lr(kind: RunKind, stack: Stack, spec: ModelSpec, rng: np.random.Generator) -> float:
+def _lr(kind: RunKind, profile: StackProfile, spec: ModelSpec, rng: np.random.Generator) -> float:
     n = param_count(spec)
     if kind == "finetune":
         options = (2e-4, 1e-4, 5e-5, 2e-5) if n < 10e9 else (5e-5, 2e-5, 1e-5)
         return float(rng.choice(options))
-    if stack in HF_STACKS:
+    if profile.continued_pretraining:
         return float(rng.choice((3e-5, 2e-5, 1e-5)))
     return 3e-4 if n <= 13.5e9 else 1.5e-4 if n <= 75e9 else 8e-5
 
 
 def pretrain(
     spec: ModelSpec,
-    stack: Stack,
+    profile: StackProfile,
     fit: Fit,
     costs: Costs,
     duration: float,
@@ -191,38 +153,38 @@ def pretrain(
     rng: np.random.Generator,
 ) -> Schedule:
     """A pretraining schedule whose last `window` steps fill `duration`."""
-    log = log_interval(stack, costs.step_s)
+    log = log_interval(profile, costs.step_s)
     fixed = window is not None
     guess = window or max(MIN_WINDOW, _window(costs, duration, 10 * costs.eval_batch_s))
     eval_every, ckpt_every = _cadences(log, guess)
-    if stack == "megatron":
-        eval_every = ckpt_every = _megatron_interval(log, costs.step_s, rng)
-    eval_batches = _eval_batches(stack, costs.eval_batch_s, min(12.0, duration / 40.0))
+    every = profile.save_interval(log, costs.step_s, rng)
+    if every is not None:
+        eval_every = ckpt_every = every
+    eval_batches = _eval_batches(profile, costs.eval_batch_s, min(12.0, duration / 40.0))
     eval_s = eval_batches * costs.eval_batch_s
     if window is None:
-        window = _window(costs, duration, eval_s, 2 if stack == "megatron" else 3)
+        window = _window(costs, duration, eval_s, profile.window_evals)
         if window < MIN_WINDOW:
             raise DurationTooShort(too_short(duration, costs, eval_s))
     dataset, dataset_tokens, tokens = _pretrain_tokens(
-        spec, stack, fit.throughput.tokens_per_s, rng
+        spec, profile, fit.throughput.tokens_per_s, rng
     )
     gbt = fit.global_batch * fit.seq_len
     estimate = max(math.ceil(tokens / gbt), window + ckpt_every)
-    if stack in HF_STACKS and estimate <= window + ckpt_every:
+    if profile.continued_pretraining and estimate <= window + ckpt_every:
         resume = 0  # the whole (short) stage fits in the trace
     else:
         resume = max(ckpt_every, (estimate - window) // ckpt_every * ckpt_every)
-    if stack == "megatron":
-        resume, window = _megatron_window(resume, window, ckpt_every, log, fixed, rng)
+    resume, window = profile.align_window(resume, window, ckpt_every, log, fixed, rng)
     total = resume + window
     if total > MAX_STEPS:
         raise GeneratorError(f"the schedule would need {total:,} steps; at most {MAX_STEPS:,}")
     warmup = (
         max(10, round(0.02 * total))
-        if stack in HF_STACKS
+        if profile.continued_pretraining
         else min(8000, max(500, nice(0.005 * total)))
     )
-    peak = _lr("pretrain", stack, spec, rng)
+    peak = _lr("pretrain", profile, spec, rng)
     return Schedule(
         epochs=1,
         steps_per_epoch=total,
@@ -242,12 +204,10 @@ def pretrain(
     )
 
 
-def _eval_batches(stack: Stack, batch_s: float, seconds: float = 12.0) -> int:
+def _eval_batches(profile: StackProfile, batch_s: float, seconds: float = 12.0) -> int:
     """Evaluation batches per pass: what the stack's config would say, ~`seconds` of work."""
     wanted = float(np.clip(seconds / max(batch_s, 1e-3), 5, 2000))
-    if stack == "megatron":  # --eval-iters: each a full global batch
-        return max(2, nice(wanted))
-    return max(5, nice(wanted))
+    return max(profile.min_eval_batches, nice(wanted))
 
 
 def _steps_left(
@@ -272,7 +232,7 @@ def too_short(duration: float, costs: Costs, eval_s: float) -> str:
 
 def finetune(
     spec: ModelSpec,
-    stack: Stack,
+    profile: StackProfile,
     fit: Fit,
     costs: Costs,
     duration: float | None,
@@ -289,7 +249,7 @@ def finetune(
     packed = data.examples * data.mean_tokens // fit.seq_len
     per_epoch_evals = int(rng.choice((2, 3, 4)))
     eval_s = min(12.0, (duration or 1800.0) / 40.0)  # a short run evaluates briefly
-    eval_batches = _eval_batches(stack, costs.eval_batch_s, eval_s)
+    eval_batches = _eval_batches(profile, costs.eval_batch_s, eval_s)
     if steps_per_epoch is None:
         per_epoch = _steps_left(costs, duration or 0.0, epochs, per_epoch_evals, eval_batches)
         while per_epoch * epochs < MIN_WINDOW and per_epoch_evals > 1:  # a short run: fewer evals
@@ -312,7 +272,7 @@ def finetune(
             f"{data.hub_id} holds ({packed:,} packed sequences of {fit.seq_len:,} tokens)"
         )
     total = steps_per_epoch * epochs
-    log = log_interval(stack, costs.step_s)
+    log = log_interval(profile, costs.step_s)
     eval_every = _divisor_near(steps_per_epoch, steps_per_epoch / per_epoch_evals)
     return Schedule(
         epochs=epochs,
@@ -320,7 +280,7 @@ def finetune(
         total_steps=total,
         resume_step=0,
         warmup_steps=max(min(10, max(1, total // 10)), round(0.03 * total)),
-        lr_peak=(peak := _lr("finetune", stack, spec, rng)),
+        lr_peak=(peak := _lr("finetune", profile, spec, rng)),
         lr_min=0.1 * peak,
         dataset=data.hub_id,
         dataset_tokens=data.examples * data.mean_tokens,

@@ -16,19 +16,10 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.catalog.architecture import (
-    ModelSpec,
-    embedding_params,
-    megatron_flops_per_token,
-    megatron_padded_vocab,
-    param_count,
-    six_n,
-    titan_flops_per_token,
-)
+from llmsim.generator.catalog.architecture import ModelSpec, embedding_params, param_count
 from llmsim.generator.catalog.gpus import GpuSpec
 from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout
-from llmsim.generator.plan.memory import rank_params
-from llmsim.trace.vocab import Stack
+from llmsim.generator.stacks.profile import StackProfile
 
 HW_CEILING: Final = 0.78  # executed FLOP/s never above this share of the dense bf16 peak
 # Best matmul efficiency of a GPU type and the hidden size at which half of it is reached.
@@ -36,7 +27,6 @@ EFFICIENCY: Final[dict[str, tuple[float, float]]] = {"H100": (0.80, 3000.0), "H2
 EFFICIENCY_DEFAULT: Final = (0.80, 1800.0)  # A100s fill up at smaller widths
 TP_PENALTY: Final = 0.05  # efficiency lost per doubling of TP (exposed TP/SP collectives)
 RECOMPUTE_EXTRA: Final[dict[str, float]] = {"none": 0.0, "selective": 0.05, "full": 1 / 3}
-TITAN_SAC_EXTRA: Final = 0.15  # torchtitan's op-level selective AC recomputes every other matmul
 BUS_EFFICIENCY: Final = 0.8  # NCCL bus bandwidth / link bandwidth
 OVERLAP: Final = 0.85  # share of the compute that collectives can hide behind
 RING_HOP_S: Final = 5e-6  # per-hop latency of a ring step
@@ -64,24 +54,17 @@ class Throughput:
         return self.tokens_per_step / self.step_s
 
 
-def model_flops_per_token(spec: ModelSpec, stack: Stack, seq_len: int, tp: int) -> float:
-    """The FLOPs per token the stack prints its TFLOP/s and MFU with."""
-    if stack == "torchtitan":
-        return titan_flops_per_token(spec, seq_len)
-    if stack == "megatron":
-        return megatron_flops_per_token(spec, seq_len, megatron_padded_vocab(spec.vocab_size, tp))
-    return six_n(spec)
-
-
-def hw_flops_per_token(spec: ModelSpec, stack: Stack, layout: Layout, seq_len: int) -> float:
+def hw_flops_per_token(
+    spec: ModelSpec, profile: StackProfile, layout: Layout, seq_len: int
+) -> float:
     """FLOPs actually executed per token: matmuls, causal attention, recomputed forward."""
     # The input embedding is a lookup; the output layer is a matmul even when it is tied.
     lookup = 0 if spec.tied_embeddings else embedding_params(spec)
     dense = 6.0 * (param_count(spec) - lookup)
     attention = 6.0 * spec.num_layers * spec.num_heads * spec.dim_per_head * seq_len
     extra = RECOMPUTE_EXTRA[layout.recompute]
-    if stack == "torchtitan" and layout.recompute == "selective":
-        extra = TITAN_SAC_EXTRA
+    if layout.recompute == "selective" and profile.selective_extra is not None:
+        extra = profile.selective_extra
     return (dense + attention) * (1.0 + extra)
 
 
@@ -93,13 +76,14 @@ def efficiency(spec: ModelSpec, gpu: GpuSpec, tp: int, run_factor: float) -> flo
     return min(HW_CEILING, best * width * tp_loss * run_factor)
 
 
-def dp_bytes(spec: ModelSpec, stack: Stack, layout: Layout, grad_accum: int) -> float:
+def dp_bytes(spec: ModelSpec, profile: StackProfile, layout: Layout, grad_accum: int) -> float:
     """Bytes each GPU sends through data-parallel collectives per step (ring: (n-1)/n)."""
-    n = rank_params(spec, stack, layout, 0)
+    n = profile.rank_params(spec, layout, 0)
     share = (layout.dp - 1) / layout.dp
-    if stack == "megatron":  # fp32 gradient reduce-scatter + bf16 parameter all-gather, once
+    sharding = profile.sharding(layout)
+    if sharding == "dist_opt":  # fp32 gradient reduce-scatter + bf16 parameter all-gather, once
         return 6.0 * n * share
-    if stack == "hf-deepspeed" and layout.zero_stage == 2:
+    if sharding == "zero2":
         return (2.0 * grad_accum + 2.0) * n * share
     return 3 * 2.0 * n * grad_accum * share  # two all-gathers + a reduce-scatter per micro-batch
 
@@ -112,7 +96,7 @@ def bus_bandwidth(gpu: GpuSpec, layout: Layout, gpus: int) -> float:
 
 def step_time(
     spec: ModelSpec,
-    stack: Stack,
+    profile: StackProfile,
     layout: Layout,
     gpu: GpuSpec,
     gpus: int,
@@ -122,7 +106,7 @@ def step_time(
 ) -> Throughput:
     """The mean step of a run."""
     tokens = layout.dp * layout.micro_batch * grad_accum * seq_len
-    hw = hw_flops_per_token(spec, stack, layout, seq_len)
+    hw = hw_flops_per_token(spec, profile, layout, seq_len)
     eff = efficiency(spec, gpu, layout.tp, run_factor)
     bubble = (layout.pp - 1) / grad_accum
     pure = tokens * hw / gpus / (gpu.peak_tflops * 1e12 * eff)
@@ -131,11 +115,11 @@ def step_time(
     comm = 0.0
     if layout.dp > 1:
         rings = 2 * (layout.dp - 1) * RING_HOP_S * 3 * grad_accum
-        comm = dp_bytes(spec, stack, layout, grad_accum) / (busbw * 1e9) + rings
+        comm = dp_bytes(spec, profile, layout, grad_accum) / (busbw * 1e9) + rings
     exposed = max(0.0, comm - OVERLAP * pure) + 0.03 * comm
     step = (compute + exposed) * (1.0 + HOST_OVERHEAD)
     return Throughput(
-        flops_per_token=model_flops_per_token(spec, stack, seq_len, layout.tp),
+        flops_per_token=profile.flops_per_token(spec, seq_len, layout.tp),
         hw_flops_per_token=hw,
         efficiency=eff,
         bubble=bubble,

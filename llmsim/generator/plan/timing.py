@@ -14,17 +14,10 @@ import numpy as np
 
 from llmsim.generator.catalog.architecture import BF16_BYTES, ModelSpec, param_count
 from llmsim.generator.plan.fit import Fit
-from llmsim.trace.vocab import Stack
+from llmsim.generator.plan.layout import Sharding
+from llmsim.generator.plan.memory import checkpoint_bytes_per_param
+from llmsim.generator.stacks.profile import StackProfile
 
-# Bytes per parameter of a training checkpoint (model + optimizer state as the stack saves it):
-# FSDP/DCP save fp32 parameters and Adam moments, ZeRO and Megatron bf16 parameters with fp32
-# master weights and moments.
-CHECKPOINT_BYTES_PER_PARAM: Final[dict[Stack, int]] = {
-    "hf": 12,
-    "torchtitan": 12,
-    "hf-deepspeed": 14,
-    "megatron": 14,
-}
 NODE_WRITE_GBS: Final = (2.0, 6.0)  # what one node writes to the shared file system
 FS_CAP_GBS: Final = (50.0, 100.0)  # the file system's aggregate ceiling
 EXPORT_WRITE_GBS: Final = (2.0, 4.5)  # one process writing safetensors
@@ -58,9 +51,11 @@ def draw_io(nodes: int, rng: np.random.Generator) -> Io:
     )
 
 
-def checkpoint_bytes(spec: ModelSpec, stack: Stack) -> int:
-    """Size of one training checkpoint."""
-    return CHECKPOINT_BYTES_PER_PARAM[stack] * param_count(spec)
+def checkpoint_bytes(spec: ModelSpec, sharding: Sharding) -> int:
+    """Size of one training checkpoint: model and optimizer state as the stack saves them
+    (FSDP/DCP: fp32 parameters and Adam moments; ZeRO and Megatron: bf16 parameters with fp32
+    master weights and moments)."""
+    return round(checkpoint_bytes_per_param(sharding) * param_count(spec))
 
 
 def export_bytes(spec: ModelSpec) -> int:
@@ -105,15 +100,15 @@ def export_seconds(spec: ModelSpec, io: Io) -> float:
     return gather + prepare + serialize + write_seconds(export_bytes(spec), io) + 3.0
 
 
-def eval_batch_seconds(fit: Fit, stack: Stack) -> float:
+def eval_batch_seconds(fit: Fit, profile: StackProfile) -> float:
     """One evaluation batch: a forward pass without recomputation.
 
-    Megatron's eval iteration runs a whole global batch through the pipeline; the others a
-    micro-batch per rank.
+    Megatron's eval iteration runs a whole global batch through the pipeline
+    (`eval_global_batch`); the others a micro-batch per rank.
     """
     fwd_share = 1.0 / 3.0 / (1.0 + (1 / 3 if fit.layout.recompute == "full" else 0.05))
     per_micro = fit.throughput.compute_s / (1.0 + fit.throughput.bubble) / fit.grad_accum
-    if stack == "megatron":
+    if profile.eval_global_batch:
         return per_micro * fit.grad_accum * fwd_share * (1.0 + fit.throughput.bubble) + 0.05
     return per_micro * fwd_share + 0.01
 

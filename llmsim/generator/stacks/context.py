@@ -9,7 +9,8 @@ from typing import Final
 import numpy as np
 
 from llmsim.generator.phases.rows import Clock, Logger, Rows
-from llmsim.generator.plan.make import RunPlan
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.profile import StackProfile
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import LogFormat, Phase
 
@@ -90,6 +91,25 @@ class Context:
         a = self.attempt
         self.resume_step = self.config.resume_step if a.resume_step is None else a.resume_step
         self.hosts = self.config.hostnames if a.hosts is None else a.hosts
+
+    @property
+    def profile(self) -> StackProfile:
+        """The profile of the run's stack."""
+        return self.plan.profile
+
+    @property
+    def agent_info(self) -> bool:
+        """Whether torchrun's agent logs at INFO in this launch."""
+        return self.profile.agent_info(self.config.nodes)
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """The folder the run's checkpoints go into."""
+        return self.profile.checkpoint_dir(self.config.output_dir)
+
+    def checkpoint_path(self, step: int) -> str:
+        """The checkpoint of `step`, as the stack names it."""
+        return self.profile.checkpoint_path(self.config.output_dir, step)
 
     def gpu_name(self, gpu: int) -> str:
         """`host GPU n` for a global GPU index, on the hosts this launch runs on."""

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Final
 
 from llmsim.generator.phases.rows import Logger
-from llmsim.generator.plan.choose import TITAN_FLAVORS
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.torchtitan.profile import FLAVORS
 
 DUMP_FOLDER: Final = "./outputs"
-CHECKPOINT_FOLDER: Final = "./outputs/checkpoint"
 # Flavor arguments from models/llama3/__init__.py (llama3_args) that differ from the defaults.
 _FLAVOR_ARGS: Final[dict[str, tuple[int, int, int, int, int, float]]] = {
     # dim, n_layers, n_heads, n_kv_heads, multiple_of, ffn_dim_multiplier
@@ -38,7 +37,7 @@ def logger(ctx: Context, phase: str) -> Logger:
 
 def flavor(ctx: Context) -> str:
     """The llama3 flavor of the run's model."""
-    return TITAN_FLAVORS[ctx.plan.choice.model.name]
+    return FLAVORS[ctx.plan.choice.model.name]
 
 
 def model_args(ctx: Context) -> str:
@@ -85,7 +84,7 @@ def init(ctx: Context) -> tuple[float, float]:
     pct = 100 * model_gib / gpu.torch_gib
     log.info(f"CUDA memory usage for model: {model_gib:.2f}GiB({pct:.2f}%)")
     log.info(
-        f"Checkpointing active. Checkpoints will be loaded from and saved to {CHECKPOINT_FOLDER}",
+        f"Checkpointing active. Checkpoints will be loaded from and saved to {ctx.checkpoint_dir}",
         dt=0.2,
     )
     log.info(
@@ -110,7 +109,7 @@ def _load(ctx: Context, log: Logger) -> tuple[float, float]:
     if not ctx.resume_step:
         training_starts(ctx, log)
         return ctx.clock.t, ctx.clock.t
-    log.info(f"Loading the checkpoint from {CHECKPOINT_FOLDER}/step-{ctx.resume_step}.", dt=0.3)
+    log.info(f"Loading the checkpoint from {ctx.checkpoint_path(ctx.resume_step)}.", dt=0.3)
     start = ctx.clock.t
     span = ctx.plan.timings.load_s
     ctx.rows.progress(start, span, "init", "load_checkpoint", "Loading checkpoint", 1, "steps", 1)
@@ -135,13 +134,10 @@ def save_start(log: Logger, step: int, last: bool) -> None:
         log.info(f"Saving a model only checkpoint in torch.bfloat16 at last step, step {step}.")
 
 
-def purge(log: Logger, step: int, seconds: float) -> None:
-    """keep_latest_k: the purge thread removes the oldest checkpoint."""
-    log.info(f"Checkpointer is deleting {CHECKPOINT_FOLDER}/step-{step}.")
-    log.info(
-        f"Checkpointer deleted {CHECKPOINT_FOLDER}/step-{step} in {seconds:.2f} seconds.",
-        dt=seconds,
-    )
+def purge(log: Logger, path: str, seconds: float) -> None:
+    """keep_latest_k: the purge thread removes the oldest checkpoint (at `path`)."""
+    log.info(f"Checkpointer is deleting {path}.")
+    log.info(f"Checkpointer deleted {path} in {seconds:.2f} seconds.", dt=seconds)
 
 
 def profiler(log: Logger, step: int, seconds: float) -> None:

@@ -142,7 +142,7 @@ def _complete(ctx: Context, log: Logger, init: str, nvls: bool) -> None:
 def printing_ranks(ctx: Context) -> list[int]:
     """Ranks whose lines reach the console shown: node 0's (and, merged by srun, a few more)."""
     c = ctx.config
-    if c.stack == "torchtitan":  # run_train.sh: --local-ranks-filter 0
+    if ctx.profile.rank0_only:  # e.g. run_train.sh's --local-ranks-filter 0
         return [0]
     ranks = list(range(c.gpus_per_node))
     if c.launcher in ("srun", "deepspeed") and c.nodes > 1:  # the deepspeed runner uses srun too

@@ -1,10 +1,8 @@
-"""What a job prints when one rank is lost: the node's kernel message (through the cluster
-monitor), the NCCL watchdog of every other rank, the process abort, and the launcher's report.
+"""What a job prints when one rank is lost: the NCCL watchdog of every other rank, the process
+abort, and the launcher's report (the node's kernel message and the monitor's account are the
+cluster monitor's, generator/phases/monitor.py).
 
 Sources:
-- NVIDIA driver (5xx) kernel log: `NVRM: Xid (PCI:0000:bb:00): 79, pid='<unknown>',
-  name=<unknown>, GPU has fallen off the bus.`, then `NVRM: GPU 0000:bb:00.0: GPU has fallen off
-  the bus.` and, on drivers with GPU recovery actions, Xid 154 naming the reboot it needs.
 - PyTorch ProcessGroupNCCL (WorkNCCL::checkTimeout, the watchdog's status line, the abort through
   `c10::DistBackendError`): message texts as in torch 2.7-2.9 logs; the `.cpp` line numbers are
   those of torch 2.7 logs (2.8/2.9's could not be checked: the wheels hold no C++ sources).
@@ -24,8 +22,8 @@ from typing import Final
 
 from llmsim.generator.phases.rows import Logger
 from llmsim.generator.plan.incidents import KILL_GRACE_S, Failure
-from llmsim.generator.stacks import launch, megatron, nccl
-from llmsim.generator.stacks.context import MONITOR, Context
+from llmsim.generator.stacks.common import launch, nccl
+from llmsim.generator.stacks.context import Context
 
 SITE: Final = "/usr/local/lib/python3.12/dist-packages"
 TORCH_LIB: Final = f"{SITE}/torch/lib"
@@ -53,6 +51,12 @@ class Collective:
     numel_out: int
     seq: int  # SeqNum in its process group
     pg: str  # `PG ID 0 PG GUID 0(default_pg)`
+    stride: int = 1  # global ranks between two members of the group
+    size: int = 0  # members of the group (0: the whole world)
+
+    def group_rank(self, rank: int) -> int:
+        """A global rank's rank in this collective's group."""
+        return (rank // self.stride) % self.size if self.size else rank
 
     def work(self, timeout_s: int) -> str:
         """WorkNCCL's `operator<<`."""
@@ -62,64 +66,28 @@ class Collective:
         )
 
 
-def collective(ctx: Context, failure: Failure, steps_done: int) -> Collective:
-    """The collective of the failing step: FSDP/ZeRO-3 gather a block's parameters, Megatron's
-    distributed optimizer reduce-scatters a gradient bucket over its data-parallel group."""
+def world_collective(ctx: Context, steps_done: int) -> Collective:
+    """The collective of the failing step when the states are sharded over the whole world
+    (FSDP, ZeRO-3): a block's parameters all-gathered, or its gradients reduce-scattered."""
     c, rng = ctx.config, ctx.rng
     block = (c.params - 2 * c.vocab * c.hidden) // max(1, c.layers)
-    if c.stack == "megatron":
-        bucket = megatron.ddp_bucket_numel(c.dp)
-        per_step = 6 + 2 * c.grad_accum * max(1, c.pp - 1)
-        group, pg = c.dp, f"PG ID {3 + int(rng.integers(0, 4))} PG GUID {7 + c.pp}"
-        numel_in, numel_out = bucket, bucket // max(1, c.dp)
-        op = "_REDUCE_SCATTER_BASE"
-    else:
-        per_step = 3 * c.layers * c.grad_accum + 4
-        group, pg = c.gpus, "PG ID 0 PG GUID 0(default_pg)"
-        gather = bool(rng.random() < 0.6)
-        shard = -(-block // group)
-        op = "_ALLGATHER_BASE" if gather else "_REDUCE_SCATTER_BASE"
-        numel_in, numel_out = (shard, shard * group) if gather else (shard * group, shard)
-    seq = 20 + steps_done * per_step + int(rng.integers(1, per_step))
-    return Collective(op, numel_in, numel_out, seq, pg)
+    per_step = 3 * c.layers * c.grad_accum + 4
+    group, pg = c.gpus, "PG ID 0 PG GUID 0(default_pg)"
+    gather = bool(rng.random() < 0.6)
+    shard = -(-block // group)
+    op = "_ALLGATHER_BASE" if gather else "_REDUCE_SCATTER_BASE"
+    numel_in, numel_out = (shard, shard * group) if gather else (shard * group, shard)
+    return Collective(op, numel_in, numel_out, sequence(ctx, steps_done, per_step), pg)
 
 
-def group_rank(ctx: Context, rank: int) -> int:
-    """A global rank's rank in the failing collective's group."""
-    c = ctx.config
-    return (rank // c.tp) % c.dp if c.stack == "megatron" else rank
+def sequence(ctx: Context, steps_done: int, per_step: int) -> int:
+    """The SeqNum of a collective inside the next step, `per_step` collectives to a step."""
+    return 20 + steps_done * per_step + int(ctx.rng.integers(1, per_step))
 
 
-def _pci(ctx: Context, gpu: int) -> str:
-    bus = ctx.plan.choice.gpu.bus_ids[gpu % ctx.config.gpus_per_node]
-    return f"0000:{int(bus, 16) >> 12:02x}:00"
-
-
-def xid(ctx: Context, gpu: int) -> None:
-    """The node's kernel messages as the cluster monitor forwards them."""
-    log = ctx.logger("train", "tool", MONITOR)
-    host = ctx.hosts[gpu // ctx.config.gpus_per_node]
-    pci = _pci(ctx, gpu)
-    log.line(
-        "ERROR",
-        f"{host} kernel: NVRM: Xid (PCI:{pci}): 79, pid='<unknown>', name=<unknown>, "
-        "GPU has fallen off the bus.",
-    )
-    log.line("ERROR", f"{host} kernel: NVRM: GPU {pci}.0: GPU has fallen off the bus.")
-    log.line(
-        "ERROR",
-        f"{host} kernel: NVRM: Xid (PCI:{pci}): 154, GPU recovery action changed from 0x0 "
-        "(None) to 0x2 (Node Reboot Required)",
-        dt=0.002,
-    )
-
-
-def stuck(ctx: Context, gpu: int, seconds: float) -> None:
-    """The monitor noticing a GPU idle while its job's other GPUs are busy (a hung rank)."""
-    ctx.logger("train", "tool", MONITOR).warning(
-        f"{ctx.gpu_name(gpu)}: 0% utilization for {seconds:.0f} s while the job's other "
-        "GPUs report 100%; rank may be hung"
-    )
+def job_id(ctx: Context) -> int:
+    """The Slurm job's id."""
+    return 400_000 + (ctx.ids.agent_pid * 7) % 900_000
 
 
 def watchdog(ctx: Context, failure: Failure, coll: Collective, ranks: list[int], t: float) -> None:
@@ -128,7 +96,7 @@ def watchdog(ctx: Context, failure: Failure, coll: Collective, ranks: list[int],
     for rank in ranks:
         ctx.clock.t = t + float(rng.uniform(0.0, 0.06))
         log = ctx.logger("train", "c10", rank=rank)
-        g = group_rank(ctx, rank)
+        g = coll.group_rank(rank)
         ran = failure.timeout_s * 1000 + int(rng.integers(3, 99))
         at = "ProcessGroupNCCL.cpp:{}"
         log.line(
@@ -184,7 +152,7 @@ class _Libs:
 def terminate(ctx: Context, failure: Failure, coll: Collective, rank: int, ran_ms: int) -> None:
     """The abort of one process (std::terminate on the watchdog's DistBackendError)."""
     log = ctx.logger("train", "plain")
-    g = group_rank(ctx, rank)
+    g = coll.group_rank(rank)
     what = (
         f"[{coll.pg} Rank {g}] Process group watchdog thread terminated with exception: "
         f"[Rank {g}] Watchdog caught collective operation timeout: "
@@ -391,7 +359,7 @@ def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
         log.line("ERROR", "srun: error: Timed out waiting for job step to complete")
 
 
-def deepspeed_report(ctx: Context, ab: Aborts) -> None:
+def deepspeed_report(ctx: Context, ab: Aborts, args: str) -> None:
     """launch.py's sigkill_handler after a worker exits non-zero (one node)."""
     log = ctx.logger("train", "deepspeed")
     c = ctx.config
@@ -402,34 +370,13 @@ def deepspeed_report(ctx: Context, ab: Aborts) -> None:
             dt=0.002,
         )
     last = c.gpus_per_node - 1
-    cmd = launch.deepspeed_worker_cmd(ctx, last)
+    cmd = launch.deepspeed_worker_cmd(ctx, last, args)
     log.line(
         "ERROR",
         f"{cmd} exits with return code = {SIGABRT}",
         "launch.py:341:sigkill_handler",
         dt=0.01,
     )
-
-
-def requeued(
-    ctx: Context, failure: Failure, new_host: str | None, lost: str | None, at: float
-) -> None:
-    """The monitor's account of the relaunch: the node drained, the job requeued at `at` (on a
-    replacement node when a GPU was lost). torchrun's own restarts need no account."""
-    if failure.relaunch == "elastic":
-        return
-    log = ctx.logger("train", "tool", MONITOR)
-    if new_host is not None and lost is not None:
-        gpu = failure.gpu % ctx.config.gpus_per_node
-        log.warning(f"{lost} drained (Xid 79 on GPU {gpu}): excluded from the job", dt=2.0)
-    ctx.clock.t = max(ctx.clock.t, at - float(ctx.rng.uniform(1.0, 4.0)))
-    where = f" with {new_host} in place of {lost}" if new_host else ""
-    resumes = (
-        f"it resumes from the checkpoint of step {failure.checkpoint}"
-        if failure.checkpoint
-        else "no checkpoint yet: it starts over from step 1"
-    )
-    log.info(f"job requeued{where}; {resumes} ({failure.redone} steps to redo)")
 
 
 def printing_ranks(ctx: Context) -> list[int]:

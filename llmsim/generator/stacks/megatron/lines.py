@@ -13,10 +13,9 @@ import math
 from collections.abc import Callable
 from typing import Final
 
-from llmsim.generator.catalog.architecture import megatron_padded_vocab, megatron_rank_params
 from llmsim.generator.phases.rows import Logger
-from llmsim.generator.plan.incidents import COLLECTIVE_TIMEOUT_S
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.megatron.counts import padded_vocab, rank_params
 
 DATA_ROOT: Final = "/lustre/datasets"
 STRAGGLER_MINMAX: Final = 4  # --straggler-minmax-count: the report's Bottom/Top lines
@@ -34,11 +33,6 @@ _SHORT: Final = {
 def ddp_bucket_numel(dp: int) -> int:
     """Elements per gradient bucket of Megatron's DDP: max(40M, 1M x data-parallel size)."""
     return max(40_000_000, 1_000_000 * dp)
-
-
-def checkpoint_dir(ctx: Context) -> str:
-    """--save / --load."""
-    return f"{ctx.config.output_dir}/checkpoints"
 
 
 def data_prefix(ctx: Context) -> str:
@@ -77,7 +71,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "decoder_last_pipeline_num_layers": layout.stage_layers[-1] if layout.uneven else None,
         "disable_bias_linear": True,
         "distributed_backend": "nccl",
-        "distributed_timeout_minutes": COLLECTIVE_TIMEOUT_S["megatron"] // 60,
+        "distributed_timeout_minutes": ctx.profile.collective_timeout_s // 60,
         "eval_interval": c.eval_interval,
         "eval_iters": c.eval_batches,
         "exit_duration_in_mins": EXIT_DURATION_MIN,
@@ -91,7 +85,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "init_method_std": 0.02,
         "iteration": 0,
         "kv_channels": c.head_dim,
-        "load": checkpoint_dir(ctx),
+        "load": ctx.checkpoint_dir,
         "log_interval": c.log_interval,
         "log_straggler": ctx.plan.flags.log_straggler,
         "log_throughput": True,
@@ -114,7 +108,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "optimizer": "adam",
         "overlap_grad_reduce": True,
         "overlap_param_gather": True,
-        "padded_vocab_size": megatron_padded_vocab(c.vocab, c.tp),
+        "padded_vocab_size": padded_vocab(c.vocab, c.tp),
         "params_dtype": "torch.bfloat16",
         "pipeline_model_parallel_size": c.pp,
         "position_embedding_type": "rope",
@@ -124,7 +118,7 @@ def _args(ctx: Context) -> dict[str, object]:
         "recompute_num_layers": 1 if recompute == "full" else None,
         "rope_scaling_factor": float(scaling.get("factor", 8.0)),
         "rotary_base": int(spec.rope_theta),
-        "save": checkpoint_dir(ctx),
+        "save": ctx.checkpoint_dir,
         "save_interval": c.checkpoint_interval,
         "seed": 1234,
         "seq_length": c.seq_len,
@@ -170,7 +164,7 @@ def initialize(ctx: Context, nccl: Callable[[], None]) -> None:
     log = ctx.init
     log.info(f"setting number of microbatches to constant {c.grad_accum}")
     log.info("> building HuggingFaceTokenizer tokenizer ...", dt=0.4)
-    padded = megatron_padded_vocab(c.vocab, c.tp)
+    padded = padded_vocab(c.vocab, c.tp)
     log.info(
         f" > padded vocab (size: {c.vocab}) with {padded - c.vocab} dummy tokens "
         f"(new size: {padded})",
@@ -221,7 +215,7 @@ def model(ctx: Context) -> None:
     order = ctx.rng.permutation(len(pairs))
     for i in order:
         t, p = pairs[int(i)]
-        n = megatron_rank_params(spec, c.tp, layout.stage_layers[p], p == 0, p == c.pp - 1)
+        n = rank_params(spec, c.tp, layout.stage_layers[p], p == 0, p == c.pp - 1)
         log.info(
             f" > number of parameters on (tensor, pipeline) model parallel rank ({t}, {p}): {n}",
             dt=float(ctx.rng.uniform(0.0, 0.05)),
@@ -274,7 +268,7 @@ def _params(ctx: Context, stage: int) -> list[tuple[str, int]]:
     layout = ctx.plan.fit.layout
     h, tp = c.hidden, c.tp
     q, kv = c.heads * c.head_dim, c.kv_heads * c.head_dim
-    vocab = megatron_padded_vocab(c.vocab, tp) // tp * h
+    vocab = padded_vocab(c.vocab, tp) // tp * h
     out: list[tuple[str, int]] = []
     if stage == c.pp - 1:
         if not c.tied_embeddings or c.pp > 1:
@@ -330,7 +324,7 @@ def load_checkpoint(ctx: Context) -> tuple[float, float]:
     c = ctx.config
     log = ctx.init
     log.info(
-        f" loading distributed checkpoint from {checkpoint_dir(ctx)} at iteration {ctx.resume_step}",
+        f" loading distributed checkpoint from {ctx.checkpoint_dir} at iteration {ctx.resume_step}",
         dt=0.2,
     )
     start = ctx.clock.t
@@ -340,7 +334,7 @@ def load_checkpoint(ctx: Context) -> tuple[float, float]:
     )
     ctx.clock.tick(span)
     log.info(
-        f"  successfully loaded checkpoint from {checkpoint_dir(ctx)} [ t 1/{c.tp}, "
+        f"  successfully loaded checkpoint from {ctx.checkpoint_dir} [ t 1/{c.tp}, "
         f"p 1/{c.pp} ] at iteration {ctx.resume_step}"
     )
     end = ctx.clock.t
@@ -413,7 +407,7 @@ def datasets(ctx: Context, setup_ms: float) -> None:
 def save_start(ctx: Context, log: Logger, step: int) -> None:
     """save_checkpoint's first line (no timestamp before core 0.16)."""
     log.info(
-        f"saving checkpoint at iteration {step:7d} to {checkpoint_dir(ctx)} in torch_dist format"
+        f"saving checkpoint at iteration {step:7d} to {ctx.checkpoint_dir} in torch_dist format"
     )
 
 

@@ -90,15 +90,6 @@ def _origin(ctx: Context, key: str) -> str:
     return f"{ctx.agent_pid} torch/distributed/{path}:{lines[key]}"
 
 
-def entrypoint_name(ctx: Context) -> str:
-    """The script or module torchrun runs, as its launch configs and ChildFailedError's title
-    name it (launcher/api.py `_get_entrypoint_name`: the first argument after the python)."""
-    from llmsim.generator.stacks import hf  # the HF runs' script (hf imports this module)
-
-    stack = ctx.config.stack
-    return {"torchtitan": "torchtitan.train", "megatron": "pretrain_gpt.py"}.get(stack, hf.SCRIPT)
-
-
 def torchrun_start(ctx: Context, info: bool) -> None:
     """What the torchrun agent prints before the workers start (after an elastic restart of
     its worker group: the rendezvous again, the agent's launch lines were printed once)."""
@@ -127,7 +118,7 @@ def torchrun_start(ctx: Context, info: bool) -> None:
     run_id = str(int(rng.integers(10**8, 10**9))) if c.nodes > 1 else "none"
     tmp = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[int(i)] for i in rng.integers(0, 36, 8))
     keys = [
-        ("entrypoint", entrypoint_name(ctx)),
+        ("entrypoint", ctx.profile.entrypoint),
         ("min_nodes", c.nodes),
         ("max_nodes", c.nodes),
         ("nproc_per_node", c.gpus_per_node),
@@ -304,15 +295,7 @@ def run_frames(ctx: Context, torch: str) -> list[str]:
     ]
 
 
-def deepspeed_worker_cmd(ctx: Context, rank: int) -> str:
+def deepspeed_worker_cmd(ctx: Context, rank: int, args: str) -> str:
     """The command list launch.py spawned for a local rank, as Python prints it."""
-    from llmsim.generator.stacks import hf  # the HF script the DeepSpeed runs launch
-
-    args = _script_args_of(ctx)
-    return f"['{ctx.python}', '-u', '{hf.SCRIPT}', '--local_rank={rank}', {_quoted(args)}]"
-
-
-def _script_args_of(ctx: Context) -> str:
-    from llmsim.generator.stacks.run_hf import script_args
-
-    return script_args(ctx)
+    script = ctx.profile.entrypoint
+    return f"['{ctx.python}', '-u', '{script}', '--local_rank={rank}', {_quoted(args)}]"

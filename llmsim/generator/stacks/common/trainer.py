@@ -9,18 +9,18 @@ first line only (Python logging); the rest are plain rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards
-from llmsim.generator.catalog.models import base_repo
+from llmsim.generator.catalog.datasets import SFT_SETS
+from llmsim.generator.catalog.models import arch_classes, base_repo, tokenizer_files
 from llmsim.generator.phases.rows import Logger
-from llmsim.generator.plan.incidents import COLLECTIVE_TIMEOUT_S
+from llmsim.generator.stacks.common.hfargs import training_arguments
+from llmsim.generator.stacks.common.hfconfig import config_block, generation_block
 from llmsim.generator.stacks.context import Context
-from llmsim.generator.stacks.hfargs import training_arguments
-from llmsim.generator.stacks.hfconfig import config_block, generation_block
 from llmsim.units import format_clock
 
-SCRIPT: Final = "train.py"
 # transformers 4.57.1: file:line of each logger call used here.
 AT: Final[dict[str, str]] = {
     "config_load": "configuration_utils.py:765",
@@ -48,11 +48,6 @@ AT: Final[dict[str, str]] = {
 _RUNNING_LINES: Final = (2519, 2520, 2521, 2522, 2525, 2526, 2527, 2528)
 _EVAL_LINES: Final = (4643, 4645, 4648)
 _CONTINUE_LINES: Final = (2549, 2550, 2551, 2553)
-TOKENIZER_FILES: Final[dict[str, tuple[str, ...]]] = {
-    "llama3": ("tokenizer.json",),
-    "sentencepiece": ("tokenizer.model", "tokenizer.json"),
-    "qwen2": ("vocab.json", "merges.txt", "tokenizer.json"),
-}
 
 
 def transformers_log(ctx: Context, phase: str = "init") -> Logger:
@@ -72,14 +67,6 @@ def cache_dir(ctx: Context) -> str:
     return f"/root/.cache/huggingface/hub/models--{repo.replace('/', '--')}/snapshots/{sha}"
 
 
-def tokenizer_kind(ctx: Context) -> str:
-    """Which files the model's tokenizer ships."""
-    spec = ctx.plan.choice.model
-    if spec.family == "qwen2":
-        return "qwen2"
-    return "sentencepiece" if spec.vocab_size == 32000 else "llama3"
-
-
 def process_warnings(ctx: Context, ranks: list[int]) -> None:
     """Every process's `Process rank: ...` summary (WARNING: replicas print it too).
 
@@ -95,22 +82,13 @@ def process_warnings(ctx: Context, ranks: list[int]) -> None:
         )
 
 
-# How __post_init__ leaves `--fsdp "full_shard auto_wrap"` (a list of FSDPOption, printed by
-# repr) and an fsdp.json of {"state_dict_type": "SHARDED_STATE_DICT"} (its keys, then the
-# defaults it adds): sharded saves are what accelerate's fsdp_utils lines report.
-FSDP_ARGUMENTS: Final[dict[str, str]] = {
-    "fsdp": "[<FSDPOption.FULL_SHARD: 'full_shard'>, <FSDPOption.AUTO_WRAP: 'auto_wrap'>]",
-    "fsdp_config": (
-        "{'state_dict_type': 'SHARDED_STATE_DICT', 'min_num_params': 0, 'xla': False, "
-        "'xla_fsdp_v2': False, 'xla_fsdp_grad_ckpt': False}"
-    ),
-}
-
-
-def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
-    """`Training/evaluation parameters TrainingArguments(...)` from the main process."""
+def arguments_dump(
+    ctx: Context, deepspeed_config: str | None, sharding: Mapping[str, str] | None = None
+) -> None:
+    """`Training/evaluation parameters TrainingArguments(...)` from the main process;
+    `sharding`: the arguments the launch sets for FSDP (as __post_init__ leaves them)."""
     c, s = ctx.config, ctx.plan.schedule
-    resume = f"{c.output_dir}/checkpoint-{ctx.resume_step}" if ctx.resume_step else None
+    resume = ctx.checkpoint_path(ctx.resume_step) if ctx.resume_step else None
     overrides = {
         "bf16": True,
         "do_train": True,
@@ -139,12 +117,11 @@ def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
         "adam_beta2": c.adam_beta2,
         "report_to": ["tensorboard"],
         "deepspeed": deepspeed_config,
-        "ddp_timeout": COLLECTIVE_TIMEOUT_S[c.stack],
+        "ddp_timeout": ctx.profile.collective_timeout_s,
     }
     if c.kind == "pretrain":  # a streamed corpus: the step count drives the run
         overrides["max_steps"] = c.total_steps
-    if c.stack == "hf":  # torchrun + `--fsdp "full_shard auto_wrap" --fsdp_config fsdp.json`
-        overrides.update(FSDP_ARGUMENTS)
+    overrides.update(sharding or {})
     lines = training_arguments(overrides)
     script_log(ctx).info(f"Training/evaluation parameters {lines[0]}", dt=0.01)
     ctx.init.lines(lines[1:])
@@ -153,15 +130,16 @@ def arguments_dump(ctx: Context, deepspeed_config: str | None) -> None:
 def load_tokenizer(ctx: Context, cache: str) -> None:
     """`loading file ... from cache at ...` for each file the tokenizer class asks for."""
     log = transformers_log(ctx)
+    files = tokenizer_files(ctx.plan.choice.model)
     names = (
-        *TOKENIZER_FILES[tokenizer_kind(ctx)],
+        *files,
         "added_tokens.json",
         "special_tokens_map.json",
         "tokenizer_config.json",
         "chat_template.jinja",
     )
     present = {
-        *TOKENIZER_FILES[tokenizer_kind(ctx)],
+        *files,
         "special_tokens_map.json",
         "tokenizer_config.json",
     }
@@ -222,8 +200,6 @@ def load_weights(ctx: Context, cache: str) -> tuple[float, float]:
 
 
 def _model_cls(ctx: Context) -> str:
-    from llmsim.generator.catalog.models import arch_classes
-
     return arch_classes(ctx.plan.choice.model.family)[1]
 
 
@@ -256,8 +232,6 @@ def prepare_data(ctx: Context) -> None:
 
 def _raw_examples(ctx: Context) -> int:
     s = ctx.plan.schedule
-    from llmsim.generator.catalog.datasets import SFT_SETS
-
     for d in SFT_SETS:
         if d.hub_id == s.dataset:
             return min(d.examples, s.examples * ctx.config.seq_len // max(1, d.mean_tokens) + 1)
@@ -271,9 +245,8 @@ def half_precision(ctx: Context) -> None:
 
 def resume_load(ctx: Context) -> None:
     """Resuming: the Trainer names the checkpoint it loads."""
-    c = ctx.config
     transformers_log(ctx).info(
-        f"Loading model from {c.output_dir}/checkpoint-{ctx.resume_step}.",
+        f"Loading model from {ctx.checkpoint_path(ctx.resume_step)}.",
         AT["resume_load"],
         dt=0.2,
     )
@@ -347,8 +320,7 @@ def save_pretrained(ctx: Context, log: Logger, where: str) -> None:
 def rotate(ctx: Context, log: Logger, old: int) -> None:
     """save_total_limit at work."""
     log.info(
-        f"Deleting older checkpoint [{ctx.config.output_dir}/checkpoint-{old}] due to "
-        "args.save_total_limit",
+        f"Deleting older checkpoint [{ctx.checkpoint_path(old)}] due to args.save_total_limit",
         AT["rotate"],
     )
 

@@ -1,28 +1,30 @@
-"""A torchtitan pretraining job launched by run_train.sh."""
+"""A torchtitan pretraining job's lines, launched by run_train.sh: rank 0's start-up, saves,
+purges, periodic GC and profiler dumps, and the end of train()."""
 
 from __future__ import annotations
+
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.stacks import Readings, launch, nccl, titan
+from llmsim.generator.stacks.common import launch, nccl
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.run import Readings, StackRun
+from llmsim.generator.stacks.torchtitan import lines as titan
 
-PROFILE_FREQ = 100  # [profiling] profile_freq of the shipped llama3 configs
+PROFILE_FREQ: Final = 100  # [profiling] profile_freq of the shipped llama3 configs
 
 
-class TitanRun:
+class TitanRun(StackRun):
     """torchtitan's [rank0]: lines around the steps."""
 
     def init(self, ctx: Context) -> tuple[float, float, float]:
-        launch.torchrun_start(ctx, info=ctx.config.nodes > 1)
+        launch.torchrun_start(ctx, info=ctx.agent_info)
         workers = ctx.clock.tick(float(ctx.rng.uniform(4.0, 10.0)))
         nccl.init_lines(ctx, ctx.logger("init", "plain", rank=0))
         load0, _ = titan.init(ctx)
         return workers, load0, ctx.clock.t
-
-    def eval_begin(self, ctx: Context, step: int) -> None:
-        return None
 
     def save(
         self, ctx: Context, step: int, seconds: float, last: bool, dropped: int | None
@@ -34,10 +36,7 @@ class TitanRun:
             log, "GC collection invoked by checkpointer.", float(ctx.rng.uniform(0.02, 0.3))
         )
         if dropped is not None and not last:  # the purge thread works while the save ends
-            titan.purge(log, dropped, seconds * 0.1)
-
-    def saved(self, ctx: Context, step: int, seconds: float) -> None:
-        return None
+            titan.purge(log, ctx.checkpoint_path(dropped), seconds * 0.1)
 
     def pauses(self, ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         gc = (steps % ctx.plan.flags.gc_freq == 0) & (steps > 1)
@@ -78,7 +77,10 @@ class TitanRun:
         titan.finish(ctx, titan.logger(ctx, "train"))
 
     def close(self, ctx: Context) -> None:
-        launch.torchrun_end(ctx, info=ctx.config.nodes > 1)
+        launch.torchrun_end(ctx, info=ctx.agent_info)
+
+
+RUN: Final = TitanRun()
 
 
 def _after_dump(ctx: Context, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

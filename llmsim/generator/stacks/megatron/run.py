@@ -1,22 +1,29 @@
-"""A Megatron-LM pretraining job (srun across nodes, torchrun on one)."""
+"""A Megatron-LM pretraining job's lines (srun across nodes, torchrun on one): the argument dump,
+initialisation, model and data set-up, checkpoint lines, memory and straggler reports, and the
+gradient bucket its ranks wait on when one is lost."""
 
 from __future__ import annotations
+
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.phases.telemetry import Reading
-from llmsim.generator.stacks import Readings, launch, megatron, nccl
+from llmsim.generator.plan.incidents import Failure
+from llmsim.generator.stacks.common import crash, launch, nccl
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.megatron import lines as megatron
+from llmsim.generator.stacks.run import Readings, StackRun
 
 
-class MegatronRun:
+class MegatronRun(StackRun):
     """Megatron's start-up dump, checkpoint lines, memory and straggler reports."""
 
     def init(self, ctx: Context) -> tuple[float, float, float]:
         c = ctx.config
         if c.launcher == "torchrun":
-            launch.torchrun_start(ctx, info=False)
+            launch.torchrun_start(ctx, info=ctx.agent_info)
         workers = ctx.clock.tick(float(ctx.rng.uniform(8.0, 20.0)))  # imports, TE, apex
         megatron.arguments(ctx)
 
@@ -32,9 +39,6 @@ class MegatronRun:
             megatron.load_checkpoint(ctx)
         megatron.datasets(ctx, (ctx.clock.t - setup0) * 1000)
         return workers, load0, ctx.clock.t
-
-    def eval_begin(self, ctx: Context, step: int) -> None:
-        return None
 
     def save(
         self, ctx: Context, step: int, seconds: float, last: bool, dropped: int | None
@@ -122,12 +126,22 @@ class MegatronRun:
         log.info(f"^^^^ Bottom {megatron.STRAGGLER_MINMAX} Ranks with lowest  Etpt(TF): {bottom}")
         log.info(f"^^^^ Top    {megatron.STRAGGLER_MINMAX} Ranks with highest Etpt(TF): {top4}")
 
-    def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
-        return None  # printed before the final save
-
     def close(self, ctx: Context) -> None:
+        """torchrun's agent after the workers exit (srun prints nothing)."""
         if ctx.config.launcher == "torchrun":
-            launch.torchrun_end(ctx, info=False)
+            launch.torchrun_end(ctx, info=ctx.agent_info)
+
+    def collective(self, ctx: Context, failure: Failure, steps_done: int) -> crash.Collective:
+        """The distributed optimizer reduce-scatters a gradient bucket over its data-parallel
+        group (its own process group: a rank's place in it is (rank // tp) % dp)."""
+        c, rng = ctx.config, ctx.rng
+        bucket = megatron.ddp_bucket_numel(c.dp)
+        per_step = 6 + 2 * c.grad_accum * max(1, c.pp - 1)
+        pg = f"PG ID {3 + int(rng.integers(0, 4))} PG GUID {7 + c.pp}"
+        seq = crash.sequence(ctx, steps_done, per_step)
+        return crash.Collective(
+            "_REDUCE_SCATTER_BASE", bucket, bucket // max(1, c.dp), seq, pg, c.tp, c.dp
+        )
 
 
 def _nvml(ctx: Context, now: Reading | None, top: float) -> str:
@@ -155,3 +169,6 @@ def _nvml(ctx: Context, now: Reading | None, top: float) -> str:
             f"Mn{name}/Rnk: {values[lo]:.2f}{unit}/{lo} | Mx{name}/Rnk: {values[hi]:.2f}{unit}/{hi} | "
         )
     return "".join(fields)
+
+
+RUN: Final = MegatronRun()
