@@ -335,3 +335,15 @@ def test_several_epochs_without_a_kind_mean_a_fine_tune() -> None:
     for seed in range(11, 16):
         c = plan_run(GenerateOptions(seed=seed, gpus=16, steps_per_epoch=40, epochs=2)).config
         assert (c.kind, c.epochs, c.steps_per_epoch) == ("finetune", 2, 40)
+
+
+def test_the_config_carries_the_profiles_facts(plans: list[RunPlan]) -> None:
+    """What the player needs of a stack's habits is written down, never re-derived (2.3)."""
+    for p in plans:
+        c, profile = p.config, PROFILES[p.config.stack]
+        assert c.log_first_step is profile.logs_first_step
+        assert c.eval_after_loop is profile.evaluates_after_loop
+        assert c.last_save_model_only is profile.last_save_model_only
+        assert c.checkpoint_dir == profile.checkpoint_dir(c.output_dir)
+        if c.eval_after_loop:  # the evaluation after the loop is never a regular one
+            assert c.total_steps % c.eval_interval != 0

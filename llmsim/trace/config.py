@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from llmsim.trace.errors import TraceError
+from llmsim.trace.upgrade import upgrade_config
 from llmsim.trace.vocab import (
     INCIDENT_RATES,
     LAUNCHERS,
@@ -118,9 +119,13 @@ class RunConfig:
     dataset_tokens: int
     # cadence
     log_interval: int  # the stack prints a step line every this many steps
+    log_first_step: bool  # ... and after step 1 (2.3)
     eval_interval: int  # validation every this many steps (and at each epoch end)
+    eval_after_loop: bool  # one more validation after the loop, at total_steps (2.3)
     eval_batches: int
     checkpoint_interval: int
+    checkpoint_dir: str  # the folder checkpoints go into; a checkpoint row's path is in it (2.3)
+    last_save_model_only: bool  # the save at total_steps holds the model only (2.3)
     save_total_limit: int
     telemetry_interval: float  # seconds between telemetry samples
     patience_limit: int
@@ -139,8 +144,10 @@ class RunConfig:
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> RunConfig:
-        """Parse and check the metadata JSON; raise TraceError on anything malformed.
+    def from_json(cls, text: str | bytes, minor: int | None = None) -> RunConfig:
+        """Parse and check the metadata JSON of a trace of minor version `minor` (None: this
+        version); raise TraceError on anything malformed. A config of an older minor version
+        gets the keys it left implicit (llmsim.trace.upgrade).
 
         Bounded before it is parsed: nesting (a flat object holds a handful of brackets) and
         the digits of every number are limited, so no input reaches Python's recursion or
@@ -155,6 +162,8 @@ class RunConfig:
             raise TraceError(f"run config is not valid JSON ({_short(exc)})") from None
         if not isinstance(data, dict):
             raise TraceError("run config is not a JSON object")
+        if minor is not None:
+            data = upgrade_config(data, minor)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:

@@ -131,7 +131,7 @@ class TraceFile:
         meta = schema.metadata or {}
         self.version = self._check_version(meta)
         self._check_columns(schema)
-        self.config = self._read_config(meta)
+        self.config = self._read_config(meta, int(self.version.split(".")[1]))
         if self.num_rows == 0:
             raise TraceError(f"{self.path}: the trace holds no events")
 
@@ -161,7 +161,7 @@ class TraceFile:
             if not schema.field(f.name).type.equals(f.type):
                 raise TraceError(f"{self.path}: column {f.name!r} has the wrong type")
 
-    def _read_config(self, meta: dict[bytes, bytes]) -> RunConfig:
+    def _read_config(self, meta: dict[bytes, bytes], minor: int) -> RunConfig:
         if META_CONFIG not in meta:
             raise TraceError(f"{self.path}: the run config is missing")
         if len(meta[META_CONFIG]) > MAX_CONFIG_BYTES:
@@ -169,7 +169,7 @@ class TraceFile:
                 f"{self.path}: the run config is over {MAX_CONFIG_BYTES:,} bytes of JSON"
             )
         try:
-            return RunConfig.from_json(meta[META_CONFIG])
+            return RunConfig.from_json(meta[META_CONFIG], minor)
         except TraceError as exc:
             raise TraceError(f"{self.path}: {exc}") from None
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 from llmsim.trace.vocab import INCIDENT_KINDS, KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS
 
 SCHEMA_MAJOR: Final = 2
-SCHEMA_MINOR: Final = 2
+SCHEMA_MINOR: Final = 3
 SCHEMA_VERSION: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 # File key-value metadata keys.

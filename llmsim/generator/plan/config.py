@@ -59,6 +59,8 @@ def make_config(
     name = run_name(spec.name, choice.kind, seed, options_key(options))
     rank0 = laid.memory.stages[0]
     pretrain = choice.kind == "pretrain"
+    profile = choice.profile
+    output_dir = f"./outputs/{name}"
     config = RunConfig(
         name=name,
         model=spec.name,
@@ -97,7 +99,7 @@ def make_config(
         tp=layout.tp,
         pp=layout.pp,
         dp=layout.dp,
-        strategy="single GPU (no sharding)" if gpus == 1 else choice.profile.strategy(layout),
+        strategy="single GPU (no sharding)" if gpus == 1 else profile.strategy(layout),
         mem_weights_gib=round(rank0.weights, 4),
         mem_grads_gib=round(rank0.grads, 4),
         mem_optimizer_gib=round(rank0.optimizer, 4),
@@ -123,9 +125,13 @@ def make_config(
         dataset=schedule.dataset,
         dataset_tokens=schedule.dataset_tokens,
         log_interval=schedule.log_interval,
+        log_first_step=profile.logs_first_step,
         eval_interval=schedule.eval_interval,
+        eval_after_loop=profile.evaluates_after_loop,
         eval_batches=schedule.eval_batches,
         checkpoint_interval=schedule.checkpoint_interval,
+        checkpoint_dir=profile.checkpoint_dir(output_dir),
+        last_save_model_only=profile.last_save_model_only,
         save_total_limit=schedule.save_total_limit,
         telemetry_interval=telemetry_interval(gpus),
         patience_limit=3 if not pretrain else 5,
@@ -134,7 +140,7 @@ def make_config(
         nccl_version=era.nccl,
         transformers_version=era.transformers,
         stack_version=era.stack_version,
-        output_dir=f"./outputs/{name}",
+        output_dir=output_dir,
     )
     config.check()
     return config
