@@ -152,7 +152,7 @@ FACTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # which node a GPU is on / which slot: `// gpus_per_node`, `% gpus_per_node`, node counts
     "cluster topology": (
         r"//\s*\S*gpus_per_node|%\s*\S*gpus_per_node|//\s*GPUS_PER_NODE|min\(\s*gpus,\s*GPUS_PER_NODE",
-        ("trace/config.py",),
+        ("trace/config.py", "generator/plan/layout.py"),
     ),
     # the final evaluation after the loop (Megatron's `on validation set`)
     "final evaluation": (

@@ -372,3 +372,12 @@ def test_huge_clusters_are_read_in_bounded_slices(
     monkeypatch.setattr(reader_module, "_slices", spy)
     assert sum(1 for _ in open_trace(path).events()) == rows
     assert sizes == [4] * 10
+
+
+def test_topology_helpers_place_every_rank() -> None:
+    two_nodes = synthetic_config()  # 16 GPUs, 8 per node
+    assert [two_nodes.node_of(r) for r in (0, 7, 8, 15)] == [0, 0, 1, 1]
+    assert [two_nodes.local_rank(r) for r in (0, 7, 8, 15)] == [0, 7, 0, 7]
+    partial = synthetic_config(gpus=4, gpus_per_node=4, nodes=1, hostnames=("n",), tp=1, dp=4)
+    assert {partial.node_of(r) for r in range(4)} == {0}
+    assert [partial.local_rank(r) for r in range(4)] == [0, 1, 2, 3]

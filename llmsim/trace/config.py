@@ -137,6 +137,14 @@ class RunConfig:
     stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
 
+    def node_of(self, rank: int) -> int:
+        """The node (index into `hostnames`) global rank `rank` runs on."""
+        return rank // self.gpus_per_node
+
+    def local_rank(self, rank: int) -> int:
+        """Global rank `rank`'s GPU on its node (its LOCAL_RANK, cudaDev)."""
+        return rank % self.gpus_per_node
+
     def to_json(self) -> str:
         """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
         data = dataclasses.asdict(self)

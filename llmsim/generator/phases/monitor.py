@@ -36,7 +36,7 @@ def episode_lines(
     rows = Rows()
     if len(s.t) == 0:
         return rows
-    name = partial(gpu_name, hosts, plan.config.gpus_per_node)
+    name = partial(gpu_name, hosts, plan.config)
     for e in plan.episodes:
         if e.last_step < steps[0] or e.first_step > steps[-1]:
             continue
@@ -99,14 +99,14 @@ def _alert_sample(kind: str, s: Samples, col: int, inside: npt.NDArray[np.intp])
 
 
 def _pci(ctx: Context, gpu: int) -> str:
-    bus = ctx.plan.choice.gpu.bus_ids[gpu % ctx.config.gpus_per_node]
+    bus = ctx.plan.choice.gpu.bus_ids[ctx.config.local_rank(gpu)]
     return f"0000:{int(bus, 16) >> 12:02x}:00"
 
 
 def xid(ctx: Context, gpu: int) -> None:
     """The node's kernel messages as the cluster monitor forwards them."""
     log = ctx.logger("train", "tool", MONITOR)
-    host = ctx.hosts[gpu // ctx.config.gpus_per_node]
+    host = ctx.host_of(gpu)
     pci = _pci(ctx, gpu)
     log.line(
         "ERROR",
@@ -139,7 +139,7 @@ def requeued(
         return
     log = ctx.logger("train", "tool", MONITOR)
     if new_host is not None and lost is not None:
-        gpu = failure.gpu % ctx.config.gpus_per_node
+        gpu = ctx.config.local_rank(failure.gpu)
         log.warning(f"{lost} drained (Xid 79 on GPU {gpu}): excluded from the job", dt=2.0)
     ctx.clock.t = max(ctx.clock.t, at - float(ctx.rng.uniform(1.0, 4.0)))
     where = f" with {new_host} in place of {lost}" if new_host else ""

@@ -58,10 +58,10 @@ def events(
     t_abort = run.crash(ctx, failure, t_fail + failure.timeout_s, failure.step - state.first)
     t_report = run.report(ctx, failure)
     attempt = _next_attempt(ctx, failure, t_report + failure.down_s)
-    node = failure.gpu // plan.config.gpus_per_node
+    node = plan.config.node_of(failure.gpu)
     hosts = attempt.hosts or plan.config.hostnames
     new_host = hosts[node] if failure.replacement is not None else None
-    lost_host = _host(ctx, failure.gpu) if new_host else None
+    lost_host = ctx.host_of(failure.gpu) if new_host else None
     monitor.requeued(ctx, failure, new_host, lost_host, attempt.started)
     init = phase_init.events(plan, ids, run, rng, attempt)
     saved_at, best, patience = state.saved.get(failure.checkpoint, (state.start, np.inf, 0))
@@ -76,10 +76,6 @@ def events(
     state.best_val, state.patience = float(best), int(patience)
     state.kept = [k for k in state.kept if k <= failure.checkpoint]
     return tables
-
-
-def _host(ctx: Context, gpu: int) -> str:
-    return ctx.hosts[gpu // ctx.config.gpus_per_node]
 
 
 def _warning_signs(ctx: Context, failure: Failure, t_fail: float) -> None:
@@ -97,7 +93,7 @@ def _next_attempt(ctx: Context, failure: Failure, started: float) -> Attempt:
     now = ctx.attempt
     hosts = list(ctx.hosts)
     if failure.replacement is not None:
-        node = failure.gpu // ctx.config.gpus_per_node
+        node = ctx.config.node_of(failure.gpu)
         hosts[node] = _spare(ctx, failure.replacement)
     elastic = failure.relaunch == "elastic"
     return replace(

@@ -12,7 +12,7 @@ from llmsim.generator.catalog.software import Era
 from llmsim.generator.options import GenerateOptions
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.fit import Fit
-from llmsim.generator.plan.layout import GPUS_PER_NODE
+from llmsim.generator.plan.layout import node_shape
 from llmsim.generator.plan.schedule import Schedule
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
@@ -54,8 +54,7 @@ def make_config(
 ) -> RunConfig:
     """The run's config, checked."""
     spec, gpu, layout = choice.model, choice.gpu, laid.layout
-    gpn = min(gpus, GPUS_PER_NODE)
-    nodes = gpus // gpn
+    nodes, gpn = node_shape(gpus)
     name = run_name(spec.name, choice.kind, seed, options_key(options))
     rank0 = laid.memory.stages[0]
     pretrain = choice.kind == "pretrain"

@@ -91,7 +91,6 @@ class RunShape:
     """What planning incidents needs to know of the run."""
 
     gpus: int
-    gpus_per_node: int
     nodes: int
     first: int  # first step of the trace
     last: int  # the schedule's last step

@@ -47,6 +47,12 @@ def valid_gpu_count(gpus: int) -> bool:
     return gpus in SMALL_COUNTS or (gpus % GPUS_PER_NODE == 0 and 8 <= gpus <= MAX_GPUS)
 
 
+def node_shape(gpus: int) -> tuple[int, int]:
+    """(nodes, GPUs per node) of a job on `gpus` GPUs: full nodes, or one partial node."""
+    per_node = min(gpus, GPUS_PER_NODE)
+    return gpus // per_node, per_node
+
+
 def tp_allowed(spec: ModelSpec, tp: int, gpus: int) -> bool:
     """TP splits heads and KV heads evenly and stays inside one node."""
     return (

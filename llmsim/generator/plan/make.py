@@ -34,7 +34,7 @@ from llmsim.generator.plan.incidents import (
     overhead_s,
     plan_incidents,
 )
-from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS
+from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
 from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
 from llmsim.generator.plan.timing import (
@@ -95,7 +95,7 @@ def _plan(options: GenerateOptions) -> RunPlan:
     rng = np.random.default_rng([seed, RNG_PLAN])
     duration = _duration(options, rng)
     choice, gpus, laid = _lay_out(options, rng)
-    io = draw_io(max(1, gpus // GPUS_PER_NODE), rng)
+    io = draw_io(node_shape(gpus)[0], rng)
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
     outlines = outline(options.incidents, choice.profile.collective_timeout_s, gpus, irng)
@@ -237,7 +237,7 @@ def _timings(choice: Choice, laid: Fit, io: Io, rng: np.random.Generator) -> Tim
     spec, profile = choice.model, choice.profile
     size = checkpoint_bytes(spec, profile.sharding(laid.layout))
     load = hub_load_seconds(spec, io) if choice.kind == "finetune" else load_seconds(size, io)
-    nodes = max(1, laid.layout.dp * laid.layout.tp * laid.layout.pp // GPUS_PER_NODE)
+    nodes = node_shape(laid.layout.dp * laid.layout.tp * laid.layout.pp)[0]
     startup = float(rng.uniform(15.0, 35.0)) + 0.02 * nodes + profile.startup_extra_s
     step = laid.throughput.step_s
     compiles = profile.first_step_compile_s
@@ -425,11 +425,9 @@ def _incidents(
     rng: np.random.Generator,
 ) -> Incidents:
     """Failures placed in the schedule and transient faults (the incidents' own stream)."""
-    gpn = min(gpus, GPUS_PER_NODE)
     shape = RunShape(
         gpus=gpus,
-        gpus_per_node=gpn,
-        nodes=gpus // gpn,
+        nodes=node_shape(gpus)[0],
         first=schedule.resume_step + 1,
         last=schedule.total_steps,
         resume=schedule.resume_step,

@@ -63,9 +63,9 @@ class Attempt:
 MONITOR: Final = "monitor"  # the origin of llmsim's own cluster-monitor lines
 
 
-def gpu_name(hosts: Sequence[str], gpus_per_node: int, gpu: int) -> str:
+def gpu_name(hosts: Sequence[str], config: RunConfig, gpu: int) -> str:
     """`host GPU n`: how the monitor and the kernel lines name one GPU."""
-    return f"{hosts[gpu // gpus_per_node]} GPU {gpu % gpus_per_node}"
+    return f"{hosts[config.node_of(gpu)]} GPU {config.local_rank(gpu)}"
 
 
 class Context:
@@ -111,9 +111,13 @@ class Context:
         """The checkpoint of `step`, as the stack names it."""
         return self.profile.checkpoint_path(self.config.output_dir, step)
 
+    def host_of(self, rank: int) -> str:
+        """The host a global rank runs on in this launch."""
+        return self.hosts[self.config.node_of(rank)]
+
     def gpu_name(self, gpu: int) -> str:
         """`host GPU n` for a global GPU index, on the hosts this launch runs on."""
-        return gpu_name(self.hosts, self.config.gpus_per_node, gpu)
+        return gpu_name(self.hosts, self.config, gpu)
 
     def logger(
         self, phase: Phase, source: LogFormat, origin: str | None = None, rank: int | None = None
@@ -143,8 +147,8 @@ class Context:
 
     def worker_pid(self, rank: int) -> int:
         """Process id of a global rank's worker."""
-        node, local = divmod(rank, self.config.gpus_per_node)
-        return self.ids.pid_base[node] + local + 1 + self.attempt.pid_shift
+        c = self.config
+        return self.ids.pid_base[c.node_of(rank)] + c.local_rank(rank) + 1 + self.attempt.pid_shift
 
     def ip(self, node: int) -> str:
         """Management address of a node."""

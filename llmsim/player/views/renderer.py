@@ -205,7 +205,7 @@ class Renderer:
     def _incident(self, ev: Event) -> None:
         if ev.rank is None:
             return
-        node = ev.rank // max(1, self.config.gpus_per_node)
+        node = self.config.node_of(ev.rank)
         self._focus[node] = ev.t + (ev.elapsed if ev.elapsed is not None else INCIDENT_FOCUS)
         if ev.op == "restart" and ev.path and node < len(self._hosts):
             # The job came back on a spare node: the grid names the node it runs on now.

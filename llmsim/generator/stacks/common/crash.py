@@ -301,7 +301,7 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
             f"[{idx}]:",
             "  time      : {stamp}",
             f"  host      : {host}",
-            f"  rank      : {rank} (local_rank: {rank % c.gpus_per_node})",
+            f"  rank      : {rank} (local_rank: {c.local_rank(rank)})",
             f"  exitcode  : {code} (pid: {pid})",
             "  error_file: <N/A>",
             f"  traceback : Signal {-code} ({name}) received by PID {pid}",
@@ -346,7 +346,7 @@ def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
     c = ctx.config
     tasks = sorted({*ab.aborted, *[c.gpus_per_node * n for n in range(1, min(c.nodes, 3))]})
     for task in tasks[:4]:
-        host = ctx.hosts[task // c.gpus_per_node]
+        host = ctx.host_of(task)
         log.line("ERROR", f"srun: error: {host}: task {task}: Aborted (core dumped)", dt=0.05)
     log.line("ERROR", "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
     log.at("inline-stamp", "%Y-%m-%dT%H:%M:%S").line(

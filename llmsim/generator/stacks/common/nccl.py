@@ -20,20 +20,19 @@ DRIVER_VERSION: Final = 12080  # cudaDriverVersion of a CUDA 12.8 driver
 
 
 def _prefix(ctx: Context, rank: int, thread: bool) -> str:
-    c = ctx.config
-    node, dev = divmod(rank, c.gpus_per_node)
+    dev = ctx.config.local_rank(rank)
     pid = ctx.worker_pid(rank)
     tid = pid + ctx.ids.tid_offset + 7 * dev if thread else pid
-    return f"{ctx.hosts[node]}:{pid}:{tid} [{dev}]"
+    return f"{ctx.host_of(rank)}:{pid}:{tid} [{dev}]"
 
 
 def _bus(ctx: Context, rank: int) -> str:
     ids = ctx.plan.choice.gpu.bus_ids
-    return ids[rank % ctx.config.gpus_per_node % len(ids)]
+    return ids[ctx.config.local_rank(rank) % len(ids)]
 
 
 def _head(ctx: Context, comm: int, rank: int, nranks: int) -> str:
-    dev = rank % ctx.config.gpus_per_node
+    dev = ctx.config.local_rank(rank)
     return (
         f"ncclCommInitRankConfig comm {ctx.ids.comm_hex[comm]} rank {rank} nranks {nranks} "
         f"cudaDev {dev} nvmlDev {dev} busId {_bus(ctx, rank)} commId {ctx.ids.comm_ids[comm]}"
@@ -92,7 +91,7 @@ def _topology(ctx: Context, log: Logger, init: str, nvls: bool) -> None:
     if nodes > 1:
         last = n - 1
         log.info(
-            f"{init} NCCL INFO Channel 00/0 : {last}[{last % c.gpus_per_node}] -> 0[0] "
+            f"{init} NCCL INFO Channel 00/0 : {last}[{c.local_rank(last)}] -> 0[0] "
             "[receive] via NET/IB/0/GDRDMA"
         )
         log.info(

@@ -74,7 +74,7 @@ def process_warnings(ctx: Context, ranks: list[int]) -> None:
     """
     log = script_log(ctx)
     for rank in ranks:
-        local = rank % ctx.config.gpus_per_node
+        local = ctx.config.local_rank(rank)
         log.warning(
             f"Process rank: {local}, device: cuda:{local}, n_gpu: 1, distributed training: "
             f"{ctx.config.gpus > 1}, 16-bits training: False",
