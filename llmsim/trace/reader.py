@@ -49,6 +49,7 @@ from llmsim.trace.schema import (
     SCHEMA_MAJOR,
     VOCABULARY,
 )
+from llmsim.trace.vocab import HEALTH_CODES
 
 MAX_T: Final = 1e8  # seconds (over three years): the player's clock sleeps in bounded chunks
 # Values outside these bounds are no real training run: refuse them rather than draw nonsense.
@@ -90,7 +91,7 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "gpu_temp": (-50.0, 200.0),
     "gpu_power": (0.0, 10**5),
     "gpu_clock": (0.0, 10**5),
-    "gpu_health": (0, 3),
+    "gpu_health": (min(HEALTH_CODES), max(HEALTH_CODES)),
     "avg_gpu_util": (0.0, 100.0),
     "peak_mem_mib": (0.0, 10**7),
     "restarts": (0, 10**4),
