@@ -146,13 +146,6 @@ def param_count(spec: ModelSpec) -> int:
     return embedding_params(spec) + spec.num_layers * layer_params(spec) + spec.hidden_size + head
 
 
-def size_label(params: int) -> str:
-    """A model-card size label: "8.0B", "494M"."""
-    if params >= 10**9:
-        return f"{params / 1e9:.1f}B"
-    return f"{params / 1e6:.0f}M"
-
-
 def shards(spec: ModelSpec, max_bytes: int = MAX_SHARD_BYTES) -> list[list[tuple[str, int]]]:
     """Split the bf16 tensors greedily, in order, into shards of at most max_bytes.
 

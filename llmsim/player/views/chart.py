@@ -16,6 +16,7 @@ from typing import Final
 from llmsim.player.views import fmt
 from llmsim.player.views.palette import Glyphs
 from llmsim.player.views.segments import Row, Segment
+from llmsim.units import sparkline
 
 MAX_POINTS: Final = 256  # loss points kept; past that every other one is dropped
 SPARK_POINTS: Final = 24  # tokens/s of the most recent steps in the sparkline
@@ -172,12 +173,7 @@ def _panel(history: History, g: Glyphs) -> list[list[Segment]]:
     if not history.tps:
         return out
     values = list(history.tps)
-    low, high = min(values), max(values)
-    levels = len(g.spark) - 1
-    spark = "".join(
-        g.spark[round((v - low) / (high - low) * levels) if high > low else levels // 2]
-        for v in values
-    )
+    spark = sparkline(values, g.spark, flat=(len(g.spark) - 1) // 2)
     out[0].append((f"{fmt.si(values[-1])} tok/s", "value"))
     out[1].append((spark, "spark"))
     return out

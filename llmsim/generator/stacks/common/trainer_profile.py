@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from llmsim.generator.catalog.architecture import ModelSpec, param_count, size_label
+from llmsim.generator.catalog.architecture import ModelSpec, param_count
 from llmsim.generator.stacks.profile import StackProfile
 from llmsim.trace.vocab import RunKind
+from llmsim.units import format_params
 
 FINETUNE_MAX: Final = 80e9
 PRETRAIN_MAX: Final = 15e9
@@ -30,8 +31,8 @@ class TrainerProfile(StackProfile):
         if n > limit:
             what = "fine-tunes" if kind == "finetune" else "continued pretraining"
             return (
-                f"{spec.name} ({size_label(n)}) is too big for {what} with the HF Trainer here "
-                f"(up to {size_label(int(limit))}); use --stack megatron"
+                f"{spec.name} ({format_params(n)}) is too big for {what} with the HF Trainer "
+                f"here (up to {format_params(int(limit))}); use --stack megatron"
             )
         return None
 
