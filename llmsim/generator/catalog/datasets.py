@@ -11,7 +11,7 @@ class Corpus:
     """A pretraining corpus: its Hub id, a short name for paths and configs, and its tokens."""
 
     hub_id: str
-    short: str  # torchtitan's dataset key, Megatron's data file prefix
+    short: str  # its name in paths and configs: torchtitan's dataset key, Megatron's data prefix
     tokens: int  # as the dataset card states them
 
 
@@ -44,6 +44,6 @@ SFT_SETS: Final[tuple[SftSet, ...]] = (
 )
 
 
-def corpus_named(short: str) -> Corpus:
-    """The corpus with this short name."""
-    return next(c for c in CORPORA if c.short == short)
+def corpus_of(hub_id: str) -> Corpus | None:
+    """The corpus whose Hub id is `hub_id` (None: not a pretraining corpus of the catalogue)."""
+    return next((c for c in CORPORA if c.hub_id == hub_id), None)

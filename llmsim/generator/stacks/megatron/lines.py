@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Final
 
+from llmsim.generator.catalog.datasets import corpus_of
 from llmsim.generator.phases.rows import Logger
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.megatron.counts import padded_vocab, rank_params
@@ -20,14 +21,6 @@ from llmsim.generator.stacks.megatron.counts import padded_vocab, rank_params
 DATA_ROOT: Final = "/lustre/datasets"
 STRAGGLER_MINMAX: Final = 4  # --straggler-minmax-count: the report's Bottom/Top lines
 EXIT_DURATION_MIN: Final = 230  # save and exit before a 4-hour Slurm limit; the next job resumes
-_SHORT: Final = {
-    "HuggingFaceFW/fineweb-edu": "fineweb_edu",
-    "HuggingFaceFW/fineweb": "fineweb",
-    "mlfoundations/dclm-baseline-1.0": "dclm_baseline",
-    "cerebras/SlimPajama-627B": "slimpajama",
-    "allenai/dolma": "dolma",
-    "allenai/c4": "c4_en",
-}
 
 
 def ddp_bucket_numel(dp: int) -> int:
@@ -37,7 +30,8 @@ def ddp_bucket_numel(dp: int) -> int:
 
 def data_prefix(ctx: Context) -> str:
     """--data-path: the preprocessed .bin/.idx prefix."""
-    short = _SHORT.get(ctx.config.dataset, "corpus")
+    corpus = corpus_of(ctx.config.dataset)
+    short = corpus.short if corpus else "corpus"
     return f"{DATA_ROOT}/{short}/{short}_text_document"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from llmsim.generator.catalog.datasets import corpus_of
 from llmsim.generator.phases.rows import Logger
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.torchtitan.profile import FLAVORS
@@ -27,7 +28,6 @@ _DESCRIPTIONS: Final = {
     "70B": "Llama 3 70B training",
     "405B": "Llama 3 405B training",
 }
-_CORPUS_KEYS: Final = {"allenai/c4": "c4", "HuggingFaceFW/fineweb-edu": "fineweb_edu"}
 
 
 def logger(ctx: Context, phase: str) -> Logger:
@@ -69,7 +69,8 @@ def init(ctx: Context) -> tuple[float, float]:
     log.info(f"Building {len(dims)}-D device mesh with {names}, {dims}", dt=0.6)
     gc_line(log, "Initial GC collection", float(ctx.rng.uniform(0.0, 0.004)))
     log.info("Loading tokenizer from tokenizer.json", dt=0.3)
-    key = _CORPUS_KEYS.get(c.dataset, "c4")
+    corpus = corpus_of(c.dataset)  # its registered datasets' keys are the catalogue's names
+    key = corpus.short if corpus else "c4"
     log.info(f"Preparing {key} dataset from {c.dataset}", dt=0.2)
     log.info(f"Building llama3 {flavor(ctx)} with {model_args(ctx)}", dt=1.8)
     gpu = ctx.plan.choice.gpu
