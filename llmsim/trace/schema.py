@@ -93,9 +93,6 @@ DICT_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_dictionary(f.type)
 )
 LIST_COLUMNS: Final[frozenset[str]] = frozenset(f.name for f in SCHEMA if pa.types.is_list(f.type))
-FLOAT_COLUMNS: Final[frozenset[str]] = frozenset(
-    f.name for f in SCHEMA if pa.types.is_floating(f.type)
-)
 # Dictionary columns whose values come from a closed vocabulary (the reader refuses others).
 # `op` holds an Op on progress rows and an IncidentKind on incident rows.
 VOCABULARY: Final[dict[str, tuple[str, ...]]] = {

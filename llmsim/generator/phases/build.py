@@ -74,7 +74,7 @@ def _finish(plan: RunPlan, ids: Ids, run: StackRun, state: TrainState) -> tuple[
     ctx = Context(plan, ids, rows, clock, rng)
     runtime = state.t - state.attempt_start  # the last launch's train() (a restart's own)
     train_loss = state.loss_sum / max(plan.config.total_steps, 1)
-    run.finish(ctx, runtime, train_loss, plan.config.total_steps - plan.config.resume_step)
+    run.finish(ctx, runtime, train_loss)
     return rows.table(), clock.t + float(rng.uniform(*EXPORT_GAP))
 
 

@@ -69,10 +69,10 @@ def events(
     _incidents(rows, failure, t_fail, attempt.started, new_host, lost, ctx)
     rows.phase(init.end, "train", "Training")
     tables = [rows.table(), init.rows.table()]
-    tables.append(_telemetry(plan, tele, failure, state, t_start, t_fail, t_abort, attempt, init))
+    tables.append(_telemetry(plan, tele, failure, t_start, t_fail, t_abort, attempt, init))
     state.step, state.t, state.first = failure.checkpoint, init.end, failure.checkpoint + 1
     state.attempt, state.attempt_start = attempt, init.end
-    state.loss_sum, state.loss_steps = 0.0, 0
+    state.loss_sum = 0.0
     state.best_val, state.patience = float(best), int(patience)
     state.kept = [k for k in state.kept if k <= failure.checkpoint]
     return tables
@@ -153,7 +153,6 @@ def _telemetry(
     plan: RunPlan,
     tele: Telemetry,
     failure: Failure,
-    state: TrainState,
     t_start: float,
     t_fail: float,
     t_abort: float,

@@ -22,7 +22,6 @@ class TrainState:
     step: int  # last completed step
     recent: F64 = field(default_factory=lambda: np.zeros(0))  # last step times (ETA)
     loss_sum: float = 0.0
-    loss_steps: int = 0
     best_val: float = math.inf
     patience: int = 0
     kept: list[int] = field(default_factory=list)  # checkpoints on disk (rotation)

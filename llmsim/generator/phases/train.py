@@ -228,7 +228,6 @@ def _chunk(
 def _carry(state: TrainState, ch: Chunk, losses: F64) -> None:
     state.recent = np.concatenate([state.recent, ch.times])[-ETA_WINDOW:]
     state.loss_sum += float(losses.sum())
-    state.loss_steps += len(losses)
     state.step = int(ch.steps[-1])
     state.t = ch.end
 

@@ -24,7 +24,6 @@ CH_E, CH_A, CH_B, CH_ALPHA, CH_BETA = 1.69, 406.4, 410.7, 0.34, 0.28
 NOISE_TAPS: Final = 6  # moving-average length of the (lightly autocorrelated) loss noise
 LOSS_DECIMALS: Final = 4  # stacks print 4+ decimals; the trace stores what is shown
 VAL_MIN, VAL_MAX = 1.012, 1.15  # fine-tune validation / train loss ratio
-PRETRAIN_VAL_BAND: Final = 0.025  # single-epoch pretraining: val within this of train
 FT_DROP_DECAY: Final = 0.65  # each further epoch boundary drops the fine-tune loss by less
 
 

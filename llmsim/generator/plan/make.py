@@ -113,7 +113,7 @@ def _plan(options: GenerateOptions) -> RunPlan:
         rng,
     )
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
-    incidents = _incidents(options, outlines, choice, gpus, laid, schedule, duration, flags, irng)
+    incidents = _incidents(options, outlines, gpus, laid, schedule, duration, flags, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
     if options.incidents == "often" and not spikes:  # a demo run shows one
         spans = incidents.redo_spans()
@@ -135,7 +135,6 @@ def _plan(options: GenerateOptions) -> RunPlan:
     return RunPlan(
         config,
         choice,
-        era,
         laid,
         io,
         schedule,
@@ -144,7 +143,6 @@ def _plan(options: GenerateOptions) -> RunPlan:
         episodes,
         incidents,
         flags,
-        duration,
         _estimate_bytes(config, laid, timings),
     )
 
@@ -186,7 +184,7 @@ def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice
             if options.model is not None or attempt == REDRAWS - 1:
                 raise
             continue
-        return choice, options.gpus, _watchable(choice, options.gpus, laid, rng)
+        return choice, options.gpus, _watchable(choice, options.gpus, laid)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -204,7 +202,7 @@ def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[
             found = fit(trial, gpus, seq, tokens, luck)
             if found is None:
                 continue
-            laid = _watchable(trial, gpus, found, rng)
+            laid = _watchable(trial, gpus, found)
             if laid.throughput.step_s <= DRAWN_STEP_MAX or options.gpu_type:
                 return trial, gpus, laid
             fallback = fallback or (trial, gpus, laid)  # slow: a bigger cluster may do better
@@ -216,7 +214,7 @@ def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[
     )
 
 
-def _watchable(choice: Choice, gpus: int, laid: Fit, rng: np.random.Generator) -> Fit:
+def _watchable(choice: Choice, gpus: int, laid: Fit) -> Fit:
     """Halve the batch while steps are longer than a watchable run shows (and batches allow)."""
     long = LONG_STEP_BIG if param_count(choice.model) > 100e9 else LONG_STEP
     floor = MIN_BATCH_TOKENS[choice.kind]
@@ -416,7 +414,6 @@ def _schedule_around(
 def _incidents(
     options: GenerateOptions,
     outlines: tuple[Outline, ...],
-    choice: Choice,
     gpus: int,
     laid: Fit,
     schedule: sched.Schedule,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.episodes import Episode
 from llmsim.generator.plan.fit import Fit
@@ -51,7 +50,6 @@ class RunPlan:
 
     config: RunConfig
     choice: Choice
-    era: Era
     fit: Fit
     io: Io
     schedule: Schedule
@@ -60,7 +58,6 @@ class RunPlan:
     episodes: tuple[Episode, ...]
     incidents: Incidents
     flags: Flags
-    duration_target: float
     estimated_bytes: int
 
     @property

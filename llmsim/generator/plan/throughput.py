@@ -88,7 +88,7 @@ def dp_bytes(spec: ModelSpec, profile: StackProfile, layout: Layout, grad_accum:
     return 3 * 2.0 * n * grad_accum * share  # two all-gathers + a reduce-scatter per micro-batch
 
 
-def bus_bandwidth(gpu: GpuSpec, layout: Layout, gpus: int) -> float:
+def bus_bandwidth(gpu: GpuSpec, gpus: int) -> float:
     """GB/s the data-parallel ring reaches: NVLink inside a node, the GPU's NIC across nodes."""
     link = gpu.nvlink_gbs if gpus <= GPUS_PER_NODE else gpu.ib_gbs
     return link * BUS_EFFICIENCY
@@ -111,7 +111,7 @@ def step_time(
     bubble = (layout.pp - 1) / grad_accum
     pure = tokens * hw / gpus / (gpu.peak_tflops * 1e12 * eff)
     compute = pure * (1.0 + bubble)
-    busbw = bus_bandwidth(gpu, layout, gpus)
+    busbw = bus_bandwidth(gpu, gpus)
     comm = 0.0
     if layout.dp > 1:
         rings = 2 * (layout.dp - 1) * RING_HOP_S * 3 * grad_accum

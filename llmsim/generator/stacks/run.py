@@ -63,7 +63,7 @@ class StackRun(ABC):
         gives the GPUs' telemetry, which the chunk's samples already hold."""
         return None
 
-    def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
+    def finish(self, ctx: Context, runtime: float, train_loss: float) -> None:
         """The training script's last lines, before the export."""
         return None
 
@@ -101,7 +101,7 @@ class StackRun(ABC):
         if c.launcher == "srun" or (c.launcher == "deepspeed" and c.nodes > 1):
             crash.srun_report(ctx, failure, ab, crash.job_id(ctx))
         elif c.launcher == "deepspeed":
-            crash.deepspeed_report(ctx, ab, self.script_args(ctx))
+            crash.deepspeed_report(ctx, self.script_args(ctx))
         else:
             crash.torchrun_report(ctx, failure, ab, ctx.profile.entrypoint, info=ctx.agent_info)
         return ctx.clock.t

@@ -35,13 +35,11 @@ class History:
         self.points: list[tuple[int, float]] = []  # (step, loss)
         self.vals: list[tuple[int, float]] = []  # (step, validation loss)
         self.tps: deque[float] = deque(maxlen=SPARK_POINTS)
-        self.version = 0
         self._stride = 1
         self._seen = 0
 
     def step(self, step: int, loss: float, tokens_per_s: float | None) -> None:
         """Record an optimizer step (every `stride`-th one once many are kept)."""
-        self.version += 1
         if tokens_per_s is not None:
             self.tps.append(tokens_per_s)
         self._seen += 1
@@ -54,7 +52,6 @@ class History:
 
     def val(self, step: int, val_loss: float) -> None:
         """Record a validation result."""
-        self.version += 1
         self.vals.append((step, val_loss))
         if len(self.vals) > MAX_POINTS:
             self.vals = self.vals[::2]

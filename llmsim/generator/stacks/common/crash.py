@@ -359,7 +359,7 @@ def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
         log.line("ERROR", "srun: error: Timed out waiting for job step to complete")
 
 
-def deepspeed_report(ctx: Context, ab: Aborts, args: str) -> None:
+def deepspeed_report(ctx: Context, args: str) -> None:
     """launch.py's sigkill_handler after a worker exits non-zero (one node)."""
     log = ctx.logger("train", "deepspeed")
     c = ctx.config

@@ -70,7 +70,7 @@ def init_lines(ctx: Context, log: Logger) -> None:
         f"localRanks {c.gpus_per_node} localRank 0 MNNVL 0"
     )
     _topology(ctx, log, init, nvls)
-    _complete(ctx, log, init, nvls)
+    _complete(ctx, log, init)
 
 
 def _topology(ctx: Context, log: Logger, init: str, nvls: bool) -> None:
@@ -126,7 +126,7 @@ def _timings(ctx: Context, total: float, rank: int, nranks: int) -> str:
     )
 
 
-def _complete(ctx: Context, log: Logger, init: str, nvls: bool) -> None:
+def _complete(ctx: Context, log: Logger, init: str) -> None:
     c = ctx.config
     total = float(ctx.rng.uniform(1.5, 4.5)) + 0.002 * c.gpus
     log.info(f"{init} NCCL INFO {_head(ctx, 0, 0, c.gpus)} - Init COMPLETE", dt=0.2)

@@ -325,13 +325,13 @@ def rotate(ctx: Context, log: Logger, old: int) -> None:
     )
 
 
-def completed(ctx: Context, log: Logger, runtime: float, train_loss: float, steps: int) -> None:
+def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> None:
     """The end of train(): the completion message, the metrics dict, the metrics table.
 
     As Trainer 4.57 computes them: the rates count the whole schedule (max_steps) even after a
     resume, total_flos is 6 x non-embedding parameters x tokens of every step, the loss is a
     double (the printed step losses are rounded), and train_samples (run_clm) is the dataset's
-    length. `steps` (those run in this session) does not enter.
+    length: the steps run in this session do not enter.
     """
     c = ctx.config
     spec = ctx.plan.choice.model

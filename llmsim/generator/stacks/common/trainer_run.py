@@ -58,9 +58,9 @@ class TrainerRun(StackRun):
         if dropped is not None:
             trainer.rotate(ctx, trainer.transformers_log(ctx, "checkpoint"), dropped)
 
-    def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
+    def finish(self, ctx: Context, runtime: float, train_loss: float) -> None:
         """The end of train(): the completion message and the metrics."""
-        trainer.completed(ctx, trainer.transformers_log(ctx, "train"), runtime, train_loss, steps)
+        trainer.completed(ctx, trainer.transformers_log(ctx, "train"), runtime, train_loss)
 
     def script_args(self, ctx: Context) -> str:
         """The example script's arguments."""

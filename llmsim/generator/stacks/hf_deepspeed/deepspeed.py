@@ -220,7 +220,7 @@ def throughput(
     )
 
 
-def save(ctx: Context, log: Logger, where: str, step: int) -> None:
+def save(log: Logger, where: str, step: int) -> None:
     """The engine's own save_checkpoint lines (the rest of 0.18's are commented out)."""
     dist(log, f"[Torch] Checkpoint global_step{step} is about to be saved!")
     dist(
@@ -231,7 +231,7 @@ def save(ctx: Context, log: Logger, where: str, step: int) -> None:
     )
 
 
-def resume(ctx: Context, where: str, seconds: float) -> None:
+def resume(ctx: Context, seconds: float) -> None:
     """The engine reading its ZeRO partitions back (every rank logs; node 0's shown)."""
     c = ctx.config
     log = ctx.logger("init", "deepspeed")

@@ -60,7 +60,7 @@ class DeepSpeedRun(TrainerRun):
 
     def resume_load(self, ctx: Context, where: str, seconds: float) -> None:
         """The engine reads its ZeRO partitions back."""
-        deepspeed.resume(ctx, where, seconds)
+        deepspeed.resume(ctx, seconds)
 
     def save_checkpoint(self, ctx: Context, where: str, step: int, seconds: float) -> None:
         """The Trainer's save_pretrained, then the engine's partitions."""
@@ -68,7 +68,7 @@ class DeepSpeedRun(TrainerRun):
         log.info(f"Saving model checkpoint to {where}", AT["save"])
         ctx.clock.tick(seconds * 0.15)
         save_pretrained(ctx, log, where)
-        deepspeed.save(ctx, ctx.logger("checkpoint", "deepspeed"), where, step)
+        deepspeed.save(ctx.logger("checkpoint", "deepspeed"), where, step)
         ctx.clock.tick(seconds * 0.85)
 
     def extras(

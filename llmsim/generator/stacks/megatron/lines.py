@@ -191,10 +191,10 @@ def initialize(ctx: Context, nccl: Callable[[], None]) -> None:
     )
     took = ctx.clock.t - ctx.attempt.started - 0.5
     log.info(f"time to initialize megatron (seconds): {took:.3f}", dt=0.2)
-    dated(ctx, log, "after megatron is initialized")
+    dated(log, "after megatron is initialized")
 
 
-def dated(ctx: Context, log: Logger, what: str) -> None:
+def dated(log: Logger, what: str) -> None:
     """print_datetime: `[what] datetime: <stamp> ` (the stamp is drawn after the text)."""
     log.at("megatron-dated").info(f"[{what}] datetime: ")
 
@@ -348,7 +348,7 @@ def datasets(ctx: Context, setup_ms: float) -> None:
     """build_train_valid_test_datasets and the GPTDataset index loads."""
     c = ctx.config
     log = ctx.init
-    dated(ctx, log, "after model, optimizer, and learning rate scheduler are built")
+    dated(log, "after model, optimizer, and learning rate scheduler are built")
     log.info("> building train, validation, and test datasets ...", dt=0.1)
     train = c.total_steps * c.global_batch
     evals = (c.total_steps // c.eval_interval + 1) * c.eval_batches * c.global_batch
@@ -379,7 +379,7 @@ def datasets(ctx: Context, setup_ms: float) -> None:
             )
         gpt.info(f"> total number of samples: {int(n * float(ctx.rng.uniform(1.0, 1.02)))}")
     log.info("> finished creating GPT datasets ...")
-    dated(ctx, log, "after dataloaders are built")
+    dated(log, "after dataloaders are built")
     log.info("done with setup ...")
     data_ms = float(ctx.rng.uniform(2000.0, 12000.0))
     timers(
@@ -395,7 +395,7 @@ def datasets(ctx: Context, setup_ms: float) -> None:
         log.info(
             f"Overwriting rerun_state_machine.current_iteration from 0 to {ctx.resume_step}..."
         )
-    dated(ctx, log, "before the start of training step")
+    dated(log, "before the start of training step")
 
 
 def save_start(ctx: Context, log: Logger, step: int) -> None:
@@ -428,4 +428,4 @@ def memory_report(ctx: Context, log: Logger, step: int) -> None:
 
 def finish(ctx: Context, log: Logger) -> None:
     """After the last iteration."""
-    dated(ctx, log, "after training is done")
+    dated(log, "after training is done")

@@ -73,7 +73,7 @@ class TitanRun(StackRun):
                 float(gc_seconds(ctx, steps[i : i + 1])[0]),
             )
 
-    def finish(self, ctx: Context, runtime: float, train_loss: float, steps: int) -> None:
+    def finish(self, ctx: Context, runtime: float, train_loss: float) -> None:
         titan.finish(ctx, titan.logger(ctx, "train"))
 
     def close(self, ctx: Context) -> None:
