@@ -362,7 +362,6 @@ def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
     launcher: Launcher = launchers[int(rng.integers(0, len(launchers)))]
     return Flags(
         launcher=launcher,
-        nccl_debug=bool(gpus > 1 and rng.random() < 0.6),
         compile=profile.compile_chance > 0 and bool(rng.random() < profile.compile_chance),
         log_straggler=profile.straggler_report_chance > 0
         and gpus > GPUS_PER_NODE

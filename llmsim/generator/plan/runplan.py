@@ -37,7 +37,6 @@ class Flags:
     """Options of the job that change what its logs show."""
 
     launcher: Launcher
-    nccl_debug: bool  # NCCL_DEBUG=INFO: NCCL's init lines appear
     compile: bool  # torchtitan: torch.compile of each block (slow first step)
     log_straggler: bool  # Megatron --log-straggler: the straggler report
     gc_freq: int  # torchtitan's periodic GC
