@@ -13,8 +13,9 @@ from llmsim.generator.catalog.gpus import GPUS, GpuSpec
 from llmsim.generator.catalog.models import MODELS
 from llmsim.generator.options import GenerateOptions, GeneratorError
 from llmsim.generator.phases.build import write_trace
-from llmsim.generator.plan.make import plan_run
+from llmsim.generator.plan import make
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.registry import PROFILES
 
 __all__ = [
     "GenerateOptions",
@@ -27,6 +28,12 @@ __all__ = [
     "plan_run",
     "write_trace",
 ]
+
+
+def plan_run(options: GenerateOptions) -> RunPlan:
+    """Decide the whole run on one of the registered stacks; GeneratorError (one line) when
+    the options cannot be met."""
+    return make.plan_run(options, PROFILES)
 
 
 def models() -> tuple[ModelSpec, ...]:

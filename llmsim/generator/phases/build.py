@@ -13,13 +13,13 @@ from llmsim.generator.phases import export as phase_export
 from llmsim.generator.phases import init as phase_init
 from llmsim.generator.phases import summary as phase_summary
 from llmsim.generator.phases import train as phase_train
-from llmsim.generator.phases.rows import Clock, Rows, merge
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, Segment, Telemetry
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.rows import Clock, Rows, merge
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Context, Ids
 from llmsim.generator.stacks.registry import run_for
-from llmsim.generator.stacks.run import StackRun
 from llmsim.trace.writer import TraceWriter, make_table
 
 # Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0.

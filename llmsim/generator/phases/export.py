@@ -15,10 +15,10 @@ import numpy as np
 
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
 from llmsim.generator.catalog.models import arch_classes, tokenizer_file_bytes, tokenizer_files
-from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.telemetry import EXPORT, Segment
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.timing import export_bytes, export_parts, write_seconds
+from llmsim.generator.rows import Clock, Rows
 
 ORIGIN = "export"
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.telemetry import IDLE, LOAD, Segment
 from llmsim.generator.plan.memory import CONTEXT_MIB
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Attempt, Context, Ids
-from llmsim.generator.stacks.run import StackRun
 
 
 @dataclass

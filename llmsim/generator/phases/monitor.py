@@ -17,10 +17,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.phases.rows import Rows
 from llmsim.generator.phases.telemetry import Samples
 from llmsim.generator.plan.incidents import Failure
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.rows import Rows
 from llmsim.generator.stacks.context import MONITOR, Context, gpu_name
 
 

@@ -26,13 +26,13 @@ import pyarrow as pa
 
 from llmsim.generator.phases import init as phase_init
 from llmsim.generator.phases import monitor
-from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import HANG, IDLE, TRAIN, Outage, Segment, Telemetry
 from llmsim.generator.plan.incidents import Failure
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Attempt, Context, Ids
-from llmsim.generator.stacks.run import StackRun
 from llmsim.trace.writer import make_table
 
 STUCK_NOTICE_S: Final = 60.0  # the monitor reports a GPU idle this long while the job is busy

@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmsim.generator.phases.rows import Clock, Rows
 from llmsim.generator.phases.telemetry import Telemetry
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Context, Ids
-from llmsim.generator.stacks.run import StackRun
 
 
 @dataclass

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from llmsim.generator.plan.episodes import Episode
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.common.run import Reading
 from llmsim.trace.vocab import Health, Phase
 from llmsim.trace.writer import make_table
 
@@ -101,21 +102,9 @@ class Samples:
         }
         return make_table(len(self.t), columns)
 
-
-@dataclass(frozen=True)
-class Reading:
-    """What NVML reports for every GPU at one sample (what torch.cuda's utilization(),
-    temperature(), power_draw() and clock_rate() return in a process at that moment)."""
-
-    util: npt.NDArray[np.float32]
-    temp: npt.NDArray[np.float32]
-    power: npt.NDArray[np.float32]  # W, as nvidia-smi shows it
-    clock: npt.NDArray[np.float32]
-
-    @classmethod
-    def of(cls, s: Samples, row: int) -> Reading:
-        """Row `row` of a block of samples."""
-        return cls(s.util[row], s.temp[row], s.power[row], s.clock[row])
+    def reading(self, row: int) -> Reading:
+        """What NVML reports at sample `row`."""
+        return Reading(self.util[row], self.temp[row], self.power[row], self.clock[row])
 
 
 @dataclass
@@ -207,8 +196,8 @@ class Telemetry:
             return None
         row = int(np.searchsorted(s.t, t, side="right")) - 1
         if row >= 0:
-            return Reading.of(s, row)
-        return self._before if self._before is not None else Reading.of(s, 0)
+            return s.reading(row)
+        return self._before if self._before is not None else s.reading(0)
 
     def add(self, episode: TimedEpisode) -> None:
         """An episode the train loop has placed in time."""
@@ -256,7 +245,7 @@ class Telemetry:
         self._outages(out)
         self._total(out)
         if self._recent is not None:
-            self._before = Reading.of(self._recent, len(self._recent.t) - 1)
+            self._before = self._recent.reading(len(self._recent.t) - 1)
         self._recent = out
         return out
 

@@ -21,7 +21,6 @@ from llmsim.generator.phases import faults
 from llmsim.generator.phases import restart as phase_restart
 from llmsim.generator.phases import steps as st
 from llmsim.generator.phases.monitor import episode_lines
-from llmsim.generator.phases.rows import Clock, Rows, merge
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
 from llmsim.generator.plan.incidents import at_step
@@ -29,8 +28,9 @@ from llmsim.generator.plan.loss import LossModel
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.schedule import lr_at
 from llmsim.generator.plan.timing import checkpoint_bytes, export_bytes
+from llmsim.generator.rows import Clock, Rows, merge
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Context, Ids
-from llmsim.generator.stacks.run import StackRun
 from llmsim.trace.writer import make_table
 
 F64 = npt.NDArray[np.float64]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from llmsim.generator.catalog.architecture import ModelSpec
 from llmsim.generator.catalog.gpus import GpuSpec
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.trace.vocab import RunKind, Stack
 
 

@@ -7,6 +7,7 @@ often each is drawn, its `weight`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Final
 
 import numpy as np
@@ -17,8 +18,11 @@ from llmsim.generator.catalog.models import MODEL_NAMES, MODELS, find_model
 from llmsim.generator.options import GenerateOptions, GeneratorError
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.layout import MAX_GPUS, valid_gpu_count
-from llmsim.generator.stacks.registry import PROFILES
-from llmsim.trace.vocab import RUN_KINDS, STACKS, RunKind
+from llmsim.generator.plan.profile import StackProfile
+from llmsim.trace.vocab import RUN_KINDS, RunKind, Stack
+
+# The stacks a run may be drawn on, by name, in the vocabulary's order (the registry's).
+Profiles = Mapping[Stack, StackProfile]
 
 # Cluster sizes a drawn run uses, by parameters (up to, candidate GPU counts).
 CLUSTER_SIZES: Final[tuple[tuple[float, tuple[int, ...]], ...]] = (
@@ -68,28 +72,29 @@ def _pick(rng: np.random.Generator, weights: list[float]) -> int:
     return int(rng.choice(len(w), p=w / w.sum()))
 
 
-def choose(options: GenerateOptions, rng: np.random.Generator) -> Choice:
+def choose(options: GenerateOptions, profiles: Profiles, rng: np.random.Generator) -> Choice:
     """Resolve every open choice with the seed; GeneratorError when the options conflict.
 
     The stack is drawn first (every stack gets its share of runs), then a kind it runs, then a
     model it trains; what the user fixed narrows each draw (several epochs: a fine-tune).
     """
     _check_gpus(options.gpus)
-    if options.stack is not None and options.stack not in STACKS:
-        raise GeneratorError(f"unknown stack {options.stack!r}; choose one of: {', '.join(STACKS)}")
+    if options.stack is not None and options.stack not in profiles:
+        names = ", ".join(profiles)
+        raise GeneratorError(f"unknown stack {options.stack!r}; choose one of: {names}")
     if options.kind is not None and options.kind not in RUN_KINDS:
         raise GeneratorError(f"unknown kind {options.kind!r}; choose pretrain or finetune")
     pool = _model_pool(options)
     kinds: list[RunKind] = [options.kind] if options.kind else list(RUN_KINDS)
     if options.kind is None and options.epochs is not None and options.epochs > 1:
         kinds = ["finetune"]  # several passes over the data: only a fine-tune does that
-    profiles = [PROFILES[options.stack]] if options.stack else list(PROFILES.values())
-    combos = [(p, k, m) for p in profiles for k in kinds for m in pool if p.refusal(k, m) is None]
+    candidates = [profiles[options.stack]] if options.stack else list(profiles.values())
+    combos = [(p, k, m) for p in candidates for k in kinds for m in pool if p.refusal(k, m) is None]
     if not combos:  # every pair was refused: say why for the first one
-        first = profiles[0]
+        first = candidates[0]
         reason = first.refusal(kinds[0], pool[0])
         raise GeneratorError(reason or f"no catalogue model runs a {kinds[0]} run on {first.name}")
-    open_stacks = [p for p in profiles if any(q is p for q, _, _ in combos)]
+    open_stacks = [p for p in candidates if any(q is p for q, _, _ in combos)]
     profile = open_stacks[_pick(rng, [p.weight for p in open_stacks])]
     open_kinds = sorted({k for p, k, _ in combos if p is profile}, key=RUN_KINDS.index)
     kind = open_kinds[_pick(rng, [1.0] * len(open_kinds))]

@@ -19,8 +19,8 @@ from llmsim.generator.plan import layout as lay
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.layout import Layout
 from llmsim.generator.plan.memory import Memory, memory
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.throughput import Throughput, step_time
-from llmsim.generator.stacks.profile import StackProfile
 
 FILL_MAX: Final = 0.93  # of nvidia-smi's total: above this a real run would OOM sooner or later
 PRETRAIN_BATCH_CAP: Final = 16 * 2**20  # tokens per optimizer step (published runs: <= ~16M)

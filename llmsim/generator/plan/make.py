@@ -21,7 +21,7 @@ from llmsim.generator.catalog.software import DAY, Era
 from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
 from llmsim.generator.plan import schedule as sched
 from llmsim.generator.plan.choice import Choice
-from llmsim.generator.plan.choose import choose, draw_gpu_count
+from llmsim.generator.plan.choose import Profiles, choose, draw_gpu_count
 from llmsim.generator.plan.config import make_config
 from llmsim.generator.plan.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
 from llmsim.generator.plan.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
@@ -71,7 +71,7 @@ DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a
 BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 1000.0}
 
 
-def plan_run(options: GenerateOptions) -> RunPlan:
+def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     """Decide the whole run; GeneratorError (one line) when the options cannot be met.
 
     When a short asked duration cannot hold the run the seed drew (a pretraining window of a
@@ -79,22 +79,22 @@ def plan_run(options: GenerateOptions) -> RunPlan:
     fine-tune instead, which can always be short: the user asked for a length, not a kind.
     """
     try:
-        return _plan(options)
+        return _plan(options, profiles)
     except DurationTooShort as short:
         if options.kind is not None or options.stack is not None:
             raise
         try:
-            return _plan(replace(options, kind="finetune"))
+            return _plan(replace(options, kind="finetune"), profiles)
         except GeneratorError:
             raise short from None  # what the user can act on: the length to ask for
 
 
-def _plan(options: GenerateOptions) -> RunPlan:
+def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     """plan_run for options as they are."""
     seed = _seed(options.seed)
     rng = np.random.default_rng([seed, RNG_PLAN])
     duration = _duration(options, rng)
-    choice, gpus, laid = _lay_out(options, rng)
+    choice, gpus, laid = _lay_out(options, profiles, rng)
     io = draw_io(node_shape(gpus)[0], rng)
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
@@ -166,16 +166,18 @@ def _duration(options: GenerateOptions, rng: np.random.Generator) -> float:
     return float(options.duration)
 
 
-def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice, int, Fit]:
+def _lay_out(
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
+) -> tuple[Choice, int, Fit]:
     """The choice, its GPU count and its layout.
 
     With the GPU count fixed and the model open, models that do not fit are drawn again; with
     the count open, other GPU types are tried when none was asked for.
     """
     if options.gpus is None:
-        return _lay_out_drawn(options, rng)
+        return _lay_out_drawn(options, profiles, rng)
     for attempt in range(REDRAWS):
-        choice = choose(options, rng)
+        choice = choose(options, profiles, rng)
         seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
         luck = Luck.draw(choice.profile, rng)
         try:
@@ -188,8 +190,10 @@ def _lay_out(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _lay_out_drawn(options: GenerateOptions, rng: np.random.Generator) -> tuple[Choice, int, Fit]:
-    choice = choose(options, rng)
+def _lay_out_drawn(
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
+) -> tuple[Choice, int, Fit]:
+    choice = choose(options, profiles, rng)
     seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
     luck = Luck.draw(choice.profile, rng)
     types = (

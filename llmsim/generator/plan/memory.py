@@ -22,7 +22,7 @@ from typing import Final
 
 from llmsim.generator.catalog.architecture import ModelSpec, layer_params
 from llmsim.generator.plan.layout import Layout, Sharding
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 
 GIB: Final = 1024**3
 # (weights, grads, optimizer) bytes per parameter the rank holds, by sharding. FSDP/torchtitan

@@ -13,9 +13,9 @@ from llmsim.generator.plan.episodes import Episode
 from llmsim.generator.plan.fit import Fit
 from llmsim.generator.plan.incidents import Incidents
 from llmsim.generator.plan.loss import LossShape
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.schedule import Schedule
 from llmsim.generator.plan.timing import Io
-from llmsim.generator.stacks.profile import StackProfile
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
 

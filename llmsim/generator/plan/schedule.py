@@ -19,7 +19,7 @@ from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
 from llmsim.generator.catalog.software import DAY
 from llmsim.generator.options import DurationTooShort, GeneratorError
 from llmsim.generator.plan.fit import Fit
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.trace.config import MAX_STEPS
 from llmsim.trace.vocab import RunKind
 

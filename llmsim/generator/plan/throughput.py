@@ -19,7 +19,7 @@ from typing import Final
 from llmsim.generator.catalog.architecture import ModelSpec, embedding_params, param_count
 from llmsim.generator.catalog.gpus import GpuSpec
 from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 
 HW_CEILING: Final = 0.78  # executed FLOP/s never above this share of the dense bf16 peak
 # Best matmul efficiency of a GPU type and the hidden size at which half of it is reached.

@@ -16,7 +16,7 @@ from llmsim.generator.catalog.architecture import BF16_BYTES, ModelSpec, param_c
 from llmsim.generator.plan.fit import Fit
 from llmsim.generator.plan.layout import Sharding
 from llmsim.generator.plan.memory import checkpoint_bytes_per_param
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 
 NODE_WRITE_GBS: Final = (2.0, 6.0)  # what one node writes to the shared file system
 FS_CAP_GBS: Final = (50.0, 100.0)  # the file system's aggregate ceiling

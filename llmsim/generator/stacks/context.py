@@ -8,9 +8,9 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.phases.rows import Clock, Logger, Rows
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.runplan import RunPlan
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.rows import Clock, Logger, Rows
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import LogFormat, Phase
 

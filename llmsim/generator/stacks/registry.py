@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.stacks import hf, hf_deepspeed, megatron, torchtitan
-from llmsim.generator.stacks.profile import StackProfile
-from llmsim.generator.stacks.run import StackRun
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.trace.vocab import Stack
 
 STACKS: Final[dict[Stack, tuple[StackProfile, StackRun]]] = {

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.generator.phases.rows import Logger
 from llmsim.generator.plan.incidents import KILL_GRACE_S, Failure
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.common import launch, nccl
 from llmsim.generator.stacks.context import Context
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from llmsim.generator.phases.rows import Logger
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
 _IB_DEVS: Final = (0, 3, 4, 5, 6, 9, 10, 11)

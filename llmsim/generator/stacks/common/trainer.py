@@ -15,7 +15,7 @@ from typing import Final
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards
 from llmsim.generator.catalog.datasets import SFT_SETS
 from llmsim.generator.catalog.models import arch_classes, base_repo, tokenizer_files
-from llmsim.generator.phases.rows import Logger
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.common.hfargs import training_arguments
 from llmsim.generator.stacks.common.hfconfig import config_block, generation_block
 from llmsim.generator.stacks.context import Context

@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from typing import Final
 
 from llmsim.generator.catalog.architecture import ModelSpec, param_count
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.trace.vocab import RunKind
 from llmsim.units import format_params
 
 FINETUNE_MAX: Final = 80e9
 PRETRAIN_MAX: Final = 15e9
 SCRIPT: Final = "train.py"  # the example-style training script the runs launch
+CHECKPOINT: Final = "checkpoint-{step}"  # the Trainer's PREFIX_CHECKPOINT_DIR and step
+OUTPUT_DIR: Final = "{output_dir}"  # --output_dir holds the checkpoints
 
 
 class TrainerProfile(StackProfile):

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from llmsim.generator.stacks.common import nccl, trainer
+from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Context
-from llmsim.generator.stacks.run import StackRun
 
 
 class TrainerRun(StackRun):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from llmsim.generator.phases.rows import Logger
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
 ORIGIN: Final = "accelerate.utils.fsdp_utils"

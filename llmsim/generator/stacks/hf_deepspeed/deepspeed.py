@@ -11,7 +11,7 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.phases.rows import Logger
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
 LOG_DIST: Final = "logging.py:123:log_dist"

@@ -10,11 +10,11 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.stacks.common import launch
+from llmsim.generator.stacks.common.run import Readings
 from llmsim.generator.stacks.common.trainer import AT, save_pretrained, transformers_log
 from llmsim.generator.stacks.common.trainer_run import TrainerRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hf_deepspeed import deepspeed
-from llmsim.generator.stacks.run import Readings
 
 MAX_START_LINES: Final = 64  # ranks whose `Setting ds_accelerator` reaches the merged srun log
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Final
 
 from llmsim.generator.catalog.datasets import corpus_of
-from llmsim.generator.phases.rows import Logger
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.megatron.counts import padded_vocab, rank_params
 

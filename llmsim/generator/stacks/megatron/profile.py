@@ -20,9 +20,9 @@ from llmsim.generator.plan.layout import (
     stage_split,
     tp_allowed,
 )
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.schedule import MIN_WINDOW, nice
 from llmsim.generator.stacks.megatron import counts
-from llmsim.generator.stacks.profile import StackProfile
 from llmsim.trace.vocab import Launcher, RunKind
 
 # Megatron core_v0.15.0 (2025-12-05) on torch 2.9.1 (2025-11-12); HF tokenizer via transformers.

@@ -9,12 +9,11 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.phases.telemetry import Reading
 from llmsim.generator.plan.incidents import Failure
 from llmsim.generator.stacks.common import crash, launch, nccl
+from llmsim.generator.stacks.common.run import Reading, Readings, StackRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.megatron import lines as megatron
-from llmsim.generator.stacks.run import Readings, StackRun
 
 
 class MegatronRun(StackRun):

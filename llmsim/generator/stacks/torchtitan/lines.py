@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from llmsim.generator.catalog.datasets import corpus_of
-from llmsim.generator.phases.rows import Logger
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.torchtitan.profile import FLAVORS
 

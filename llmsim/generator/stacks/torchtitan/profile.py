@@ -11,7 +11,7 @@ from typing import Final
 from llmsim.generator.catalog.architecture import ModelSpec, embedding_params, param_count
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout, tp_allowed
-from llmsim.generator.stacks.profile import StackProfile
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.trace.vocab import RunKind
 
 # torchtitan v0.2.0 (2025-10-17) on torch 2.9.0 (2025-10-15).

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.stacks.common import launch, nccl
+from llmsim.generator.stacks.common.run import Readings, StackRun
 from llmsim.generator.stacks.context import Context
-from llmsim.generator.stacks.run import Readings, StackRun
 from llmsim.generator.stacks.torchtitan import lines as titan
 
 PROFILE_FREQ: Final = 100  # [profiling] profile_freq of the shipped llama3 configs

@@ -1,18 +1,19 @@
 """StackProfile: what differs between training stacks, as the plan and the phases ask it.
 
-One profile per stack (generator/stacks/<name>/profile.py) holds the stack's facts as data and
+The plan defines this interface; one profile per stack implements it
+(generator/stacks/<name>/profile.py), holding the stack's facts as data and
 its rules as small methods: which runs it takes, how it lays a model out and shards its states,
 how it counts FLOPs, when it logs, evaluates and saves, how it names checkpoints, its software
 era, launchers and launch environment, its timeouts. The rest of the generator asks the profile
 and never compares stack names. What the stack prints lives beside the profile, in its
-StackRun (generator/stacks/run.py); the registry (generator/stacks/registry.py) maps a name to
-both.
+StackRun (generator/stacks/common/run.py); the registry (generator/stacks/registry.py) maps a
+name to both.
 
 A rule that returns None has no opinion of its own: the plan then uses its common rule (the
 log interval of a stack that sets none, the window-based save interval, ...).
 
-This module sits below the plan (plan/ imports it for the type), so it imports only the
-catalogue and the plan's value types, never the plan's logic or the run's lines.
+It imports only the catalogue and the plan's value types (a layout), never the plan's logic
+nor the stacks: the plan sits below them (the import contract of pyproject.toml).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class StackProfile:
     weight: float  # its share of drawn runs
     entrypoint: str  # what the launcher runs: a script or a module (torchrun's launch configs)
     modes: tuple[tuple[int, Recompute], ...]  # (ZeRO stage, recompute) pairs its runs use
+    # checkpoints, as format patterns: one checkpoint's folder, and where the folders go
+    checkpoint_pattern: str  # e.g. "iter_{step:07d}"
+    checkpoints_under: str  # e.g. "{output_dir}/checkpoints"
     # --- memory and speed
     fragmentation: tuple[float, float] = (0.05, 0.12)  # allocator's reserved / allocated - 1
     selective_share: float = 0.95  # activations kept under selective recomputation
@@ -59,9 +63,6 @@ class StackProfile:
     loss_decimals: int = 4  # decimals of the printed training loss
     val_float32: bool = False  # validation loss printed as the float of a float32 tensor
     window_mean_loss: bool = True  # a printed loss is its log window's mean (else the step's)
-    # --- checkpoints: folder names as format patterns
-    checkpoint_pattern: str = "checkpoint-{step}"  # one checkpoint's folder
-    checkpoints_under: str = "{output_dir}"  # where the folders go
     export_source_pattern: str = "{path}"  # what the export converts, as its first line says
     # --- launch and timings
     startup_extra_s: float = 0.0  # start-up work beyond the common (compiling helpers)

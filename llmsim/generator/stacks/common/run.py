@@ -11,14 +11,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.phases.telemetry import Reading
 from llmsim.generator.plan.incidents import TEARDOWN_S, Failure
 from llmsim.generator.stacks.common import crash
 from llmsim.generator.stacks.context import Context
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What NVML reports for every GPU at one sample (what torch.cuda's utilization(),
+    temperature(), power_draw() and clock_rate() return in a process at that moment); the
+    telemetry (phases/telemetry.py) makes them from its samples."""
+
+    util: npt.NDArray[np.float32]
+    temp: npt.NDArray[np.float32]
+    power: npt.NDArray[np.float32]  # W, as nvidia-smi shows it
+    clock: npt.NDArray[np.float32]
+
 
 # The GPUs' readings at a time: what a stack that reports NVML figures reads then.
 Readings = Callable[[float], Reading | None]
