@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import grimp
 
@@ -141,49 +142,63 @@ def loose_generator_modules(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in top.glob("*.py") if p.name != "__init__.py")
 
 
-# A fact meant to have one home -> a pattern that spells it out, and where it may appear.
-# (regex over source lines of llmsim/, allowed path prefixes under llmsim/).
-FACTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # checkpoint folder naming: `checkpoint-N`, `iter_NNNNNNN`, `step-N`
+# A fact meant to have one home -> a pattern that spells it out, and the files that are its home
+# (prefixes under llmsim/). Every other line that matches is a copy of the fact.
+PROFILES: Final = (
+    "generator/stacks/common/trainer_profile.py",
+    "generator/stacks/megatron/profile.py",
+    "generator/stacks/torchtitan/profile.py",
+)
+FACTS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    # a checkpoint's folder name or the folder they go into (`checkpoint-N`, `iter_NNNNNNN`,
+    # `step-N`, `.../checkpoints`, torchtitan's `./outputs/checkpoint`): the profiles' patterns,
+    # and what 2.0-2.2 traces left implicit
     "checkpoint naming": (
-        r"checkpoint-\{|iter_\{|step-\{|/checkpoints\b",
-        ("generator/stacks/",),
+        r"checkpoint-\{|iter_\{|step-\{|/checkpoints\b|outputs/checkpoint\b|CHECKPOINT_FOLDER",
+        (*PROFILES, "trace/upgrade.py"),
     ),
-    # which node a GPU is on / which slot: `// gpus_per_node`, `% gpus_per_node`, node counts
+    # which node or slot a rank is on, how many nodes a job has
     "cluster topology": (
-        r"//\s*\S*gpus_per_node|%\s*\S*gpus_per_node|//\s*GPUS_PER_NODE|min\(\s*gpus,\s*GPUS_PER_NODE",
+        r"//\s*\S*gpus_per_node|%\s*\S*gpus_per_node|divmod\(\w+, \S*gpus_per_node\)"
+        r"|//\s*GPUS_PER_NODE|min\(\s*gpus,\s*GPUS_PER_NODE",
         ("trace/config.py", "generator/plan/layout.py"),
     ),
-    # the final evaluation after the loop (Megatron's `on validation set`)
-    "final evaluation": (
-        r"step\s*==\s*\S*total_steps\s*and\s*step\s*%|eval_after_loop|steps\s*==\s*c\.total_steps",
-        ("generator/stacks/",),
+    # the evaluation after the loop: when it happens, and that the save before it comes first
+    "final evaluation rule": (
+        r"every \|= steps == (c\.)?total|stack == \"megatron\" and step == c\.total_steps"
+        r"|step == c\.total_steps and step % c\.eval_interval|evaluates_after_loop and step ==",
+        ("generator/plan/profile.py",),
     ),
-    # corpus short names (torchtitan's dataset keys, Megatron's data prefixes)
-    "corpus short names": (r"\"c4(_en)?\"|\"fineweb_edu\"", ("generator/catalog/datasets.py",)),
-    # bytes per parameter of states and checkpoints
-    "bytes per parameter": (
-        r"BYTES_PER_PARAM|_STATE_BYTES|\(4\.0, 4\.0, 8\.0\)",
+    # corpus short names by Hub id (torchtitan's keys, Megatron's data prefixes)
+    "corpus short-name tables": (r"\"allenai/c4\"", ("generator/catalog/datasets.py",)),
+    # tables of bytes per parameter (states, checkpoints)
+    "bytes-per-parameter tables": (
+        r"^(_?STATE_BYTES|CHECKPOINT_BYTES_PER_PARAM)\b",
         ("generator/plan/memory.py",),
     ),
-    # formatters of sizes, durations, parameter counts and sparklines
-    "formatters": (
-        r"def (size|gigabytes|format_bytes|human_bytes|duration|format_duration|"
-        r"format_clock|params|param_label|size_label|sparkline|spark)\b",
+    # formatters of sizes, durations, parameter counts, sparklines (not parsers, not the
+    # stacks' own formats)
+    "size formatters": (r"def (format_size|size|gigabytes)\((size|n)", ("units.py",)),
+    "duration formatters": (
+        r"def (format_duration|duration|_full_duration)\(seconds",
         ("units.py",),
     ),
+    "parameter-count formatters": (r"def (format_params|size_label)\(", ("units.py",)),
+    "sparklines": (r"def (sparkline|_spark)\(|g\.spark\[round", ("units.py",)),
 }
 
 
-def fact_places(root: Path = ROOT) -> dict[str, list[Mention]]:
-    """Where each fact of FACTS is spelt out, outside its allowed homes."""
+def fact_places(root: Path = ROOT, *, homes: bool = False) -> dict[str, list[Mention]]:
+    """Where each fact of FACTS is spelt out outside its homes (`homes`: everywhere)."""
     out: dict[str, list[Mention]] = {name: [] for name in FACTS}
     package = root / "llmsim"
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package).as_posix()
+        if rel.startswith("player/assets"):
+            continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            for name, (pattern, homes) in FACTS.items():
-                if re.search(pattern, line) and not rel.startswith(homes):
+            for name, (pattern, allowed) in FACTS.items():
+                if re.search(pattern, line) and (homes or not rel.startswith(allowed)):
                     out[name].append(Mention(rel, n, line.strip()[:70]))
     return out
 
@@ -205,8 +220,9 @@ def main(argv: list[str]) -> int:
         print("  " + " <-> ".join(cycle))
     loose = loose_generator_modules(root)
     print(f"modules loose at generator's top: {len(loose)}")
+    everywhere = fact_places(root, homes=True)
     for name, places in fact_places(root).items():
-        print(f"{name} spelt out outside its home: {len(places)}")
+        print(f"{name}: {len(places)} outside its home ({len(everywhere[name])} in all)")
         for m in places:
             print(f"    {m.path}:{m.line}: {m.what}")
     return 0

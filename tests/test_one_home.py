@@ -4,6 +4,9 @@
   vocabulary and the player's dialect registry: at most 4 (79 before the profiles);
 - no import cycle anywhere in llmsim, counting every import statement (3 before);
 - at most 12 modules loose at the generator's top (30 before);
+- each fact of codebase.FACTS (checkpoint naming, topology, the final evaluation, corpus short
+  names, bytes per parameter, the formatters) spelt out in its home only (before: 20, 20, 3,
+  3, 2, 2, 1, 2 and 2 copies elsewhere);
 - the registry names every stack of the vocabulary, in its order, and every stack folder is
   one the import contract protects (so adding a stack cannot skip the contract).
 """
@@ -14,7 +17,13 @@ import sys
 import tomllib
 from pathlib import Path
 
-from codebase import ROOT, import_cycles, loose_generator_modules, stack_mentions
+from codebase import (
+    ROOT,
+    fact_places,
+    import_cycles,
+    loose_generator_modules,
+    stack_mentions,
+)
 
 from llmsim.generator.stacks.registry import PROFILES, STACKS
 from llmsim.trace.vocab import STACKS as STACK_NAMES
@@ -71,3 +80,8 @@ def test_every_stack_folder_is_registered_and_protected() -> None:
         f"llmsim.generator.stacks.{folder}" for folder in folders
     }
     assert protected["allowed_importers"] == ["llmsim.generator.stacks.registry"]
+
+
+def test_each_fact_is_spelt_out_in_its_home_only() -> None:
+    copies = {name: places for name, places in fact_places().items() if places}
+    assert not copies, {n: [f"{m.path}:{m.line}" for m in p] for n, p in copies.items()}

@@ -40,8 +40,8 @@ class StackProfile:
     entrypoint: str  # what the launcher runs: a script or a module (torchrun's launch configs)
     modes: tuple[tuple[int, Recompute], ...]  # (ZeRO stage, recompute) pairs its runs use
     # checkpoints, as format patterns: one checkpoint's folder, and where the folders go
-    checkpoint_pattern: str  # e.g. "iter_{step:07d}"
-    checkpoints_under: str  # e.g. "{output_dir}/checkpoints"
+    checkpoint_pattern: str  # a format with {step}, as the stack names a checkpoint
+    checkpoints_under: str  # a format with {output_dir}, as --save or --output_dir says
     # --- memory and speed
     fragmentation: tuple[float, float] = (0.05, 0.12)  # allocator's reserved / allocated - 1
     selective_share: float = 0.95  # activations kept under selective recomputation
