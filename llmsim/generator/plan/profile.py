@@ -30,9 +30,10 @@ from llmsim.generator.plan.layout import Layout, Recompute, Sharding
 from llmsim.trace.vocab import Launcher, RunKind, Stack
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StackProfile:
-    """One training stack's facts and rules. Subclasses override the rules that differ."""
+    """One training stack's facts and rules. Subclasses override the rules that differ (and
+    may give fields defaults of their own: the fields are keyword-only)."""
 
     name: Stack
     era: Era  # the software set its runs use: versions, release date, launchers

@@ -9,6 +9,7 @@ multi-node launch recipes set LOGLEVEL=INFO.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from llmsim.generator.catalog.architecture import ModelSpec, param_count
@@ -18,13 +19,17 @@ from llmsim.units import format_params
 
 FINETUNE_MAX: Final = 80e9
 PRETRAIN_MAX: Final = 15e9
-SCRIPT: Final = "train.py"  # the example-style training script the runs launch
-CHECKPOINT: Final = "checkpoint-{step}"  # the Trainer's PREFIX_CHECKPOINT_DIR and step
-OUTPUT_DIR: Final = "{output_dir}"  # --output_dir holds the checkpoints
 
 
+@dataclass(frozen=True, kw_only=True)
 class TrainerProfile(StackProfile):
-    """The Trainer's rules; the FSDP and DeepSpeed profiles add their sharding."""
+    """The Trainer's facts and rules; the FSDP and DeepSpeed profiles add their sharding."""
+
+    entrypoint: str = "train.py"  # the example-style training script the runs launch
+    checkpoint_pattern: str = "checkpoint-{step}"  # the Trainer's PREFIX_CHECKPOINT_DIR
+    checkpoints_under: str = "{output_dir}"  # --output_dir holds the checkpoints
+    continued_pretraining: bool = True
+    val_float32: bool = True  # eval_loss is the float of a float32 tensor
 
     def refusal(self, kind: RunKind, spec: ModelSpec) -> str | None:
         """Models too big for the Trainer's fine-tunes or continued pretraining."""

@@ -7,12 +7,7 @@ from typing import Final
 
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout
-from llmsim.generator.stacks.common.trainer_profile import (
-    CHECKPOINT,
-    OUTPUT_DIR,
-    SCRIPT,
-    TrainerProfile,
-)
+from llmsim.generator.stacks.common.trainer_profile import TrainerProfile
 
 # transformers 4.57.1 (2025-10-14), accelerate 1.11.0 (2025-10-20) on torch 2.8.0. torchrun only:
 # what the run prints (torch's OMP banner, which `accelerate launch` silences by setting
@@ -32,11 +27,6 @@ PROFILE: Final = FsdpProfile(
     name="hf",
     era=ERA,
     weight=0.25,
-    entrypoint=SCRIPT,
     modes=((3, "full"),),
-    checkpoint_pattern=CHECKPOINT,
-    checkpoints_under=OUTPUT_DIR,
-    continued_pretraining=True,
-    val_float32=True,
     export_source_pattern="{path}/pytorch_model_fsdp_0 (FSDP sharded)",
 )

@@ -7,12 +7,7 @@ from typing import Final
 
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout, Sharding
-from llmsim.generator.stacks.common.trainer_profile import (
-    CHECKPOINT,
-    OUTPUT_DIR,
-    SCRIPT,
-    TrainerProfile,
-)
+from llmsim.generator.stacks.common.trainer_profile import TrainerProfile
 
 # DeepSpeed 0.18.0 (2025-10-07) with transformers 4.57.1 on torch 2.8.0.
 ERA: Final = Era("0.18.0", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_400_000.0, ("deepspeed",))
@@ -34,11 +29,6 @@ PROFILE: Final = DeepSpeedProfile(
     name="hf-deepspeed",
     era=ERA,
     weight=0.2,
-    entrypoint=SCRIPT,
     modes=((3, "full"), (2, "full")),
-    checkpoint_pattern=CHECKPOINT,
-    checkpoints_under=OUTPUT_DIR,
-    continued_pretraining=True,
-    val_float32=True,
     export_source_pattern="{path}/global_step{step} (ZeRO-{zero})",
 )
