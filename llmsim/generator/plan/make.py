@@ -72,7 +72,8 @@ BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 100
 
 
 def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
-    """Decide the whole run; GeneratorError (one line) when the options cannot be met.
+    """Decide the whole run on one of `profiles` (the stacks' registry, which
+    llmsim.generator.plan_run passes); GeneratorError (one line) when the options cannot be met.
 
     When a short asked duration cannot hold the run the seed drew (a pretraining window of a
     slow model), and neither the kind nor the stack was asked for, the same seed plans a
