@@ -14,7 +14,7 @@ import pyarrow as pa
 from llmsim.trace.vocab import INCIDENT_KINDS, KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS
 
 SCHEMA_MAJOR: Final = 2
-SCHEMA_MINOR: Final = 3
+SCHEMA_MINOR: Final = 4
 SCHEMA_VERSION: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 # File key-value metadata keys.
@@ -85,14 +85,47 @@ SCHEMA: Final = pa.schema(
         pa.field("restarts", pa.int32()),
         pa.field("redone", pa.int32()),
         pa.field("lost_s", pa.float64()),
+        # post-training (2.4): what DPO and RL runs report besides a loss
+        pa.field("reward", pa.float64()),
+        pa.field("reward_std", pa.float64()),
+        pa.field("kl", pa.float64()),
+        pa.field("entropy", pa.float64()),
+        pa.field("response_len", pa.float64()),
+        pa.field("chosen", pa.float64()),
+        pa.field("rejected", pa.float64()),
+        pa.field("margin", pa.float64()),
+        pa.field("accuracy", pa.float64()),
+        # the stack's other keys of the row, in the order of config.metric_keys (step rows) or
+        # config.eval_metric_keys (eval rows)
+        pa.field("metrics", pa.list_(pa.float64())),
     ]
 )
+# Columns each minor version added: a trace of an older minor version lacks them, and the
+# reader gives them as nulls.
+ADDED: Final[dict[int, tuple[str, ...]]] = {
+    4: (
+        "reward",
+        "reward_std",
+        "kl",
+        "entropy",
+        "response_len",
+        "chosen",
+        "rejected",
+        "margin",
+        "accuracy",
+        "metrics",
+    ),
+}
 
 COLUMNS: Final[tuple[str, ...]] = tuple(SCHEMA.names)
 DICT_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_dictionary(f.type)
 )
-LIST_COLUMNS: Final[frozenset[str]] = frozenset(f.name for f in SCHEMA if pa.types.is_list(f.type))
+# The per-GPU lists of telemetry rows (one value per GPU); `metrics` is a list of another kind.
+METRICS_COLUMN: Final = "metrics"
+LIST_COLUMNS: Final[frozenset[str]] = frozenset(
+    f.name for f in SCHEMA if pa.types.is_list(f.type) and f.name != METRICS_COLUMN
+)
 # Dictionary columns whose values come from a closed vocabulary (the reader refuses others).
 # `op` holds an Op on progress rows and an IncidentKind on incident rows.
 VOCABULARY: Final[dict[str, tuple[str, ...]]] = {

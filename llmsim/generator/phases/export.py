@@ -15,6 +15,7 @@ import numpy as np
 
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
 from llmsim.generator.catalog.models import arch_classes, tokenizer_file_bytes, tokenizer_files
+from llmsim.generator.phases import export_adapter
 from llmsim.generator.phases.telemetry import EXPORT, Segment
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.timing import export_bytes, export_parts, write_seconds
@@ -38,7 +39,9 @@ def _source(plan: RunPlan) -> str:
 
 
 def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
-    """Rows of the export, starting at t0."""
+    """Rows of the export, starting at t0 (a LoRA run that keeps its adapters saves them)."""
+    if export_adapter.exports_adapter(plan):
+        return ExportResult(*export_adapter.events(plan, rng, t0))
     c, spec, io = plan.config, plan.choice.model, plan.io
     rows, clock = Rows(), Clock(t0)
     log = rows.logger("export", "tool", clock, ORIGIN)

@@ -117,6 +117,18 @@ def progress_row(
     return bar_row(f"{label}:", frac, fmt.percent(done, total), tail, width, color, g)
 
 
+def _quality(ev: Event, loss: float) -> str:
+    """What the step's loss means: its perplexity, or what a run without one reports (an RL
+    run's reward, DPO's preference accuracy)."""
+    if ev.ppl is not None:
+        return f"ppl={fmt.ppl(loss, ev.ppl)}"
+    if ev.reward is not None:
+        return f"reward={ev.reward:.3f}"
+    if ev.accuracy is not None:
+        return f"acc={ev.accuracy:.3f}"
+    return f"ppl={fmt.ppl(loss, 1.0)}"
+
+
 def train_bars(ev: Event, config: RunConfig, width: int, g: Glyphs) -> list[Row]:
     """The run bar (steps, elapsed<ETA) and the epoch bar (metrics of the latest step)."""
     step, total_steps = ev.step or 0, config.total_steps
@@ -135,7 +147,7 @@ def train_bars(ev: Event, config: RunConfig, width: int, g: Glyphs) -> list[Row]
     epoch_tail = (
         f"{done:,}/{total:,}",
         f"loss={loss:.4f}",
-        f"ppl={fmt.ppl(loss, ev.ppl or 1.0)}",
+        _quality(ev, loss),
         f"lr={ev.lr or 0.0:.2e}",
         f"{fmt.si(ev.tokens_per_s or 0.0)} tok/s",
     )

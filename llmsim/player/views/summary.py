@@ -24,7 +24,8 @@ def _entries(ev: Event, config: RunConfig) -> list[tuple[str, str]]:
         ("Epochs", f"{ev.epoch or 0:,}"),
         ("Steps", f"{ev.step or 0:,}"),
         ("Final loss", f"{loss:.4f}"),
-        ("Final PPL", fmt.ppl(loss, ev.ppl or 1.0)),
+        *([("Final PPL", fmt.ppl(loss, ev.ppl))] if ev.ppl is not None else []),
+        *([("Final reward", f"{ev.reward:.4f}")] if ev.reward is not None else []),
         ("Avg GPU util", f"{ev.avg_gpu_util or 0.0:.1f}%"),
         ("Peak memory", f"{(ev.peak_mem_mib or 0.0) / 1024:.1f} GiB"),
     ]

@@ -203,10 +203,11 @@ def _model_cls(ctx: Context) -> str:
     return arch_classes(ctx.plan.choice.model.family)[1]
 
 
-def _bar(desc: str, n: int, seconds: float, unit: str) -> str:
-    """A finished tqdm bar as a log file keeps it (10-cell bar, no terminal width)."""
+def finished_bar(desc: str, n: int, seconds: float, unit: str = "it") -> str:
+    """A finished tqdm bar as a log file keeps it (10-cell bar, no terminal width); `unit` as
+    tqdm gets it (datasets passes " examples", with its space)."""
     rate = n / max(seconds, 1e-3)
-    return f"{desc}: 100%|██████████| {n}/{n} [{format_clock(seconds)}<00:00, {rate:.2f} {unit}/s]"
+    return f"{desc}: 100%|██████████| {n}/{n} [{format_clock(seconds)}<00:00, {rate:.2f}{unit}/s]"
 
 
 def prepare_data(ctx: Context) -> None:
@@ -224,7 +225,7 @@ def prepare_data(ctx: Context) -> None:
     ):
         took = n / float(ctx.rng.uniform(4000.0, 20000.0))
         ctx.clock.tick(took)
-        ctx.init.info(_bar(desc, n, took, "examples"))
+        ctx.init.info(finished_bar(desc, n, took, " examples"))
     script_log(ctx).info(
         f"Packed {s.examples:,} sequences of {c.seq_len:,} tokens per epoch", dt=0.1
     )
@@ -346,15 +347,8 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> N
             "",
         ]
     )
-    epoch = round(c.total_steps / c.steps_per_epoch, 2)
-    loss = train_loss + float(ctx.rng.normal(0.0, 2e-5))  # the unrounded per-step mean
-    metrics = {
-        "train_runtime": round(runtime, 4),
-        "train_samples_per_second": round(samples / runtime, 3),
-        "train_steps_per_second": round(c.total_steps / runtime, 3),
-        "train_loss": loss,
-        "epoch": float(epoch),
-    }
+    metrics = train_metrics(ctx, runtime, train_loss)
+    epoch, loss = metrics["epoch"], metrics["train_loss"]
     plain.info(str(metrics), dt=0.01)
     non_embedding = c.params - spec.vocab_size * spec.hidden_size
     flos = 6 * non_embedding * c.global_batch_tokens * c.total_steps
@@ -371,6 +365,20 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> N
     val_w = max(len(str(v)) for v in table.values())
     plain.info("***** train metrics *****", dt=0.2)
     plain.lines([f"  {k:<{key_w}} = {v!s:>{val_w}}" for k, v in table.items()])
+
+
+def train_metrics(ctx: Context, runtime: float, train_loss: float) -> dict[str, float]:
+    """The metrics dict train() logs at its end (its rates over the whole schedule)."""
+    c = ctx.config
+    samples = c.total_steps * c.global_batch
+    epoch = round(c.total_steps / c.steps_per_epoch, 2)
+    return {
+        "train_runtime": round(runtime, 4),
+        "train_samples_per_second": round(samples / runtime, 3),
+        "train_steps_per_second": round(c.total_steps / runtime, 3),
+        "train_loss": train_loss + float(ctx.rng.normal(0.0, 2e-5)),  # the unrounded mean
+        "epoch": float(epoch),
+    }
 
 
 def _delta(seconds: float) -> str:
