@@ -119,7 +119,11 @@ def _batch(
     per_step = layout.dp * layout.micro_batch
     wanted = max(1.0, tokens / seq_len / per_step)
     accum = max(layout.pp, round(wanted) if exact else 2 ** round(math.log2(wanted)))
-    cap = PRETRAIN_BATCH_CAP if choice.kind == "pretrain" else FINETUNE_BATCH_CAP
+    if choice.post is not None and choice.post.rollout is not None:
+        accum = posttrain.whole_groups(per_step, accum, choice.post.rollout.generations)
+    # an RL step's batch is its completions at their padded length: as big as pretraining's
+    big = choice.kind in ("pretrain", "grpo")
+    cap = PRETRAIN_BATCH_CAP if big else FINETUNE_BATCH_CAP
     if per_step * accum * seq_len > cap * 1.01:
         return None
     return per_step * accum, accum

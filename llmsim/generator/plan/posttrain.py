@@ -159,6 +159,13 @@ def _grpo_run(style: PostStyle, spec: ModelSpec, rng: np.random.Generator) -> Po
     return PostSpec(("none",), None, rollout, rollout.beta, lr, data.hub_id)
 
 
+def whole_groups(per_step: int, accum: int, generations: int) -> int:
+    """The accumulation nearest `accum` that makes the step's completions whole groups of
+    `generations` (TRL and verl refuse a batch that splits a prompt's completions)."""
+    unit = generations // math.gcd(per_step, generations)
+    return max(unit, round(accum / unit) * unit)
+
+
 def gpu_counts(choice: Choice, rng: np.random.Generator) -> list[int]:
     """Candidate GPU counts of a drawn post-training run, most likely first."""
     post = choice.post
