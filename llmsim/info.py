@@ -225,7 +225,8 @@ def to_text(info: dict[str, Any]) -> str:
         f"  duration   {info['duration_s']:.0f} s simulated",
     ]
     if c.get("adapter", "none") != "none":
-        trainable, total = c["trainable_params"], c["params"] + c["trainable_params"]
+        trainable = int(c["trainable_params"])
+        total = int(c["params"]) + trainable
         kind = "QLoRA (4-bit NF4 base)" if c["adapter"] == "qlora" else "LoRA (bf16 base)"
         lines.append(
             f"  trains     {kind} r={c['lora_rank']} alpha={c['lora_alpha']}: {trainable:,} of "

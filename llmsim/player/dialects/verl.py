@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Final
 
 from llmsim.player.dialects.base import Line, Stamps
-from llmsim.units import format_clock as clock
 from llmsim.trace import Event, RunConfig
+from llmsim.units import format_clock as clock
 
 TYPED: Final[dict[str, Callable[[Event], float | None]]] = {
     "actor/entropy": lambda ev: ev.entropy,
