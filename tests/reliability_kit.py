@@ -297,7 +297,12 @@ def assert_clean_lines(stderr: bytes | str, names: Sequence[str] = ()) -> list[s
 _OWN_SEQUENCES = re.compile(
     r"\x1b\[[0-9;]*m|"
     + "|".join(
-        re.escape(code).replace(r"\{n\}", r"\d+") for code in CODES.values() if "\x1b" in code
+        re.escape(code)
+        .replace(r"\{n\}", r"\d+")
+        .replace(r"\{row\}", r"\d+")
+        .replace(r"\{col\}", r"\d+")
+        for code in CODES.values()
+        if "\x1b" in code
     )
 )
 

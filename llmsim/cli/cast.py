@@ -8,7 +8,15 @@ from typing import Annotated, Final
 import typer
 
 from llmsim.cli import params, report
-from llmsim.cli.params import THEMES, SpeedOption, StartAtOption, TracesArgument, choice, completer
+from llmsim.cli.params import (
+    THEMES,
+    LayoutOption,
+    SpeedOption,
+    StartAtOption,
+    TracesArgument,
+    choice,
+    completer,
+)
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError
 
@@ -46,6 +54,7 @@ def cast(
     ] = 36,
     speed: SpeedOption = 1.0,
     start_at: StartAtOption = None,
+    layout: LayoutOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -125,6 +134,7 @@ def cast(
         overwrite=force,
         loop=loop,
         theme=theme_name,
+        layout=params.layout(layout, "tmux") or "tmux",
     )
     paths = params.resolve_traces(traces or [])  # none: export_cast takes the bundled runs
     with terminate_as_interrupt():
