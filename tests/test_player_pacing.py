@@ -14,7 +14,7 @@ from synthetic import write_trace
 
 from llmsim.player import PlayOptions, StartAt
 from llmsim.player.options import Layout
-from llmsim.player.scheduler.playlist import Beat, cap_idle, iter_show
+from llmsim.player.scheduler.playlist import LEAD_IN, Beat, cap_idle, iter_show
 from llmsim.player.sinks import Frame
 from llmsim.player.views.renderer import RenderOptions
 from llmsim.trace import open_trace
@@ -49,8 +49,9 @@ def _job(rec: Recording, layout: Layout) -> list[str]:
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("path", [*RUNS, None], ids=[*(p.stem for p in RUNS), "synthetic"])
 def test_first_text_within_a_second(path: Path | None, layout: Layout, tmp_path: Path) -> None:
+    """Of playback: with Python's start-up (scripts/bench measures it) under a second."""
     trace = path or write_trace(tmp_path / "run.parquet")
-    assert _text_at(trace, layout) <= 1.0
+    assert _text_at(trace, layout) <= LEAD_IN + 1e-9
 
 
 def _beats(times: list[float], logs: list[bool]) -> list[Beat]:

@@ -10,6 +10,7 @@ import typer
 from llmsim.cli import params, report
 from llmsim.cli.params import (
     THEMES,
+    IdleTimeLimitOption,
     LayoutOption,
     SpeedOption,
     StartAtOption,
@@ -65,16 +66,7 @@ def cast(
             autocompletion=completer(FORMATS),
         ),
     ] = "v2",
-    idle_time_limit: Annotated[
-        str | None,
-        typer.Option(
-            "-i",
-            "--idle-time-limit",
-            metavar="DURATION",
-            help="Cap every pause at this long, as asciinema's -i does (2 or 2s, 500ms). "
-            "No cap if omitted.",
-        ),
-    ] = None,
+    idle_time_limit: IdleTimeLimitOption = None,
     title: Annotated[
         str | None,
         typer.Option(

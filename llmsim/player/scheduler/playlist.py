@@ -51,7 +51,8 @@ LIVE_KINDS: Final = frozenset(
 )
 # Trace seconds of silence left before a run's first line of text: a real job prints nothing
 # for its first 10-20 s (srun, imports, CUDA init), which on a demo screen reads as "broken".
-LEAD_IN: Final = 1.0
+# Short enough that with Python's start-up the first line is on screen within a second.
+LEAD_IN: Final = 0.3
 SEPARATOR: Final = " · "  # between the model and the chapter in a marker
 # `--start-at train`: a step line followed within this many trace seconds by more than
 # BURST_LINES printed lines (Megatron's 16 per-rank memory reports after its first iteration)

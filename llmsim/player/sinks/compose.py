@@ -92,7 +92,7 @@ class Region:
 
     def __init__(self, styler: Styler, cols: int) -> None:
         self.region = LiveRegion(styler, cols)
-        self._ready: tuple[tuple[int, int, int, int], list[Row]] | None = None
+        self._ready: tuple[tuple[View, int, int, int], list[Row]] | None = None
 
     def start(self) -> str:
         return self.region.start()
@@ -100,7 +100,7 @@ class Region:
     def _rows(self, view: View | None, cols: int, rows: int) -> list[Row]:
         if view is None:
             return []
-        key = (id(view), view.version, cols, rows)
+        key = (view, view.version, cols, rows)  # the view itself: an id could be reused
         if self._ready is None or self._ready[0] != key:
             self._ready = (key, view.region(cols, rows))
         return self._ready[1]
@@ -132,14 +132,14 @@ class Screen:
     def __init__(self, styler: Styler) -> None:
         self.screen = FullScreen(styler)
         self._last: View | None = None
-        self._ready: tuple[tuple[int, int, int, int], list[Row], tuple[int, int] | None] | None
+        self._ready: tuple[tuple[View, int, int, int], list[Row], tuple[int, int] | None] | None
         self._ready = None
 
     def start(self) -> str:
         return self.screen.start()
 
     def _layout(self, view: View, cols: int, rows: int) -> tuple[list[Row], tuple[int, int] | None]:
-        key = (id(view), view.version, cols, rows)
+        key = (view, view.version, cols, rows)  # the view itself: an id could be reused
         if self._ready is None or self._ready[0] != key:
             where = getattr(view, "cursor", None)
             cursor = where(cols, rows) if where is not None else None

@@ -80,6 +80,7 @@ class _Monitor:
     """What window 0's second pane watches: one node's latest sample."""
 
     sample: nvsmi.GpuSample | None = None
+    serial: int = 0  # counts the samples taken (a cache key that object ids cannot be)
     when: float = 0.0  # unix time of the sample
     host: str = ""
     interval: float = 2.0
@@ -92,6 +93,7 @@ class _Cluster:
     """What window 1 watches: the latest sample of every GPU."""
 
     ev: Event | None = None
+    serial: int = 0  # counts the samples taken
     when: float = 0.0
     hosts: tuple[str, ...] = ()
     per_node: int = 8
@@ -132,10 +134,10 @@ class TmuxScreen:
             self.window,
             self.job_name,
             int(self.clock // 60),  # the status line shows minutes
-            id(m.sample),
+            m.serial,
             m.when,
             m.procs,
-            id(c.ev) if self.window == 1 else None,
+            c.serial if self.window == 1 else None,
             self.session,
             self.title,
         )
@@ -197,7 +199,7 @@ class TmuxScreen:
     def _monitor(self, rect: chrome.Rect) -> list[str]:
         m = self.monitor
         key = (
-            id(m.sample),
+            m.serial,
             m.when if m.sample is not None else self.clock,
             rect.w,
             rect.h,
@@ -229,7 +231,7 @@ class TmuxScreen:
 
     def _sweep(self, rect: chrome.Rect) -> list[str]:
         c = self.cluster
-        key = (id(c.ev), rect.w, rect.h)
+        key = (c.serial, rect.w, rect.h)
         hit = self._cache.get("sweep")
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -265,6 +267,7 @@ class TmuxRenderer:
             per_node=max(1, config.gpus_per_node),
             interval=config.telemetry_interval,
             login=screen.title,
+            serial=screen.cluster.serial,  # the count goes on across runs (a cache key)
         )
         screen.monitor.interval = config.monitor_interval or config.telemetry_interval
         screen.monitor.host = self._host0
@@ -442,16 +445,19 @@ class TmuxRenderer:
     def _telemetry(self, ev: Event) -> None:
         s = self.screen
         s.cluster.ev, s.cluster.when = ev, self.base + ev.t
+        s.cluster.serial += 1
         if self._node_rows:
             return
         per = max(1, self.config.gpus_per_node)
         s.monitor.sample = _slice(ev, 0, per)
         s.monitor.when = self.base + ev.t
+        s.monitor.serial += 1
 
     def _node(self, ev: Event) -> None:
         s = self.screen
         s.monitor.sample = _slice(ev, 0, len(ev.gpu_util or ()))
         s.monitor.when = self.base + ev.t
+        s.monitor.serial += 1
 
     def _process(self, ev: Event) -> None:
         gpu = (ev.rank or 0) % max(1, self.config.gpus_per_node)
@@ -482,6 +488,8 @@ class TmuxRenderer:
         pane = self.screen.pane
         text = clean_name(ev.text or "") if ev.op != "output" else None
         if ev.op == "prompt":
+            if pane.at_prompt:  # a prompt after a prompt: Enter on an empty line
+                pane.enter()
             pane.type(((text or "", None),))
             self.screen.job_name = clean_name(ev.origin or SHELL_NAME)
         elif ev.op == "keys":
