@@ -30,7 +30,8 @@ from llmsim.player.sinks import Frame
 from llmsim.player.views.renderer import RenderOptions
 from llmsim.player.views.tmux import chrome, nvsmi, sweep
 from llmsim.player.views.tmux.cells import wrap
-from llmsim.player.views.tmux.screen import TmuxOptions, TmuxRenderer, TmuxScreen
+from llmsim.player.views.tmux.feed import TmuxRenderer
+from llmsim.player.views.tmux.screen import TmuxOptions, TmuxScreen
 from llmsim.player.views.tmux.tqdm import Meter, format_interval, format_sizeof, meter
 from llmsim.trace import TraceWriter, make_table, open_trace
 from llmsim.trace.schema import COLUMNS

@@ -29,7 +29,8 @@ from llmsim.errors import InputError
 from llmsim.player.options import PlayOptions, StartAt
 from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lines
 from llmsim.player.views.segments import Line, Row, View
-from llmsim.player.views.tmux.screen import TmuxOptions, TmuxRenderer, TmuxScreen
+from llmsim.player.views.tmux.feed import TmuxRenderer
+from llmsim.player.views.tmux.screen import TmuxOptions, TmuxScreen
 from llmsim.sanitize import ascii_fold, clean, clean_name
 from llmsim.trace import Event, TraceError
 
