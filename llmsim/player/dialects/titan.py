@@ -17,6 +17,7 @@ class Titan:
     """torchtitan's console lines (v0.2 logger format, run_train.sh's [rank0]: prefix)."""
 
     kept_bars: frozenset[str] = frozenset()  # it draws no bar of its own
+    training_bar = False
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config

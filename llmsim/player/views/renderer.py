@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.player.dialects import Line, Stamps, dialect_for, log_line, tool_prefix
+from llmsim.player.dialects import Dialect, Line, Stamps, dialect_for, log_line, tool_prefix
 from llmsim.player.views import bars, chart, fmt, grid, layout
 from llmsim.player.views.palette import glyphs
 from llmsim.player.views.segments import Row, Segment
@@ -99,6 +99,11 @@ class Renderer:
             "file": self._saved,
             "summary": self._summary_lines,
         }
+
+    @property
+    def dialect(self) -> Dialect:
+        """The run's stack's dialect (what it prints, which bars it draws)."""
+        return self._dialect
 
     def feed(self, event: Event) -> list[Line]:
         """Update the state with one event; return the lines it prints."""

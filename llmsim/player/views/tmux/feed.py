@@ -26,7 +26,6 @@ from llmsim.player.views.tmux.screen import (
 from llmsim.player.views.tmux.tqdm import Meter
 from llmsim.sanitize import clean_name
 from llmsim.trace import Event, RunConfig
-from llmsim.trace.vocab import HF_STACKS
 
 # Styles a stack really prints (torchtitan's metrics line, wandb's name): every other style a
 # dialect uses belongs to the classic layout and is dropped in the job's pane.
@@ -68,7 +67,9 @@ class TmuxRenderer:
         self.screen = screen
         self.lines_of = Renderer(config, options)  # formats the lines, stack by stack
         self.finished = False
-        self._hf = config.stack in HF_STACKS
+        dialect = self.lines_of.dialect
+        self._hf = dialect.training_bar  # tqdm's bars and tqdm.write: the HF Trainer's
+        self._kept = dialect.kept_bars  # the bars of its own it leaves on screen (loading)
         self._shell = config.login_host is not None  # the trace types its own commands
         self._node_rows = config.monitor_interval is not None
         self._started = False
@@ -246,7 +247,7 @@ class TmuxRenderer:
             meter = Meter(done, total, ev.elapsed or 0.0, clean_name(ev.text or ""), "B", True)
             position = 0
             leave = True
-        elif self._hf and op in ("load_checkpoint", "init_weights"):
+        elif op in self._kept:
             meter = Meter(done, total, ev.elapsed or 0.0, clean_name(ev.text or ""))
             position, leave = 0, True
         elif self._hf and op == "eval" and pane.bars:
