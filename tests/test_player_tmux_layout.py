@@ -327,7 +327,7 @@ def test_hostlists_are_compressed_as_pdsh_does() -> None:
     assert sweep.hostlist(["a01", "b", "a02"]) == "a[01-02],b"
 
 
-# --- the shell (2.3): prompt, typing, the window's name -----------------------------------
+# --- the shell (2.4): prompt, typing, the window's name -----------------------------------
 
 
 def test_the_launch_is_typed_at_the_prompt_and_tmux_names_the_window(tmp_path: Path) -> None:

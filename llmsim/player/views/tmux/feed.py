@@ -5,7 +5,7 @@ session's pane with colour only where the stack colours them (style names in `RE
 nothing of llmsim's own (`tool` lines, the summary box, the export bars) is drawn, and HF's
 tqdm bars are drawn as tqdm draws them; telemetry feeds the monitor and the cluster window;
 incidents and the run's time decide the glances at the cluster. Traces without shell rows
-(before 2.3) get a prompt before the job and back after it. Only formatting: every figure is
+(before 2.4) get a prompt before the job and back after it. Only formatting: every figure is
 the trace's.
 """
 
@@ -44,7 +44,7 @@ REAL_STYLES: Final = frozenset(
 CLUSTER_GPUS: Final = 64  # from this many GPUs on, window 1 sweeps the whole cluster
 GLANCE: Final = 12.0  # trace seconds the cluster window stays up for a glance
 GLANCE_EVERY: Final = 300.0  # trace seconds between routine glances at the cluster window
-# A driver for traces that do not name theirs (before 2.3): the R570 branch, which is what
+# A driver for traces that do not name theirs (before 2.4): the R570 branch, which is what
 # CUDA 12.8, the runs' toolkit, needs (nvidia-smi then says CUDA Version 12.8).
 DRIVER: Final = "570.133.20"
 PROCESS_NAME: Final = "/usr/bin/python"
@@ -204,7 +204,7 @@ class TmuxRenderer:
             pane = self.screen.pane
             if not pane.at_prompt:
                 pane.type(((self._prompt(), None),))
-            pane.enter()  # the command that started the job is not in traces before 2.3
+            pane.enter()  # the command that started the job is not in traces before 2.4
             self.screen.job_name = _job_name(self.config.launcher)
 
     def _prompt(self) -> str:
