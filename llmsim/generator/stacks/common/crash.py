@@ -428,7 +428,7 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
         (at if line.endswith("{stamp}") else log).line("ERROR", line, dt=0.2 if i == 0 else 0.0)
 
 
-def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
+def srun_report(ctx: Context, failure: Failure, job: int) -> None:
     """srun reaping the step as its tasks abort (every rank's stdout merges into one log): one
     error per node's batch of exit notifications, the tasks as a range (Slurm 25.05
     src/srun/launch.c:357-460 `_task_finish`: "%s: %s %s: %s%s", host, task(s), ids, strsignal,

@@ -124,7 +124,7 @@ class StackRun(ABC):
         ctx.clock.tick(float(ctx.rng.uniform(*TEARDOWN_S)) * 0.1)
         ab = crash.aborts(ctx, failure)
         if ctx.merged:
-            crash.srun_report(ctx, failure, ab, crash.job_id(ctx))
+            crash.srun_report(ctx, failure, crash.job_id(ctx))
         elif c.launcher == "deepspeed":
             crash.deepspeed_report(ctx, self.script_args(ctx))
         else:
