@@ -24,6 +24,9 @@ class GpuSpec:
     interconnect: str
     bus_ids: tuple[str, ...]  # PCI bus of GPUs 0-7 as NCCL prints them (busId)
     host_prefixes: tuple[str, ...]
+    # Ampere and Hopper parts remap rows of their HBM (nvidia-smi -q: `Remapped Rows`, and
+    # `Retired Pages` all N/A); older ones retire pages
+    remaps_rows: bool = True
 
 
 GPUS: Final[tuple[GpuSpec, ...]] = (
