@@ -165,7 +165,9 @@ def test_steps_identities(runs: list[Run]) -> None:
         per_step: Any = c.global_batch_tokens
         if c.kind == "grpo":  # the tokens each step counted (its prompts and completions)
             by_step = dict(zip(step.tolist(), tokens.tolist(), strict=True))
-            per_step = np.array([t - by_step.get(s - 1, 0) for s, t in zip(step, tokens, strict=True)])
+            per_step = np.array(
+                [t - by_step.get(s - 1, 0) for s, t in zip(step, tokens, strict=True)]
+            )
         else:
             assert (tokens == step * c.global_batch_tokens).all()
         np.testing.assert_allclose(tps * st, per_step, rtol=1e-9)

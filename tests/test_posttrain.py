@@ -34,7 +34,7 @@ CASES: list[GenerateOptions] = [
         for i in range(3)
     ),
     *(
-        GenerateOptions(seed=400 + i, kind="grpo", stack="verl", gpus=g, duration=700)
+        GenerateOptions(seed=400 + i, kind="grpo", stack="verl", gpus=g, duration=900)
         for i, g in enumerate((8, 8, 16))
     ),
 ]

@@ -106,11 +106,15 @@ class Started:
         self.cast = _popen([*LIMIT, *LLMSIM, "cast", str(self.gpus), "-o", str(folder / "x.cast")])
         self.roomy = _popen([*LIMIT, *LLMSIM, "info", str(self.big)])
         self.tight = _popen(["prlimit", "--as=400000000", *LLMSIM, "info", str(self.big)])
-        # On a terminal: the grid of 65,536 GPUs is laid out for every sample.
-        self.player = Pty("play", "--once", "--speed", "100", str(self.gpus), cols=120, rows=40)
+        # On a terminal: the grid of 65,536 GPUs is laid out for every sample (classic), and
+        # tmux's monitor and cluster sweep are drawn from every sample.
+        play = ("play", "--once", "--speed", "100")
+        self.player = Pty(*play, "--layout", "classic", str(self.gpus), cols=120, rows=40)
+        self.tmux = Pty(*play, "--layout", "tmux", str(self.gpus), cols=120, rows=40)
 
     def stop(self) -> None:
         self.player.kill()
+        self.tmux.kill()
         for proc in (self.interrupted, self.after, self.cast, self.roomy, self.tight):
             if proc.poll() is None:
                 proc.kill()
@@ -168,6 +172,8 @@ def test_many_gpus_play_and_cast_under_one_gigabyte(started: Started) -> None:
     assert started.player.finish(timeout=60) == 0
     received = bytes(started.player.received)
     assert b"65,536" in received and b"\xe2\x96\xa0" in received  # the grid's cells
+    assert started.tmux.finish(timeout=60) == 0
+    assert b"Every " in bytes(started.tmux.received)  # watch's title over nvidia-smi
     _, err = started.cast.communicate(timeout=60)
     assert (started.cast.returncode, err) == (0, b"")
 

@@ -242,7 +242,7 @@ def test_a_2_3_trace_must_carry_the_new_keys(tmp_path: Path, config: RunConfig) 
     _refused(_raw_write(tmp_path / "new.parquet", _rows(config), meta), "'checkpoint_dir'")
 
 
-NEW_IN_2_4 = (
+NEW_IN_2_5 = (
     "trainable_params",
     "adapter",
     "lora_rank",
@@ -255,16 +255,17 @@ NEW_IN_2_4 = (
 )
 
 
-def test_a_2_3_trace_reads_without_the_post_training_columns(
-    tmp_path: Path, config: RunConfig
+@pytest.mark.parametrize("version", [b"2.3", b"2.4"])
+def test_an_older_trace_reads_without_the_post_training_columns(
+    tmp_path: Path, config: RunConfig, version: bytes
 ) -> None:
-    """2.4 added columns and config keys: a 2.3 trace lacks them, and reads as full training
-    without rewards (the new columns null, every weight trainable)."""
+    """2.5 added columns and config keys: a 2.3 or 2.4 trace lacks them, and reads as full
+    training without rewards (the new columns null, every weight trainable)."""
     data = json.loads(config.to_json())
-    for key in NEW_IN_2_4:
+    for key in NEW_IN_2_5:
         del data[key]
-    table = _rows(config).drop(list(ADDED[4]))
-    meta = {META_VERSION: b"2.3", META_CONFIG: json.dumps(data).encode()}
+    table = _rows(config).drop(list(ADDED[5]))
+    meta = {META_VERSION: version, META_CONFIG: json.dumps(data).encode()}
     trace = open_trace(_raw_write(tmp_path / "old.parquet", table, meta))
     assert trace.config.trainable_params == config.params
     assert (trace.config.adapter, trace.config.metric_keys, trace.config.step_prefix) == (
@@ -278,13 +279,17 @@ def test_a_2_3_trace_reads_without_the_post_training_columns(
     assert [ev.loss for ev in events if ev.kind == "step"] == [2.5] * 5
 
 
-def test_a_2_4_trace_must_carry_the_post_training_columns(
+def test_a_2_5_trace_must_carry_the_post_training_columns(
     tmp_path: Path, config: RunConfig
 ) -> None:
     _refused(
         _raw_write(tmp_path / "a.parquet", _rows(config).drop(["reward"]), _meta(config)),
         "'reward'",
     )
+    data = json.loads(config.to_json())
+    del data["adapter"]
+    meta = {META_VERSION: b"2.5", META_CONFIG: json.dumps(data).encode()}
+    _refused(_raw_write(tmp_path / "b.parquet", _rows(config), meta), "'adapter'")
 
 
 def test_metrics_hold_one_value_per_key(tmp_path: Path, config: RunConfig) -> None:
@@ -436,3 +441,32 @@ def test_topology_helpers_place_every_rank() -> None:
     partial = synthetic_config(gpus=4, gpus_per_node=4, nodes=1, hostnames=("n",), tp=1, dp=4)
     assert {partial.node_of(r) for r in range(4)} == {0}
     assert [partial.local_rank(r) for r in range(4)] == [0, 1, 2, 3]
+
+
+def test_node_telemetry_holds_one_nodes_gpus(tmp_path: Path, config: RunConfig) -> None:
+    """2.4: a `node_telemetry` row's lists have `gpus_per_node` values, a `telemetry` row's
+    `gpus`; each is refused with the other's width."""
+    wide = dataclasses.replace(config, gpus=16, nodes=2, hostnames=("a", "b"), dp=16)
+    per = wide.gpus_per_node
+
+    def table(kind: str, width: int) -> pa.Table:
+        lists = {c: [[1.0] * width] for c in ("gpu_util", "gpu_mem", "gpu_temp", "gpu_power")}
+        return make_table(1, {"t": [0.0], "kind": [kind], "phase": ["train"], "rank": [0], **lists})
+
+    good = _write(tmp_path / "node.parquet", wide, table("node_telemetry", per))
+    assert [e.gpu_util for e in open_trace(good).events()] == [[1.0] * per]
+    _refused(_write(tmp_path / "a.parquet", wide, table("node_telemetry", 16)), "one value per GPU")
+    _refused(_write(tmp_path / "b.parquet", wide, table("telemetry", per)), "one value per GPU")
+
+
+def test_optional_config_keys_round_trip_and_stay_out_when_absent(config: RunConfig) -> None:
+    from llmsim.trace.config import OPTIONAL_KEYS
+
+    assert not any(f'"{key}"' in config.to_json() for key in OPTIONAL_KEYS)  # 2.2's bytes
+    terminal = dataclasses.replace(config, login_host="login-01", monitor_interval=2.0)
+    back = RunConfig.from_json(terminal.to_json())
+    assert back == terminal and back.tmux_session is None
+    with pytest.raises(TraceError, match="monitor_interval"):
+        RunConfig.from_json(
+            terminal.to_json().replace('"monitor_interval":2.0', '"monitor_interval":0')
+        )

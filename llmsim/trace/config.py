@@ -38,6 +38,10 @@ MAX_INT: Final = 10**15
 MAX_INT_DIGITS: Final = 20  # a config integer is parsed only if it has at most this many digits
 MAX_BRACKETS: Final = 64  # the config is a flat object with three lists: refuse deep nesting unread
 
+# Keys a trace may leave out (added in a minor version; None when absent).
+OPTIONAL_KEYS: Final = frozenset(
+    {"login_host", "tmux_session", "monitor_interval", "driver_version", "driver_cuda_version"}
+)
 # Config fields whose values come from a vocabulary (llmsim.trace.vocab).
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "kind": RUN_KINDS,
@@ -139,7 +143,7 @@ class RunConfig:
     transformers_version: str
     stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
-    # post-training (2.4)
+    # post-training (2.5)
     trainable_params: int  # what the optimizer updates: `params`, or the LoRA adapters' count
     adapter: Adapter  # none (every weight trains), lora (bf16 base), qlora (4-bit NF4 base)
     lora_rank: int  # r of the adapters (0 without)
@@ -149,6 +153,13 @@ class RunConfig:
     reward_min: float  # the lowest total reward the run's reward functions can give
     reward_max: float  # ... and the highest (both 0 for runs without rewards)
     step_prefix: str  # what the stack's step lines start with (verl: its Ray actor's prefix)
+    # Optional (2.4): the engineer's terminal around the job. Absent (None) in older traces;
+    # left out of the JSON when None, so a trace without them is written as before.
+    login_host: str | None = None  # host of the tmux session and its shell (the `shell` rows)
+    tmux_session: str | None = None  # the tmux session's name ("0" when tmux named it)
+    monitor_interval: float | None = None  # seconds between node_telemetry rows (watch -n)
+    driver_version: str | None = None  # NVIDIA driver as nvidia-smi prints it: 570.133.20
+    driver_cuda_version: str | None = None  # nvidia-smi's `CUDA Version` (the driver's): 12.8
 
     def node_of(self, rank: int) -> int:
         """The node (index into `hostnames`) global rank `rank` runs on."""
@@ -164,6 +175,9 @@ class RunConfig:
         data["hostnames"] = list(self.hostnames)
         data["metric_keys"] = list(self.metric_keys)
         data["eval_metric_keys"] = list(self.eval_metric_keys)
+        for name in OPTIONAL_KEYS:
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -190,8 +204,15 @@ class RunConfig:
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
+                if f.name in OPTIONAL_KEYS:
+                    continue
                 raise TraceError(f"run config lacks the key {f.name!r}")
-            kwargs[f.name] = _check_value(f.name, str(f.type), data[f.name])
+            typ = str(f.type)
+            if f.name in OPTIONAL_KEYS:
+                if data[f.name] is None:
+                    continue
+                typ = typ.removesuffix(" | None")
+            kwargs[f.name] = _check_value(f.name, typ, data[f.name])
         config = cls(**kwargs)
         config.check()
         return config
@@ -222,6 +243,8 @@ class RunConfig:
             raise TraceError("run config: lora_rank without an adapter")
         if self.reward_min > self.reward_max:
             raise TraceError("run config: reward_min is above reward_max")
+        if self.monitor_interval is not None and not self.monitor_interval > 0:
+            raise TraceError("run config: monitor_interval must be > 0")
 
 
 def _parse_int(digits: str) -> int:

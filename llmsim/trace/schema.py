@@ -11,10 +11,20 @@ from typing import Final
 
 import pyarrow as pa
 
-from llmsim.trace.vocab import INCIDENT_KINDS, KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS
+from llmsim.trace.vocab import (
+    INCIDENT_KINDS,
+    KINDS,
+    LEVELS,
+    LOG_FORMATS,
+    OPS,
+    PHASES,
+    PROCESS_OPS,
+    SHELL_OPS,
+    UNITS,
+)
 
 SCHEMA_MAJOR: Final = 2
-SCHEMA_MINOR: Final = 4
+SCHEMA_MINOR: Final = 5
 SCHEMA_VERSION: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 # File key-value metadata keys.
@@ -85,7 +95,7 @@ SCHEMA: Final = pa.schema(
         pa.field("restarts", pa.int32()),
         pa.field("redone", pa.int32()),
         pa.field("lost_s", pa.float64()),
-        # post-training (2.4): what DPO and RL runs report besides a loss
+        # post-training (2.5): what DPO and RL runs report besides a loss
         pa.field("reward", pa.float64()),
         pa.field("reward_std", pa.float64()),
         pa.field("kl", pa.float64()),
@@ -103,7 +113,7 @@ SCHEMA: Final = pa.schema(
 # Columns each minor version added: a trace of an older minor version lacks them, and the
 # reader gives them as nulls.
 ADDED: Final[dict[int, tuple[str, ...]]] = {
-    4: (
+    5: (
         "reward",
         "reward_std",
         "kl",
@@ -127,12 +137,13 @@ LIST_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_list(f.type) and f.name != METRICS_COLUMN
 )
 # Dictionary columns whose values come from a closed vocabulary (the reader refuses others).
-# `op` holds an Op on progress rows and an IncidentKind on incident rows.
+# `op` holds an Op on progress rows, an IncidentKind on incident rows, a ShellOp on shell rows
+# and a ProcessOp on process rows.
 VOCABULARY: Final[dict[str, tuple[str, ...]]] = {
     "kind": KINDS,
     "phase": PHASES,
     "level": LEVELS,
     "source": LOG_FORMATS,
-    "op": (*OPS, *INCIDENT_KINDS),
+    "op": (*OPS, *INCIDENT_KINDS, *SHELL_OPS, *PROCESS_OPS),
     "unit": UNITS,
 }

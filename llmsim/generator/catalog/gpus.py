@@ -24,6 +24,9 @@ class GpuSpec:
     interconnect: str
     bus_ids: tuple[str, ...]  # PCI bus of GPUs 0-7 as NCCL prints them (busId)
     host_prefixes: tuple[str, ...]
+    # Ampere and Hopper parts remap rows of their HBM (nvidia-smi -q: `Remapped Rows`, and
+    # `Retired Pages` all N/A); older ones retire pages
+    remaps_rows: bool = True
     mem_bw_gbs: float = 0.0  # memory bandwidth, GB/s (what bounds a decoding engine)
     # Sold in multi-node training clusters (HGX/DGX nodes); False: a workstation or cloud card
     # that runs jobs of one machine (at most 8 GPUs, PCIe, no NVLink): post-training's cards.

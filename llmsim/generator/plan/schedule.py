@@ -160,6 +160,7 @@ def pretrain(
     every = profile.save_interval(log, costs.step_s, rng)
     if every is not None:
         eval_every = ckpt_every = every
+    log, eval_every, ckpt_every = profile.typed_cadences(log, eval_every, ckpt_every, guess)
     eval_batches = _eval_batches(profile, costs.eval_batch_s, min(12.0, duration / 40.0))
     eval_s = eval_batches * costs.eval_batch_s
     if window is None:
@@ -283,11 +284,16 @@ def finetune(
             f"{data.hub_id} holds ({packed:,} packed sequences of {fit.seq_len:,} tokens)"
         )
     total = steps_per_epoch * epochs
-    log = log_interval(profile, costs.step_s)
+    log = min(log_interval(profile, costs.step_s), max(1, steps_per_epoch // 4))
     eval_every = _divisor_near(steps_per_epoch, steps_per_epoch / per_epoch_evals)
     if post is not None and post.eval_every is not None:
         eval_every = post.eval_every if post.eval_every > 0 else total + 1  # 0: never
     peak = post.lr if post is not None else _lr("finetune", profile, spec, rng)
+    ckpt_every = eval_every * int(rng.choice((1, 2)))
+    typed = profile.typed_cadences(log, min(eval_every, total), ckpt_every, total)
+    log = typed[0]
+    if eval_every <= total:  # a run that never evaluates keeps saving only at its end
+        eval_every, ckpt_every = typed[1:]
     return Schedule(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
@@ -301,10 +307,10 @@ def finetune(
         dataset=data.hub_id,
         dataset_tokens=data.examples * data.mean_tokens,
         examples=examples,
-        log_interval=min(log, max(1, steps_per_epoch // 4)),
+        log_interval=log,
         eval_interval=eval_every,
         eval_batches=eval_batches,
-        checkpoint_interval=eval_every * int(rng.choice((1, 2))),
+        checkpoint_interval=ckpt_every,
         save_total_limit=int(rng.integers(2, 4)),
     )
 

@@ -57,6 +57,8 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
             return Line(tuple(prefix), ((before, None), stamp, (after, None)))
     elif fmt == "tool":
         prefix += tool_prefix(stamps, when, level, origin)
+    elif fmt == "wandb":
+        prefix += [("wandb", "wandb"), (": ", None)]  # wandb's termlog: the name blue, bold
     elif fmt == "vllm":
         prefix += [(level, level), (f" {stamps.pattern('%m-%d %H:%M:%S', when)} ", "time")]
         prefix += [(f"[{origin}] ", "origin")]

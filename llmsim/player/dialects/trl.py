@@ -58,6 +58,8 @@ class Trl:
 
     # from_pretrained's `Loading checkpoint shards` bar stays (tqdm's leave=True)
     kept_bars: frozenset[str] = frozenset({"load_checkpoint"})
+    # the Trainer's ProgressCallback: tqdm(total=max_steps) on the terminal, dicts by tqdm.write
+    training_bar = True
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config

@@ -81,6 +81,8 @@ class Verl:
     """verl's step lines (checkpoint lines are log rows; validations merge into the step's)."""
 
     kept_bars: frozenset[str] = frozenset()
+    # its `Training Progress` bar reaches the driver through Ray's pipe: a printed line a step
+    training_bar = False
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config

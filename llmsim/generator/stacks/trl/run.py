@@ -18,11 +18,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.catalog.architecture import shards
 from llmsim.generator.plan.incidents import Failure
 from llmsim.generator.stacks.common import crash, launch
 from llmsim.generator.stacks.common.run import StepView
-from llmsim.generator.stacks.common.trainer import train_metrics
+from llmsim.generator.stacks.common.trainer import shard_bars, train_metrics
 from llmsim.generator.stacks.common.trainer_run import TrainerRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.trl import lines, vllm
@@ -56,21 +55,8 @@ class TrlRun(TrainerRun):
         ranks = self._ranks(ctx)
         if c.kind == "grpo":
             vllm.platform(ctx, ranks)
-        load0 = ctx.clock.tick(float(ctx.rng.uniform(1.0, 3.0)))
-        spec = ctx.plan.choice.model
-        files = spec.hub.weight_files if spec.hub else len(shards(spec))
-        span = max(2.0, ctx.plan.timings.load_s)
-        ctx.rows.progress(
-            load0,
-            span,
-            "init",
-            "load_checkpoint",
-            "Loading checkpoint shards",
-            files,
-            "shards",
-            files,
-        )
-        ctx.clock.t = load0 + span
+        ctx.clock.tick(float(ctx.rng.uniform(0.7, 2.7)))  # the script's imports, the config
+        load0, _ = shard_bars(ctx, ranks)  # every process loads (and quantises) the base
         if c.kind in ("lora", "dpo"):
             lines.dataset_bars(ctx)
             lines.trainable(ctx, ranks)
