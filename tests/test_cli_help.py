@@ -98,9 +98,20 @@ def test_cast_help_says_asciinema_2_cannot_open_v3(capsys: pytest.CaptureFixture
 
 def test_mirrored_vocabularies_equal_the_real_ones() -> None:
     from llmsim.generator.options import MODEL_CHOICES
-    from llmsim.player.options import COLOR_MODES, START_POINTS, THEMES, TIMESTAMP_MODES
+    from llmsim.cli import cast
+    from llmsim.player.options import (
+        COLOR_MODES,
+        GIF_FONT_SIZES,
+        GIF_FPS,
+        GIF_THEMES,
+        START_POINTS,
+        THEMES,
+        TIMESTAMP_MODES,
+    )
 
     assert params.THEMES == THEMES
+    assert params.GIF_THEMES == GIF_THEMES
+    assert (cast.FPS, cast.FONT_SIZES) == (GIF_FPS, GIF_FONT_SIZES)
     assert params.COLOR_MODES == COLOR_MODES
     assert params.TIMESTAMP_MODES == TIMESTAMP_MODES
     assert params.MODEL_CHOICES == MODEL_CHOICES

@@ -19,7 +19,7 @@ from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration, parse_s
 
 if TYPE_CHECKING:
     from llmsim.generator.options import ModelChoice
-    from llmsim.player.options import ColorMode, StartAt, Theme, TimestampMode
+    from llmsim.player.options import ColorMode, GifTheme, StartAt, Theme, TimestampMode
 
 T = TypeVar("T", bound=str)
 
@@ -90,26 +90,27 @@ def at_least(value: int | None, low: int, option: str, high: int | None = None) 
     return value
 
 
-def start_at(value: str | None) -> StartAt | None:
-    """`--start-at train|eval|checkpoint|export|N%|MM:SS` as the player's StartAt."""
+def start_at(value: str | None, option: str = "--start-at") -> StartAt | None:
+    """`--start-at` (or `--stop-at`) `train|eval|checkpoint|export|N%|MM:SS`: a point in a run,
+    as the player's StartAt."""
     if value is None:
         return None
     from llmsim.player.options import START_POINTS, StartAt
 
     text = value.strip().lower()
     if text in START_POINTS:
-        return StartAt(point=choice(text, START_POINTS, "--start-at"))
+        return StartAt(point=choice(text, START_POINTS, option))
     if text.endswith("%"):
         try:
             percent = float(text[:-1])
         except ValueError:
             percent = math.nan
         if not 0 <= percent < 100:
-            raise UsageError(f"--start-at {value!r}: a share of the run must be from 0% to 99%")
+            raise UsageError(f"{option} {value!r}: a share of the run must be from 0% to 99%")
         return StartAt(fraction=percent / 100)
     seconds = parse_clock(text)
     if seconds is None:
-        raise UsageError(f"--start-at must be one of {START_POINTS_TEXT}; not {value!r}")
+        raise UsageError(f"{option} must be one of {START_POINTS_TEXT}; not {value!r}")
     return StartAt(seconds=seconds)
 
 
@@ -173,6 +174,17 @@ StartAtOption = Annotated[
         autocompletion=completer(("train", "eval", "checkpoint", "export")),
     ),
 ]
+StopAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stop-at",
+        metavar="train|eval|checkpoint|export|N%|MM:SS",
+        help="Where each run stops, after its start: before its first training step, "
+        "validation, checkpoint or export, or at a share of its length or a time into it "
+        "(--start-at eval --stop-at eval: one evaluation period). At its end if omitted.",
+        autocompletion=completer(("train", "eval", "checkpoint", "export")),
+    ),
+]
 TracesArgument = Annotated[
     list[str] | None,
     typer.Argument(
@@ -199,5 +211,15 @@ THEMES: Final[tuple[Theme, ...]] = (
     "solarized-dark",
     "solarized-light",
     "tango",
+)
+GIF_THEMES: Final[tuple[GifTheme, ...]] = (
+    "asciinema",
+    "dracula",
+    "github-dark",
+    "github-light",
+    "monokai",
+    "nord",
+    "solarized-dark",
+    "solarized-light",
 )
 MODEL_CHOICES: Final[tuple[ModelChoice, ...]] = ("real", "invented", "all")
