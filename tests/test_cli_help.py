@@ -97,8 +97,8 @@ def test_cast_help_says_asciinema_2_cannot_open_v3(capsys: pytest.CaptureFixture
 
 
 def test_mirrored_vocabularies_equal_the_real_ones() -> None:
-    from llmsim.generator.options import MODEL_CHOICES
     from llmsim.cli import cast
+    from llmsim.generator.options import MODEL_CHOICES
     from llmsim.player.options import (
         COLOR_MODES,
         GIF_FONT_SIZES,

@@ -8,17 +8,21 @@ generator) are imported inside the commands that need them, so `llmsim --help` s
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final
 
 import typer
 
-from llmsim.cli import cast, generate, info, listing, play, report
+from llmsim.cli import cast, completion, generate, info, listing, play, report
 from llmsim.cli.helpfmt import ToolCommand, ToolGroup
 from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated
 from llmsim.cli.stdio import STDOUT_CLOSED, guard_standard_streams, is_closed_stdout, quiet_stdout
-from llmsim.errors import EXIT_INPUT
+from llmsim.errors import EXIT_INPUT, PROG
 
 # typer vendors click (typer._click) where older releases used click itself: the exception
 # classes are found through typer's public BadParameter instead of importing either.
@@ -42,6 +46,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # typer's completion protocol for bash, zsh, fish and PowerShell; its two options give way
+    # to llmsim.cli.completion's of the same names (ToolGroup keeps the first declared).
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -52,6 +59,38 @@ def _show_version(value: bool) -> None:
 
         typer.echo(f"llmsim {__version__}")
         raise typer.Exit()
+
+
+def _list_modules(value: bool) -> None:
+    if value:  # genact's -l/--list-modules: what can play, as `llmsim list` shows it
+        listing.list_command()
+        raise typer.Exit()
+
+
+def _completion_option(option: str) -> Callable[[str | None], None]:
+    def answer(value: str | None) -> None:
+        if value is not None:  # reached when not first: `llmsim` handles that case in main()
+            typer.echo(completion.answer(option, value, completion_script))
+            raise typer.Exit()
+
+    return answer
+
+
+def completion_script(shell: str) -> str:
+    """The completion script for `shell`, as the completion protocol prints it
+    (`_LLMSIM_COMPLETE=source_<shell> llmsim`), run here rather than in a second process."""
+    buffer = io.StringIO()
+    saved = os.environ.get(completion.COMPLETE_VAR)
+    os.environ[completion.COMPLETE_VAR] = f"source_{shell}"
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+            app(args=[], prog_name=PROG, standalone_mode=False)
+    finally:
+        if saved is None:
+            del os.environ[completion.COMPLETE_VAR]
+        else:
+            os.environ[completion.COMPLETE_VAR] = saved
+    return buffer.getvalue().strip()
 
 
 @app.callback()
@@ -66,6 +105,43 @@ def root(
             help="Print the version and exit.",
         ),
     ] = False,
+    list_modules: Annotated[
+        bool,
+        typer.Option(
+            "-l",
+            "--list-modules",
+            is_eager=True,
+            callback=_list_modules,
+            help="List the bundled runs and exit (genact's spelling of `llmsim list`).",
+        ),
+    ] = False,
+    install_completion: Annotated[
+        str | None,
+        typer.Option(
+            completion.INSTALL_OPTION,
+            metavar="[SHELL]",
+            is_eager=True,
+            callback=_completion_option(completion.INSTALL_OPTION),
+            help="Install tab completion (commands, options, run names, stacks, models, GPU "
+            f"types) for {', '.join(completion.INSTALLABLE)}; the shell llmsim runs in if "
+            "omitted.",
+            autocompletion=completion.completer(completion.INSTALLABLE),
+            show_default=False,
+        ),
+    ] = None,
+    show_completion: Annotated[
+        str | None,
+        typer.Option(
+            *completion.SHOW_OPTIONS,
+            metavar="[SHELL]",
+            is_eager=True,
+            callback=_completion_option(completion.SHOW_OPTIONS[0]),
+            help="Print the completion script for bash, zsh, fish or powershell, to install "
+            "by hand (genact's --print-completions).",
+            autocompletion=completion.completer(completion.SHOWABLE),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Make a terminal look like a large language model is training on a GPU cluster.
 
@@ -104,10 +180,13 @@ _register("list", listing.list_command, listing.EXAMPLES)
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: run the app; every error becomes one line and a status."""
     closed = guard_standard_streams()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        result = app(
-            args=None if argv is None else list(argv), prog_name="llmsim", standalone_mode=False
-        )
+        asked = completion.request(args)
+        if asked is not None:
+            typer.echo(completion.answer(*asked, completion_script))
+            return 0
+        result = app(args=args, prog_name="llmsim", standalone_mode=False)
     except _ClickUsageError as exc:
         return _usage_error(exc)
     except _ClickException as exc:

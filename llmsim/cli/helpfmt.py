@@ -186,7 +186,22 @@ class ToolCommand(TyperCommand):
 
 
 class ToolGroup(TyperGroup):
-    """The `llmsim` group: usage, description, options, commands, examples."""
+    """The `llmsim` group: usage, description, options, commands, examples.
+
+    An option string declared twice (llmsim's --install-completion and typer's own) belongs to
+    the first declaration: the later one is left out of parsing and of the help alike.
+    """
+
+    def get_params(self, ctx: Context) -> list[Any]:  # type: ignore[override]
+        """The parameters, each option string once (the first declaration wins)."""
+        seen: set[str] = set()
+        kept = []
+        for param in super().get_params(ctx):
+            names = {*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())}
+            if not names & seen:
+                kept.append(param)
+                seen |= names
+        return kept
 
     # typer's Context is a subclass of the click Context the base method takes.
     def get_help(self, ctx: Context) -> str:  # type: ignore[override]

@@ -8,6 +8,7 @@ from typing import Annotated, Final
 import typer
 
 from llmsim.cli import params, report
+from llmsim.cli.completion import complete_runs
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import EXIT_OK, LlmsimError
 
@@ -25,6 +26,7 @@ def info(
             metavar="RUN|TRACE...",
             help="Bundled run names (see `llmsim list`) or trace files.",
             show_default=False,
+            autocompletion=complete_runs,
         ),
     ],
     as_json: Annotated[

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
 
+from llmsim.cli.completion import complete_runs
+from llmsim.cli.completion import completer as completer  # used by every command's options
 from llmsim.errors import InputError, UsageError
 from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration, parse_size
 
@@ -25,16 +27,6 @@ T = TypeVar("T", bound=str)
 
 LIST: Final = "list"  # `--model list`, `--gpu-type list`, `--stack list`
 START_POINTS_TEXT: Final = "train, eval, checkpoint, export, N% or MM:SS"
-
-
-def completer(choices: Iterable[str]) -> Callable[[str], list[str]]:
-    """A shell-completion callback offering `choices` that start with what was typed."""
-    options = list(choices)
-
-    def complete(incomplete: str) -> list[str]:
-        return [c for c in options if c.startswith(incomplete)]
-
-    return complete
 
 
 def choice(value: str, choices: Sequence[T], option: str) -> T:
@@ -135,11 +127,37 @@ def resolve_traces(names: Sequence[str]) -> list[Path]:
         if bundled is not None:
             path = bundled
         elif missing and path.name == name and not name.endswith(SUFFIX):
-            raise InputError(
-                f"{name}: no such file, folder or bundled run (`llmsim list` shows the runs)"
-            )
+            raise InputError(f"{name}: no such file, folder or bundled run{_suggest(name)}")
         paths.append(path)
     return paths
+
+
+def _suggest(name: str) -> str:
+    """`; did you mean A or B?` with the bundled runs closest to `name`, else where to look."""
+    from llmsim.bundled import bundled_names
+
+    typed = name.lower()
+    scored = sorted((_likeness(typed, n.lower()), -len(n), n) for n in bundled_names())[::-1]
+    best = scored[0][0] if scored else 0.0
+    # The closest few, not the rest of the list: within a quarter of the best, and like it.
+    close = [n for score, _, n in scored if score >= max(0.6, best - 0.25)][:3]
+    if not close:
+        return " (`llmsim list` shows the runs)"
+    either = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f"; did you mean {either}? (`llmsim list` shows the runs)"
+
+
+def _likeness(typed: str, run: str) -> float:
+    """How much `typed` looks like the run's name, 0 to 1: 1 when it is part of it, else the
+    better of its likeness to the whole name and to the name's beginning (names are typed from
+    their start: `llama3-70b` is nearly `llama-3-70b…`)."""
+    import difflib
+
+    if typed in run:
+        return 1.0
+    whole = difflib.SequenceMatcher(None, typed, run).ratio()
+    start = difflib.SequenceMatcher(None, typed, run[: len(typed) + 1]).ratio()
+    return max(whole, start)
 
 
 def _missing(path: Path) -> bool:
@@ -159,6 +177,7 @@ SpeedOption = Annotated[
     typer.Option(
         "-s",
         "--speed",
+        "--speed-factor",  # genact's spelling
         metavar="X",
         help="Playback speed factor: 2 plays twice as fast, 0.5 at half speed.",
     ),
@@ -192,6 +211,7 @@ TracesArgument = Annotated[
         help="Bundled run names (see `llmsim list`), trace files or folders of traces. "
         "The bundled runs if omitted.",
         show_default=False,
+        autocompletion=complete_runs,
     ),
 ]
 DURATION_HELP: Final = f"({DURATION_EXAMPLES})"

@@ -49,18 +49,19 @@ def play(
         str | None,
         typer.Option(
             "--exit-after",
+            "--exit-after-time",  # genact's spelling
             metavar="DURATION",
             help="Stop after this much wall time and exit with status 0, e.g. 250ms, 10m or "
-            "2h10min (genact's --exit-after-time). Never if omitted.",
+            "2h10min. Never if omitted.",
         ),
     ] = None,
     exit_after_runs: Annotated[
         int | None,
         typer.Option(
             "--exit-after-runs",
+            "--exit-after-modules",  # genact's spelling
             metavar="N",
-            help="Stop after N runs have played and exit with status 0 (genact's "
-            "--exit-after-modules). Never if omitted.",
+            help="Stop after N runs have played and exit with status 0. Never if omitted.",
         ),
     ] = None,
     start_at: StartAtOption = None,
