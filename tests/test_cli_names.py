@@ -227,3 +227,56 @@ def test_genact_spellings_work(capfd: pytest.CaptureFixture[str]) -> None:
     assert capfd.readouterr().out.count("Training completed successfully!") == 1
     assert main(["play", run, "--speed-factor", "1e6", "--exit-after-time", "1ms"]) == 0
     assert main(["cast", run, "-o", "-", "--speed-factor", "1e6"]) == 0
+
+
+# ---------------------------------------------------------------- output that fits
+
+
+def _widest(text: str) -> int:
+    return max(len(line) for line in text.splitlines())
+
+
+def _sparkline(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("  loss ")).split()[-1]
+
+
+def test_list_fits_the_terminal_and_pipes_get_every_column(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["list"]) == 0  # stdout is not a terminal here: whole lines
+    whole = capfd.readouterr().out
+    assert whole.startswith("RUN ") and " MODEL " in whole and _widest(whole) > 80
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["list"], ["list", "--models"], ["list", "--gpus"], ["list", "--stacks"]):
+        assert main(args) == 0
+        assert _widest(capfd.readouterr().out) <= 80, args
+    assert main(["list"]) == 0
+    narrow = capfd.readouterr().out
+    assert " MODEL " not in narrow and " STACK " in narrow and "llama-3-8b-sft" in narrow
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["list"]) == 0
+    assert capfd.readouterr().out == whole
+    assert main(["list", "--json"]) == 0
+    assert '"model": "Llama-3-8B"' in capfd.readouterr().out  # JSON keeps every field
+
+
+def test_info_fits_the_terminal(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = sorted(bundled_names())
+    assert main(["info", *runs]) == 0
+    whole = capfd.readouterr().out
+    assert _widest(whole) > 100
+    for columns in (80, 60):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        assert main(["info", *runs]) == 0
+        text = capfd.readouterr().out
+        assert _widest(text) <= columns
+        assert len(_sparkline(text)) < len(_sparkline(whole)) == 48
+        assert "  summary    " in text and "\n             " in text  # wrapped under its value
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["info", "--json", runs[0]]) == 0
+    narrow_json = capfd.readouterr().out
+    monkeypatch.delenv("COLUMNS")
+    assert main(["info", "--json", runs[0]]) == 0
+    assert capfd.readouterr().out == narrow_json  # JSON is the same for any terminal

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 EXAMPLES: Final = (
     "llmsim play",
     "llmsim play llama-3-8b-sft --once --speed 20",
-    "llmsim play traces/ --shuffle --exit-after 2h10min",
+    "llmsim play --shuffle --exit-after 2h10min",
     "llmsim play --models real --seed 42 --start-at train",
     "llmsim play --exit-after-runs 3 --speed 50 --color never | tail -n 20",
 )
