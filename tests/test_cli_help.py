@@ -11,7 +11,8 @@ from typing import Final
 import pytest
 from typer.main import get_command
 
-from llmsim.cli import app, main, params
+from llmsim.cli import main, params
+from llmsim.cli.app import app
 from llmsim.cli.helpfmt import EXAMPLES_HEADING, option_record
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
 

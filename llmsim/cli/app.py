@@ -12,7 +12,6 @@ import contextlib
 import functools
 import io
 import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final
 
@@ -20,9 +19,9 @@ import typer
 
 from llmsim.cli import cast, completion, generate, info, listing, play, report
 from llmsim.cli.helpfmt import ToolCommand, ToolGroup
-from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated
-from llmsim.cli.stdio import STDOUT_CLOSED, guard_standard_streams, is_closed_stdout, quiet_stdout
-from llmsim.errors import EXIT_INPUT, PROG
+from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE
+from llmsim.cli.stdio import quiet_stdout
+from llmsim.errors import PROG
 
 # typer vendors click (typer._click) where older releases used click itself: the exception
 # classes are found through typer's public BadParameter instead of importing either.
@@ -177,16 +176,18 @@ _register("info", info.info, info.EXAMPLES)
 _register("list", listing.list_command, listing.EXAMPLES)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: run the app; every error becomes one line and a status."""
-    closed = guard_standard_streams()
-    args = sys.argv[1:] if argv is None else list(argv)
+def run(args: list[str]) -> int:
+    """Run the typer app on `args`; typer's (click's) errors become one line and a status.
+
+    Everything else propagates to `llmsim.cli.entry.main`, the one exit path, which also
+    takes `play` the quick way, without typer, when it can (`llmsim.cli.quickplay`).
+    """
     try:
         asked = completion.request(args)
         if asked is not None:
             typer.echo(completion.answer(*asked, completion_script))
             return 0
-        result = app(args=args, prog_name="llmsim", standalone_mode=False)
+        result = app(args=args, prog_name=PROG, standalone_mode=False)
     except _ClickUsageError as exc:
         return _usage_error(exc)
     except _ClickException as exc:
@@ -194,21 +195,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 1))
     except SystemExit as exc:  # typer's completion options exit from their callbacks
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    except Terminated as exc:  # SIGTERM/SIGHUP while writing: quiet, like Ctrl-C
-        return exc.status
-    except KeyboardInterrupt:
-        return EXIT_SIGINT
-    except BrokenPipeError:
-        quiet_stdout()
-        return EXIT_SIGPIPE
-    except OSError as exc:
-        if not is_closed_stdout(exc, closed):
-            return report.fail(exc)
-        quiet_stdout()  # or the interpreter's last flush fails again on the way out
-        report.error(STDOUT_CLOSED)
-        return EXIT_INPUT
-    except Exception as exc:  # LlmsimError, MemoryError or a bug: report.status_of decides
-        return report.fail(exc)
     return result if isinstance(result, int) else 0
 
 

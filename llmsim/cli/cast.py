@@ -8,16 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from llmsim.cli import params, report
-from llmsim.cli.params import (
-    GIF_THEMES,
-    THEMES,
-    SpeedOption,
-    StartAtOption,
-    StopAtOption,
-    TracesArgument,
-    choice,
-    completer,
-)
+from llmsim.cli.common import SpeedOption, StartAtOption, StopAtOption, TracesArgument
+from llmsim.cli.params import GIF_THEMES, THEMES, choice, completer
 from llmsim.cli.progress import progress_line
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError

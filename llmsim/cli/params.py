@@ -1,7 +1,9 @@
 """Option values shared by several commands: checked once, with one wording for each mistake.
 
 Every check raises `llmsim.errors.UsageError` (exit 2) with a one-line message naming the
-option; `RUN|TRACE|DIR` arguments resolve bundled run names here.
+option; `RUN|TRACE|DIR` arguments resolve bundled run names here. Nothing here imports typer
+(the quick way into `play` uses these checks without it); the typer declarations of options
+several commands share are in `llmsim.cli.common`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
-import typer
-
-from llmsim.cli.completion import complete_runs
 from llmsim.cli.completion import completer as completer  # used by every command's options
 from llmsim.errors import InputError, UsageError
 from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration, parse_size
@@ -171,49 +170,6 @@ def _missing(path: Path) -> bool:
     return False
 
 
-# Options that mean the same in several commands: declared once.
-SpeedOption = Annotated[
-    float,
-    typer.Option(
-        "-s",
-        "--speed",
-        "--speed-factor",  # genact's spelling
-        metavar="X",
-        help="Playback speed factor: 2 plays twice as fast, 0.5 at half speed.",
-    ),
-]
-StartAtOption = Annotated[
-    str | None,
-    typer.Option(
-        "--start-at",
-        metavar="train|eval|checkpoint|export|N%|MM:SS",
-        help="Where each run starts: its first training step, validation, checkpoint or "
-        "export, a share of its length, or a time into it; the screen starts as it would be "
-        "there. From the beginning if omitted.",
-        autocompletion=completer(("train", "eval", "checkpoint", "export")),
-    ),
-]
-StopAtOption = Annotated[
-    str | None,
-    typer.Option(
-        "--stop-at",
-        metavar="train|eval|checkpoint|export|N%|MM:SS",
-        help="Where each run stops, after its start: before its first training step, "
-        "validation, checkpoint or export, or at a share of its length or a time into it "
-        "(--start-at eval --stop-at eval: one evaluation period). At its end if omitted.",
-        autocompletion=completer(("train", "eval", "checkpoint", "export")),
-    ),
-]
-TracesArgument = Annotated[
-    list[str] | None,
-    typer.Argument(
-        metavar="[RUN|TRACE|DIR]...",
-        help="Bundled run names (see `llmsim list`), trace files or folders of traces. "
-        "The bundled runs if omitted.",
-        show_default=False,
-        autocompletion=complete_runs,
-    ),
-]
 DURATION_HELP: Final = f"({DURATION_EXAMPLES})"
 
 # The player's and generator's choices, mirrored so that `llmsim --help` imports neither

@@ -1,28 +1,18 @@
-"""`llmsim play`: stream runs to the terminal with their original timing; endless fresh runs."""
+"""`llmsim play`: its options as typer declares them; what it does is `llmsim.cli.playing`.
+
+`llmsim.cli.quickplay` reads the same options without typer (the fast way to the first frame):
+a change here is made there too, and tests/test_quickplay.py says so if it is not.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated, Final
 
 import typer
 
-from llmsim.cli import params, report
-from llmsim.cli.params import (
-    COLOR_MODES,
-    MODEL_CHOICES,
-    TIMESTAMP_MODES,
-    SpeedOption,
-    StartAtOption,
-    TracesArgument,
-    choice,
-    completer,
-)
-from llmsim.cli.stdio import require_stdout
-from llmsim.errors import UsageError
-
-if TYPE_CHECKING:
-    from llmsim.player.options import PlayOptions
+from llmsim.cli import playing
+from llmsim.cli.common import SpeedOption, StartAtOption, TracesArgument
+from llmsim.cli.params import COLOR_MODES, MODEL_CHOICES, TIMESTAMP_MODES, completer
 
 EXAMPLES: Final = (
     "llmsim play",
@@ -108,63 +98,18 @@ def play(
     generated ones (made in the background into ~/.cache/llmsim/runs, the last 20 kept), so
     the same run never shows twice. Ctrl-C stops it (exit status 130).
     """
-    require_stdout()  # it prints: say a closed stdout before any work
-    from llmsim.player.options import PlayOptions
-
-    options = PlayOptions(
-        speed=params.speed(speed),
+    status = playing.run(
+        traces,
+        speed=speed,
         once=once,
         shuffle=shuffle,
+        exit_after=exit_after,
+        exit_after_runs=exit_after_runs,
+        start_at=start_at,
         seed=seed,
-        exit_after=params.duration(exit_after, "--exit-after"),
-        exit_after_runs=params.at_least(exit_after_runs, 1, "--exit-after-runs"),
-        start_at=params.start_at(start_at),
-        color=choice(color, COLOR_MODES, "--color"),
-        timestamps=choice(timestamps, TIMESTAMP_MODES, "--timestamps"),
+        models=models,
+        color=color,
+        timestamps=timestamps,
     )
-    which = None if models is None else choice(models, MODEL_CHOICES, "--models")
-    if traces:
-        if which is not None:
-            raise UsageError(
-                "--models chooses among the bundled and fresh runs; it does not "
-                "apply to runs named on the command line"
-            )
-        status = _play_named(params.resolve_traces(traces), options)
-    else:
-        status = _play_endless(options, which)
     if status:
         raise typer.Exit(status)
-
-
-def _play_named(paths: list[Path], options: PlayOptions) -> int:
-    from llmsim.player import play as run_play
-
-    return run_play(paths, options, report=report.warn)
-
-
-def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
-    """The bundled runs of the chosen kind of model, and the seeds of all bundled runs."""
-    from llmsim.bundled import bundled_traces
-    from llmsim.trace import open_trace
-
-    runs, seeds = [], set()
-    for path in bundled_traces():
-        config = open_trace(path).config
-        seeds.add(config.seed)
-        if which in (None, "all") or config.invented == (which == "invented"):
-            runs.append(path)
-    return runs, frozenset(seeds)
-
-
-def _play_endless(options: PlayOptions, which: str | None) -> int:
-    """The bundled runs, then fresh ones made in the background, never the same twice."""
-    from llmsim.fresh import FreshOptions, FreshRuns, cache_dir
-    from llmsim.player import play as run_play
-
-    runs, seeds = _bundled(which)
-    enough = options.exit_after_runs is not None and options.exit_after_runs <= len(runs)
-    if options.once or enough:
-        return run_play(runs, options, report=report.warn)
-    fresh_options = FreshOptions(seed=options.seed, models=which, skip_seeds=seeds)
-    with FreshRuns(cache_dir(), fresh_options, report.warn, fallback=runs) as fresh:
-        return run_play(runs, options, fresh=fresh, report=report.warn)

@@ -1,0 +1,55 @@
+"""Options several commands declare alike, declared once (typer `Annotated` aliases).
+
+Kept apart from `llmsim.cli.params` (the checks of the values), which must not import typer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from llmsim.cli.completion import complete_runs, completer
+
+SpeedOption = Annotated[
+    float,
+    typer.Option(
+        "-s",
+        "--speed",
+        "--speed-factor",  # genact's spelling
+        metavar="X",
+        help="Playback speed factor: 2 plays twice as fast, 0.5 at half speed.",
+    ),
+]
+StartAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start-at",
+        metavar="train|eval|checkpoint|export|N%|MM:SS",
+        help="Where each run starts: its first training step, validation, checkpoint or "
+        "export, a share of its length, or a time into it; the screen starts as it would be "
+        "there. From the beginning if omitted.",
+        autocompletion=completer(("train", "eval", "checkpoint", "export")),
+    ),
+]
+StopAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stop-at",
+        metavar="train|eval|checkpoint|export|N%|MM:SS",
+        help="Where each run stops, after its start: before its first training step, "
+        "validation, checkpoint or export, or at a share of its length or a time into it "
+        "(--start-at eval --stop-at eval: one evaluation period). At its end if omitted.",
+        autocompletion=completer(("train", "eval", "checkpoint", "export")),
+    ),
+]
+TracesArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[RUN|TRACE|DIR]...",
+        help="Bundled run names (see `llmsim list`), trace files or folders of traces. "
+        "The bundled runs if omitted.",
+        show_default=False,
+        autocompletion=complete_runs,
+    ),
+]
