@@ -1,9 +1,11 @@
-"""The `llmsim` command line: one module per command, wired here; `main` is the one exit path.
+"""The `llmsim` command line as a typer app: one module per command, wired here.
 
 Parsing and wiring only: each command module checks its options and calls the generator or
-the player; `main` turns whatever escapes into one line on stderr and an exit status
-(`llmsim.cli.report` decides which). Heavy modules (numpy, pyarrow, the player, the
-generator) are imported inside the commands that need them, so `llmsim --help` starts fast.
+the player; `run` turns typer's usage errors into one line and a status, and leaves the rest to
+`llmsim.cli.entry.main`, the one exit path (`llmsim.cli.report` decides the status). Heavy
+modules (numpy, pyarrow, the player, the generator) are imported inside the commands that need
+them, so `llmsim --help` starts fast; `llmsim play` usually does not come here at all
+(`llmsim.cli.quickplay`).
 """
 
 from __future__ import annotations
