@@ -5,7 +5,7 @@ Kept apart from `llmsim.cli.params` (the checks of the values), which must not i
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,26 +21,35 @@ SpeedOption = Annotated[
         help="Playback speed factor: 2 plays twice as fast, 0.5 at half speed.",
     ),
 ]
+
+
+def _point(option: str, help_text: str) -> Any:  # typer.Option's own type: Any
+    """A point in a run (`--start-at`, `--stop-at`): a chapter, a share of it or a time."""
+    points = ("train", "eval", "checkpoint", "export")
+    return typer.Option(
+        option,
+        metavar=f"{'|'.join(points)}|N%|MM:SS",
+        help=help_text,
+        autocompletion=completer(points),
+    )
+
+
 StartAtOption = Annotated[
     str | None,
-    typer.Option(
+    _point(
         "--start-at",
-        metavar="train|eval|checkpoint|export|N%|MM:SS",
-        help="Where each run starts: its first training step, validation, checkpoint or "
-        "export, a share of its length, or a time into it; the screen starts as it would be "
-        "there. From the beginning if omitted.",
-        autocompletion=completer(("train", "eval", "checkpoint", "export")),
+        "Where each run starts: its first training step, validation, checkpoint or export, a "
+        "share of its length, or a time into it; the screen starts as it would be there. From "
+        "the beginning if omitted.",
     ),
 ]
 StopAtOption = Annotated[
     str | None,
-    typer.Option(
+    _point(
         "--stop-at",
-        metavar="train|eval|checkpoint|export|N%|MM:SS",
-        help="Where each run stops, after its start: before its first training step, "
-        "validation, checkpoint or export, or at a share of its length or a time into it "
-        "(--start-at eval --stop-at eval: one evaluation period). At its end if omitted.",
-        autocompletion=completer(("train", "eval", "checkpoint", "export")),
+        "Where each run stops, after its start: before its first training step, validation, "
+        "checkpoint or export, or at a share of its length or a time into it (--start-at eval "
+        "--stop-at eval: one evaluation period). At its end if omitted.",
     ),
 ]
 TracesArgument = Annotated[
