@@ -208,15 +208,19 @@ class _Drain:
         self._partial = b""  # the progress bar's line being drawn (it ends with the next CR)
 
     def run(self) -> None:
+        """Read until agg has closed all three (it exited, or was stopped)."""
         open_fds = set(self.fds)
-        while open_fds:
-            ready, _, _ = select.select(list(open_fds), [], [])
-            for fd in ready:
-                data = os.read(fd, 1 << 16)
-                if not data:
-                    open_fds.discard(fd)
-                    continue
-                self.fds[fd](data)
+        try:
+            while open_fds:
+                ready, _, _ = select.select(list(open_fds), [], [])
+                for fd in ready:
+                    data = os.read(fd, 1 << 16)
+                    if not data:
+                        open_fds.discard(fd)
+                        continue
+                    self.fds[fd](data)
+        except OSError as exc:  # a pipe that cannot be read: the GIF is not whole
+            self.failure = self.failure or exc
 
     def _gif(self, data: bytes) -> None:
         if self.failure is not None:
