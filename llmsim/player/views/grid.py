@@ -57,15 +57,20 @@ def _style(health: int, util: float) -> str:
 
 def _cells(s: Sample, lo: int, hi: int, g: Glyphs) -> list[Segment]:
     """One glyph per GPU; runs of the same style share one segment."""
-    health, util = s.health, s.ev.gpu_util or ()
+    health, util, glyph = s.health, s.ev.gpu_util or (), g.gpu
     out: list[Segment] = []
+    run: list[str] = []  # the glyphs of the current run of one style
+    style: str | None = None
     for i in range(lo, hi):
         h = min(3, max(0, health[i]))
-        style = _style(h, util[i] if i < len(util) else 0.0)
-        if out and out[-1][1] == style:
-            out[-1] = (out[-1][0] + g.gpu[h], style)
-        else:
-            out.append((g.gpu[h], style))
+        cell = _style(h, util[i] if i < len(util) else 0.0)
+        if cell != style and run:
+            out.append(("".join(run), style))
+            run = []
+        style = cell
+        run.append(glyph[h])
+    if run:
+        out.append(("".join(run), style))
     return out
 
 

@@ -7,6 +7,8 @@ names into SGR codes (llmsim.player.live.ansi). Dialects use the names listed in
 
 from __future__ import annotations
 
+import bisect
+
 from dataclasses import dataclass
 from typing import Final
 
@@ -60,12 +62,8 @@ HEALTH_STYLES: Final = (None, "warn", "crit", "lost")
 
 
 def heat_style(util: float) -> str:
-    """The heat colour of a GPU at `util` % utilisation."""
-    level = 0
-    for step in HEAT_STEPS:
-        if util >= step:
-            level += 1
-    return HEAT_STYLES[level]
+    """The heat colour of a GPU at `util` % utilisation: one step up per HEAT_STEPS reached."""
+    return HEAT_STYLES[bisect.bisect_right(HEAT_STEPS, util)]
 
 
 @dataclass(frozen=True)
