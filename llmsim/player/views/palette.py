@@ -8,7 +8,6 @@ names into SGR codes (llmsim.player.live.ansi). Dialects use the names listed in
 from __future__ import annotations
 
 import bisect
-
 from dataclasses import dataclass
 from typing import Final
 
