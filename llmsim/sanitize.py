@@ -40,14 +40,17 @@ def _build_table() -> dict[int, str]:
 
 
 _TABLE: Final = _build_table()
+# The same, with tabs kept as tabs: a job's bytes laid out by a terminal's tab stops.
+_TABS_TABLE: Final = {**_TABLE, 0x09: "\t"}
+MAX_JOB_TEXT: Final = 65_536  # a job's line kept whole: the trace reader's limit for a string
 
 
-def _slow(text: str) -> str:
+def _slow(text: str, table: dict[int, str] = _TABLE) -> str:
     out: list[str] = []
     append = out.append
     for ch in text:
         code = ord(ch)
-        mapped = _TABLE.get(code)
+        mapped = table.get(code)
         if mapped is not None:
             append(mapped)
         elif ch.isprintable():
@@ -80,6 +83,17 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
         return text
     text = text.translate(_TABLE)
     return text if text.isprintable() else _slow(text)
+
+
+def clean_job(text: str) -> str:
+    """`clean` for a line of a job's output shown as the job printed it: tabs stay tabs (the
+    screen puts them at 8-column stops), nothing is cut up to MAX_JOB_TEXT characters (the
+    trace reader refuses longer strings)."""
+    if len(text) > MAX_JOB_TEXT:
+        text = text[:MAX_JOB_TEXT] + ELLIPSIS
+    if text.isascii() and text.isprintable():
+        return text
+    return _slow(text, _TABS_TABLE)
 
 
 def clean_name(text: str) -> str:

@@ -38,6 +38,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.delenv("LLMSIM_DEBUG", raising=False)
         mp.delenv("COLUMNS", raising=False)  # `list`, `info` and help fit it: tests say when
         mp.delenv("LINES", raising=False)
+        mp.delenv("TMUX", raising=False)  # inside a real tmux, play draws no status line
         yield cache
 
 

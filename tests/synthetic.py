@@ -104,9 +104,13 @@ def config(**overrides: Any) -> RunConfig:
         dataset="synthetic-instruct",
         dataset_tokens=TOKENS * STEPS_PER_EPOCH,
         log_interval=10,
+        log_first_step=True,
         eval_interval=30,
+        eval_after_loop=False,
         eval_batches=4,
         checkpoint_interval=30,
+        checkpoint_dir="./outputs/synthetic-llama-1b",
+        last_save_model_only=False,
         save_total_limit=2,
         telemetry_interval=5.0,
         patience_limit=5,
@@ -206,6 +210,15 @@ def build_rows(
     """The synthetic run's rows in time order; `inject` is placed into every text column;
     `straggler`: the global rank of a GPU that straggles over STRAGGLER_STEPS."""
     r = _Rows()
+    _init(r, inject)
+    loss, sample = _train(r, gpus, straggler)
+    shards = _export(r, inject, gpus, sample)
+    _summary(r, loss, shards)
+    return r.rows
+
+
+def _init(r: _Rows, inject: str | None) -> None:
+    """Launcher, NCCL and Trainer lines (with the injected text), the checkpoint-shard bar."""
     r.add("phase", "init", 0.0, text="Initialization")
     r.log(
         "init",
@@ -224,6 +237,11 @@ def build_rows(
         r.log("init", "hf-script", "after " + inject + " end", level="WARNING", origin="__main__")
     r.progress("init", "load_checkpoint", inject or "Loading checkpoint shards", 4, "shards", 4.0)
     r.log("init", "hf-script", "Dataset synthetic-instruct: 31,457,280 tokens", origin="__main__")
+
+
+def _train(r: _Rows, gpus: int, straggler: int | None) -> tuple[float, int]:
+    """Every step (telemetry every fifth, the straggler's incident) and each epoch's end;
+    returns the last loss and the number of the last telemetry sample."""
     r.add("phase", "train", 0.5, text="Training")
     sample = 0
     incident: dict[str, Any] = {}
@@ -232,35 +250,7 @@ def build_rows(
     for step in range(1, TOTAL_STEPS + 1):
         epoch = (step - 1) // STEPS_PER_EPOCH + 1
         loss = 1.6 + 0.8 * math.exp(-step / 20) - (0.15 if epoch == 2 else 0.0)
-        lr = 2e-4 * min(1.0, step / 5)
-        r.add(
-            "step",
-            "train",
-            STEP_TIME,
-            epoch=epoch,
-            step=step,
-            loss=loss,
-            ppl=math.exp(loss),
-            lr=lr,
-            grad_norm=0.3 + 0.01 * (step % 7),
-            tokens_per_s=TOKENS / STEP_TIME,
-            step_time=STEP_TIME,
-            mfu=0.451,
-            elapsed=step * STEP_TIME,
-            eta=(TOTAL_STEPS - step) * STEP_TIME,
-            epoch_progress=round(step / STEPS_PER_EPOCH, 2),
-            tokens=step * TOKENS,
-            samples=step * 256,
-            tokens_per_s_gpu=TOKENS / STEP_TIME / GPUS,
-            tflops=446.0,
-            mem_gib=61.42,
-            mem_pct=77.57,
-            loss_scale=1.0,
-            skipped=0,
-            nan_iters=0,
-            done=(step - 1) % STEPS_PER_EPOCH + 1,
-            total=STEPS_PER_EPOCH,
-        )
+        _step(r, step, epoch, loss)
         if straggler is not None and step == STRAGGLER_STEPS.start:
             label = f"Straggler on rank {straggler}"
             r.add("incident", "train", 0.0, op="straggler", text=label, step=step, rank=straggler)
@@ -271,45 +261,88 @@ def build_rows(
             sample += 1
             _telemetry(r, "train", step, epoch, True, sample, gpus, straggler)
         if step % STEPS_PER_EPOCH == 0:
-            if step == 30:
-                r.log(
-                    "train",
-                    "tool",
-                    "GPU 5 temperature 84C above 83C threshold",
-                    "WARNING",
-                    0.0,
-                    origin="monitor",
-                )
-            r.add("phase", "eval", 0.1, text="Validation")
-            r.progress("eval", "eval", "Evaluating", 4, "batches", 2.0)
-            val = loss * 1.05
-            r.add(
-                "eval",
-                "eval",
-                0.1,
-                epoch=epoch,
-                step=step,
-                loss=loss,
-                ppl=math.exp(loss),
-                val_loss=val,
-                val_ppl=math.exp(val),
-                patience=epoch - 1,
-                patience_limit=5,
-                elapsed=2.2,
-            )
-            r.add("phase", "checkpoint", 0.1, text="Checkpoint")
-            r.progress("checkpoint", "checkpoint", "Saving checkpoint", 3, "B", 1.5)
-            r.add(
-                "checkpoint",
-                "checkpoint",
-                0.1,
-                step=step,
-                path=f"checkpoint-{step}",
-                size_bytes=18_537_216_000,
-                elapsed=1.6,
-            )
-            if step < TOTAL_STEPS:
-                r.add("phase", "train", 0.1, text="Training")
+            _epoch_end(r, step, epoch, loss)
+    return loss, sample
+
+
+def _step(r: _Rows, step: int, epoch: int, loss: float) -> None:
+    """One optimizer step's row."""
+    r.add(
+        "step",
+        "train",
+        STEP_TIME,
+        epoch=epoch,
+        step=step,
+        loss=loss,
+        ppl=math.exp(loss),
+        lr=2e-4 * min(1.0, step / 5),
+        grad_norm=0.3 + 0.01 * (step % 7),
+        tokens_per_s=TOKENS / STEP_TIME,
+        step_time=STEP_TIME,
+        mfu=0.451,
+        elapsed=step * STEP_TIME,
+        eta=(TOTAL_STEPS - step) * STEP_TIME,
+        epoch_progress=round(step / STEPS_PER_EPOCH, 2),
+        tokens=step * TOKENS,
+        samples=step * 256,
+        tokens_per_s_gpu=TOKENS / STEP_TIME / GPUS,
+        tflops=446.0,
+        mem_gib=61.42,
+        mem_pct=77.57,
+        loss_scale=1.0,
+        skipped=0,
+        nan_iters=0,
+        done=(step - 1) % STEPS_PER_EPOCH + 1,
+        total=STEPS_PER_EPOCH,
+    )
+
+
+def _epoch_end(r: _Rows, step: int, epoch: int, loss: float) -> None:
+    """The monitor's warning (first epoch), the evaluation and the checkpoint."""
+    if step == 30:
+        r.log(
+            "train",
+            "tool",
+            "GPU 5 temperature 84C above 83C threshold",
+            "WARNING",
+            0.0,
+            origin="monitor",
+        )
+    r.add("phase", "eval", 0.1, text="Validation")
+    r.progress("eval", "eval", "Evaluating", 4, "batches", 2.0)
+    val = loss * 1.05
+    r.add(
+        "eval",
+        "eval",
+        0.1,
+        epoch=epoch,
+        step=step,
+        loss=loss,
+        ppl=math.exp(loss),
+        val_loss=val,
+        val_ppl=math.exp(val),
+        patience=epoch - 1,
+        patience_limit=5,
+        elapsed=2.2,
+    )
+    r.add("phase", "checkpoint", 0.1, text="Checkpoint")
+    r.progress("checkpoint", "checkpoint", "Saving checkpoint", 3, "B", 1.5)
+    r.add(
+        "checkpoint",
+        "checkpoint",
+        0.1,
+        step=step,
+        path=f"checkpoint-{step}",
+        size_bytes=18_537_216_000,
+        elapsed=1.6,
+    )
+    if step < TOTAL_STEPS:
+        r.add("phase", "train", 0.1, text="Training")
+
+
+def _export(r: _Rows, inject: str | None, gpus: int, sample: int) -> int:
+    """The export's bars, shards and files (the injected text as config.json's name); returns
+    the bytes of the shards."""
     r.add("phase", "export", 1.0, text="Export")
     _telemetry(r, "export", TOTAL_STEPS, EPOCHS, False, sample + 1, gpus)
     r.progress("export", "merge_weights", "Merging weights", 16, "layers", 2.0)
@@ -351,6 +384,11 @@ def build_rows(
             path=inject or name if name == "config.json" else name,
             size_bytes=size,
         )
+    return total
+
+
+def _summary(r: _Rows, loss: float, total: int) -> None:
+    """The summary row, last (`total`: the bytes of the shards)."""
     r.add("phase", "summary", 0.5, text="Summary")
     r.add(
         "summary",
@@ -369,7 +407,171 @@ def build_rows(
         redone=0,
         lost_s=0.0,
     )
-    return r.rows
+
+
+# --- the engineer's terminal around the job (trace format 2.4) -------------------------------
+
+LOGIN = "login-01"
+PROMPT = "jdoe@login-01:~/llm$ "
+LAUNCH = "torchrun --nnodes 2 --nproc-per-node 8 --rdzv-endpoint node-a01:29500 train.py"
+UPLOAD = "huggingface-cli upload jdoe/llama-1b-sft ./outputs/synthetic-llama-1b/final ."
+MONITOR_INTERVAL = 1.0
+PIDS = tuple(str(4_172_301 + i) for i in range(8))
+TERMINAL_CONFIG: dict[str, Any] = {
+    "login_host": LOGIN,
+    "tmux_session": "train",
+    "monitor_interval": MONITOR_INTERVAL,
+    "driver_version": "570.133.20",
+    "driver_cuda_version": "12.8",
+}
+WANDB_LINES = (
+    "",
+    "Run history:",
+    "         train/loss █▆▄▃▂▂▁▁",
+    "Run summary:",
+    "         train/loss 1.4823",
+    "🚀 View run sft-1b at: https://wandb.ai/jdoe/llama-sft/runs/a1b2c3d4",
+    "Find logs at: ./wandb/run-20260101_000000-a1b2c3d4/logs",
+)
+
+
+def _type(rows: list[dict[str, Any]], t: float, command: str, window: str) -> float:
+    """A command typed in bursts of a few keys, then Enter; the time after it."""
+    for i in range(0, len(command), 5):
+        t += 0.15
+        rows.append(
+            {"t": t, "kind": "shell", "phase": "init", "op": "keys", "text": command[i : i + 5]}
+        )
+    t += 0.3
+    rows.append({"t": t, "kind": "shell", "phase": "init", "op": "enter", "origin": window})
+    return t
+
+
+def terminal_rows(rows: list[dict[str, Any]], gpus_per_node: int = 8) -> list[dict[str, Any]]:
+    """`rows` inside an engineer's terminal: the prompt and the typed launch first, node 0's
+    GPUs sampled every MONITOR_INTERVAL, the workers in nvidia-smi's process list, wandb's
+    closing lines, the prompt back, an upload with a bar per file, the prompt again."""
+    shift = 3.0  # the job's rows start once the command is typed
+    out: list[dict[str, Any]] = [
+        {
+            "t": 0.0,
+            "kind": "shell",
+            "phase": "init",
+            "op": "prompt",
+            "text": PROMPT,
+            "origin": "bash",
+        }
+    ]
+    _type(out, 0.2, LAUNCH, "python")
+    job = [{**row, "t": row["t"] + shift} for row in rows if row["kind"] != "summary"]
+    summary = [{**row, "t": row["t"] + shift} for row in rows if row["kind"] == "summary"]
+    start = shift + 0.5
+    for i in range(gpus_per_node):
+        out.append(
+            {
+                "t": start,
+                "kind": "process",
+                "phase": "init",
+                "op": "start",
+                "rank": i,
+                "origin": PIDS[i],
+                "text": "/usr/bin/python",
+            }
+        )
+    train_end = max(r["t"] for r in job if r["kind"] == "step")
+    t = train_end + 0.5
+    for line in WANDB_LINES:
+        t += 0.05
+        out.append(
+            {
+                "t": t,
+                "kind": "log",
+                "phase": "summary",
+                "level": "INFO",
+                "source": "wandb",
+                "text": line,
+            }
+        )
+    t += 0.2
+    for i in range(gpus_per_node):
+        out.append({"t": t, "kind": "process", "phase": "summary", "op": "exit", "rank": i})
+    out.append(
+        {
+            "t": t + 0.1,
+            "kind": "shell",
+            "phase": "summary",
+            "op": "prompt",
+            "text": PROMPT,
+            "origin": "bash",
+        }
+    )
+    t = _type(out, t + 1.0, UPLOAD, "python")
+    for i, size in enumerate(SHARDS, 1):
+        name = f"model-{i:05d}-of-{len(SHARDS):05d}.safetensors"
+        for k in range(5):
+            t += 0.4
+            out.append(
+                {
+                    "t": t,
+                    "kind": "progress",
+                    "phase": "summary",
+                    "op": "upload",
+                    "text": name,
+                    "done": size * k // 4,
+                    "total": size,
+                    "unit": "B",
+                    "elapsed": 0.4 * k,
+                }
+            )
+    out.append(
+        {
+            "t": t + 0.2,
+            "kind": "shell",
+            "phase": "summary",
+            "op": "output",
+            "source": "plain",
+            "text": "https://huggingface.co/jdoe/llama-1b-sft/tree/main/.",
+        }
+    )
+    out.append(
+        {
+            "t": t + 0.3,
+            "kind": "shell",
+            "phase": "summary",
+            "op": "prompt",
+            "text": PROMPT,
+            "origin": "bash",
+        }
+    )
+    last = t + 0.3
+    samples = [r for r in job if r["kind"] == "telemetry"]
+    k = 0
+    node = []
+    tick = 0.0
+    while tick <= max(last, job[-1]["t"]):
+        while k + 1 < len(samples) and samples[k + 1]["t"] <= tick:
+            k += 1
+        src = samples[k]
+        wobble = (int(tick) % 5) * 1.5  # the power draw a 1 s monitor sees move
+        node.append(
+            {
+                "t": tick,
+                "kind": "node_telemetry",
+                "phase": src["phase"],
+                "rank": 0,
+                "step": src["step"],
+                "epoch": src["epoch"],
+                **{
+                    c: list(src[c][:gpus_per_node])
+                    for c in ("gpu_util", "gpu_mem", "gpu_temp", "gpu_clock", "gpu_health")
+                },
+                "gpu_power": [p + wobble for p in src["gpu_power"][:gpus_per_node]],
+            }
+        )
+        tick += MONITOR_INTERVAL
+    merged = sorted([*out, *job, *node], key=lambda r: r["t"])  # stable: ties keep this order
+    end = max(r["t"] for r in merged)
+    return merged + [{**row, "t": max(row["t"], end)} for row in summary]
 
 
 def cluster(nodes: int, prefix: str = "node-a") -> dict[str, Any]:
@@ -380,10 +582,18 @@ def cluster(nodes: int, prefix: str = "node-a") -> dict[str, Any]:
 
 
 def write_trace(
-    path: Path, inject: str | None = None, straggler: int | None = None, **config_overrides: Any
+    path: Path,
+    inject: str | None = None,
+    straggler: int | None = None,
+    terminal: bool = False,
+    **config_overrides: Any,
 ) -> Path:
-    """Write the synthetic trace to `path` and return it."""
+    """Write the synthetic trace to `path` and return it; `terminal`: with the engineer's
+    terminal around the job (2.4's shell, node_telemetry and process rows, TERMINAL_CONFIG)."""
     rows = build_rows(inject, config_overrides.get("gpus", GPUS), straggler)
+    if terminal:
+        rows = terminal_rows(rows)
+        config_overrides = {**TERMINAL_CONFIG, **config_overrides}
     columns = {name: [row.get(name) for row in rows] for name in COLUMNS}
     columns = {k: v for k, v in columns.items() if any(x is not None for x in v)}
     cfg = config(**config_overrides)

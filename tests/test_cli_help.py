@@ -31,6 +31,8 @@ CHOICES: Final = [
     ("play", "--timestamps", params.TIMESTAMP_MODES),
     ("play", "--models", params.MODEL_CHOICES),
     ("play", "--start-at", ("train", "eval", "checkpoint", "export", "N%", "MM:SS")),
+    ("play", "--layout", params.LAYOUTS),
+    ("cast", "--layout", params.LAYOUTS),
     ("cast", "--format", ("v2", "v3")),
     ("cast", "--theme", params.THEMES),
     ("cast", "--output", (".cast", ".html", ".gif", "-")),
@@ -105,11 +107,13 @@ def test_mirrored_vocabularies_equal_the_real_ones() -> None:
         GIF_FONT_SIZES,
         GIF_FPS,
         GIF_THEMES,
+        LAYOUTS,
         START_POINTS,
         THEMES,
         TIMESTAMP_MODES,
     )
 
+    assert params.LAYOUTS == LAYOUTS
     assert params.THEMES == THEMES
     assert params.GIF_THEMES == GIF_THEMES
     assert (cast.FPS, cast.FONT_SIZES) == (GIF_FPS, GIF_FONT_SIZES)

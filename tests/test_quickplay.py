@@ -50,6 +50,8 @@ SAMPLES = [
     ["play", "--speed-factor", "1e6", "--exit-after-time", "90s", "x.parquet"],
     ["play", "--start-at", "50%", "--speed", ".5", "--speed", "3"],
     ["play", "runs/", "--exit-after-runs=2", "--seed=7", "--color=always"],
+    ["play", "llama-3-70b-pretrain", "--layout", "classic", "-i", "2"],
+    ["play", "--layout=plain", "--idle-time-limit=500ms", "--once"],
 ]
 
 
@@ -88,6 +90,7 @@ def test_both_readings_give_the_same_arguments(
         ["play", "--", "-odd-name.parquet"],
         ["play", "-"],
         ["play", "-s2"],
+        ["play", "-i2"],
     ],
 )
 def test_what_it_is_not_sure_of_goes_to_typer(argv: list[str]) -> None:
@@ -107,6 +110,8 @@ def test_completion_requests_go_to_typer() -> None:
         ["play", "--models", "real", "llama-3-8b-sft"],
         ["play", "--exit-after", "soon"],
         ["play", "--start-at", "100%"],
+        ["play", "--layout", "fancy"],
+        ["play", "-i", "soon"],
     ],
 )
 def test_errors_are_the_same_either_way(

@@ -75,7 +75,9 @@ def test_a_folder_of_good_traces_with_them_plays_and_casts(
     assert status == 1 and out.count(DONE) == 2
     assert len(assert_clean_lines(err, names)) == 4
     target = tmp_path / "x.cast"
-    status, out, err = call(["cast", str(runs), "-o", str(target), "--rows", "24"])
+    status, out, err = call(
+        ["cast", str(runs), "-o", str(target), "--rows", "24", "--layout", "classic"]
+    )
     assert status == 1 and len(assert_clean_lines(err, names)) == 4
     events = [json.loads(x) for x in target.read_text("utf-8").splitlines()[1:]]
     assert "".join(e[2] for e in events if e[1] == "o").count(DONE) == 2
@@ -146,7 +148,7 @@ def test_cast_time_is_linear_in_open_operations(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(bars, "progress_row", counted)
-    status, out, err = call(["cast", str(trace), "-o", "-", "--rows", "500"])
+    status, out, err = call(["cast", str(trace), "-o", "-", "--rows", "500", "--layout", "classic"])
     assert (status, err) == (0, "")
     frames = sum(1 for line in out.splitlines()[1:] if json.loads(line)[1] == "o")
     assert frames >= n  # one per operation that started...

@@ -157,7 +157,8 @@ def test_cast_skips_every_bad_kind_and_records_the_good_one(
     bad = [cases[k] for k in BAD_KINDS] + [v for k, v in odd.items() if k != "non_utf8_name"]
     names = [str(p) for p, _ in bad]
     target = tmp_path / "out.cast"
-    status, _, err = call(["cast", *names, str(good), "-o", str(target), "--rows", "24"])
+    argv = ["cast", *names, str(good), "-o", str(target), "--rows", "24", "--layout", "classic"]
+    status, _, err = call(argv)
     assert status == 1
     assert len(assert_clean_lines(err, names)) == len(bad)
     events = [json.loads(x) for x in target.read_text("utf-8").splitlines()[1:]]

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from llmsim.cli import params, report
-from llmsim.cli.common import SpeedOption, StartAtOption, StopAtOption, TracesArgument
+from llmsim.cli.common import (
+    IdleTimeLimitOption,
+    LayoutOption,
+    SpeedOption,
+    StartAtOption,
+    StopAtOption,
+    TracesArgument,
+)
 from llmsim.cli.params import GIF_THEMES, THEMES, choice, completer
 from llmsim.cli.progress import progress_line
 from llmsim.cli.stdio import require_stdout
@@ -64,6 +71,7 @@ def cast(
             "GIF of a known length. All of it if omitted.",
         ),
     ] = None,
+    layout: LayoutOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -74,16 +82,7 @@ def cast(
             autocompletion=completer(FORMATS),
         ),
     ] = "v2",
-    idle_time_limit: Annotated[
-        str | None,
-        typer.Option(
-            "-i",
-            "--idle-time-limit",
-            metavar="DURATION",
-            help="Cap every pause at this long, as asciinema's -i does (2 or 2s, 500ms). "
-            "No cap if omitted.",
-        ),
-    ] = None,
+    idle_time_limit: IdleTimeLimitOption = None,
     title: Annotated[
         str | None,
         typer.Option(
@@ -167,6 +166,7 @@ def cast(
         theme=_theme(theme, suffix),
         fps=12 if fps is None else _within(fps, FPS, "--fps"),
         font_size=14 if font_size is None else _within(font_size, FONT_SIZES, "--font-size"),
+        layout=params.layout(layout, "tmux") or "tmux",
     )
     paths = params.resolve_traces(traces or [])  # none: export_cast takes the bundled runs
     with terminate_as_interrupt(), progress_line(Path(output).name) as show:

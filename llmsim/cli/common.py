@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from llmsim.cli.completion import complete_runs, completer
+from llmsim.cli.params import LAYOUTS
 
 SpeedOption = Annotated[
     float,
@@ -50,6 +51,28 @@ StopAtOption = Annotated[
         "Where each run stops, after its start: before its first training step, validation, "
         "checkpoint or export, or at a share of its length or a time into it (--start-at eval "
         "--stop-at eval: one evaluation period). At its end if omitted.",
+    ),
+]
+LayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        metavar="|".join(LAYOUTS),
+        help="What the screen looks like: tmux (its status line and panes, the job's output "
+        "as the stack prints it, nvidia-smi watching the GPUs), classic (the dashboard: GPU "
+        "grid, loss chart, bars, summary box) or plain (the job's lines only). tmux if "
+        "omitted (`play` to a pipe or a file: plain).",
+        autocompletion=completer(LAYOUTS),
+    ),
+]
+IdleTimeLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "-i",
+        "--idle-time-limit",
+        metavar="DURATION",
+        help="Cap every pause at this long, as asciinema's -i does (2 or 2s, 500ms). "
+        "No cap if omitted.",
     ),
 ]
 TracesArgument = Annotated[

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from llmsim.cli.completion import completer as completer  # used by every command's options
 from llmsim.errors import InputError, UsageError
-from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration, parse_size
+from llmsim.units import parse_clock, parse_duration, parse_size
 
 if TYPE_CHECKING:
     from llmsim.generator.options import ModelChoice
-    from llmsim.player.options import ColorMode, GifTheme, StartAt, Theme, TimestampMode
+    from llmsim.player.options import ColorMode, GifTheme, Layout, StartAt, Theme, TimestampMode
 
 T = TypeVar("T", bound=str)
 
@@ -170,13 +170,17 @@ def _missing(path: Path) -> bool:
     return False
 
 
-DURATION_HELP: Final = f"({DURATION_EXAMPLES})"
+def layout(value: str | None, default: Layout | None = None) -> Layout | None:
+    """`--layout` as the player's Layout (`default` when omitted)."""
+    return default if value is None else choice(value, LAYOUTS, "--layout")
+
 
 # The player's and generator's choices, mirrored so that `llmsim --help` imports neither
 # (importing `llmsim.player` costs about 0.2 s): mypy checks each value against the real
 # Literal type, and tests/test_cli_help.py pins the tuples equal to the real ones.
 COLOR_MODES: Final[tuple[ColorMode, ...]] = ("auto", "always", "never")
 TIMESTAMP_MODES: Final[tuple[TimestampMode, ...]] = ("wall", "trace")
+LAYOUTS: Final[tuple[Layout, ...]] = ("tmux", "classic", "plain")
 THEMES: Final[tuple[Theme, ...]] = (
     "asciinema",
     "dracula",

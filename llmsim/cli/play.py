@@ -11,7 +11,13 @@ from typing import Annotated, Final
 import typer
 
 from llmsim.cli import playing
-from llmsim.cli.common import SpeedOption, StartAtOption, TracesArgument
+from llmsim.cli.common import (
+    IdleTimeLimitOption,
+    LayoutOption,
+    SpeedOption,
+    StartAtOption,
+    TracesArgument,
+)
 from llmsim.cli.params import COLOR_MODES, MODEL_CHOICES, TIMESTAMP_MODES, completer
 
 EXAMPLES: Final = (
@@ -20,6 +26,7 @@ EXAMPLES: Final = (
     "llmsim play --shuffle --exit-after 2h10min",
     "llmsim play --models real --seed 42 --start-at train",
     "llmsim play --exit-after-runs 3 --speed 50 --color never | tail -n 20",
+    "llmsim play llama-3-70b-pretrain --layout classic -i 2",
 )
 
 
@@ -55,6 +62,8 @@ def play(
         ),
     ] = None,
     start_at: StartAtOption = None,
+    layout: LayoutOption = None,
+    idle_time_limit: IdleTimeLimitOption = None,
     seed: Annotated[
         int | None,
         typer.Option(
@@ -93,10 +102,11 @@ def play(
 ) -> None:
     """Play runs in the terminal with their original timing, forever.
 
-    Logs scroll above a live region with the GPU grid and progress bars; when the output is
-    not a terminal, plain lines. With no run named, the bundled runs play first, then freshly
-    generated ones (made in the background into ~/.cache/llmsim/runs, the last 20 kept), so
-    the same run never shows twice. Ctrl-C stops it (exit status 130).
+    On a terminal, tmux's screen: the job's output as its stack prints it in one pane,
+    nvidia-smi watching rank 0's node in another (--layout classic: the dashboard); when the
+    output is not a terminal, the job's lines only. With no run named, the bundled runs play
+    first (a small fine-tune opens), then freshly generated ones (made in the background into
+    ~/.cache/llmsim/runs, the last 20 kept), so the same run never shows twice. Ctrl-C stops it (exit status 130).
     """
     status = playing.run(
         traces,
@@ -110,6 +120,8 @@ def play(
         models=models,
         color=color,
         timestamps=timestamps,
+        layout=layout,
+        idle_time_limit=idle_time_limit,
     )
     if status:
         raise typer.Exit(status)

@@ -32,6 +32,8 @@ def run(
     models: str | None = None,
     color: str = "auto",
     timestamps: str = "wall",
+    layout: str | None = None,
+    idle_time_limit: str | None = None,
 ) -> int:
     """Play as `llmsim play` was asked to; the exit status."""
     require_stdout()  # it prints: say a closed stdout before any work
@@ -47,6 +49,8 @@ def run(
         start_at=params.start_at(start_at),
         color=choice(color, COLOR_MODES, "--color"),
         timestamps=choice(timestamps, TIMESTAMP_MODES, "--timestamps"),
+        layout=params.layout(layout),  # None: the player's choice (tmux on a terminal, else plain)
+        idle_time_limit=params.duration(idle_time_limit, "--idle-time-limit"),
     )
     which = None if models is None else choice(models, MODEL_CHOICES, "--models")
     if traces:
@@ -66,7 +70,11 @@ def _play_named(paths: list[Path], options: PlayOptions) -> int:
 
 
 def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
-    """The bundled runs of the chosen kind of model, and the seeds of all bundled runs."""
+    """The bundled runs of the chosen kind of model, and the seeds of all bundled runs.
+
+    Lively ones first: fine-tunes (a few seconds of set-up, then steps) before pretraining
+    windows (minutes of set-up on hundreds of nodes), smaller clusters before larger.
+    """
     from llmsim.bundled import bundled_traces
     from llmsim.trace import open_trace
 
@@ -75,8 +83,8 @@ def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
         config = open_trace(path).config
         seeds.add(config.seed)
         if which in (None, "all") or config.invented == (which == "invented"):
-            runs.append(path)
-    return runs, frozenset(seeds)
+            runs.append((config.kind != "finetune", config.gpus, path.name, path))
+    return [path for *_, path in sorted(runs)], frozenset(seeds)
 
 
 def _play_endless(options: PlayOptions, which: str | None) -> int:

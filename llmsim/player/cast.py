@@ -113,9 +113,15 @@ def write_cast(
         start_at=options.start_at,
         stop_at=options.stop_at,
         timestamps="trace",
+        layout=options.layout,
+        idle_time_limit=options.idle_time_limit,
     )
-    render = RenderOptions(ascii=options.ascii, utc=True)
-    sink = CastSink(header, Styler(options.color, options.ascii), write, report)
+    # A recording is the same wherever it is made: tmux's status line is drawn even when the
+    # cast is made inside a real tmux.
+    render = RenderOptions(
+        ascii=options.ascii, utc=True, verbatim=options.layout != "classic", color=options.color
+    )
+    sink = CastSink(header, Styler(options.color, options.ascii), write, report, options.layout)
     clock = Clock.virtual()
     runner = Runner(sink, clock, exit_after=options.length)
     sink.start()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from llmsim.trace.errors import TraceError
+from llmsim.trace.upgrade import upgrade_config
 from llmsim.trace.vocab import (
     INCIDENT_RATES,
     LAUNCHERS,
@@ -35,6 +36,10 @@ MAX_INT: Final = 10**15
 MAX_INT_DIGITS: Final = 20  # a config integer is parsed only if it has at most this many digits
 MAX_BRACKETS: Final = 64  # the config is a flat object with one list: refuse deep nesting unread
 
+# Keys a trace may leave out (added in a minor version; None when absent).
+OPTIONAL_KEYS: Final = frozenset(
+    {"login_host", "tmux_session", "monitor_interval", "driver_version", "driver_cuda_version"}
+)
 # Config fields whose values come from a vocabulary (llmsim.trace.vocab).
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "kind": RUN_KINDS,
@@ -118,9 +123,13 @@ class RunConfig:
     dataset_tokens: int
     # cadence
     log_interval: int  # the stack prints a step line every this many steps
+    log_first_step: bool  # ... and after step 1 (2.3)
     eval_interval: int  # validation every this many steps (and at each epoch end)
+    eval_after_loop: bool  # one more validation after the loop, at total_steps (2.3)
     eval_batches: int
     checkpoint_interval: int
+    checkpoint_dir: str  # the folder checkpoints go into; a checkpoint row's path is in it (2.3)
+    last_save_model_only: bool  # the save at total_steps holds the model only (2.3)
     save_total_limit: int
     telemetry_interval: float  # seconds between telemetry samples
     patience_limit: int
@@ -131,16 +140,36 @@ class RunConfig:
     transformers_version: str
     stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
+    # Optional (2.4): the engineer's terminal around the job. Absent (None) in older traces;
+    # left out of the JSON when None, so a trace without them is written as before.
+    login_host: str | None = None  # host of the tmux session and its shell (the `shell` rows)
+    tmux_session: str | None = None  # the tmux session's name ("0" when tmux named it)
+    monitor_interval: float | None = None  # seconds between node_telemetry rows (watch -n)
+    driver_version: str | None = None  # NVIDIA driver as nvidia-smi prints it: 570.133.20
+    driver_cuda_version: str | None = None  # nvidia-smi's `CUDA Version` (the driver's): 12.8
+
+    def node_of(self, rank: int) -> int:
+        """The node (index into `hostnames`) global rank `rank` runs on."""
+        return rank // self.gpus_per_node
+
+    def local_rank(self, rank: int) -> int:
+        """Global rank `rank`'s GPU on its node (its LOCAL_RANK, cudaDev)."""
+        return rank % self.gpus_per_node
 
     def to_json(self) -> str:
         """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
         data = dataclasses.asdict(self)
         data["hostnames"] = list(self.hostnames)
+        for name in OPTIONAL_KEYS:
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> RunConfig:
-        """Parse and check the metadata JSON; raise TraceError on anything malformed.
+    def from_json(cls, text: str | bytes, minor: int | None = None) -> RunConfig:
+        """Parse and check the metadata JSON of a trace of minor version `minor` (None: this
+        version); raise TraceError on anything malformed. A config of an older minor version
+        gets the keys it left implicit (llmsim.trace.upgrade).
 
         Bounded before it is parsed: nesting (a flat object holds a handful of brackets) and
         the digits of every number are limited, so no input reaches Python's recursion or
@@ -155,11 +184,20 @@ class RunConfig:
             raise TraceError(f"run config is not valid JSON ({_short(exc)})") from None
         if not isinstance(data, dict):
             raise TraceError("run config is not a JSON object")
+        if minor is not None:
+            data = upgrade_config(data, minor)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
+                if f.name in OPTIONAL_KEYS:
+                    continue
                 raise TraceError(f"run config lacks the key {f.name!r}")
-            kwargs[f.name] = _check_value(f.name, str(f.type), data[f.name])
+            typ = str(f.type)
+            if f.name in OPTIONAL_KEYS:
+                if data[f.name] is None:
+                    continue
+                typ = typ.removesuffix(" | None")
+            kwargs[f.name] = _check_value(f.name, typ, data[f.name])
         config = cls(**kwargs)
         config.check()
         return config
@@ -184,6 +222,8 @@ class RunConfig:
             raise TraceError("run config: eval_interval and checkpoint_interval must be >= 1")
         if not self.telemetry_interval > 0:
             raise TraceError("run config: telemetry_interval must be > 0")
+        if self.monitor_interval is not None and not self.monitor_interval > 0:
+            raise TraceError("run config: monitor_interval must be > 0")
 
 
 def _parse_int(digits: str) -> int:

@@ -49,6 +49,7 @@ from llmsim.trace.schema import (
     SCHEMA_MAJOR,
     VOCABULARY,
 )
+from llmsim.trace.vocab import HEALTH_CODES
 
 MAX_T: Final = 1e8  # seconds (over three years): the player's clock sleeps in bounded chunks
 # Values outside these bounds are no real training run: refuse them rather than draw nonsense.
@@ -90,7 +91,7 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "gpu_temp": (-50.0, 200.0),
     "gpu_power": (0.0, 10**5),
     "gpu_clock": (0.0, 10**5),
-    "gpu_health": (0, 3),
+    "gpu_health": (min(HEALTH_CODES), max(HEALTH_CODES)),
     "avg_gpu_util": (0.0, 100.0),
     "peak_mem_mib": (0.0, 10**7),
     "restarts": (0, 10**4),
@@ -134,7 +135,7 @@ class TraceFile:
         meta = schema.metadata or {}
         self.version = self._check_version(meta)
         self._check_columns(schema)
-        self.config = self._read_config(meta)
+        self.config = self._read_config(meta, int(self.version.split(".")[1]))
         if self.num_rows == 0:
             raise TraceError(f"{self.path}: the trace holds no events")
 
@@ -164,7 +165,7 @@ class TraceFile:
             if not schema.field(f.name).type.equals(f.type):
                 raise TraceError(f"{self.path}: column {f.name!r} has the wrong type")
 
-    def _read_config(self, meta: dict[bytes, bytes]) -> RunConfig:
+    def _read_config(self, meta: dict[bytes, bytes], minor: int) -> RunConfig:
         if META_CONFIG not in meta:
             raise TraceError(f"{self.path}: the run config is missing")
         if len(meta[META_CONFIG]) > MAX_CONFIG_BYTES:
@@ -172,7 +173,7 @@ class TraceFile:
                 f"{self.path}: the run config is over {MAX_CONFIG_BYTES:,} bytes of JSON"
             )
         try:
-            return RunConfig.from_json(meta[META_CONFIG])
+            return RunConfig.from_json(meta[META_CONFIG], minor)
         except TraceError as exc:
             raise TraceError(f"{self.path}: {exc}") from None
 
@@ -334,16 +335,32 @@ class TraceFile:
 
     def _check_gpu_lists(self, rb: pa.RecordBatch) -> None:
         present = rb.schema.names
+        expected: npt.NDArray[Any] | None = None
         for name in sorted(LIST_COLUMNS & set(present)):
             col = rb.column(name)
             assert isinstance(col, pa.ListArray)  # the header check guaranteed the type
             if col.null_count < len(col):
+                if expected is None:
+                    expected = self._list_lengths(rb)
                 lengths = np.diff(col.offsets.to_numpy())
+                want = expected
                 valid = _validity(col)
                 if valid is not None:
-                    lengths = lengths[valid]
-                if (lengths != self.config.gpus).any():
+                    lengths, want = lengths[valid], want[valid]
+                if (lengths != want).any():
                     raise TraceError(f"{self.path}: {name!r} lists do not have one value per GPU")
+
+    def _list_lengths(self, rb: pa.RecordBatch) -> npt.NDArray[Any]:
+        """Values each row's per-GPU lists must hold: every GPU, or one node's GPUs on a
+        `node_telemetry` row (2.4)."""
+        kinds = rb.column("kind")
+        assert isinstance(kinds, pa.DictionaryArray)  # the header check guaranteed the type
+        out = np.full(len(rb), self.config.gpus, dtype=np.int64)
+        words = kinds.dictionary.to_pylist()
+        if "node_telemetry" in words:
+            node = _present(kinds.indices) == words.index("node_telemetry")
+            out[node] = self.config.gpus_per_node
+        return out
 
 
 # The row checks below read Arrow buffers with numpy instead of calling pyarrow.compute: importing

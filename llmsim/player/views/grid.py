@@ -21,10 +21,11 @@ from typing import Final
 
 from rich.cells import cell_len
 
-from llmsim.player.views.palette import HEALTH_STYLES, Glyphs, heat_style
+from llmsim.player.views.palette import HEALTH_STYLES, HEAT_STYLES, Glyphs, heat_level, heat_style
 from llmsim.player.views.segments import Row, Segment, crop, fit, join_fitting, pick_fitting
 from llmsim.sanitize import clean_name
 from llmsim.trace import Event, RunConfig
+from llmsim.trace.vocab import Health
 
 MAX_NAME: Final = 20  # cells of a host name column
 
@@ -38,6 +39,7 @@ class Sample:
     nodes: int
     hosts: tuple[str, ...]
     focus: frozenset[int]  # nodes an incident in progress is about
+    color: bool = True  # colour off: a healthy GPU's cell is a shade of its utilisation
 
     @property
     def health(self) -> Sequence[int]:
@@ -57,18 +59,19 @@ def _style(health: int, util: float) -> str:
 
 def _cells(s: Sample, lo: int, hi: int, g: Glyphs) -> list[Segment]:
     """One glyph per GPU; runs of the same style share one segment."""
-    health, util, glyph = s.health, s.ev.gpu_util or (), g.gpu
+    health, util, gpu, shades, color = s.health, s.ev.gpu_util or (), g.gpu, g.shades, s.color
     out: list[Segment] = []
     run: list[str] = []  # the glyphs of the current run of one style
     style: str | None = None
     for i in range(lo, hi):
-        h = min(3, max(0, health[i]))
-        cell = _style(h, util[i] if i < len(util) else 0.0)
+        h = min(Health.LOST, max(Health.OK, health[i]))
+        busy = util[i] if i < len(util) else 0.0
+        cell = _style(h, busy)
         if cell != style and run:
             out.append(("".join(run), style))
             run = []
         style = cell
-        run.append(glyph[h])
+        run.append(gpu[h] if h or color else shades[heat_level(busy)])
     if run:
         out.append(("".join(run), style))
     return out
@@ -106,7 +109,7 @@ def plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def _health_words(health: Sequence[int]) -> Row:
-    counts = [health.count(code) for code in (1, 2, 3)]
+    counts = [health.count(code) for code in (Health.WARN, Health.CRIT, Health.LOST)]
     words = (("warning", "warnings"), ("critical", "critical"), ("lost", "lost"))
     parts: list[Segment] = []
     for count, (one, many), style in zip(counts, words, HEALTH_STYLES[1:], strict=True):
@@ -117,22 +120,26 @@ def _health_words(health: Sequence[int]) -> Row:
     return tuple(parts) or (("all healthy", "key"),)
 
 
-def _legend(g: Glyphs) -> Row:
-    ok = g.gpu[0]
+def _legend(g: Glyphs, color: bool) -> Row:
+    """Every colour (or shade) a cell can have: utilisation from idle to busy, then health."""
+    if color:
+        levels: Row = tuple((g.gpu[0], style) for style in HEAT_STYLES)
+    else:
+        levels = ((g.shades, None),)
     return (
-        (ok, "heat0"),
-        (" idle ", "key"),
-        (ok, "heat4"),
-        (" busy ", "key"),
+        *levels,
+        (f" idle{g.arrow}busy ", "key"),
         (g.gpu[1], "warn"),
         (" warn ", "key"),
         (g.gpu[2], "crit"),
-        (" crit", "key"),
+        (" crit ", "key"),
+        (g.gpu[3], "lost"),
+        (" lost", "key"),
     )
 
 
 def header(s: Sample, config: RunConfig, width: int, g: Glyphs) -> Row:
-    """`GPUs 512× H100 · 64 nodes · 1 warning · util 96–100% · … · ■ idle ■ busy ▲ warn ✖ crit`.
+    """`GPUs 512× H100 · 64 nodes · 1 warning · util 96–100% · … · ■■■■■ idle→busy ▲ warn …`.
 
     Parts are kept by priority when the row is narrow: title, nodes, health, legend, then the
     figures.
@@ -148,7 +155,7 @@ def header(s: Sample, config: RunConfig, width: int, g: Glyphs) -> Row:
         (5, ((temp, None),)),
         (6, ((power, None),)),
         (7, ((mem, None),)),
-        (3, _legend(g)),
+        (3, _legend(g, s.color)),
     ]
     return pick_fitting(parts, width, (g.sep, "sep"))
 
@@ -166,7 +173,7 @@ def node_row(s: Sample, node: int, name_w: int, width: int, g: Glyphs) -> Row:
 
 def _node_health(s: Sample, node: int) -> int:
     lo, hi = s.span(node)
-    return max(s.health[lo:hi], default=0)
+    return max(s.health[lo:hi], default=Health.OK)
 
 
 def worth_seeing(s: Sample) -> list[int]:
@@ -179,9 +186,9 @@ def worth_seeing(s: Sample) -> list[int]:
     def rank(node: int) -> tuple[int, int]:
         if node in s.focus:
             return (1, node)
-        if worst[node] >= 2:
+        if worst[node] >= Health.CRIT:
             return (5 - worst[node], node)  # lost 2, critical 3
-        if worst[node] == 1:
+        if worst[node] == Health.WARN:
             return (5, node)
         return (6 if node == hottest else 7, node)
 
@@ -218,9 +225,10 @@ def _node_map(s: Sample, name_w: int, width: int, rows: int, g: Glyphs) -> list[
             if (node - first) % 10 == 0:
                 row.append((" ", None))
             lo, hi = s.span(node)
-            h = min(3, _node_health(s, node))
+            h = min(Health.LOST, _node_health(s, node))
             mean = sum(util[lo:hi]) / (hi - lo) if util[lo:hi] else 0.0
-            row.append((g.gpu[h], _style(h, mean)))
+            glyph = g.gpu[h] if h or s.color else g.shades[heat_level(mean)]
+            row.append((glyph, _style(h, mean)))
         out.append(tuple(row))
     return out
 
