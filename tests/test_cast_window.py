@@ -1,5 +1,5 @@
 """A window cut out of a recording: --start-at, --stop-at and --length, for every kind of output
-(a cast, a page and a GIF are made from the same cast lines)."""
+(a cast, a page and a GIF are made from the same cast lines, but for a GIF's end)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyte
 import pytest
 
 from llmsim.cli import main
 from llmsim.player import CastOptions, StartAt, export_cast
+from llmsim.player.options import Layout
+from llmsim.player.sinks import gif
 from llmsim.trace import open_trace
 
 
@@ -125,3 +128,37 @@ def test_gif_theme_must_be_one_of_aggs(
     err = capsys.readouterr().err
     assert "--theme (for a .gif) must be one of asciinema, dracula, github-dark" in err
     assert not out.exists()
+
+
+def _screen(events: list[list[Any]], cols: int, rows: int) -> list[str]:
+    screen = pyte.Screen(cols, rows)
+    stream = pyte.Stream(screen)
+    for event in events:
+        if event[1] == "o":
+            stream.feed(event[2])
+    return list(screen.display)
+
+
+@pytest.mark.parametrize("layout", ["tmux", "classic"])
+def test_a_gif_ends_on_the_screen_as_it_was(
+    layout: Layout, tmp_path: Path, synthetic_trace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cast gives the terminal back to the shell after it (the cursor on a new row below the
+    screen, which scrolls it); the cast agg draws a GIF from ends on the last screen instead,
+    held for agg's last 3 s and looped: drawn once more at the cut, so that agg, which drops
+    events that change nothing, still ends the GIF there (test_gif checks its length)."""
+    fed: list[str] = []
+
+    def fake_agg(record: Any, out: Any, settings: Any, **_: Any) -> None:
+        record(fed.append)
+
+    monkeypatch.setattr(gif, "render_gif", fake_agg)
+    options: dict[str, Any] = {"cols": 60, "rows": 20, "length": 20.0, "layout": layout}
+    export_cast([synthetic_trace], str(tmp_path / "x.gif"), CastOptions(**options), report=print)
+    held = [json.loads(line) for line in "".join(fed).splitlines()[1:]]
+    tidy = _cast(synthetic_trace, tmp_path, "x.cast", **options)
+    assert held[:-1] == tidy[:-1]  # the same recording up to its end
+    assert held[-1][0] == tidy[-1][0] == 20.0
+    before = _screen(held[:-1], 60, 20)
+    assert _screen(held, 60, 20) == before
+    assert _screen(tidy, 60, 20) != before  # the shell's turn: everything one row up

@@ -100,12 +100,16 @@ def write_cast(
     options: CastOptions,
     write: Callable[[str], object],
     report: Report,
+    *,
+    hand_back: bool = True,
 ) -> None:
     """Record the playlist as cast lines through `write` (ShowError if nothing plays).
 
     With `options.length` the recording ends that many seconds after its start, where the
     runs' own end would come later: its last event (the region left tidy) is at exactly that
-    time, so a 30 s recording lasts 30 s in every player.
+    time, so a 30 s recording lasts 30 s in every player. `hand_back=False` leaves out the
+    closing bytes that give the terminal back to a shell (the cursor on a new row below the
+    screen, which scrolls it): a GIF ends on the screen as it was.
     """
     play = PlayOptions(
         speed=options.speed,
@@ -126,7 +130,7 @@ def write_cast(
     runner = Runner(sink, clock, exit_after=options.length)
     sink.start()
     runner.run(iter_show(files, play, render))
-    sink.close(clock.elapsed())  # the last beat's time, or the length that cut it
+    sink.close(clock.elapsed(), hand_back)  # the last beat's time, or the length that cut it
 
 
 def _first_config(files: Sequence[Path]) -> RunConfig | None:
@@ -178,7 +182,8 @@ def _write_gif(
     )
     with atomic_path(target, overwrite=options.overwrite) as tmp, tmp.open("wb") as out:
         gif.render_gif(
-            lambda write: write_cast(files, header, options, write, say),
+            # agg holds the last frame 3 s (and the GIF loops): the screen, not a shell's turn.
+            lambda write: write_cast(files, header, options, write, say, hand_back=False),
             out,
             settings,
             target=target,

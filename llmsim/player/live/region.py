@@ -72,6 +72,17 @@ class LiveRegion:
         self._full = False
         return encode(pieces)
 
+    def again(self) -> str:
+        """The region as last drawn, drawn once more in its place (the same picture, written
+        anew: a recording's last frame, for renderers that keep only output that touches the
+        screen)."""
+        if not self._texts:
+            return ""
+        pieces = self._erase()
+        for i, row in enumerate(self._texts):
+            pieces += [Move(Op.NEWLINE), row] if i else [row]
+        return encode(pieces)
+
     def _style(self, region: Sequence[Row]) -> tuple[list[str], list[int]]:
         """Each row's terminal text and width, reusing those of the rows the last frame had."""
         last: dict[Row, tuple[str, int]] = self._styled
