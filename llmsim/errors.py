@@ -13,7 +13,8 @@ EXIT_OK: Final = 0
 EXIT_INPUT: Final = 1  # a bad trace, an unreadable file, a failed write
 EXIT_USAGE: Final = 2  # a bad option or argument
 EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a bug of ours
-ISSUES_URL: Final = "https://github.com/llmsim/llmsim/issues"
+# What a bug report needs (there is no public issue tracker to link to).
+BUG_REPORT: Final = "the traceback LLMSIM_DEBUG=1 prints and the output of `llmsim --version`"
 PROG: Final = "llmsim"
 ERROR_PREFIX: Final = f"{PROG}: error: "  # how every error line starts
 

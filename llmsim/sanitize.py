@@ -77,10 +77,14 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
     """
     if len(text) > limit:
         text = text[:limit] + ELLIPSIS
-    # Fast path: nearly every real log line is printable ASCII, which needs no work at all.
-    if text.isascii() and text.isprintable():
+    # Fast paths: nearly every real log line is printable ASCII, which needs no work at all;
+    # the rest mostly holds only C0/C1 controls (a tab in Megatron's parameter lists), which
+    # one str.translate replaces. Only what is still not printable is looked at character by
+    # character (the table's glyphs are printable, so the result is the same as _slow's).
+    if text.isprintable() and text.isascii():
         return text
-    return _slow(text)
+    text = text.translate(_TABLE)
+    return text if text.isprintable() else _slow(text)
 
 
 def clean_job(text: str) -> str:

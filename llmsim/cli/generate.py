@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from llmsim.cli import listing, params
+from llmsim.cli.completion import complete_gpu_types, complete_models
 from llmsim.cli.params import LIST, MODEL_CHOICES, choice, completer
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import InputError, UsageError
@@ -62,6 +63,7 @@ def generate(
             metavar="NAME|list",
             help="A model from the catalogue; `--model list` shows it with parameter counts. "
             "Random if omitted.",
+            autocompletion=complete_models,
         ),
     ] = None,
     models: Annotated[
@@ -88,6 +90,7 @@ def generate(
             metavar="TYPE|list",
             help="GPU type such as H100 or A100; `--gpu-type list` shows them with memory and "
             "TFLOPS. Random if omitted.",
+            autocompletion=complete_gpu_types,
         ),
     ] = None,
     stack: Annotated[

@@ -7,8 +7,8 @@ argument holding an escape sequence or a newline prints as visible, harmless tex
     llmsim.errors.InputError (TraceError, failed writes)   1   the message names the file
     OSError that no layer turned into an InputError        1   the OS's words and the file
     MemoryError (a malloc failed, e.g. under ulimit -v)     1   "not enough memory"
-    any other exception (a bug)                           70   "internal error", where to
-                                                               report it, LLMSIM_DEBUG=1
+    any other exception (a bug)                           70   "internal error", what a bug
+                                                               report needs (LLMSIM_DEBUG=1)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import traceback
 from typing import Final, TextIO
 
-from llmsim.errors import ERROR_PREFIX, EXIT_INPUT, EXIT_INTERNAL, ISSUES_URL, PROG, LlmsimError
+from llmsim.errors import BUG_REPORT, ERROR_PREFIX, EXIT_INPUT, EXIT_INTERNAL, PROG, LlmsimError
 from llmsim.sanitize import clean
 
 DEBUG_ENV: Final = "LLMSIM_DEBUG"
@@ -69,7 +69,7 @@ def message_of(exc: BaseException) -> str:
         return NO_MEMORY
     return (
         f"internal error: {type(exc).__name__}: {exc} -- this is a bug in llmsim; please "
-        f"report it at {ISSUES_URL} ({DEBUG_ENV}=1 shows the traceback)"
+        f"report it with {BUG_REPORT}"
     )
 
 

@@ -9,9 +9,9 @@ and the test that proves it.
 
 Memory stays bounded by the screen, not by the trace: row groups are read in batches of at
 most `MAX_BATCH_VALUES` per-GPU values (sized from the footer's value counts, so an ordinary
-row group is one batch) and turned into Events in slices of at most `MAX_SLICE_VALUES`, so a
-trace of 65,536-GPU telemetry never becomes hundreds of megabytes of arrays or millions of
-Python floats at once.
+row group is one batch) and turned into Events in slices of at most `MAX_SLICE_VALUES` values
+and `SLICE_ROWS` rows, so a trace of 65,536-GPU telemetry never becomes hundreds of megabytes
+of arrays or millions of Python floats at once, and a player converts rows as it plays them.
 
 A file is opened only after stat() says it is a regular file, without blocking, and checked
 again on the open descriptor (a FIFO swapped in meanwhile is refused, never waited on); it is
@@ -113,6 +113,9 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
 MAX_TEXT: Final = 65_536
 MAX_CONFIG_BYTES: Final = 4 << 20  # the run config JSON; a 65,536-GPU cluster needs ~2 MB
 MAX_SLICE_VALUES: Final = 1 << 20  # per-GPU values turned into Python objects at a time
+# Rows turned into Events at a time: a player pays for rows as it plays them, not for minutes of
+# trace ahead at once (a row group can hold most of a run).
+SLICE_ROWS: Final = 64
 MAX_BATCH_VALUES: Final = 1 << 22  # per-GPU values decoded from the file at a time (~16 MB)
 MAX_BATCH_ROWS: Final = 1 << 16  # rows of a batch without per-GPU lists
 READ_BUFFER: Final = 1 << 20  # bytes: column chunks are read in pieces, not whole
@@ -262,7 +265,7 @@ class TraceFile:
         make = Event._make
         for rb in self.batches():
             for part in _slices(rb, self.config.gpus):
-                columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
+                columns = [_pylist(part.column(i)) for i in range(part.num_columns)]
                 yield from map(make, zip(*columns, strict=True))
 
     @property
@@ -534,11 +537,22 @@ def _slices(rb: pa.RecordBatch, gpus: int) -> Iterator[pa.RecordBatch]:
     """
     has_lists = any(rb.column(name).null_count < rb.num_rows for name in LIST_COLUMNS)
     rows = max(1, MAX_SLICE_VALUES // (gpus * len(LIST_COLUMNS))) if has_lists else rb.num_rows
+    rows = min(rows, SLICE_ROWS)
     if rows >= rb.num_rows:
         yield rb
         return
     for start in range(0, rb.num_rows, rows):
         yield rb.slice(start, rows)
+
+
+def _pylist(col: pa.Array[Any]) -> list[Any]:
+    """The column's values as Python objects. A dictionary column (kind, phase, level, ...) is
+    looked up in its dictionary by index: pyarrow's own to_pylist makes a scalar per value,
+    which made these columns most of what turning rows into Events cost."""
+    if isinstance(col, pa.DictionaryArray):
+        words = col.dictionary.to_pylist()
+        return [None if i is None else words[i] for i in col.indices.to_pylist()]
+    return col.to_pylist()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -329,6 +329,10 @@ class _Run:
         catch_up, markers, pending, events = self._seek(events, errors)
         if not catch_up and pending is not None:
             pending, events = self._lead_in(pending, events)
+        stop = self.show.options.stop_at
+        if stop is not None:  # the run ends before the first event at its stop point
+            reached = _stop_test(stop, self.trace, self.renderer)
+            events = itertools.takewhile(lambda ev: not reached(ev), events)
         start = pending.t if pending is not None else 0.0
         self._stamp_from(start, catch_up[0].t if catch_up else start)
         logs = [line for ev in catch_up for line in self.renderer.lines(ev)]
@@ -375,7 +379,7 @@ class _Run:
         wanted = self.show.options.start_at
         if wanted is None or first is None:
             return [], [], first, events
-        at = _start_test(wanted, self.trace, self.renderer)
+        at = _point_test(wanted, self.trace, self.renderer)
         kept: deque[Event] = deque(maxlen=CATCH_UP_EVENTS)
         chapter: list[str] = []
         ev: Event | None = first
@@ -456,10 +460,10 @@ class _Run:
         self.renderer.base = base
 
 
-def _start_test(
+def _point_test(
     wanted: StartAt, trace: TraceFile, renderer: RunRenderer
 ) -> Callable[[Event], bool]:
-    """The test an event passes when it is where the run should start."""
+    """The test an event passes when it is at the point `wanted` (to start or stop at)."""
     if wanted.point == "train":
         return lambda ev: ev.kind == "step" and renderer.prints(ev)
     if wanted.point is not None:
@@ -469,6 +473,15 @@ def _start_test(
     if wanted.fraction is not None:
         seconds = wanted.fraction * trace.duration
     return lambda ev: ev.t >= seconds
+
+
+def _stop_test(wanted: StartAt, trace: TraceFile, renderer: RunRenderer) -> Callable[[Event], bool]:
+    """The test an event passes when the run should stop before it: at the point's chapter
+    (for "train": its "Training" chapter, or its first step shown if the chapter comes later)."""
+    at = _point_test(wanted, trace, renderer)
+    if wanted.point != "train":
+        return at
+    return lambda ev: (ev.kind == "phase" and ev.phase == "train") or at(ev)
 
 
 def _guard(events: Iterator[Event], errors: list[str]) -> Iterator[Event]:
