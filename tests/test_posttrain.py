@@ -245,3 +245,21 @@ def test_the_drawn_mix_includes_post_training() -> None:
 def test_workstation_cards_stay_on_one_machine() -> None:
     with pytest.raises(GeneratorError, match="at most 8 GPUs"):
         plan_run(GenerateOptions(seed=1, kind="lora", gpus=16, gpu_type="RTX4090"))
+
+
+def test_workstation_faults_are_the_ones_a_workstation_has() -> None:
+    """No ECC errors on cards without ECC (GeForce; the RTX 6000 Ada ships with it off) and no
+    Lustre recovery where checkpoints go to a local disk; a cluster card has both."""
+
+    def faults(gpu_type: str) -> set[str]:
+        kinds: set[str] = set()
+        for seed in range(30):
+            options = GenerateOptions(
+                seed=seed, kind="lora", gpus=2, gpu_type=gpu_type, incidents="often"
+            )
+            kinds |= {t.kind for t in plan_run(options).incidents.transients}
+        return kinds
+
+    assert not {"ecc", "checkpoint_retry"} & (faults("RTX4090") | faults("RTX6000Ada"))
+    assert "ecc" in faults("L40S") and "checkpoint_retry" not in faults("L40S")
+    assert {"ecc", "checkpoint_retry"} <= faults("H100")

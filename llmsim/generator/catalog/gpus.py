@@ -31,6 +31,9 @@ class GpuSpec:
     # Sold in multi-node training clusters (HGX/DGX nodes); False: a workstation or cloud card
     # that runs jobs of one machine (at most 8 GPUs, PCIe, no NVLink): post-training's cards.
     cluster: bool = True
+    # ECC on, as shipped (nvidia-smi's `Volatile Uncorr. ECC` a count): GeForce cards have none,
+    # the RTX 6000 Ada ships with it off (issue 22's notes, section 10: their tables read `Off`)
+    ecc: bool = True
 
 
 GPUS: Final[tuple[GpuSpec, ...]] = (
@@ -124,6 +127,7 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         host_prefixes=("ws-4090", "rig-4090", "gpu-box"),
         mem_bw_gbs=1008.0,
         cluster=False,
+        ecc=False,
     ),
     GpuSpec(
         short="RTX6000Ada",
@@ -142,6 +146,7 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         host_prefixes=("ws-rtx6000", "lambda-ws", "gpu-ws"),
         mem_bw_gbs=960.0,
         cluster=False,
+        ecc=False,
     ),
     GpuSpec(
         short="L40S",

@@ -133,7 +133,7 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
         rng,
     )
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
-    incidents = _incidents(options, outlines, gpus, laid, schedule, duration, flags, irng)
+    incidents = _incidents(options, choice, outlines, gpus, laid, schedule, duration, flags, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
     if options.incidents == "often" and not spikes:  # a demo run shows one
         spans = incidents.redo_spans()
@@ -533,6 +533,7 @@ def _schedule_around(
 
 def _incidents(
     options: GenerateOptions,
+    choice: Choice,
     outlines: tuple[Outline, ...],
     gpus: int,
     laid: Fit,
@@ -553,6 +554,8 @@ def _incidents(
         step_s=laid.throughput.step_s,
         duration=duration,
         elastic=flags.max_restarts > 0,
+        ecc=choice.gpu.ecc,
+        shared_fs=choice.gpu.cluster,
     )
     return plan_incidents(options.incidents, outlines, shape, rng)
 
