@@ -15,6 +15,7 @@ from typing import Final
 from rich.cells import get_character_cell_size
 
 MAX_TEXT: Final = 1_000  # characters of a log message kept; a real log line is far shorter
+MAX_MESSAGE: Final = 1_000  # characters of one of llmsim's own messages (an error, a notice)
 MAX_NAME: Final = 200  # characters of a label, path, run or host name kept
 ELLIPSIS: Final = "…"
 REPLACEMENT: Final = "\ufffd"  # '�': shown in place of any invisible or format character

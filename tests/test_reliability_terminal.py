@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -39,6 +40,7 @@ from reliability_kit import (
     env,
     hostile_trace,
 )
+from reliability_kit import MORE_STOPS as KIT_STOPS
 from synthetic import write_trace
 
 from llmsim.player import PlayOptions, StartAt
@@ -242,6 +244,67 @@ def test_stop_signals_restore_the_terminal(
     assert got == status
     screen = _restored(data, 100, 30)
     assert any(line.startswith("Epoch 1/2") for line in screen.display)
+
+
+# The other stop signals as real processes (in this one, SIGALRM belongs to pytest-timeout);
+# SIGXCPU comes from a CPU limit below.
+MORE_STOPS = [(sig, status) for sig, status in KIT_STOPS if sig != signal.SIGXCPU]
+
+
+def test_more_stop_signals_restore_the_terminal(traces: dict[str, Path]) -> None:
+    players = _players(traces, len(MORE_STOPS), "4")
+    try:
+        for player, (sig, _) in zip(players, MORE_STOPS, strict=True):
+            os.kill(player.proc.pid, sig)
+        for player, (sig, status) in zip(players, MORE_STOPS, strict=True):
+            assert player.finish() == status, sig
+            screen = _restored(bytes(player.received))
+            assert any(line.startswith("Epoch 1/2") for line in screen.display)  # left in place
+    finally:
+        for player in players:
+            player.kill()
+
+
+def test_a_cpu_limit_restores_the_terminal(traces: dict[str, Path]) -> None:
+    """SIGXCPU, from `ulimit -t` (prlimit here): 152, the terminal restored before the hard
+    limit's SIGKILL."""
+    plain = str(traces["plain"])
+    argv = ["--cpu=1:30", *LLMSIM, "play", "--speed", "1e6", plain]
+    master, slave = os.openpty()
+    proc = subprocess.Popen(["prlimit", *argv], stdin=slave, stdout=slave, stderr=slave, env=env())
+    os.close(slave)
+    player = Pty.__new__(Pty)
+    player.master, player.proc, player.received = master, proc, bytearray()
+    try:
+        assert player.finish(timeout=60) == 152
+        _restored(bytes(player.received), 80, 24)
+    finally:
+        player.kill()
+
+
+def test_a_closed_terminal_ends_with_129_not_an_error(traces: dict[str, Path]) -> None:
+    """The issue's example: the terminal window is closed (the pty's other end goes away, every
+    write fails with EIO). Was `Input/output error`, exit 1; now 129, as the hang-up it is.
+    Also `cast -o -` and `info` writing to that terminal."""
+    plain = str(traces["plain"])
+    commands = [
+        ("play", plain, "--speed", "4"),
+        ("cast", *[plain] * 200, "-o", "-"),
+        ("info", *[plain] * 400),
+    ]
+    terminals = [Pty(*argv) for argv in commands]
+    try:
+        for terminal in terminals:
+            # It is writing (unread, the terminal's buffer soon fills): close the terminal.
+            assert select.select([terminal.master], [], [], 30)[0], terminal.proc.args
+            os.close(terminal.master)
+        for terminal, argv in zip(terminals, commands, strict=True):
+            assert terminal.proc.wait(timeout=30) == 129, argv
+    finally:
+        for terminal in terminals:
+            if terminal.proc.poll() is None:
+                terminal.proc.kill()
+                terminal.proc.wait()
 
 
 def test_stop_signals_act_while_the_terminal_is_suspended(traces: dict[str, Path]) -> None:

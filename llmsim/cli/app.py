@@ -9,6 +9,7 @@ generator) are imported inside the commands that need them, so `llmsim --help` s
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final
 
@@ -16,9 +17,15 @@ import typer
 
 from llmsim.cli import cast, generate, info, listing, play, report
 from llmsim.cli.helpfmt import ToolCommand, ToolGroup
-from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated
-from llmsim.cli.stdio import STDOUT_CLOSED, guard_standard_streams, is_closed_stdout, quiet_stdout
-from llmsim.errors import EXIT_INPUT
+from llmsim.cli.signals import Terminated
+from llmsim.cli.stdio import (
+    STDOUT_CLOSED,
+    discard_stdout,
+    guard_standard_streams,
+    is_closed_stdout,
+    quiet_stdout,
+)
+from llmsim.errors import EXIT_INPUT, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGPIPE, TerminalGone
 
 # typer vendors click (typer._click) where older releases used click itself: the exception
 # classes are found through typer's public BadParameter instead of importing either.
@@ -85,6 +92,7 @@ def _guarded(command: Callable[..., None]) -> Callable[..., None]:
             quiet_stdout()
             raise typer.Exit(EXIT_SIGPIPE) from None
         except KeyboardInterrupt:
+            discard_stdout()
             raise typer.Exit(EXIT_SIGINT) from None
 
     return run
@@ -108,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = app(
             args=None if argv is None else list(argv), prog_name="llmsim", standalone_mode=False
         )
+        sys.stdout.flush()  # here, where a failure is said in one line, not at exit
     except _ClickUsageError as exc:
         return _usage_error(exc)
     except _ClickException as exc:
@@ -116,8 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # typer's completion options exit from their callbacks
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except Terminated as exc:  # SIGTERM/SIGHUP while writing: quiet, like Ctrl-C
+        discard_stdout()  # what is still buffered would block the exit on a pipe nobody reads
         return exc.status
+    except TerminalGone:  # the terminal was closed: as SIGHUP, with nobody left to tell
+        quiet_stdout()
+        return EXIT_SIGHUP
     except KeyboardInterrupt:
+        discard_stdout()
         return EXIT_SIGINT
     except BrokenPipeError:
         quiet_stdout()
