@@ -14,7 +14,10 @@ from typing import Final
 
 from rich.cells import get_character_cell_size
 
-MAX_TEXT: Final = 1_000  # characters of a log message kept; a real log line is far shorter
+# Characters of a log line kept: what the trace reader accepts in one string
+# (llmsim.trace.reader.MAX_TEXT; a test keeps them equal). Real lines reach several thousand
+# (Megatron's argument dump, config reprs) and are shown whole.
+MAX_TEXT: Final = 65_536
 MAX_MESSAGE: Final = 1_000  # characters of one of llmsim's own messages (an error, a notice)
 MAX_NAME: Final = 200  # characters of a label, path, run or host name kept
 ELLIPSIS: Final = "…"
