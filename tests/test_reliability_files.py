@@ -167,9 +167,9 @@ def _into_nonblocking_pipe(argv: list[str], unbuffered: bool) -> tuple[int, byte
     got = bytearray()
     try:
         time.sleep(0.5)  # the pipe fills: writes would block
-        while chunk := os.read(r, 4096):
+        while chunk := os.read(r, 16384):
             got += chunk
-            select.select([], [], [], 0.002)  # a slow reader
+            select.select([], [], [], 0.001)  # a slow reader
         _, err = proc.communicate(timeout=120)
     finally:
         os.close(r)
@@ -183,7 +183,7 @@ def test_stdout_into_a_nonblocking_pipe_is_whole() -> None:
     """The issue's example: `cast -o -` and `info --json` into a non-blocking pipe (58,693 of
     686,061 bytes with exit 0; without PYTHONUNBUFFERED exit 120)."""
     trace = "llama-3-8b-sft"
-    for argv in (["cast", trace, "-o", "-"], ["info", "--json", *[trace] * 20]):
+    for argv in (["cast", trace, "-o", "-"], ["info", "--json", *[trace] * 16]):
         status, whole, _ = call(argv)
         assert status == 0 and len(whole) > 65_536  # more than the pipe holds
         for unbuffered in (True, False):
@@ -203,7 +203,7 @@ def test_stdout_under_a_file_size_limit_fails_loudly(tmp_path: Path, unbuffered:
     line naming stdout, exit 1 (never a cut file with exit 0, nor Python's own message)."""
     extra = {"PYTHONUNBUFFERED": "1"} if unbuffered else {}
     trace = "llama-3-8b-sft"
-    commands = [["cast", trace, "-o", "-"], ["info", "--json", *[trace] * 20]]
+    commands = [["cast", trace, "-o", "-"], ["info", "--json", *[trace] * 16]]
     if not unbuffered:  # (play writes its own bytes: Python's buffering is not in its way)
         commands.append(["play", "--once", "--speed", "1e6", trace])
     for i, argv in enumerate(commands):

@@ -289,8 +289,8 @@ def test_a_closed_terminal_ends_with_129_not_an_error(traces: dict[str, Path]) -
     plain = str(traces["plain"])
     commands = [
         ("play", plain, "--speed", "4"),
-        ("cast", *[plain] * 200, "-o", "-"),
-        ("info", *[plain] * 400),
+        ("cast", *[plain] * 50, "-o", "-"),
+        ("info", *[plain] * 100),
     ]
     terminals = [Pty(*argv) for argv in commands]
     try:
