@@ -398,12 +398,12 @@ def test_nohup_keeps_ignoring_sighup_and_the_output_is_finished(
     """The issue's example: `nohup llmsim generate/cast/play`, then the terminal hangs up (it
     died with 129 and threw the output away); also SIGINT and SIGQUIT ignored by a shell's
     background job. Each is ignored; the outputs are written whole; play plays on."""
-    casts = [str(trace)] * 60  # a few seconds of rendering
+    casts = [str(trace)] * 25  # a few seconds of rendering
     nohup = ["nohup", *LLMSIM]
     jobs = [
         ([*nohup, "generate", "-o", str(tmp_path / "g.parquet"), "--seed", "1", *SMALL], ()),
         ([*nohup, "cast", *casts, "-o", str(tmp_path / "c.cast")], ()),
-        ([*nohup, "play", "--speed", "20", "--exit-after", "4s", str(trace)], ()),
+        ([*nohup, "play", "--speed", "20", "--exit-after", "2s", str(trace)], ()),
         (
             [*LLMSIM, "cast", *casts, "-o", str(tmp_path / "b.html")],
             (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP),
@@ -438,7 +438,7 @@ def test_nohup_keeps_ignoring_sighup_and_the_output_is_finished(
     for proc, (_, err) in zip(procs, done, strict=True):
         assert (proc.returncode, err) == (0, b""), (proc.args, err)
     assert open_trace(tmp_path / "g.parquet").config.seed == 1
-    assert (tmp_path / "c.cast").read_text().count("Training completed successfully!") == 60
+    assert (tmp_path / "c.cast").read_text().count("Training completed successfully!") == 25
     assert "</html>" in (tmp_path / "b.html").read_text()
 
 

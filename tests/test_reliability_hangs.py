@@ -263,7 +263,7 @@ def test_a_stalled_generator_never_holds_off_a_stop(tmp_path: Path) -> None:
         generators = [_stop_generator(player) for player in players]
         for player in players:  # the bundled run played: now it waits for the fresh one
             assert DONE.encode() in _read_until(player, DONE)
-        time.sleep(1)
+        time.sleep(0.3)
         for player, (sig, _, _) in zip(players, STALLED, strict=True):
             if sig is not None:
                 player.send_signal(sig)

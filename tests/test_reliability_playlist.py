@@ -364,15 +364,18 @@ def test_memory_running_out_while_rows_become_events(
         assert out.count(DONE) == 1
 
 
-IMPOSSIBLE = [
-    BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"),  # a process limit
-    FileNotFoundError(errno.ENOENT, "No such file or directory", "/usr/bin/python3"),  # removed
-    OSError(errno.ENOMEM, "Cannot allocate memory"),
+IMPOSSIBLE = [  # (why, when: the how-many-th generator fails to start)
+    (BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"), 1),  # a process limit
+    (FileNotFoundError(errno.ENOENT, "No such file or directory", "/usr/bin/python3"), 2),
+    (OSError(errno.ENOMEM, "Cannot allocate memory"), 2),
 ]
 
 
-@pytest.mark.parametrize("failure", IMPOSSIBLE, ids=["nproc", "no-interpreter", "nomem"])
-@pytest.mark.parametrize("when", [1, 2], ids=["at-start", "while-playing"])
+@pytest.mark.parametrize(
+    ("failure", "when"),
+    IMPOSSIBLE,
+    ids=["nproc-at-start", "interpreter-removed-while-playing", "nomem-while-playing"],
+)
 def test_a_generator_that_cannot_start_gives_way_to_the_runs_there_are(
     failure: OSError, when: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
