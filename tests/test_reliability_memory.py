@@ -326,3 +326,35 @@ def test_html_is_written_as_it_is_recorded(tmp_path: Path, monkeypatch: pytest.M
     start = page.index('var cast = "') + len("var cast = ")
     end = page.index('";\n', start) + 1
     assert json.loads(page[start:end]) == cast.read_text("utf-8")
+
+
+def test_a_row_group_read_in_many_batches_converts_its_text_once(
+    synthetic_trace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group cut into many batches (wide telemetry) shares one dictionary of text: its
+    values are made once, not once per batch (a 32 MiB dictionary per one-row batch would be a
+    hang), and every row still gets its own text."""
+    import llmsim.trace.reader as reader_module
+    from llmsim.trace import open_trace
+
+    whole = [
+        (ev.t, ev.kind, ev.text, ev.path, ev.gpu_util)
+        for ev in open_trace(synthetic_trace).events()
+    ]
+    monkeypatch.setattr(reader_module, "MAX_BATCH_VALUES", 16 * 6)  # one row of lists a batch
+    made: list[int] = []
+    real = reader_module._words
+
+    def spy(dictionary: Any, held: Any, column: int) -> list[Any]:
+        before = held.get(column)
+        words = real(dictionary, held, column)
+        made.append(int(before is None or before[1] is not words))
+        return words
+
+    monkeypatch.setattr(reader_module, "_words", spy)
+    trace = open_trace(synthetic_trace)
+    cut = [(ev.t, ev.kind, ev.text, ev.path, ev.gpu_util) for ev in trace.events()]
+    assert cut == whole
+    batches = len(made) // 9  # the nine dictionary columns
+    assert batches > 10 * trace._pf.num_row_groups  # many batches...
+    assert sum(made) <= 9 * trace._pf.num_row_groups  # ...one conversion per group and column

@@ -297,12 +297,13 @@ class TraceFile:
 
     def events(self) -> Iterator[Event]:
         """Yield every row as an Event, streaming in slices of bounded size. Rows with the same
-        text share one Python string (a dictionary column's value is made once per batch)."""
+        text share one Python string (a dictionary's values are made once per row group)."""
         make = Event._make
+        made: dict[int, tuple[pa.Array[Any], list[Any]]] = {}  # column: dictionary, values
         for rb in self.batches():
             try:
                 words = {
-                    i: col.dictionary.to_pylist()
+                    i: _words(col.dictionary, made, i)
                     for i, col in enumerate(rb.columns)
                     if isinstance(col, pa.DictionaryArray)
                 }
@@ -466,6 +467,18 @@ def _list_values(lists: pa.ListArray[Any]) -> pa.Array[Any]:
     offsets = lists.offsets
     first, last = offsets[0].as_py(), offsets[len(offsets) - 1].as_py()
     return lists.values.slice(first, last - first)
+
+
+def _words(
+    dictionary: pa.Array[Any], made: dict[int, tuple[pa.Array[Any], list[Any]]], column: int
+) -> list[Any]:
+    """The Python values of a column's dictionary, made once for all the batches of a row group
+    that share it: a row group cut into many batches (wide telemetry) gets a copy of the same
+    dictionary in each, and comparing it (a memcmp) is far cheaper than converting it again."""
+    held = made.get(column)
+    if held is None or len(held[0]) != len(dictionary) or not held[0].equals(dictionary):
+        made[column] = held = (dictionary, dictionary.to_pylist())
+    return held[1]
 
 
 def _values(col: pa.Array[Any], words: list[Any] | None) -> list[Any]:
