@@ -38,6 +38,7 @@ from synthetic import config, write_trace
 
 from llmsim.bundled import find_bundled
 from llmsim.fresh import FreshOptions, FreshRuns
+from llmsim.player import PlayOptions, play
 from llmsim.player.sinks.terminfo import cursor_addressing
 from llmsim.player.views import bars
 from llmsim.player.views.renderer import MAX_OPEN_OPS
@@ -238,18 +239,14 @@ def _generating(pid: int) -> bool:
         return False
 
 
-STALLED = [
-    (signal.SIGTERM, [], 143),
-    (signal.SIGINT, [], 130),
-    (signal.SIGHUP, [], 129),
-    (None, ["--exit-after", "6s"], 0),
-]
+STALLED = [(signal.SIGTERM, [], 143), (None, ["--exit-after", "6s"], 0)]
 
 
 def test_a_stalled_generator_never_holds_off_a_stop(tmp_path: Path) -> None:
     """The issue's example: endless `play` waiting for a stalled background generator ignored
     SIGTERM, SIGINT, SIGHUP and --exit-after for 20 s and more (here: forever, the generator
-    is stopped). Each ends it now, and the generator is not left behind."""
+    is stopped). SIGTERM and --exit-after end it now, and the generator is not left behind
+    (the other signals: in-process below)."""
     players = []
     for i, (_, extra, _) in enumerate(STALLED):
         argv = [*LLMSIM, "play", "--models", "invented", "--speed", "1e6", "--seed", str(i)]
@@ -308,3 +305,38 @@ def test_a_stalled_generator_gives_way_to_the_runs_there_are(tmp_path: Path) -> 
         "no fresh run could be made (llmsim generate made no run in 1 s); playing the runs "
         "there are"
     ]
+
+
+class _NeverReady:
+    """Fresh runs that are never ready (a stalled generator): None, every time it is asked, with
+    `sig` delivered to this process after a few times."""
+
+    def __init__(self, sig: int) -> None:
+        self.sig, self.asked = sig, 0
+
+    def __iter__(self) -> _NeverReady:
+        return self
+
+    def __next__(self) -> None:
+        self.asked += 1
+        if self.asked == 5:
+            signal.raise_signal(self.sig)  # play's handler only sets a flag
+        time.sleep(0.01)
+        return None
+
+
+@pytest.mark.parametrize(
+    ("sig", "status"),
+    [(signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGUSR1, 138), (signal.SIGQUIT, 131)],
+)
+def test_every_stop_signal_acts_while_waiting_for_a_fresh_run(
+    sig: int, status: int, tmp_path: Path
+) -> None:
+    """The other signals of the issue's example, in this process: waiting for a run that never
+    comes, play looks at the stop flag each time it is told "not yet"."""
+    trace = find_bundled("stochastic-parrot-3b-sft")
+    assert trace is not None
+    fresh = _NeverReady(sig)
+    with (tmp_path / "out").open("wb") as out:
+        got = play([trace], PlayOptions(speed=1e6), fresh=fresh, report=print, fd=out.fileno())
+    assert got == status and fresh.asked >= 5
