@@ -10,7 +10,6 @@ counts, a second reads only the losses into as many buckets as the sparkline has
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +21,7 @@ import pyarrow.compute as pc
 from llmsim.sanitize import clean_name
 from llmsim.trace import TraceFile, open_trace
 from llmsim.trace.vocab import STACK_NAMES, Stack
-from llmsim.units import format_clock
+from llmsim.units import format_clock, sparkline
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 # Version of the --json layout. 1: one trace's report as the document. 2: {"format": 2,
@@ -172,7 +171,7 @@ def _loss_sparkline(trace: TraceFile, count: int, width: int) -> str:
         sums += np.bincount(bucket, weights=losses, minlength=buckets)
         sizes += np.bincount(bucket, minlength=buckets)
         seen += len(losses)
-    return _spark((sums / np.maximum(sizes, 1)).tolist())
+    return sparkline((sums / np.maximum(sizes, 1)).tolist(), _SPARKS)
 
 
 def to_json(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -198,17 +197,6 @@ def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
         "time_lost_s": row["lost_s"],
         "skipped_iterations": row["skipped"],
     }
-
-
-def _spark(means: list[float]) -> str:
-    if not means:
-        return ""
-    vmin, vmax = min(means), max(means)
-    span = vmax - vmin
-    if span <= 0 or not math.isfinite(span):
-        return _SPARKS[0] * len(means)
-    top = len(_SPARKS) - 1
-    return "".join(_SPARKS[round((v - vmin) / span * top)] for v in means)
 
 
 def to_text(info: dict[str, Any]) -> str:

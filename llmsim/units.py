@@ -1,5 +1,6 @@
-"""The human spellings of time and size the command line reads and prints: 90s, 20m, 2h10min,
-12:30; 500MB, 2GB.
+"""The human spellings of time, size and counts that llmsim reads and prints: 90s, 20m, 2h10min,
+12:30; 500MB, 2GB; 8.03B parameters; sparklines. One formatter each, for the command line and
+the player alike (a context that needs other precision passes it as an option).
 
 One parser serves every duration option (`--exit-after`, `--duration`, ...), so each accepts
 the same spellings: genact's (`2h10min`, humantime's units), asciinema's plain seconds (`90`,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Final
 
 # Unit spellings (lower case) -> seconds. Months and years are left out on purpose: no
@@ -93,12 +95,38 @@ def parse_size(text: str) -> int:
     return int(size)
 
 
-def format_size(size: float) -> str:
-    """Bytes the way a disk tool says them: '850 kB', '10.6 GB', '2 GB' (decimal units)."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
+_SIZE_SCALES: Final = (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
+
+
+def format_size(size: float, *, decimals: int | None = None, unit: str | None = None) -> str:
+    """Bytes in decimal units: three significant digits as a disk tool says them ('850 kB',
+    '10.6 GB'), or `decimals` places ('16.06 GB'); in `unit` (one of TB, GB, MB, kB) whatever
+    the size, as Hugging Face says shard sizes ('4.98 GB'). Below a kilobyte: '512 B'."""
+    spec = ".3g" if decimals is None else f".{decimals}f"
+    for name, scale in _SIZE_SCALES:
+        if name == unit or (unit is None and size >= scale):
+            return f"{size / scale:{spec}} {name}"
     return f"{int(size)} B"
+
+
+def format_params(n: int) -> str:
+    """A parameter count the way model cards say it: 360M, 1.24B, 8.03B, 70.6B, 406B."""
+    if n >= 1e9:
+        return f"{n / 1e9:.3g}B"
+    return f"{n / 1e6:.3g}M"
+
+
+def sparkline(values: Sequence[float], levels: str, flat: int = 0) -> str:
+    """One glyph of `levels` (lowest first) per value, from the smallest value to the largest;
+    when they are all equal (or their spread is not finite) every glyph is `levels[flat]`."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    if span <= 0 or not math.isfinite(span):
+        return levels[flat] * len(values)
+    top = len(levels) - 1
+    return "".join(levels[round((v - low) / span * top)] for v in values)
 
 
 def format_clock(seconds: float) -> str:
@@ -125,8 +153,11 @@ def parse_clock(text: str) -> float | None:
         return math.inf
 
 
-def format_duration(seconds: float) -> str:
-    """A short reading of a length of time: '45s', '23m', '1h05m', '2d03h'."""
+def format_duration(seconds: float, *, full: bool = False) -> str:
+    """A short reading of a length of time: '45s', '23m', '1h05m', '2d03h'; `full`: every unit
+    down to the second, as a run's total time ('42.3s', '12m 05s', '1h 02m 13s')."""
+    if full:
+        return _full_duration(seconds)
     s = max(0, round(seconds))
     if s < 60:
         return f"{s}s"
@@ -135,3 +166,14 @@ def format_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def _full_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    s = round(seconds)
+    hours, rest = divmod(s, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{minutes}m {secs:02d}s"

@@ -51,7 +51,8 @@ SHARED: Final = _all(
     r"(\[rank0\]:)?[\w-]+:\d+:\d+ \[\d\] NCCL INFO .*",
     rf"\[{SECS}\] (INFO|WARNING) +(export|monitor) +\| .*",
     rf"\[{SECS}\] ERROR +monitor +\| [\w-]+ kernel: NVRM: .*",
-    r"[\w .-]+ +\d+%\|[█▏▎▍▌▋▊▉ ]*\| [\d.,]+ ?\w*/[\d.,]+ ?\w* \[[\d:]+<[\d:]+.*\]",
+    # a finished tqdm bar: `{desc}: {percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{left}, ...]`
+    r"[\w .-]+: +\d+%\|[█▏▎▍▌▋▊▉ ]*\| [\d.,]+ ?\w*/[\d.,]+ ?\w* \[[\d:]+<[\d:]+.*\]",
     r"[╭╮╰╯│├┤┬┴┼─━┃┏┓┗┛┣┫┳┻╋].*",  # the summary box
     r" +Training summary",
     r"✔ Training completed successfully!",

@@ -104,9 +104,13 @@ def config(**overrides: Any) -> RunConfig:
         dataset="synthetic-instruct",
         dataset_tokens=TOKENS * STEPS_PER_EPOCH,
         log_interval=10,
+        log_first_step=True,
         eval_interval=30,
+        eval_after_loop=False,
         eval_batches=4,
         checkpoint_interval=30,
+        checkpoint_dir="./outputs/synthetic-llama-1b",
+        last_save_model_only=False,
         save_total_limit=2,
         telemetry_interval=5.0,
         patience_limit=5,
@@ -206,6 +210,15 @@ def build_rows(
     """The synthetic run's rows in time order; `inject` is placed into every text column;
     `straggler`: the global rank of a GPU that straggles over STRAGGLER_STEPS."""
     r = _Rows()
+    _init(r, inject)
+    loss, sample = _train(r, gpus, straggler)
+    shards = _export(r, inject, gpus, sample)
+    _summary(r, loss, shards)
+    return r.rows
+
+
+def _init(r: _Rows, inject: str | None) -> None:
+    """Launcher, NCCL and Trainer lines (with the injected text), the checkpoint-shard bar."""
     r.add("phase", "init", 0.0, text="Initialization")
     r.log(
         "init",
@@ -224,6 +237,11 @@ def build_rows(
         r.log("init", "hf-script", "after " + inject + " end", level="WARNING", origin="__main__")
     r.progress("init", "load_checkpoint", inject or "Loading checkpoint shards", 4, "shards", 4.0)
     r.log("init", "hf-script", "Dataset synthetic-instruct: 31,457,280 tokens", origin="__main__")
+
+
+def _train(r: _Rows, gpus: int, straggler: int | None) -> tuple[float, int]:
+    """Every step (telemetry every fifth, the straggler's incident) and each epoch's end;
+    returns the last loss and the number of the last telemetry sample."""
     r.add("phase", "train", 0.5, text="Training")
     sample = 0
     incident: dict[str, Any] = {}
@@ -232,35 +250,7 @@ def build_rows(
     for step in range(1, TOTAL_STEPS + 1):
         epoch = (step - 1) // STEPS_PER_EPOCH + 1
         loss = 1.6 + 0.8 * math.exp(-step / 20) - (0.15 if epoch == 2 else 0.0)
-        lr = 2e-4 * min(1.0, step / 5)
-        r.add(
-            "step",
-            "train",
-            STEP_TIME,
-            epoch=epoch,
-            step=step,
-            loss=loss,
-            ppl=math.exp(loss),
-            lr=lr,
-            grad_norm=0.3 + 0.01 * (step % 7),
-            tokens_per_s=TOKENS / STEP_TIME,
-            step_time=STEP_TIME,
-            mfu=0.451,
-            elapsed=step * STEP_TIME,
-            eta=(TOTAL_STEPS - step) * STEP_TIME,
-            epoch_progress=round(step / STEPS_PER_EPOCH, 2),
-            tokens=step * TOKENS,
-            samples=step * 256,
-            tokens_per_s_gpu=TOKENS / STEP_TIME / GPUS,
-            tflops=446.0,
-            mem_gib=61.42,
-            mem_pct=77.57,
-            loss_scale=1.0,
-            skipped=0,
-            nan_iters=0,
-            done=(step - 1) % STEPS_PER_EPOCH + 1,
-            total=STEPS_PER_EPOCH,
-        )
+        _step(r, step, epoch, loss)
         if straggler is not None and step == STRAGGLER_STEPS.start:
             label = f"Straggler on rank {straggler}"
             r.add("incident", "train", 0.0, op="straggler", text=label, step=step, rank=straggler)
@@ -271,45 +261,88 @@ def build_rows(
             sample += 1
             _telemetry(r, "train", step, epoch, True, sample, gpus, straggler)
         if step % STEPS_PER_EPOCH == 0:
-            if step == 30:
-                r.log(
-                    "train",
-                    "tool",
-                    "GPU 5 temperature 84C above 83C threshold",
-                    "WARNING",
-                    0.0,
-                    origin="monitor",
-                )
-            r.add("phase", "eval", 0.1, text="Validation")
-            r.progress("eval", "eval", "Evaluating", 4, "batches", 2.0)
-            val = loss * 1.05
-            r.add(
-                "eval",
-                "eval",
-                0.1,
-                epoch=epoch,
-                step=step,
-                loss=loss,
-                ppl=math.exp(loss),
-                val_loss=val,
-                val_ppl=math.exp(val),
-                patience=epoch - 1,
-                patience_limit=5,
-                elapsed=2.2,
-            )
-            r.add("phase", "checkpoint", 0.1, text="Checkpoint")
-            r.progress("checkpoint", "checkpoint", "Saving checkpoint", 3, "B", 1.5)
-            r.add(
-                "checkpoint",
-                "checkpoint",
-                0.1,
-                step=step,
-                path=f"checkpoint-{step}",
-                size_bytes=18_537_216_000,
-                elapsed=1.6,
-            )
-            if step < TOTAL_STEPS:
-                r.add("phase", "train", 0.1, text="Training")
+            _epoch_end(r, step, epoch, loss)
+    return loss, sample
+
+
+def _step(r: _Rows, step: int, epoch: int, loss: float) -> None:
+    """One optimizer step's row."""
+    r.add(
+        "step",
+        "train",
+        STEP_TIME,
+        epoch=epoch,
+        step=step,
+        loss=loss,
+        ppl=math.exp(loss),
+        lr=2e-4 * min(1.0, step / 5),
+        grad_norm=0.3 + 0.01 * (step % 7),
+        tokens_per_s=TOKENS / STEP_TIME,
+        step_time=STEP_TIME,
+        mfu=0.451,
+        elapsed=step * STEP_TIME,
+        eta=(TOTAL_STEPS - step) * STEP_TIME,
+        epoch_progress=round(step / STEPS_PER_EPOCH, 2),
+        tokens=step * TOKENS,
+        samples=step * 256,
+        tokens_per_s_gpu=TOKENS / STEP_TIME / GPUS,
+        tflops=446.0,
+        mem_gib=61.42,
+        mem_pct=77.57,
+        loss_scale=1.0,
+        skipped=0,
+        nan_iters=0,
+        done=(step - 1) % STEPS_PER_EPOCH + 1,
+        total=STEPS_PER_EPOCH,
+    )
+
+
+def _epoch_end(r: _Rows, step: int, epoch: int, loss: float) -> None:
+    """The monitor's warning (first epoch), the evaluation and the checkpoint."""
+    if step == 30:
+        r.log(
+            "train",
+            "tool",
+            "GPU 5 temperature 84C above 83C threshold",
+            "WARNING",
+            0.0,
+            origin="monitor",
+        )
+    r.add("phase", "eval", 0.1, text="Validation")
+    r.progress("eval", "eval", "Evaluating", 4, "batches", 2.0)
+    val = loss * 1.05
+    r.add(
+        "eval",
+        "eval",
+        0.1,
+        epoch=epoch,
+        step=step,
+        loss=loss,
+        ppl=math.exp(loss),
+        val_loss=val,
+        val_ppl=math.exp(val),
+        patience=epoch - 1,
+        patience_limit=5,
+        elapsed=2.2,
+    )
+    r.add("phase", "checkpoint", 0.1, text="Checkpoint")
+    r.progress("checkpoint", "checkpoint", "Saving checkpoint", 3, "B", 1.5)
+    r.add(
+        "checkpoint",
+        "checkpoint",
+        0.1,
+        step=step,
+        path=f"checkpoint-{step}",
+        size_bytes=18_537_216_000,
+        elapsed=1.6,
+    )
+    if step < TOTAL_STEPS:
+        r.add("phase", "train", 0.1, text="Training")
+
+
+def _export(r: _Rows, inject: str | None, gpus: int, sample: int) -> int:
+    """The export's bars, shards and files (the injected text as config.json's name); returns
+    the bytes of the shards."""
     r.add("phase", "export", 1.0, text="Export")
     _telemetry(r, "export", TOTAL_STEPS, EPOCHS, False, sample + 1, gpus)
     r.progress("export", "merge_weights", "Merging weights", 16, "layers", 2.0)
@@ -351,6 +384,11 @@ def build_rows(
             path=inject or name if name == "config.json" else name,
             size_bytes=size,
         )
+    return total
+
+
+def _summary(r: _Rows, loss: float, total: int) -> None:
+    """The summary row, last (`total`: the bytes of the shards)."""
     r.add("phase", "summary", 0.5, text="Summary")
     r.add(
         "summary",
@@ -369,7 +407,6 @@ def build_rows(
         redone=0,
         lost_s=0.0,
     )
-    return r.rows
 
 
 def cluster(nodes: int, prefix: str = "node-a") -> dict[str, Any]:

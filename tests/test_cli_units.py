@@ -12,7 +12,14 @@ from llmsim.cli import params, report
 from llmsim.errors import InputError, UsageError
 from llmsim.player.options import StartAt
 from llmsim.trace.errors import TraceError
-from llmsim.units import format_duration, parse_clock, parse_duration
+from llmsim.units import (
+    format_duration,
+    format_params,
+    format_size,
+    parse_clock,
+    parse_duration,
+    sparkline,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +57,25 @@ def test_clock_positions_and_short_durations() -> None:
     assert [format_duration(s) for s in (5, 65, 599, 600, 1380, 3900, 90000)] == [
         "5s", "1m05s", "9m59s", "10m", "23m", "1h05m", "1d01h",
     ]  # fmt: skip
+
+
+def test_one_formatter_each_at_the_precision_asked() -> None:
+    full = [format_duration(s, full=True) for s in (42.34, 725, 3733)]
+    assert full == ["42.3s", "12m 05s", "1h 02m 13s"]
+    sizes = [format_size(b) for b in (512, 850_000, 10_600_000_000)]
+    assert sizes == ["512 B", "850 kB", "10.6 GB"]
+    assert format_size(16_060_000_000, decimals=2) == "16.06 GB"
+    assert format_size(999.9, decimals=2) == "999 B"  # a kilobyte starts at 1,000
+    assert format_size(123_000_000, decimals=2, unit="GB") == "0.12 GB"
+    params = [format_params(n) for n in (360_000_000, 8_030_261_248, 70_553_706_496)]
+    assert params == ["360M", "8.03B", "70.6B"]
+
+
+def test_sparklines_scale_from_the_lowest_value_to_the_highest() -> None:
+    assert sparkline([1.0, 2.0, 3.0], "abc") == "abc"
+    assert sparkline([5.0, 5.0], "abc") == "aa"
+    assert sparkline([5.0, 5.0], "abc", flat=1) == "bb"
+    assert sparkline([], "abc") == ""
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,16 @@ import re
 import pytest
 
 from llmsim.generator import gpu_types, models
-from llmsim.generator.architecture import (
+from llmsim.generator.catalog.architecture import (
     MAX_SHARD_BYTES,
-    megatron_padded_vocab,
-    megatron_rank_params,
+    ModelSpec,
     param_count,
     shards,
     tensors,
 )
-from llmsim.generator.gpus import find_gpu
-from llmsim.generator.models import ModelSpec, find_model
+from llmsim.generator.catalog.gpus import find_gpu
+from llmsim.generator.catalog.models import find_model
+from llmsim.generator.stacks.megatron import counts as megatron
 
 # Published parameter counts the shape formula must reproduce exactly (model cards / safetensors
 # metadata `total_parameters`).
@@ -125,8 +125,8 @@ def test_tensors_sum_to_parameters_and_shards_are_greedy(spec: ModelSpec) -> Non
 
 def test_megatron_rank_parameters_add_up() -> None:
     spec = _spec("Llama-3-70B")
-    assert megatron_padded_vocab(128256, 8) == 129024  # 768 dummy tokens, as Megatron pads
-    per_rank = [megatron_rank_params(spec, 8, 40, p == 0, p == 1) for p in range(2)]
+    assert megatron.padded_vocab(128256, 8) == 129024  # 768 dummy tokens, as Megatron pads
+    per_rank = [megatron.rank_params(spec, 8, 40, p == 0, p == 1) for p in range(2)]
     padding = (129024 - 128256) * 8192 * 2  # embedding + output layer padding
     norms = (2 * 80 + 1) * 8192 * 7  # layer and final norms are replicated on the 7 other ranks
     assert 8 * sum(per_rank) == param_count(spec) + padding + norms

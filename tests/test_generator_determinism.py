@@ -8,8 +8,8 @@ import pytest
 
 from llmsim.errors import InputError
 from llmsim.generator import GenerateOptions, plan_run, write_trace
-from llmsim.generator.build import tables
-from llmsim.generator.phase_train import MAX_CHUNK_STEPS
+from llmsim.generator.phases.build import tables
+from llmsim.generator.phases.train import MAX_CHUNK_STEPS
 
 
 def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:

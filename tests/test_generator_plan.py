@@ -16,17 +16,17 @@ import numpy as np
 import pytest
 
 from llmsim.generator import GenerateOptions, GeneratorError, plan_run
-from llmsim.generator.choose import TITAN_FLAVORS, refusal
-from llmsim.generator.datasets import CORPORA, SFT_SETS
-from llmsim.generator.fit import FILL_MAX, FINETUNE_BATCH_CAP, PRETRAIN_BATCH_CAP
-from llmsim.generator.incidents import cost_s
-from llmsim.generator.layout import GPUS_PER_NODE
-from llmsim.generator.loss import chinchilla
-from llmsim.generator.memory import GIB
-from llmsim.generator.plan import RunPlan
-from llmsim.generator.schedule import lr_at
-from llmsim.generator.software import ERAS
-from llmsim.generator.throughput import HW_CEILING, RING_HOP_S, mfu
+from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
+from llmsim.generator.plan.fit import FILL_MAX, FINETUNE_BATCH_CAP, PRETRAIN_BATCH_CAP
+from llmsim.generator.plan.incidents import cost_s
+from llmsim.generator.plan.layout import GPUS_PER_NODE
+from llmsim.generator.plan.loss import chinchilla
+from llmsim.generator.plan.memory import GIB
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.plan.schedule import lr_at
+from llmsim.generator.plan.throughput import HW_CEILING, RING_HOP_S, mfu
+from llmsim.generator.stacks.registry import PROFILES
+from llmsim.generator.stacks.torchtitan.profile import FLAVORS as TITAN_FLAVORS
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -73,7 +73,7 @@ def test_layouts_are_ones_the_stack_accepts(plans: list[RunPlan]) -> None:
         mid = lay.stage_layers[1:-1] or lay.stage_layers
         assert all(n == mid[0] for n in mid)
         assert lay.stage_layers[0] in (mid[0], mid[0] - 1)
-        assert refusal(c.stack, c.kind, p.choice.model) is None
+        assert PROFILES[c.stack].refusal(c.kind, p.choice.model) is None
         if c.stack == "torchtitan":
             assert c.model in TITAN_FLAVORS and c.pp == 1 and c.kind == "pretrain"
         if c.stack in ("hf", "hf-deepspeed"):
@@ -159,7 +159,7 @@ def test_schedules_resume_deep_in_pretraining(plans: list[RunPlan]) -> None:
             tokens = c.resume_step * c.global_batch_tokens
             expected = float(chinchilla(c.params, tokens))
             assert p.loss.start >= math.log(c.vocab)  # from scratch: ln(vocab) or above
-            from llmsim.generator.loss import LossModel
+            from llmsim.generator.plan.loss import LossModel
 
             seen = float(LossModel(p.loss).smooth(np.array([float(c.resume_step)]))[0])
             assert seen == pytest.approx(min(expected, math.log(c.vocab)), rel=0.02)
@@ -187,7 +187,7 @@ def test_episodes_are_aligned_and_physical(plans: list[RunPlan]) -> None:
 
 def test_configs_carry_hub_facts_and_the_eras_versions(plans: list[RunPlan]) -> None:
     for p in plans:
-        c, spec, era = p.config, p.choice.model, ERAS[p.config.stack]
+        c, spec, era = p.config, p.choice.model, PROFILES[p.config.stack].era
         assert c.max_position_embeddings == spec.max_positions
         assert c.hub_id == spec.hub_id and c.invented == spec.invented
         assert (c.torch_version, c.nccl_version, c.stack_version) == (
@@ -335,3 +335,15 @@ def test_several_epochs_without_a_kind_mean_a_fine_tune() -> None:
     for seed in range(11, 16):
         c = plan_run(GenerateOptions(seed=seed, gpus=16, steps_per_epoch=40, epochs=2)).config
         assert (c.kind, c.epochs, c.steps_per_epoch) == ("finetune", 2, 40)
+
+
+def test_the_config_carries_the_profiles_facts(plans: list[RunPlan]) -> None:
+    """What the player needs of a stack's habits is written down, never re-derived (2.3)."""
+    for p in plans:
+        c, profile = p.config, PROFILES[p.config.stack]
+        assert c.log_first_step is profile.logs_first_step
+        assert c.eval_after_loop is profile.evaluates_after_loop
+        assert c.last_save_model_only is profile.last_save_model_only
+        assert c.checkpoint_dir == profile.checkpoint_dir(c.output_dir)
+        if c.eval_after_loop:  # the evaluation after the loop is never a regular one
+            assert c.total_steps % c.eval_interval != 0

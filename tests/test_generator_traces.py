@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 import pytest
 
 from llmsim.generator import GenerateOptions, RunPlan, plan_run, write_trace
-from llmsim.generator.schedule import lr_at
-from llmsim.generator.telemetry import TEMP_WARN, stage_of_rank
+from llmsim.generator.phases.telemetry import TEMP_WARN, stage_of_rank
+from llmsim.generator.plan.schedule import lr_at
 from llmsim.trace import open_trace
 
 CASES = [

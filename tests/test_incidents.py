@@ -25,8 +25,8 @@ from stack_patterns import unmatched
 from test_stacks import rendered
 
 from llmsim.generator import GenerateOptions, GeneratorError, RunPlan, plan_run, write_trace
-from llmsim.generator.build import tables
-from llmsim.generator.schedule import lr_at
+from llmsim.generator.phases.build import tables
+from llmsim.generator.plan.schedule import lr_at
 from llmsim.trace.vocab import STACKS, Health, IncidentRate
 
 SEEDS = range(100)
@@ -141,7 +141,10 @@ def test_restarts_resume_from_the_checkpoint(runs: list[Run]) -> None:
             if again.any():  # loss continues from where it was at those steps, noise aside
                 redo = np.isin(steps[first:], before[again])
                 drift = abs(loss[:first][again].mean() - loss[first:][redo].mean())
-                assert drift < 0.08, (c.name, drift)
+                # two draws of the same curve (the redo draws its own noise): over a few
+                # strongly correlated steps their means differ by ~sigma * sqrt(2); a resume
+                # from the wrong point of the curve is off by far more
+                assert drift < 4 * run.plan.loss.sigma * np.sqrt(2), (c.name, drift)
 
 
 def test_steps_since_the_checkpoint_appear_twice(runs: list[Run]) -> None:

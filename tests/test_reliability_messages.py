@@ -34,7 +34,7 @@ from synthetic import write_trace
 
 import llmsim.generator
 from llmsim.fresh import FreshOptions, FreshRuns
-from llmsim.generator.plan import MAX_SEED
+from llmsim.generator.plan.make import MAX_SEED
 from llmsim.player.options import MAX_SPEED, MIN_SPEED
 
 

@@ -1,6 +1,5 @@
 """Every line a run prints is one its stack prints, in that stack's real format, and no line
-belongs to another stack. Lines are drawn by the player's dialects (log rows and the stack's step,
-eval and checkpoint lines), as the renderer prints them."""
+belongs to another stack. Lines are drawn by the player's renderer, as a terminal gets them."""
 
 from __future__ import annotations
 
@@ -12,8 +11,8 @@ from stack_patterns import foreign, unmatched
 
 from llmsim.bundled import bundled_traces
 from llmsim.generator import GenerateOptions, plan_run, write_trace
-from llmsim.player.dialects import Line, Stamps, dialect_for, log_line
-from llmsim.sanitize import clean
+from llmsim.player.dialects import Line
+from llmsim.player.views.renderer import Renderer, RenderOptions
 from llmsim.trace import RunConfig, open_trace
 from llmsim.trace.vocab import STACKS
 
@@ -64,34 +63,19 @@ NCCL_TIMING = re.compile(r"NCCL INFO .*(\bms\b|GB/s|busbw|algbw|\btime\b)")
 
 
 def _text(line: Line) -> str:
-    return clean("".join(text for text, _ in (*line.prefix, *line.body)))
+    return "".join(text for text, _ in (*line.prefix, *line.body))
 
 
 def rendered(path: Path) -> tuple[RunConfig, list[str]]:
-    """The run's own printed lines, as the player draws them (UTC stamps, no colour).
-
-    Log rows through `log_line`, step/eval/checkpoint rows through the stack's dialect, each
-    sanitised as the renderer does; the player's own frame (bars, summary box) is left out.
-    """
+    """Every line the player prints for the run, as its renderer draws them (UTC stamps, no
+    colour, sanitised): the stack's lines through its dialect and the player's frame (kept bars,
+    `Saved:` lines, the summary box), which the patterns know as shared by every stack."""
     trace = open_trace(path)
-    config = trace.config
-    stamps = Stamps(utc=True)
-    dialect = dialect_for(config, stamps)
+    renderer = Renderer(trace.config, RenderOptions(ascii=False, utc=True))
     lines: list[str] = []
     for ev in trace.events():
-        when = config.start_time + ev.t
-        if ev.kind == "log":
-            out = [log_line(ev, when, stamps)]
-        elif ev.kind == "step":
-            out = dialect.step(ev, when)
-        elif ev.kind == "eval":
-            out = dialect.eval(ev, when)
-        elif ev.kind == "checkpoint":
-            out = dialect.checkpoint(ev, when)
-        else:
-            continue
-        lines += [_text(line) for line in out]
-    return config, lines
+        lines += [_text(line) for line in renderer.feed(ev)]
+    return trace.config, lines
 
 
 @pytest.fixture(scope="module")

@@ -106,12 +106,11 @@ def test_every_vocabulary_is_a_dictionary_column_and_bounds_cover_the_numbers() 
     assert BOUNDS["gpu_health"] == (min(HEALTH_CODES), max(HEALTH_CODES))
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_prints_step_follows_each_stack(config: RunConfig, stack: Stack) -> None:
-    c = dataclasses.replace(config, stack=stack, log_interval=10)
+@pytest.mark.parametrize("first", [True, False])
+def test_prints_step_follows_the_config(config: RunConfig, first: bool) -> None:
+    c = dataclasses.replace(config, log_interval=10, log_first_step=first)
     printed = [s for s in range(1, 31) if prints_step(c, s)]
-    expected = [10, 20, 30] if stack == "megatron" else [1, 10, 20, 30]
-    assert printed == expected
+    assert printed == ([1, 10, 20, 30] if first else [10, 20, 30])
 
 
 # --- writing and reading back -------------------------------------------------------------
@@ -207,6 +206,39 @@ def test_wrong_version(tmp_path: Path, config: RunConfig, version: str) -> None:
 def test_minor_version_is_accepted(tmp_path: Path, config: RunConfig) -> None:
     path = _raw_write(tmp_path / "v.parquet", _rows(config), _meta(config, "2.7"))
     assert open_trace(path).version == "2.7"
+
+
+# What a 2.0-2.2 config left implicit, per stack, as the players of those versions derived it.
+IMPLIED_BEFORE_2_3 = {
+    "hf": (True, "{out}", False, False),
+    "hf-deepspeed": (True, "{out}", False, False),
+    "megatron": (False, "{out}/checkpoints", True, False),
+    "torchtitan": (True, "./outputs/checkpoint", False, True),
+}
+NEW_IN_2_3 = ("log_first_step", "checkpoint_dir", "eval_after_loop", "last_save_model_only")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_2_2_trace_reads_with_what_its_stack_implied(
+    tmp_path: Path, config: RunConfig, stack: Stack
+) -> None:
+    data = json.loads(dataclasses.replace(config, stack=stack).to_json())
+    for key in NEW_IN_2_3:
+        del data[key]
+    meta = {META_VERSION: b"2.2", META_CONFIG: json.dumps(data).encode()}
+    read = open_trace(_raw_write(tmp_path / "old.parquet", _rows(config), meta)).config
+    first, where, after_loop, model_only = IMPLIED_BEFORE_2_3[stack]
+    assert read.log_first_step is first
+    assert read.checkpoint_dir == where.format(out=config.output_dir)
+    assert read.eval_after_loop is after_loop
+    assert read.last_save_model_only is model_only
+
+
+def test_a_2_3_trace_must_carry_the_new_keys(tmp_path: Path, config: RunConfig) -> None:
+    data = json.loads(config.to_json())
+    del data["checkpoint_dir"]
+    meta = {META_VERSION: b"2.3", META_CONFIG: json.dumps(data).encode()}
+    _refused(_raw_write(tmp_path / "new.parquet", _rows(config), meta), "'checkpoint_dir'")
 
 
 def test_missing_duplicated_and_retyped_columns(tmp_path: Path, config: RunConfig) -> None:
@@ -340,3 +372,12 @@ def test_huge_clusters_are_read_in_bounded_slices(
     monkeypatch.setattr(reader_module, "_slices", spy)
     assert sum(1 for _ in open_trace(path).events()) == rows
     assert sizes == [4] * 10
+
+
+def test_topology_helpers_place_every_rank() -> None:
+    two_nodes = synthetic_config()  # 16 GPUs, 8 per node
+    assert [two_nodes.node_of(r) for r in (0, 7, 8, 15)] == [0, 0, 1, 1]
+    assert [two_nodes.local_rank(r) for r in (0, 7, 8, 15)] == [0, 7, 0, 7]
+    partial = synthetic_config(gpus=4, gpus_per_node=4, nodes=1, hostnames=("n",), tp=1, dp=4)
+    assert {partial.node_of(r) for r in range(4)} == {0}
+    assert [partial.local_rank(r) for r in range(4)] == [0, 1, 2, 3]

@@ -220,7 +220,7 @@ def _check_seeds(seed: int | None, count: int) -> None:
     typed, a batch whose seeds would go past the largest (not after planning its first run)."""
     if seed is None:
         return
-    from llmsim.generator.plan import MAX_SEED
+    from llmsim.generator.plan.make import MAX_SEED
 
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be from 0 to {MAX_SEED}, not {seed}")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 import typer
 
 from llmsim.errors import InputError, UsageError
-from llmsim.units import DURATION_EXAMPLES, parse_clock, parse_duration, parse_size
+from llmsim.units import parse_clock, parse_duration, parse_size
 
 if TYPE_CHECKING:
     from llmsim.generator.options import ModelChoice
@@ -206,7 +206,6 @@ TracesArgument = Annotated[
         show_default=False,
     ),
 ]
-DURATION_HELP: Final = f"({DURATION_EXAMPLES})"
 
 # The player's and generator's choices, mirrored so that `llmsim --help` imports neither
 # (importing `llmsim.player` costs about 0.2 s): mypy checks each value against the real

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from llmsim.sanitize import clean_name
-from llmsim.units import format_duration
+from llmsim.units import format_duration, format_params
 
 LIST_FORMAT: Final = 1  # version of `llmsim list --json`
 CellKind = Literal["text", "params", "duration", "mib", "tflops", "invented"]
@@ -26,13 +26,6 @@ class Column:
     heading: str
     right: bool = False
     kind: CellKind = "text"
-
-
-def format_params(n: int) -> str:
-    """A parameter count the way model cards say it: 360M, 1.24B, 8.03B, 70.6B, 406B."""
-    if n >= 1e9:
-        return f"{n / 1e9:.3g}B"
-    return f"{n / 1e6:.3g}M"
 
 
 def _cell(value: Any, kind: CellKind) -> str:

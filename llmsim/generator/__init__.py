@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
-from llmsim.generator.build import write_trace
-from llmsim.generator.gpus import GPUS, GpuSpec
-from llmsim.generator.models import MODELS, ModelSpec
+from llmsim.generator.catalog.architecture import ModelSpec
+from llmsim.generator.catalog.gpus import GPUS, GpuSpec
+from llmsim.generator.catalog.models import MODELS
 from llmsim.generator.options import GenerateOptions, GeneratorError
-from llmsim.generator.plan import RunPlan, plan_run
+from llmsim.generator.phases.build import write_trace
+from llmsim.generator.plan import make
+from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.stacks.registry import PROFILES
 
 __all__ = [
     "GenerateOptions",
@@ -25,6 +28,12 @@ __all__ = [
     "plan_run",
     "write_trace",
 ]
+
+
+def plan_run(options: GenerateOptions) -> RunPlan:
+    """Decide the whole run on one of the registered stacks; GeneratorError (one line) when
+    the options cannot be met."""
+    return make.plan_run(options, PROFILES)
 
 
 def models() -> tuple[ModelSpec, ...]:

@@ -1,4 +1,5 @@
-"""Which optimizer steps a stack prints a line for: one rule, used by generator and player."""
+"""Which optimizer steps a stack prints a line for: one rule, used by generator and player, read
+from the run config."""
 
 from __future__ import annotations
 
@@ -9,23 +10,16 @@ from llmsim.trace.config import RunConfig
 
 
 def prints_step(config: RunConfig, step: int) -> bool:
-    """True if the run's stack prints its step line after optimizer step `step`.
-
-    HF Trainer logs every `logging_steps` (and the first step of a fresh run, as the example
-    scripts' `logging_first_step` asks); Megatron every `--log-interval`; torchtitan at step 1
-    and every `log_freq` (MetricsProcessor.should_log).
-    """
-    interval = config.log_interval
-    if step % interval == 0:
-        return True
-    if config.stack == "megatron":
-        return False
-    return step == 1
+    """True if the run's stack prints its step line after optimizer step `step`: every
+    `log_interval` steps, and after step 1 where the config says so (`log_first_step`: the HF
+    Trainer's `logging_first_step`, torchtitan's MetricsProcessor.should_log; not Megatron's
+    `--log-interval`)."""
+    return step % config.log_interval == 0 or (config.log_first_step and step == 1)
 
 
 def printed_steps(config: RunConfig, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """prints_step for an array of steps (the generator's chunks)."""
     printed: npt.NDArray[np.bool_] = steps % config.log_interval == 0
-    if config.stack != "megatron":
+    if config.log_first_step:
         printed |= steps == 1
     return printed

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from llmsim.errors import one_line
 from llmsim.trace.errors import TraceError
+from llmsim.trace.upgrade import upgrade_config
 from llmsim.trace.vocab import (
     INCIDENT_RATES,
     LAUNCHERS,
@@ -119,9 +120,13 @@ class RunConfig:
     dataset_tokens: int
     # cadence
     log_interval: int  # the stack prints a step line every this many steps
+    log_first_step: bool  # ... and after step 1 (2.3)
     eval_interval: int  # validation every this many steps (and at each epoch end)
+    eval_after_loop: bool  # one more validation after the loop, at total_steps (2.3)
     eval_batches: int
     checkpoint_interval: int
+    checkpoint_dir: str  # the folder checkpoints go into; a checkpoint row's path is in it (2.3)
+    last_save_model_only: bool  # the save at total_steps holds the model only (2.3)
     save_total_limit: int
     telemetry_interval: float  # seconds between telemetry samples
     patience_limit: int
@@ -133,6 +138,14 @@ class RunConfig:
     stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
 
+    def node_of(self, rank: int) -> int:
+        """The node (index into `hostnames`) global rank `rank` runs on."""
+        return rank // self.gpus_per_node
+
+    def local_rank(self, rank: int) -> int:
+        """Global rank `rank`'s GPU on its node (its LOCAL_RANK, cudaDev)."""
+        return rank % self.gpus_per_node
+
     def to_json(self) -> str:
         """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
         data = dataclasses.asdict(self)
@@ -140,8 +153,10 @@ class RunConfig:
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> RunConfig:
-        """Parse and check the metadata JSON; raise TraceError on anything malformed.
+    def from_json(cls, text: str | bytes, minor: int | None = None) -> RunConfig:
+        """Parse and check the metadata JSON of a trace of minor version `minor` (None: this
+        version); raise TraceError on anything malformed. A config of an older minor version
+        gets the keys it left implicit (llmsim.trace.upgrade).
 
         Bounded before it is parsed: nesting (a flat object holds a handful of brackets) and
         the digits of every number are limited, so no input reaches Python's recursion or
@@ -156,6 +171,8 @@ class RunConfig:
             raise TraceError(f"run config is not valid JSON ({one_line(exc, 120)})") from None
         if not isinstance(data, dict):
             raise TraceError("run config is not a JSON object")
+        if minor is not None:
+            data = upgrade_config(data, minor)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:

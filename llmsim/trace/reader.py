@@ -55,6 +55,7 @@ from llmsim.trace.schema import (
     SCHEMA_MAJOR,
     VOCABULARY,
 )
+from llmsim.trace.vocab import HEALTH_CODES
 
 MAX_T: Final = 1e8  # seconds (over three years): the player's clock sleeps in bounded chunks
 # Values outside these bounds are no real training run: refuse them rather than draw nonsense.
@@ -96,7 +97,7 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "gpu_temp": (-50.0, 200.0),
     "gpu_power": (0.0, 10**5),
     "gpu_clock": (0.0, 10**5),
-    "gpu_health": (0, 3),
+    "gpu_health": (min(HEALTH_CODES), max(HEALTH_CODES)),
     "avg_gpu_util": (0.0, 100.0),
     "peak_mem_mib": (0.0, 10**7),
     "restarts": (0, 10**4),
@@ -141,7 +142,7 @@ class TraceFile:
         meta = schema.metadata or {}
         self.version = self._check_version(meta)
         self._check_columns(schema)
-        self.config = self._read_config(meta)
+        self.config = self._read_config(meta, int(self.version.split(".")[1]))
         if self.num_rows == 0:
             raise TraceError(f"{self.path}: the trace holds no events")
         # The columns are there: read the text ones as dictionaries (the footer is reused).
@@ -189,7 +190,7 @@ class TraceFile:
             if not schema.field(f.name).type.equals(f.type):
                 raise TraceError(f"{self.path}: column {f.name!r} has the wrong type")
 
-    def _read_config(self, meta: dict[bytes, bytes]) -> RunConfig:
+    def _read_config(self, meta: dict[bytes, bytes], minor: int) -> RunConfig:
         if META_CONFIG not in meta:
             raise TraceError(f"{self.path}: the run config is missing")
         if len(meta[META_CONFIG]) > MAX_CONFIG_BYTES:
@@ -197,7 +198,7 @@ class TraceFile:
                 f"{self.path}: the run config is over {MAX_CONFIG_BYTES:,} bytes of JSON"
             )
         try:
-            return RunConfig.from_json(meta[META_CONFIG])
+            return RunConfig.from_json(meta[META_CONFIG], minor)
         except TraceError as exc:
             raise TraceError(f"{self.path}: {exc}") from None
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 from llmsim.trace.vocab import INCIDENT_KINDS, KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS
 
 SCHEMA_MAJOR: Final = 2
-SCHEMA_MINOR: Final = 2
+SCHEMA_MINOR: Final = 3
 SCHEMA_VERSION: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 # File key-value metadata keys.
@@ -93,9 +93,6 @@ DICT_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_dictionary(f.type)
 )
 LIST_COLUMNS: Final[frozenset[str]] = frozenset(f.name for f in SCHEMA if pa.types.is_list(f.type))
-FLOAT_COLUMNS: Final[frozenset[str]] = frozenset(
-    f.name for f in SCHEMA if pa.types.is_floating(f.type)
-)
 # Dictionary columns whose values come from a closed vocabulary (the reader refuses others).
 # `op` holds an Op on progress rows and an IncidentKind on incident rows.
 VOCABULARY: Final[dict[str, tuple[str, ...]]] = {

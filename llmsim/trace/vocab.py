@@ -79,7 +79,6 @@ UNITS: Final[tuple[Unit, ...]] = get_args(Unit)
 # The software stack that trained the run (config.stack).
 Stack = Literal["hf", "hf-deepspeed", "megatron", "torchtitan"]
 STACKS: Final[tuple[Stack, ...]] = get_args(Stack)
-HF_STACKS: Final[frozenset[Stack]] = frozenset({"hf", "hf-deepspeed"})  # the Trainer's runs
 STACK_NAMES: Final[dict[Stack, str]] = {
     "hf": "Hugging Face Trainer + Accelerate/FSDP",
     "hf-deepspeed": "Hugging Face Trainer + DeepSpeed ZeRO",

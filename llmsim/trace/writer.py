@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -138,13 +138,3 @@ class TraceWriter:
             if exc_type is None:
                 raise TraceError(str(err)) from None
             raise
-
-
-def write_table(
-    path: Path, config: RunConfig, tables: Iterator[pa.Table], *, overwrite: bool
-) -> int:
-    """Stream `tables` into a new trace at `path`; return the rows written."""
-    with TraceWriter(path, config, overwrite=overwrite) as writer:
-        for table in tables:
-            writer.write(table)
-    return writer.rows

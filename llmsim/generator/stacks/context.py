@@ -8,7 +8,8 @@ from typing import Final
 
 import numpy as np
 
-from llmsim.generator.plan import RunPlan
+from llmsim.generator.plan.profile import StackProfile
+from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.rows import Clock, Logger, Rows
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import LogFormat, Phase
@@ -62,9 +63,9 @@ class Attempt:
 MONITOR: Final = "monitor"  # the origin of llmsim's own cluster-monitor lines
 
 
-def gpu_name(hosts: Sequence[str], gpus_per_node: int, gpu: int) -> str:
+def gpu_name(hosts: Sequence[str], config: RunConfig, gpu: int) -> str:
     """`host GPU n`: how the monitor and the kernel lines name one GPU."""
-    return f"{hosts[gpu // gpus_per_node]} GPU {gpu % gpus_per_node}"
+    return f"{hosts[config.node_of(gpu)]} GPU {config.local_rank(gpu)}"
 
 
 class Context:
@@ -91,9 +92,32 @@ class Context:
         self.resume_step = self.config.resume_step if a.resume_step is None else a.resume_step
         self.hosts = self.config.hostnames if a.hosts is None else a.hosts
 
+    @property
+    def profile(self) -> StackProfile:
+        """The profile of the run's stack."""
+        return self.plan.profile
+
+    @property
+    def agent_info(self) -> bool:
+        """Whether torchrun's agent logs at INFO in this launch."""
+        return self.profile.agent_info(self.config.nodes)
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """The folder the run's checkpoints go into."""
+        return self.profile.checkpoint_dir(self.config.output_dir)
+
+    def checkpoint_path(self, step: int) -> str:
+        """The checkpoint of `step`, as the stack names it."""
+        return self.profile.checkpoint_path(self.config.output_dir, step)
+
+    def host_of(self, rank: int) -> str:
+        """The host a global rank runs on in this launch."""
+        return self.hosts[self.config.node_of(rank)]
+
     def gpu_name(self, gpu: int) -> str:
         """`host GPU n` for a global GPU index, on the hosts this launch runs on."""
-        return gpu_name(self.hosts, self.config.gpus_per_node, gpu)
+        return gpu_name(self.hosts, self.config, gpu)
 
     def logger(
         self, phase: Phase, source: LogFormat, origin: str | None = None, rank: int | None = None
@@ -123,8 +147,8 @@ class Context:
 
     def worker_pid(self, rank: int) -> int:
         """Process id of a global rank's worker."""
-        node, local = divmod(rank, self.config.gpus_per_node)
-        return self.ids.pid_base[node] + local + 1 + self.attempt.pid_shift
+        c = self.config
+        return self.ids.pid_base[c.node_of(rank)] + c.local_rank(rank) + 1 + self.attempt.pid_shift
 
     def ip(self, node: int) -> str:
         """Management address of a node."""

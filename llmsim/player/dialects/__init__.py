@@ -21,7 +21,10 @@ __all__ = ["Dialect", "Line", "Segment", "Stamps", "dialect_for", "log_line", "t
 
 
 class Dialect(Protocol):
-    """The lines one stack prints for the rows that carry numbers."""
+    """The lines one stack prints for the rows that carry numbers, and which of its progress
+    bars stay on screen once finished (tqdm's leave=True: HF's `Loading checkpoint shards`)."""
+
+    kept_bars: frozenset[str]
 
     def step(self, ev: Event, when: float) -> list[Line]:
         """Lines for a `step` row ([] when the stack prints nothing at this step)."""

@@ -15,6 +15,9 @@ from llmsim.trace import Event, RunConfig, prints_step
 class HuggingFace:
     """The HF Trainer's console lines for steps, evaluations and checkpoints."""
 
+    # from_pretrained's `Loading checkpoint shards` bar stays (tqdm's leave=True)
+    kept_bars: frozenset[str] = frozenset({"load_checkpoint", "init_weights"})
+
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config
         self.stamps = stamps

@@ -4,7 +4,9 @@ Sources (megatron/training/training.py and checkpointing.py at core_v0.15.0): th
 line is one physical line opening with ` [%Y-%m-%d %H:%M:%S]` (microseconds came in 0.16), its
 fields in this order, `lm loss` and the learning rate as `.6E`; the validation block is framed
 by `len(string) + 1` dashes and its middle line keeps a trailing space; the save line of 0.15
-carries no time stamp. The evaluation after the loop reads `at iteration N on validation set`.
+carries no time stamp. The evaluation after the loop reads `at iteration N on validation set`
+(the config says whether the run has one: `eval_after_loop`); saves go to `--save`
+(`checkpoint_dir`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from llmsim.trace import Event, RunConfig, prints_step
 
 class Megatron:
     """Megatron-LM's console lines for steps, evaluations and checkpoints."""
+
+    kept_bars: frozenset[str] = frozenset()  # it draws no bar of its own
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config
@@ -43,8 +47,7 @@ class Megatron:
     def eval(self, ev: Event, when: float) -> list[Line]:
         step = ev.step or 0
         c = self.config
-        # the evaluation after the loop (the last iteration is never a multiple of the interval)
-        final = step == c.total_steps and step % c.eval_interval != 0
+        final = c.eval_after_loop and step == c.total_steps
         where = f"iteration {step} on validation set" if final else f"iteration {step}"
         text = (
             f" validation loss at {where} | lm loss value: "
@@ -57,6 +60,6 @@ class Megatron:
         c = self.config
         text = (
             f"  successfully saved checkpoint from iteration {ev.step or 0:7d} to "
-            f"{c.output_dir}/checkpoints [ t 1/{c.tp}, p 1/{c.pp} ]"
+            f"{c.checkpoint_dir} [ t 1/{c.tp}, p 1/{c.pp} ]"
         )
         return [Line((), ((text, None),))]

@@ -15,6 +15,8 @@ from llmsim.trace import Event, RunConfig, prints_step
 class Titan:
     """torchtitan's console lines (v0.2 logger format, run_train.sh's [rank0]: prefix)."""
 
+    kept_bars: frozenset[str] = frozenset()  # it draws no bar of its own
+
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config
         self.stamps = stamps
@@ -62,8 +64,9 @@ class Titan:
         return [Line(self._prefix(when), body)]
 
     def checkpoint(self, ev: Event, when: float) -> list[Line]:
-        if ev.step == self.config.total_steps:
-            return []  # the last step saves through _save_last_step, which returns early
+        c = self.config
+        if c.last_save_model_only and ev.step == c.total_steps:
+            return []  # _save_last_step saves the model only and returns before this line
         text = (
             "Finished saving the checkpoint (or staging if async is enabled)"
             f"in {ev.elapsed or 0.0:.2f} seconds."

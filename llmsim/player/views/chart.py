@@ -16,6 +16,7 @@ from typing import Final
 from llmsim.player.views import fmt
 from llmsim.player.views.palette import Glyphs
 from llmsim.player.views.segments import Row, Segment
+from llmsim.units import sparkline
 
 MAX_POINTS: Final = 256  # loss points kept; past that every other one is dropped
 SPARK_POINTS: Final = 24  # tokens/s of the most recent steps in the sparkline
@@ -34,13 +35,11 @@ class History:
         self.points: list[tuple[int, float]] = []  # (step, loss)
         self.vals: list[tuple[int, float]] = []  # (step, validation loss)
         self.tps: deque[float] = deque(maxlen=SPARK_POINTS)
-        self.version = 0
         self._stride = 1
         self._seen = 0
 
     def step(self, step: int, loss: float, tokens_per_s: float | None) -> None:
         """Record an optimizer step (every `stride`-th one once many are kept)."""
-        self.version += 1
         if tokens_per_s is not None:
             self.tps.append(tokens_per_s)
         self._seen += 1
@@ -53,7 +52,6 @@ class History:
 
     def val(self, step: int, val_loss: float) -> None:
         """Record a validation result."""
-        self.version += 1
         self.vals.append((step, val_loss))
         if len(self.vals) > MAX_POINTS:
             self.vals = self.vals[::2]
@@ -172,12 +170,7 @@ def _panel(history: History, g: Glyphs) -> list[list[Segment]]:
     if not history.tps:
         return out
     values = list(history.tps)
-    low, high = min(values), max(values)
-    levels = len(g.spark) - 1
-    spark = "".join(
-        g.spark[round((v - low) / (high - low) * levels) if high > low else levels // 2]
-        for v in values
-    )
+    spark = sparkline(values, g.spark, flat=(len(g.spark) - 1) // 2)
     out[0].append((f"{fmt.si(values[-1])} tok/s", "value"))
     out[1].append((spark, "spark"))
     return out

@@ -2,31 +2,24 @@
 
 These only format values that come from the trace (units, rounding, digit grouping); they never
 derive a new figure, except the tqdm-style remaining time and percentages the brief allows.
+Clocks, durations and sizes are llmsim.units' formatters at the precision the views show.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Final
 
-from llmsim.units import format_clock
+from llmsim.units import format_clock, format_duration, format_size
 
 _SI: Final = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
 
 
 clock = format_clock  # tqdm's elapsed/remaining format
-
-
-def duration(seconds: float) -> str:
-    """A total run time for the summary: 1h 02m 13s, 12m 05s or 42.3s."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    s = round(seconds)
-    hours, rest = divmod(s, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s"
+duration = partial(format_duration, full=True)  # a total run time: 1h 02m 13s, 42.3s
+size = partial(format_size, decimals=2)  # 512 B, 2.40 kB, 16.06 GB
+gigabytes = partial(format_size, decimals=2, unit="GB")  # shard sizes as Hugging Face says them
 
 
 def tqdm_rate(done: int, elapsed: float, unit: str | None) -> str:
@@ -38,21 +31,6 @@ def tqdm_rate(done: int, elapsed: float, unit: str | None) -> str:
         return "?it/s"
     rate = done / elapsed
     return f"{rate:5.2f}it/s" if rate >= 1 else f"{1 / rate:5.2f}s/it"
-
-
-def gigabytes(size_bytes: int) -> str:
-    """Decimal gigabytes as Hugging Face prints shard sizes: 4.98 GB."""
-    return f"{size_bytes / 1e9:.2f} GB"
-
-
-def size(size_bytes: float) -> str:
-    """A human size in decimal units: 512 B, 2.4 kB, 1.72 MB, 16.06 GB."""
-    if size_bytes < 1000:
-        return f"{int(size_bytes)} B"
-    for suffix, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size_bytes >= scale:
-            return f"{size_bytes / scale:.2f} {suffix}"
-    return f"{int(size_bytes)} B"  # pragma: no cover
 
 
 def si(value: float) -> str:

@@ -25,6 +25,7 @@ from llmsim.player.views.palette import HEALTH_STYLES, Glyphs, heat_style
 from llmsim.player.views.segments import Row, Segment, crop, fit, join_fitting, pick_fitting
 from llmsim.sanitize import clean_name
 from llmsim.trace import Event, RunConfig
+from llmsim.trace.vocab import Health
 
 MAX_NAME: Final = 20  # cells of a host name column
 
@@ -60,7 +61,7 @@ def _cells(s: Sample, lo: int, hi: int, g: Glyphs) -> list[Segment]:
     health, util = s.health, s.ev.gpu_util or ()
     out: list[Segment] = []
     for i in range(lo, hi):
-        h = min(3, max(0, health[i]))
+        h = min(Health.LOST, max(Health.OK, health[i]))
         style = _style(h, util[i] if i < len(util) else 0.0)
         if out and out[-1][1] == style:
             out[-1] = (out[-1][0] + g.gpu[h], style)
@@ -101,7 +102,7 @@ def plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def _health_words(health: Sequence[int]) -> Row:
-    counts = [health.count(code) for code in (1, 2, 3)]
+    counts = [health.count(code) for code in (Health.WARN, Health.CRIT, Health.LOST)]
     words = (("warning", "warnings"), ("critical", "critical"), ("lost", "lost"))
     parts: list[Segment] = []
     for count, (one, many), style in zip(counts, words, HEALTH_STYLES[1:], strict=True):
@@ -161,7 +162,7 @@ def node_row(s: Sample, node: int, name_w: int, width: int, g: Glyphs) -> Row:
 
 def _node_health(s: Sample, node: int) -> int:
     lo, hi = s.span(node)
-    return max(s.health[lo:hi], default=0)
+    return max(s.health[lo:hi], default=Health.OK)
 
 
 def worth_seeing(s: Sample) -> list[int]:
@@ -174,9 +175,9 @@ def worth_seeing(s: Sample) -> list[int]:
     def rank(node: int) -> tuple[int, int]:
         if node in s.focus:
             return (1, node)
-        if worst[node] >= 2:
+        if worst[node] >= Health.CRIT:
             return (5 - worst[node], node)  # lost 2, critical 3
-        if worst[node] == 1:
+        if worst[node] == Health.WARN:
             return (5, node)
         return (6 if node == hottest else 7, node)
 
@@ -213,7 +214,7 @@ def _node_map(s: Sample, name_w: int, width: int, rows: int, g: Glyphs) -> list[
             if (node - first) % 10 == 0:
                 row.append((" ", None))
             lo, hi = s.span(node)
-            h = min(3, _node_health(s, node))
+            h = min(Health.LOST, _node_health(s, node))
             mean = sum(util[lo:hi]) / (hi - lo) if util[lo:hi] else 0.0
             row.append((g.gpu[h], _style(h, mean)))
         out.append(tuple(row))

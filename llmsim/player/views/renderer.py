@@ -20,7 +20,7 @@ from llmsim.player.views.segments import Row, Segment
 from llmsim.player.views.summary import summary_box
 from llmsim.sanitize import clean, clean_name
 from llmsim.trace import Event, RunConfig, prints_step
-from llmsim.trace.vocab import EXPORT_OPS, HF_STACKS
+from llmsim.trace.vocab import EXPORT_OPS
 
 # Progress operations whose finished bar stays in the log (tqdm leave=True): the export tool's
 # own bars, and a checkpoint load only where the stack's own code draws a tqdm bar for it
@@ -205,7 +205,7 @@ class Renderer:
     def _incident(self, ev: Event) -> None:
         if ev.rank is None:
             return
-        node = ev.rank // max(1, self.config.gpus_per_node)
+        node = self.config.node_of(ev.rank)
         self._focus[node] = ev.t + (ev.elapsed if ev.elapsed is not None else INCIDENT_FOCUS)
         if ev.op == "restart" and ev.path and node < len(self._hosts):
             # The job came back on a spare node: the grid names the node it runs on now.
@@ -221,7 +221,7 @@ class Renderer:
     def _leaves(self, ev: Event) -> bool:
         if ev.op in EXPORT_OPS:
             return True
-        return ev.op in ("load_checkpoint", "init_weights") and self.config.stack in HF_STACKS
+        return ev.op in self._dialect.kept_bars
 
     def _progress_lines(self, ev: Event) -> list[Line]:
         if not self._leaves(ev) or (ev.done or 0) < (ev.total or 0):

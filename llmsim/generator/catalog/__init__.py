@@ -1,0 +1,3 @@
+"""Facts the generator draws from: model architectures and their Hub facts, GPUs,
+datasets, software versions, names.
+"""

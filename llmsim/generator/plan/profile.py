@@ -1,0 +1,183 @@
+"""StackProfile: what differs between training stacks, as the plan and the phases ask it.
+
+The plan defines this interface; one profile per stack implements it
+(generator/stacks/<name>/profile.py), holding the stack's facts as data and
+its rules as small methods: which runs it takes, how it lays a model out and shards its states,
+how it counts FLOPs, when it logs, evaluates and saves, how it names checkpoints, its software
+era, launchers and launch environment, its timeouts. The rest of the generator asks the profile
+and never compares stack names. What the stack prints lives beside the profile, in its
+StackRun (generator/stacks/common/run.py); the registry (generator/stacks/registry.py) maps a
+name to both.
+
+A rule that returns None has no opinion of its own: the plan then uses its common rule (the
+log interval of a stack that sets none, the window-based save interval, ...).
+
+It imports only the catalogue and the plan's value types (a layout), never the plan's logic
+nor the stacks: the plan sits below them (the import contract of pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmsim.generator.catalog.architecture import ModelSpec, param_count, six_n
+from llmsim.generator.catalog.datasets import Corpus
+from llmsim.generator.catalog.software import Era
+from llmsim.generator.plan.layout import Layout, Recompute, Sharding
+from llmsim.trace.vocab import Launcher, RunKind, Stack
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackProfile:
+    """One training stack's facts and rules. Subclasses override the rules that differ (and
+    may give fields defaults of their own: the fields are keyword-only)."""
+
+    name: Stack
+    era: Era  # the software set its runs use: versions, release date, launchers
+    weight: float  # its share of drawn runs
+    entrypoint: str  # what the launcher runs: a script or a module (torchrun's launch configs)
+    modes: tuple[tuple[int, Recompute], ...]  # (ZeRO stage, recompute) pairs its runs use
+    # checkpoints, as format patterns: one checkpoint's folder, and where the folders go
+    checkpoint_pattern: str  # a format with {step}, as the stack names a checkpoint
+    checkpoints_under: str  # a format with {output_dir}, as --save or --output_dir says
+    # --- memory and speed
+    fragmentation: tuple[float, float] = (0.05, 0.12)  # allocator's reserved / allocated - 1
+    selective_share: float = 0.95  # activations kept under selective recomputation
+    selective_extra: float | None = None  # forward share recomputed (None: the common 5 %)
+    logit_bytes: float = 10.0  # per token and vocabulary entry on the last stage
+    eval_global_batch: bool = False  # an evaluation iteration runs a whole global batch
+    # --- what a pretraining run of this stack is
+    continued_pretraining: bool = False  # a short continued-pretraining stage, not a schedule
+    corpora: tuple[str, ...] | None = None  # corpora it can read (short names; None: any)
+    # --- cadences: which steps log, evaluate and save
+    logs_first_step: bool = True  # a step line at step 1 besides every log interval
+    evaluates_first_step: bool = False  # a validation pass after step 1
+    evaluates_after_loop: bool = False  # one more validation after the loop, at the last step
+    saves_before_eval: bool = False  # at a step that does both, the save comes first
+    last_save_model_only: bool = False  # the last step saves the model only (no optimizer)
+    window_evals: int = 3  # evaluations a pretraining window is sized for
+    min_eval_batches: int = 5  # fewest batches of an evaluation pass
+    # --- how numbers print
+    loss_decimals: int = 4  # decimals of the printed training loss
+    val_float32: bool = False  # validation loss printed as the float of a float32 tensor
+    window_mean_loss: bool = True  # a printed loss is its log window's mean (else the step's)
+    export_source_pattern: str = "{path}"  # what the export converts, as its first line says
+    # --- launch and timings
+    startup_extra_s: float = 0.0  # start-up work beyond the common (compiling helpers)
+    first_step_compile_s: tuple[float, float] | None = None  # compilation in the first step
+    compile_chance: float = 0.0  # share of runs that torch.compile their blocks
+    straggler_report_chance: float = 0.0  # share of multi-node runs that log stragglers
+    # The job's collective timeout (seconds) as its config sets it: torchtitan's
+    # comm.init_timeout_seconds (train.py lowers it to train_timeout_seconds only after step 1
+    # of a job that starts from scratch; these jobs resume), Megatron's
+    # --distributed-timeout-minutes 5, the HF scripts' --ddp_timeout 300.
+    collective_timeout_s: int = 300
+    rank0_only: bool = False  # only rank 0's lines reach the console shown
+
+    # --- which runs it takes
+
+    def refusal(self, kind: RunKind, spec: ModelSpec) -> str | None:
+        """Why this stack would not run `spec` as a `kind` run (one line), or None."""
+        return None
+
+    def seq_lens(self, kind: RunKind) -> tuple[int, ...]:
+        """Sequence lengths its runs of this kind use (the model's limit applies)."""
+        return (4096, 8192) if kind == "pretrain" else (2048, 4096)
+
+    # --- layout, memory and FLOPs
+
+    def splits(self, spec: ModelSpec, gpus: int) -> list[tuple[int, int]]:
+        """(tp, pp) pairs it would use for this model and GPU count, smallest first."""
+        return [(1, 1)]
+
+    def sharding(self, layout: Layout) -> Sharding:
+        """How the training states of `layout` are sharded over the data-parallel ranks."""
+        return "fsdp"
+
+    def rank_params(self, spec: ModelSpec, layout: Layout, stage: int) -> int:
+        """Parameters of the replica slice a rank of this pipeline stage works on."""
+        return param_count(spec) // layout.tp
+
+    def flops_per_token(self, spec: ModelSpec, seq_len: int, tp: int) -> float:
+        """The model FLOPs per token it prints its TFLOP/s and MFU with (6N by default)."""
+        return six_n(spec)
+
+    def strategy(self, layout: Layout) -> str:
+        """How `llmsim info` and the docs name a multi-GPU layout."""
+        return f"data parallel over {layout.dp} ranks"
+
+    # --- schedule and cadence
+
+    def log_interval(self, step_s: float) -> int | None:
+        """How often it prints its step line for steps of `step_s` seconds (None: the common
+        rule, a line every ~12 seconds)."""
+        return None
+
+    def save_interval(self, log: int, step_s: float, rng: np.random.Generator) -> int | None:
+        """Its pretraining runs' save (= evaluation) interval, drawn (None: sized by the
+        window, evaluations every third of it and saves every half)."""
+        return None
+
+    def align_window(
+        self, resume: int, window: int, every: int, log: int, fixed: bool, rng: np.random.Generator
+    ) -> tuple[int, int]:
+        """(resume step, window) of a pretraining trace, moved to the stack's boundaries."""
+        return resume, window
+
+    def reads(self, corpus: Corpus) -> bool:
+        """Whether its pretraining runs can read `corpus`."""
+        return self.corpora is None or corpus.short in self.corpora
+
+    def evaluates(self, steps: np.ndarray, interval: int, total: int) -> np.ndarray:
+        """Which of `steps` end with a validation pass."""
+        every: np.ndarray = steps % interval == 0
+        if self.evaluates_first_step:
+            every |= steps == 1
+        if self.evaluates_after_loop:
+            every |= steps == total
+        return every
+
+    def saves_first(self, step: int, total: int) -> bool:
+        """Whether the save comes before the evaluation at `step` (the save after the loop
+        precedes the evaluation after it)."""
+        return self.saves_before_eval or (self.evaluates_after_loop and step == total)
+
+    def model_only_save(self, step: int, total: int) -> bool:
+        """Whether the save at `step` holds the model only (bf16), not the training state."""
+        return self.last_save_model_only and step == total
+
+    # --- checkpoints
+
+    def checkpoint_name(self, step: int) -> str:
+        """The folder of the checkpoint of `step`, as the stack names it."""
+        return self.checkpoint_pattern.format(step=step)
+
+    def checkpoint_dir(self, output_dir: str) -> str:
+        """The folder its checkpoints go into."""
+        return self.checkpoints_under.format(output_dir=output_dir)
+
+    def checkpoint_path(self, output_dir: str, step: int) -> str:
+        """The checkpoint of `step`: its folder in the checkpoint folder."""
+        return f"{self.checkpoint_dir(output_dir)}/{self.checkpoint_name(step)}"
+
+    def export_source(self, output_dir: str, step: int, layout: Layout) -> str:
+        """The checkpoint the export converts, as its first line names it."""
+        path = self.checkpoint_path(output_dir, step)
+        return self.export_source_pattern.format(path=path, step=step, zero=layout.zero_stage)
+
+    # --- launch
+
+    def launchers(self, gpus: int) -> tuple[Launcher, ...]:
+        """Launchers a job of `gpus` GPUs may use."""
+        return self.era.launchers
+
+    def launch_env(self, nodes: int) -> Mapping[str, str]:
+        """Environment variables its launch recipe sets that change what the job prints."""
+        return {}
+
+    def agent_info(self, nodes: int) -> bool:
+        """Whether torchrun's agent logs at INFO (LOGLEVEL=INFO in the launch environment)."""
+        return self.launch_env(nodes).get("LOGLEVEL") == "INFO"

@@ -1,0 +1,48 @@
+"""What the Hugging Face Trainer's runs have in common, whether FSDP or DeepSpeed shards them.
+
+The Trainer fine-tunes models up to ~80B and runs short continued-pretraining stages of models
+up to ~15B (a pretraining run from scratch is Megatron's or torchtitan's); it prints the step's
+loss as its log window's mean and the validation loss as the float of a float32 tensor, and its
+multi-node launch recipes set LOGLEVEL=INFO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from llmsim.generator.catalog.architecture import ModelSpec, param_count
+from llmsim.generator.plan.profile import StackProfile
+from llmsim.trace.vocab import RunKind
+from llmsim.units import format_params
+
+FINETUNE_MAX: Final = 80e9
+PRETRAIN_MAX: Final = 15e9
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainerProfile(StackProfile):
+    """The Trainer's facts and rules; the FSDP and DeepSpeed profiles add their sharding."""
+
+    entrypoint: str = "train.py"  # the example-style training script the runs launch
+    checkpoint_pattern: str = "checkpoint-{step}"  # the Trainer's PREFIX_CHECKPOINT_DIR
+    checkpoints_under: str = "{output_dir}"  # --output_dir holds the checkpoints
+    continued_pretraining: bool = True
+    val_float32: bool = True  # eval_loss is the float of a float32 tensor
+
+    def refusal(self, kind: RunKind, spec: ModelSpec) -> str | None:
+        """Models too big for the Trainer's fine-tunes or continued pretraining."""
+        limit = FINETUNE_MAX if kind == "finetune" else PRETRAIN_MAX
+        n = param_count(spec)
+        if n > limit:
+            what = "fine-tunes" if kind == "finetune" else "continued pretraining"
+            return (
+                f"{spec.name} ({format_params(n)}) is too big for {what} with the HF Trainer "
+                f"here (up to {format_params(int(limit))}); use --stack megatron"
+            )
+        return None
+
+    def launch_env(self, nodes: int) -> Mapping[str, str]:
+        """Multi-node launches log torchrun's agent at INFO."""
+        return {"LOGLEVEL": "INFO"} if nodes > 1 else {}

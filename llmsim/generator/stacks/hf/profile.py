@@ -1,0 +1,32 @@
+"""The Hugging Face Trainer with FSDP (transformers 4.57.1, accelerate 1.11.0), launched by
+torchrun: `--fsdp "full_shard auto_wrap"`, sharded state dicts saved through accelerate."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from llmsim.generator.catalog.software import Era
+from llmsim.generator.plan.layout import Layout
+from llmsim.generator.stacks.common.trainer_profile import TrainerProfile
+
+# transformers 4.57.1 (2025-10-14), accelerate 1.11.0 (2025-10-20) on torch 2.8.0. torchrun only:
+# what the run prints (torch's OMP banner, which `accelerate launch` silences by setting
+# OMP_NUM_THREADS; torchrun's traceback) and FSDP through the Trainer's `--fsdp`.
+ERA: Final = Era("1.11.0", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_918_400.0, ("torchrun",))
+
+
+class FsdpProfile(TrainerProfile):
+    """FSDP FULL_SHARD over every rank."""
+
+    def strategy(self, layout: Layout) -> str:
+        """`FSDP FULL_SHARD over N ranks`."""
+        return f"FSDP FULL_SHARD over {layout.dp} ranks"
+
+
+PROFILE: Final = FsdpProfile(
+    name="hf",
+    era=ERA,
+    weight=0.25,
+    modes=((3, "full"),),
+    export_source_pattern="{path}/pytorch_model_fsdp_0 (FSDP sharded)",
+)
