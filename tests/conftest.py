@@ -36,6 +36,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(cache))
         mp.delenv("LLMSIM_DEBUG", raising=False)
+        mp.delenv("TMUX", raising=False)  # inside a real tmux, play draws no status line
         yield cache
 
 

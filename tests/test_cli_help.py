@@ -26,6 +26,8 @@ CHOICES: Final = [
     ("play", "--timestamps", params.TIMESTAMP_MODES),
     ("play", "--models", params.MODEL_CHOICES),
     ("play", "--start-at", ("train", "eval", "checkpoint", "export", "N%", "MM:SS")),
+    ("play", "--layout", params.LAYOUTS),
+    ("cast", "--layout", params.LAYOUTS),
     ("cast", "--format", ("v2", "v3")),
     ("cast", "--theme", params.THEMES),
     ("cast", "--output", (".cast", ".html", ".gif", "-")),
@@ -94,8 +96,9 @@ def test_cast_help_says_asciinema_2_cannot_open_v3(capsys: pytest.CaptureFixture
 
 def test_mirrored_vocabularies_equal_the_real_ones() -> None:
     from llmsim.generator.options import MODEL_CHOICES
-    from llmsim.player.options import COLOR_MODES, START_POINTS, THEMES, TIMESTAMP_MODES
+    from llmsim.player.options import COLOR_MODES, LAYOUTS, START_POINTS, THEMES, TIMESTAMP_MODES
 
+    assert params.LAYOUTS == LAYOUTS
     assert params.THEMES == THEMES
     assert params.COLOR_MODES == COLOR_MODES
     assert params.TIMESTAMP_MODES == TIMESTAMP_MODES

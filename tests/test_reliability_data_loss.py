@@ -402,7 +402,7 @@ def test_nohup_keeps_ignoring_sighup_and_the_output_is_finished(
     nohup = ["nohup", *LLMSIM]
     jobs = [
         ([*nohup, "generate", "-o", str(tmp_path / "g.parquet"), "--seed", "1", *SMALL], ()),
-        ([*nohup, "cast", *casts, "-o", str(tmp_path / "c.cast")], ()),
+        ([*nohup, "cast", *casts, "--layout", "classic", "-o", str(tmp_path / "c.cast")], ()),
         ([*nohup, "play", "--speed", "20", "--exit-after", "2s", str(trace)], ()),
         (
             [*LLMSIM, "cast", *casts, "-o", str(tmp_path / "b.html")],

@@ -167,7 +167,20 @@ def test_a_mutant_is_one_line_or_plays_and_the_good_one_plays(
     runs = [
         (["info", str(mutant), str(good)], "info"),
         (["play", "--once", "--speed", "1e6", "--color", "never", str(mutant), str(good)], "play"),
-        (["cast", str(mutant), str(good), "-o", str(cast), "--cols", "80", "--rows", "24"], "cast"),
+        (
+            [
+                "cast",
+                str(mutant),
+                str(good),
+                "-o",
+                str(cast),
+                "--rows",
+                "24",
+                "--layout",
+                "classic",
+            ],
+            "cast",
+        ),
     ]
     for argv, command in runs:
         status, out, err = call(argv)

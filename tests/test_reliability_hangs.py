@@ -94,7 +94,9 @@ def test_a_folder_of_good_traces_with_them_plays_and_casts(
     assert status == 1 and out.count(DONE) == 2
     assert len(assert_clean_lines(err, names)) == 4
     target = tmp_path / "x.cast"
-    status, out, err = call(["cast", str(runs), "-o", str(target), "--rows", "24"])
+    status, out, err = call(
+        ["cast", str(runs), "-o", str(target), "--rows", "24", "--layout", "classic"]
+    )
     assert status == 1 and len(assert_clean_lines(err, names)) == 4
     events = [json.loads(x) for x in target.read_text("utf-8").splitlines()[1:]]
     assert "".join(e[2] for e in events if e[1] == "o").count(DONE) == 2
@@ -165,7 +167,7 @@ def test_cast_time_is_linear_in_open_operations(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(bars, "progress_row", counted)
-    status, out, err = call(["cast", str(trace), "-o", "-", "--rows", "500"])
+    status, out, err = call(["cast", str(trace), "-o", "-", "--rows", "500", "--layout", "classic"])
     assert (status, err) == (0, "")
     frames = sum(1 for line in out.splitlines()[1:] if json.loads(line)[1] == "o")
     assert frames >= n  # one per operation that started...
@@ -208,8 +210,9 @@ def test_a_start_point_past_every_end_plays_on_a_terminal_too() -> None:
     """`--start-at "<300 sevens>:00"`, past the end of any run: each run plays from its start,
     on a terminal as on a pipe (no sleep towards a point that never comes)."""
     status, out = run_in_pty(
-        "play", "--once", "--speed", "1e6", "--start-at", "7" * 300 + ":00", "llama-3-8b-sft"
-    )
+        "play", "--once", "--speed", "1e6", "--layout", "classic",
+        "--start-at", "7" * 300 + ":00", "llama-3-8b-sft",
+    )  # fmt: skip
     assert status == 0 and DONE.encode() in out
 
 

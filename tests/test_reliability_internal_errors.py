@@ -174,7 +174,7 @@ def test_huge_seeds_and_start_points_are_fine(tmp_path: Path) -> None:
         ["play", "--once", "--speed", "1e6", "--start-at", "9" * 400 + ":00:00"],
         ["play", "--once", "--speed", "1e6", "--start-at", "7" * 300 + ":00"],
         ["play", "--once", "--speed", "1e6", "--start-at", "0:" + "5" * 400 + ":00"],
-        ["cast", "-o", "-", "--start-at", "9" * 400 + ":00"],
+        ["cast", "-o", "-", "--layout", "classic", "--start-at", "9" * 400 + ":00"],
         ["play", "--once", "--speed", str(MAX_SPEED), "--exit-after", "99999999h"],
         [
             "play",

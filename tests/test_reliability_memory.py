@@ -119,11 +119,15 @@ class Started:
         self.cast = _popen([*LIMIT, *LLMSIM, "cast", str(self.gpus), "-o", str(folder / "x.cast")])
         self.roomy = _popen([*LIMIT, *LLMSIM, "info", str(self.big)])
         self.tight = _popen(["prlimit", "--as=400000000", *LLMSIM, "info", str(self.big)])
-        # On a terminal: the grid of 65,536 GPUs is laid out for every sample.
-        self.player = Pty("play", "--once", "--speed", "100", str(self.gpus), cols=120, rows=40)
+        # On a terminal: the grid of 65,536 GPUs is laid out for every sample (classic), and
+        # tmux's monitor and cluster sweep are drawn from every sample.
+        play = ("play", "--once", "--speed", "100")
+        self.player = Pty(*play, "--layout", "classic", str(self.gpus), cols=120, rows=40)
+        self.tmux = Pty(*play, "--layout", "tmux", str(self.gpus), cols=120, rows=40)
 
     def stop(self) -> None:
         self.player.kill()
+        self.tmux.kill()
         for proc in (self.interrupted, self.after, self.cast, self.roomy, self.tight):
             if proc.poll() is None:
                 proc.kill()
@@ -181,6 +185,8 @@ def test_many_gpus_play_and_cast_under_one_gigabyte(started: Started) -> None:
     assert started.player.finish(timeout=60) == 0
     received = bytes(started.player.received)
     assert b"65,536" in received and b"\xe2\x96\xa0" in received  # the grid's cells
+    assert started.tmux.finish(timeout=60) == 0
+    assert b"Every " in bytes(started.tmux.received)  # watch's title over nvidia-smi
     _, err = started.cast.communicate(timeout=60)
     assert (started.cast.returncode, err) == (0, b"")
 
@@ -287,7 +293,8 @@ def test_beats_and_frames_hold_bounded_text(tmp_path: Path) -> None:
     lines, and the lines held back while behind are written once they are MAX_PENDING_TEXT."""
     rows = 200  # 13 MB of text, all at (nearly) one time
     trace = long_lines(tmp_path / "long.parquet", rows, kind="log")
-    beats = list(iter_show([trace], PlayOptions(once=True), RenderOptions()))
+    options = PlayOptions(once=True, layout="plain")  # the job's lines, whole
+    beats = list(iter_show([trace], options, RenderOptions(verbatim=True)))
     sizes = [text_size(beat.logs) for beat in beats]
     assert max(sizes) <= MAX_BEAT_TEXT + 2 * MAX_TEXT
     assert sum(sizes) >= rows * 65_000  # every line, whole

@@ -167,7 +167,8 @@ def test_cast_skips_every_bad_kind_and_records_the_good_one(
     bad = [cases[k] for k in BAD_KINDS] + [v for k, v in odd.items() if k != "non_utf8_name"]
     names = [str(p) for p, _ in bad]
     target = tmp_path / "out.cast"
-    status, _, err = call(["cast", *names, str(good), "-o", str(target), "--rows", "24"])
+    argv = ["cast", *names, str(good), "-o", str(target), "--rows", "24", "--layout", "classic"]
+    status, _, err = call(argv)
     assert status == 1
     assert len(assert_clean_lines(err, names)) == len(bad)
     events = [json.loads(x) for x in target.read_text("utf-8").splitlines()[1:]]
@@ -331,7 +332,7 @@ def test_a_share_of_a_run_with_an_unreadable_last_row_group(tmp_path: Path, good
     bad = _no_statistics_last_group_corrupt(tmp_path / "bad-end.parquet", good)
     for argv in (
         ["play", "--once", "--speed", "1e6", "--start-at", "50%"],
-        ["cast", "-o", "-", "--start-at", "50%"],
+        ["cast", "-o", "-", "--layout", "classic", "--start-at", "50%"],
         ["play", "--speed", "1e6", "--start-at", "0%", "--exit-after-runs", "2"],
     ):
         status, out, err = call([*argv, str(bad), str(good)])
@@ -356,7 +357,7 @@ def test_memory_running_out_while_rows_become_events(
         return real(rb, gpus)
 
     monkeypatch.setattr(llmsim.trace.reader, "_slices", out_of_memory)
-    for argv in (["play", "--once", "--speed", "1e6"], ["cast", "-o", "-"]):
+    for argv in (["play", "--once", "--speed", "1e6"], ["cast", "-o", "-", "--layout", "classic"]):
         calls[0] = 0
         status, out, err = call([*argv, str(first), str(good)])
         assert status == 1, argv

@@ -8,7 +8,16 @@ from typing import Annotated, Final
 import typer
 
 from llmsim.cli import params, report
-from llmsim.cli.params import THEMES, SpeedOption, StartAtOption, TracesArgument, choice, completer
+from llmsim.cli.params import (
+    THEMES,
+    IdleTimeLimitOption,
+    LayoutOption,
+    SpeedOption,
+    StartAtOption,
+    TracesArgument,
+    choice,
+    completer,
+)
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import UsageError
 
@@ -46,6 +55,7 @@ def cast(
     ] = 36,
     speed: SpeedOption = 1.0,
     start_at: StartAtOption = None,
+    layout: LayoutOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -56,16 +66,7 @@ def cast(
             autocompletion=completer(FORMATS),
         ),
     ] = "v2",
-    idle_time_limit: Annotated[
-        str | None,
-        typer.Option(
-            "-i",
-            "--idle-time-limit",
-            metavar="DURATION",
-            help="Cap every pause at this long, as asciinema's -i does (2 or 2s, 500ms). "
-            "No cap if omitted.",
-        ),
-    ] = None,
+    idle_time_limit: IdleTimeLimitOption = None,
     title: Annotated[
         str | None,
         typer.Option(
@@ -125,6 +126,7 @@ def cast(
         overwrite=force,
         loop=loop,
         theme=theme_name,
+        layout=params.layout(layout, "tmux") or "tmux",
     )
     paths = params.resolve_traces(traces or [])  # none: export_cast takes the bundled runs
     with terminate_as_interrupt():

@@ -20,7 +20,7 @@ from llmsim.units import parse_clock, parse_duration, parse_size
 
 if TYPE_CHECKING:
     from llmsim.generator.options import ModelChoice
-    from llmsim.player.options import ColorMode, StartAt, Theme, TimestampMode
+    from llmsim.player.options import ColorMode, Layout, StartAt, Theme, TimestampMode
 
 T = TypeVar("T", bound=str)
 
@@ -197,6 +197,35 @@ StartAtOption = Annotated[
         autocompletion=completer(("train", "eval", "checkpoint", "export")),
     ),
 ]
+LayoutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        metavar="tmux|classic|plain",
+        help="What the screen looks like: tmux (its status line and panes, the job's output "
+        "as the stack prints it, nvidia-smi watching the GPUs), classic (the dashboard: GPU "
+        "grid, loss chart, bars, summary box) or plain (the job's lines only). tmux if "
+        "omitted (`play` to a pipe or a file: plain).",
+        autocompletion=completer(("tmux", "classic", "plain")),
+    ),
+]
+IdleTimeLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "-i",
+        "--idle-time-limit",
+        metavar="DURATION",
+        help="Cap every pause at this long, as asciinema's -i does (2 or 2s, 500ms). "
+        "No cap if omitted.",
+    ),
+]
+
+
+def layout(value: str | None, default: Layout | None = None) -> Layout | None:
+    """`--layout` as the player's Layout (`default` when omitted)."""
+    return default if value is None else choice(value, LAYOUTS, "--layout")
+
+
 TracesArgument = Annotated[
     list[str] | None,
     typer.Argument(
@@ -212,6 +241,7 @@ TracesArgument = Annotated[
 # Literal type, and tests/test_cli_help.py pins the tuples equal to the real ones.
 COLOR_MODES: Final[tuple[ColorMode, ...]] = ("auto", "always", "never")
 TIMESTAMP_MODES: Final[tuple[TimestampMode, ...]] = ("wall", "trace")
+LAYOUTS: Final[tuple[Layout, ...]] = ("tmux", "classic", "plain")
 THEMES: Final[tuple[Theme, ...]] = (
     "asciinema",
     "dracula",

@@ -12,6 +12,8 @@ from llmsim.cli.params import (
     COLOR_MODES,
     MODEL_CHOICES,
     TIMESTAMP_MODES,
+    IdleTimeLimitOption,
+    LayoutOption,
     SpeedOption,
     StartAtOption,
     TracesArgument,
@@ -30,6 +32,7 @@ EXAMPLES: Final = (
     "llmsim play traces/ --shuffle --exit-after 2h10min",
     "llmsim play --models real --seed 42 --start-at train",
     "llmsim play --exit-after-runs 3 --speed 50 --color never | tail -n 20",
+    "llmsim play llama-3-70b-pretrain --layout classic -i 2",
 )
 
 
@@ -64,6 +67,8 @@ def play(
         ),
     ] = None,
     start_at: StartAtOption = None,
+    layout: LayoutOption = None,
+    idle_time_limit: IdleTimeLimitOption = None,
     seed: Annotated[
         int | None,
         typer.Option(
@@ -102,8 +107,10 @@ def play(
 ) -> None:
     """Play runs in the terminal with their original timing, forever.
 
-    Logs scroll above a live region with the GPU grid and progress bars; when the output is
-    not a terminal, plain lines. With no run named, the bundled runs play first, then freshly
+    On a terminal, tmux's screen: the job's output as its stack prints it in one pane,
+    nvidia-smi watching rank 0's node in another (--layout classic: the dashboard); when the
+    output is not a terminal, the job's lines only. With no run named, the bundled runs play
+    first (a small fine-tune opens), then freshly
     generated ones (made in the background into ~/.cache/llmsim/runs, the last 20 kept), so
     the same run never shows twice. Ctrl-C stops it (exit status 130).
     """
@@ -120,6 +127,8 @@ def play(
         start_at=params.start_at(start_at),
         color=choice(color, COLOR_MODES, "--color"),
         timestamps=choice(timestamps, TIMESTAMP_MODES, "--timestamps"),
+        layout=params.layout(layout),
+        idle_time_limit=params.duration(idle_time_limit, "--idle-time-limit"),
     )
     which = None if models is None else choice(models, MODEL_CHOICES, "--models")
     if traces:
@@ -142,7 +151,11 @@ def _play_named(paths: list[Path], options: PlayOptions) -> int:
 
 
 def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
-    """The bundled runs of the chosen kind of model, and the seeds of all bundled runs."""
+    """The bundled runs of the chosen kind of model, and the seeds of all bundled runs.
+
+    Lively ones first: fine-tunes (a few seconds of set-up, then steps) before pretraining
+    windows (minutes of set-up on hundreds of nodes), smaller clusters before larger.
+    """
     from llmsim.bundled import bundled_traces
     from llmsim.trace import open_trace
 
@@ -151,8 +164,8 @@ def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
         config = open_trace(path).config
         seeds.add(config.seed)
         if which in (None, "all") or config.invented == (which == "invented"):
-            runs.append(path)
-    return runs, frozenset(seeds)
+            runs.append((config.kind != "finetune", config.gpus, path.name, path))
+    return [path for *_, path in sorted(runs)], frozenset(seeds)
 
 
 def _play_endless(options: PlayOptions, which: str | None) -> int:

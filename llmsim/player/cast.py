@@ -93,10 +93,19 @@ def write_cast(
 ) -> None:
     """Record the playlist as cast lines through `write` (ShowError if nothing plays)."""
     play = PlayOptions(
-        speed=options.speed, once=True, start_at=options.start_at, timestamps="trace"
+        speed=options.speed,
+        once=True,
+        start_at=options.start_at,
+        timestamps="trace",
+        layout=options.layout,
+        idle_time_limit=options.idle_time_limit,
     )
-    render = RenderOptions(ascii=options.ascii, utc=True)
-    sink = CastSink(header, Styler(options.color, options.ascii), write, report)
+    # A recording is the same wherever it is made: tmux's status line is drawn even when the
+    # cast is made inside a real tmux.
+    render = RenderOptions(
+        ascii=options.ascii, utc=True, verbatim=options.layout != "classic", color=options.color
+    )
+    sink = CastSink(header, Styler(options.color, options.ascii), write, report, options.layout)
     runner = Runner(sink, Clock.virtual())
     sink.start()
     runner.run(iter_show(files, play, render))

@@ -13,6 +13,10 @@ TIMESTAMP_MODES: Final[tuple[TimestampMode, ...]] = get_args(TimestampMode)
 StartPoint = Literal["train", "eval", "checkpoint", "export"]
 START_POINTS: Final[tuple[StartPoint, ...]] = get_args(StartPoint)
 CastFormat = Literal[2, 3]
+# What the screen looks like (docs/screen.md): tmux's chrome with the job's pane and a GPU
+# monitor, the genact dashboard, or the job's bytes alone.
+Layout = Literal["tmux", "classic", "plain"]
+LAYOUTS: Final[tuple[Layout, ...]] = get_args(Layout)
 # The themes the vendored asciinema-player ships (assets/asciinema-player.css).
 Theme = Literal[
     "asciinema",
@@ -71,10 +75,13 @@ class PlayOptions:
     color: ColorMode = "auto"  # auto: colour on a TTY unless NO_COLOR is set or TERM=dumb
     timestamps: TimestampMode = "wall"  # wall: stamps from the wall clock; trace: start_time
     ascii: bool | None = None  # ASCII glyphs only; None: decide from the locale's encoding
+    layout: Layout | None = None  # None: tmux on a terminal, plain on a pipe or a file
+    idle_time_limit: float | None = None  # cap on silent gaps, playlist seconds (asciinema -i)
 
     def __post_init__(self) -> None:
         if not speed_ok(self.speed):
             raise ValueError(f"speed must be from {MIN_SPEED} to {MAX_SPEED}, not {self.speed}")
+        _check_idle(self.idle_time_limit)
         if self.exit_after is not None and not self.exit_after >= 0:
             raise ValueError(f"exit_after must be >= 0 seconds, not {self.exit_after}")
         if self.exit_after_runs is not None and self.exit_after_runs < 1:
@@ -98,10 +105,14 @@ class CastOptions:
     ascii: bool = False
     loop: bool = False  # HTML and GIF: play again from the start when done
     theme: Theme | None = None  # HTML: one of the vendored player's themes (None: its default)
+    layout: Layout = "tmux"  # a recording is of a terminal: tmux's screen unless asked
 
     def __post_init__(self) -> None:
         if not speed_ok(self.speed):
             raise ValueError(f"speed must be from {MIN_SPEED} to {MAX_SPEED}, not {self.speed}")
-        limit = self.idle_time_limit
-        if limit is not None and not (math.isfinite(limit) and limit > 0):
-            raise ValueError(f"idle_time_limit must be a positive number, not {limit}")
+        _check_idle(self.idle_time_limit)
+
+
+def _check_idle(limit: float | None) -> None:
+    if limit is not None and not (math.isfinite(limit) and limit > 0):
+        raise ValueError(f"idle_time_limit must be a positive number, not {limit}")

@@ -17,6 +17,7 @@ Ctrl-Z stops the process with the terminal restored; `fg` draws the live region 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import errno
 import itertools
 import locale
@@ -37,7 +38,7 @@ from llmsim.errors import (
     os_reason,
 )
 from llmsim.player.live.ansi import Styler
-from llmsim.player.options import PlayOptions
+from llmsim.player.options import Layout, PlayOptions
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import ShowError, iter_show
 from llmsim.player.scheduler.runner import Runner
@@ -47,10 +48,18 @@ from llmsim.player.sinks.terminal import TerminalSink, WriteAborted, is_broken_p
 from llmsim.player.sinks.terminfo import cursor_addressing
 from llmsim.player.views.renderer import RenderOptions
 
-__all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color"]
+__all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color", "resolve_layout"]
 
 # Outputs that went away: nothing more is written to them, nothing is said.
 _GONE: Final = frozenset({EXIT_SIGPIPE, EXIT_SIGHUP})
+
+
+def resolve_layout(requested: Layout | None, cursor: bool) -> Layout:
+    """The layout asked for; else tmux's on a terminal that takes cursor moves, plain lines on
+    anything else (a pipe, a file, TERM=dumb)."""
+    if requested is not None:
+        return requested
+    return "tmux" if cursor else "plain"
 
 
 def resolve_color(mode: str, tty: bool, environ: Mapping[str, str]) -> bool:
@@ -102,11 +111,20 @@ def play(
     `fd`, `clock`, `wall_clock` and `on_frame` are for tests: output, time and a per-frame hook.
     """
     out_fd = sys.stdout.fileno() if fd is None else fd
-    # A terminal that cannot take the region's cursor moves (TERM=dumb, unknown) gets lines.
+    # A terminal that cannot take cursor moves (TERM=dumb, unknown) gets lines by default.
     cursor = os.isatty(out_fd) and cursor_addressing(os.environ)
+    layout = resolve_layout(options.layout, cursor)
+    options = dataclasses.replace(options, layout=layout)
     ascii_only = resolve_ascii(options.ascii)
-    styler = Styler(resolve_color(options.color, cursor, os.environ), ascii_only)
-    render = RenderOptions(ascii=ascii_only, utc=options.timestamps == "trace")
+    color = resolve_color(options.color, cursor, os.environ)
+    styler = Styler(color, ascii_only)
+    render = RenderOptions(
+        ascii=ascii_only,
+        utc=options.timestamps == "trace",
+        verbatim=layout != "classic",
+        color=color,
+        tmux_status=not os.environ.get("TMUX"),  # inside tmux, its own status line is there
+    )
 
     def size() -> tuple[int, int]:
         columns, lines = os.get_terminal_size(out_fd)
@@ -121,7 +139,7 @@ def play(
 
         # A write the output cannot take (Ctrl-S, a pipe nobody reads) gives up on these.
         stopping = lambda: signals.stop_status is not None or expired()  # noqa: E731
-        sink = TerminalSink(out_fd, cursor, styler, size, report, stopping)
+        sink = TerminalSink(out_fd, cursor, styler, size, report, stopping, layout)
         runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
         beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
         try:

@@ -416,16 +416,32 @@ class TraceFile:
 
     def _check_gpu_lists(self, rb: pa.RecordBatch) -> None:
         present = rb.schema.names
+        expected: npt.NDArray[Any] | None = None
         for name in sorted(LIST_COLUMNS & set(present)):
             col = rb.column(name)
             assert isinstance(col, pa.ListArray)  # the header check guaranteed the type
             if col.null_count < len(col):
+                if expected is None:
+                    expected = self._list_lengths(rb)
                 lengths = np.diff(col.offsets.to_numpy())
+                want = expected
                 valid = _validity(col)
                 if valid is not None:
-                    lengths = lengths[valid]
-                if (lengths != self.config.gpus).any():
+                    lengths, want = lengths[valid], want[valid]
+                if (lengths != want).any():
                     raise TraceError(f"{self.path}: {name!r} lists do not have one value per GPU")
+
+    def _list_lengths(self, rb: pa.RecordBatch) -> npt.NDArray[Any]:
+        """Values each row's per-GPU lists must hold: every GPU, or one node's GPUs on a
+        `node_telemetry` row (2.4)."""
+        kinds = rb.column("kind")
+        assert isinstance(kinds, pa.DictionaryArray)  # the header check guaranteed the type
+        out = np.full(len(rb), self.config.gpus, dtype=np.int64)
+        words = kinds.dictionary.to_pylist()
+        if "node_telemetry" in words:
+            node = _present(kinds.indices) == words.index("node_telemetry")
+            out[node] = self.config.gpus_per_node
+        return out
 
 
 # The row checks below read Arrow buffers with numpy instead of calling pyarrow.compute: importing

@@ -22,13 +22,15 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
 from llmsim.bundled import SUFFIX, bundled_traces
 from llmsim.errors import InputError
 from llmsim.player.options import PlayOptions, StartAt
 from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lines
-from llmsim.player.views.segments import Line, View
+from llmsim.player.views.segments import Line, Row, View
+from llmsim.player.views.tmux.feed import TmuxRenderer
+from llmsim.player.views.tmux.screen import TmuxOptions, TmuxScreen
 from llmsim.sanitize import MAX_MESSAGE, ascii_fold, clean, clean_name
 from llmsim.trace import Event, TraceError
 
@@ -51,11 +53,50 @@ MAX_BEAT_TEXT: Final = 1 << 20
 LIVE_KINDS: Final = frozenset(
     {"phase", "progress", "step", "telemetry", "eval", "checkpoint", "incident", "summary"}
 )
-# Trace seconds of silence left before a run's first visible row: a real job prints nothing for
-# its first 10-20 s (srun, imports, CUDA init), which on a demo screen reads as "broken".
-LEAD_IN: Final = 1.0
-_VISIBLE_KINDS: Final = LIVE_KINDS - {"phase"}  # a phase row names a chapter, draws nothing
+# Trace seconds of silence left before a run's first line of text: a real job prints nothing
+# for its first 10-20 s (srun, imports, CUDA init), which on a demo screen reads as "broken".
+# Short enough that with Python's start-up the first line is on screen within a second.
+LEAD_IN: Final = 0.3
 SEPARATOR: Final = " · "  # between the model and the chapter in a marker
+# `--start-at train`: a step line followed within this many trace seconds by more than
+# BURST_LINES printed lines (Megatron's 16 per-rank memory reports after its first iteration)
+# would scroll off at once; the run starts at the next step line instead. A few lines after it
+# (Megatron's 3-line straggler report) leave it on screen.
+BURST_WINDOW: Final = 1.0
+BURST_LINES: Final = 8
+
+
+class RunRenderer(Protocol):
+    """What the scheduler asks of a run's renderer (views.renderer.Renderer for the plain and
+    classic layouts, views.tmux.screen.TmuxRenderer for tmux's)."""
+
+    base: float
+    finished: bool
+
+    @property
+    def version(self) -> int:
+        """Changes whenever what it draws may."""
+        ...
+
+    def feed(self, event: Event) -> list[Line]:
+        """Update the state with one event; the lines it prints."""
+        ...
+
+    def update(self, ev: Event) -> None:
+        """Change the state by one event (no lines)."""
+        ...
+
+    def lines(self, ev: Event) -> list[Line]:
+        """The lines the event prints."""
+        ...
+
+    def prints(self, ev: Event) -> bool:
+        """True if the event may print something."""
+        ...
+
+    def region(self, cols: int, rows: int) -> list[Row]:
+        """What is drawn for a terminal of this size."""
+        ...
 
 
 class ShowError(InputError):
@@ -117,11 +158,59 @@ def iter_show(
 
     With `fresh`, the traces play once and then every path `fresh` yields plays (None: the
     next one is not ready; an empty beat is yielded, so that the runner can act on signals
-    and limits while it waits). No paths
-    means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
+    and limits while it waits). No paths means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
     time 0) stamps runs with the wall clock; otherwise with their config.start_time. ShowError
     when a whole cycle plays no trace to its end.
     """
+    beats = _show(paths, options, render, wall_start, fresh)
+    if options.idle_time_limit is None:
+        return (yield from beats)
+    visible = _prints if options.layout == "plain" else _draws
+    try:
+        yield from cap_idle(beats, options.idle_time_limit, visible)
+    finally:
+        beats.close()
+
+
+def _prints(beat: Beat) -> bool:
+    return bool(beat.logs)
+
+
+def _draws(beat: Beat) -> bool:
+    return bool(beat.logs) or beat.live
+
+
+def cap_idle(
+    beats: Iterator[Beat], limit: float, visible: Callable[[Beat], bool]
+) -> Generator[Beat, None, None]:
+    """The beats with every silence between two visible ones cut to `limit` playlist seconds,
+    as asciinema's idle-time limit does: when things appear changes, never what. Beats that
+    show nothing keep their place between the visible ones."""
+    shift = 0.0
+    last: float | None = None  # when the last visible beat now comes
+    for beat in beats:
+        at = beat.at - shift
+        if visible(beat):
+            if last is not None and at - last > limit:
+                shift += at - last - limit
+                at = last + limit
+            last = at
+        elif last is not None:
+            at = min(at, last + limit)
+        # When the next beat comes is only known once it is taken (which would feed the
+        # renderer under this beat's view): at most the limit after the last visible one.
+        bound = (last if last is not None else at) + limit
+        later = None if beat.next_at is None else max(at, min(beat.next_at - shift, bound))
+        yield beat._replace(at=at, next_at=later)
+
+
+def _show(
+    paths: Sequence[Path],
+    options: PlayOptions,
+    render: RenderOptions,
+    wall_start: float | None,
+    fresh: Iterable[Path | None] | None,
+) -> Generator[Beat, None, None]:
     show = _Show(options, render, wall_start)
     files = expand_paths(paths) if paths else bundled_traces()
     while True:
@@ -156,6 +245,16 @@ class _Show:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.options.seed)
         self.bad: set[Path] = set()
+        self.session: TmuxScreen | None = None
+        if self.options.layout == "tmux":  # one terminal for the whole show
+            r = self.render
+            self.session = TmuxScreen(TmuxOptions(r.tmux_status, r.ascii, r.utc))
+
+    def renderer(self, trace: TraceFile) -> RunRenderer:
+        """A renderer for a run of the show, in its layout."""
+        if self.session is not None:
+            return TmuxRenderer(trace.config, self.render, self.session)
+        return Renderer(trace.config, self.render)
 
     def cycle(self, files: list[Path]) -> Generator[Beat, None, bool]:
         """One pass over the files; True if any played to its end."""
@@ -186,7 +285,7 @@ class _Show:
         if first is None:
             return (yield from self._refuse(path, errors[0] if errors else f"{path}: no events"))
         offset = yield from self._transition()
-        run = _Run(trace, Renderer(trace.config, self.render), self, offset)
+        run = _Run(trace, self.renderer(trace), self, offset)
         self.end = yield from run.beats(itertools.chain([first], events), errors)
         if errors:  # unreadable rows mid-way: stop this run, never play the file again
             self.bad.add(path)
@@ -208,14 +307,15 @@ class _Show:
         speed = self.options.speed
         at = self.end + PAUSE_AFTER_RUN / speed
         start = at + GAP_BEFORE_RUN / speed
-        yield Beat(at, transition_lines(), True, None, start)
+        if self.session is None:  # tmux's screen has nothing of llmsim's own between runs
+            yield Beat(at, transition_lines(), True, None, start)
         return start
 
 
 class _Run:
     """One trace's beats, from its start point on."""
 
-    def __init__(self, trace: TraceFile, renderer: Renderer, show: _Show, offset: float) -> None:
+    def __init__(self, trace: TraceFile, renderer: RunRenderer, show: _Show, offset: float) -> None:
         self.trace = trace
         self.renderer = renderer
         self.show = show
@@ -245,17 +345,22 @@ class _Run:
         speed, feed = self.show.options.speed, self.renderer.feed
         window = FRAME * speed  # trace seconds one frame of playback spans
         at, t = self.offset, start
+        renderer = self.renderer
+        # The classic region is drawn for every row of these kinds; tmux's screen when it
+        # changes (its version moves with every line printed into the job's pane).
+        kinds = LIVE_KINDS if isinstance(renderer, Renderer) else frozenset()
         while pending is not None:
             limit = pending.t + window
             live = bool(catch_up)
             catch_up = []
+            drawn = renderer.version  # tmux's screen changes with every line printed
             size = text_size(logs)
             while pending is not None and pending.t <= limit:
                 t = pending.t
                 lines = feed(pending)
                 logs.extend(lines)
                 size += text_size(lines)
-                live = live or pending.kind in LIVE_KINDS
+                live = live or pending.kind in kinds or renderer.version != drawn
                 mark = self.marker(pending)
                 if mark is not None:
                     markers.append(mark)
@@ -297,20 +402,50 @@ class _Run:
             if mark is not None:
                 chapter = [mark]
             ev = next(events, None)
+        if ev is not None and wanted.point == "train":
+            ev, events = self._past_burst(ev, events, kept)
         if ev is None and not errors:  # no such point in this run: it plays from its start
-            self.renderer = Renderer(self.trace.config, self.show.render)
+            self.renderer = self.show.renderer(self.trace)
             events = _guard(self.trace.events(), errors)
             return [], [], next(events, None), events
         return list(kept), chapter, ev, events
 
+    def _past_burst(
+        self, ev: Event, events: Iterator[Event], kept: deque[Event]
+    ) -> tuple[Event | None, Iterator[Event]]:
+        """The first step line not followed at once by a burst of lines that would push it off
+        the screen (Megatron's memory report after its first iteration): the step lines and the
+        bursts skipped on the way update the state and are kept for the catch-up."""
+        renderer = self.renderer
+        step: Event | None = ev
+        while step is not None:
+            after: list[Event] = []
+            nxt = next(events, None)
+            while nxt is not None and nxt.t <= step.t + BURST_WINDOW:
+                after.append(nxt)
+                nxt = next(events, None)
+            if sum(1 for a in after if renderer.prints(a)) <= BURST_LINES:
+                return step, itertools.chain(after, [nxt] if nxt is not None else [], events)
+            for skipped in [step, *after]:
+                renderer.update(skipped)
+                if renderer.prints(skipped):
+                    kept.append(skipped)
+            step = nxt
+            while step is not None and not (step.kind == "step" and renderer.prints(step)):
+                renderer.update(step)
+                if renderer.prints(step):
+                    kept.append(step)
+                step = next(events, None)
+        return None, iter(())
+
     def _lead_in(self, first: Event, events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
-        """The run from `first` on, with the silence before its first visible row cut to
-        LEAD_IN (the rows before it, which show nothing, move up to the new start). Like
+        """The run from `first` on, with the silence before its first printed line cut to
+        LEAD_IN (the rows before it, which print nothing, move up to the new start). Like
         asciinema's idle-time limit, it changes when things appear, never what; the stamps
         shown are taken from the new start, so they still follow the clock."""
         quiet: list[Event] = []
         ev: Event | None = first
-        while ev is not None and ev.kind not in _VISIBLE_KINDS and not self.renderer.prints(ev):
+        while ev is not None and not self.renderer.prints(ev):
             quiet.append(ev)
             if len(quiet) > CATCH_UP_EVENTS:  # a run that shows nothing for long: leave it be
                 return quiet[0], itertools.chain(quiet[1:], events)
@@ -341,7 +476,9 @@ def text_size(lines: Iterable[Line]) -> int:
     return sum(len(text) for line in lines for text, _ in (*line.prefix, *line.body))
 
 
-def _start_test(wanted: StartAt, trace: TraceFile, renderer: Renderer) -> Callable[[Event], bool]:
+def _start_test(
+    wanted: StartAt, trace: TraceFile, renderer: RunRenderer
+) -> Callable[[Event], bool]:
     """The test an event passes when it is where the run should start."""
     if wanted.point == "train":
         return lambda ev: ev.kind == "step" and renderer.prints(ev)
