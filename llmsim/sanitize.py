@@ -15,6 +15,7 @@ from typing import Final
 from rich.cells import get_character_cell_size
 
 MAX_TEXT: Final = 1_000  # characters of a log message kept; a real log line is far shorter
+MAX_MESSAGE: Final = 1_000  # characters of one of llmsim's own messages (an error, a notice)
 MAX_NAME: Final = 200  # characters of a label, path, run or host name kept
 ELLIPSIS: Final = "…"
 REPLACEMENT: Final = "\ufffd"  # '�': shown in place of any invisible or format character
@@ -42,7 +43,9 @@ def _build_table() -> dict[int, str]:
 _TABLE: Final = _build_table()
 # The same, with tabs kept as tabs: a job's bytes laid out by a terminal's tab stops.
 _TABS_TABLE: Final = {**_TABLE, 0x09: "\t"}
-MAX_JOB_TEXT: Final = 65_536  # a job's line kept whole: the trace reader's limit for a string
+# A job's line kept whole: the trace reader's limit for a string (llmsim.trace.reader.MAX_TEXT;
+# a test keeps them equal). Real lines reach thousands (Megatron's argument dump, config reprs).
+MAX_JOB_TEXT: Final = 65_536
 
 
 def _slow(text: str, table: dict[int, str] = _TABLE) -> str:
