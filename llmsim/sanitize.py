@@ -17,6 +17,7 @@ from rich.cells import get_character_cell_size
 # Characters of a log message kept: longer than any real line (verl prints a ~6,000-character
 # metrics line every step, vLLM its engine config in ~2,500), short enough to bound a frame.
 MAX_TEXT: Final = 16_384
+MAX_MESSAGE: Final = 1_000  # characters of one of llmsim's own messages (an error, a notice)
 MAX_NAME: Final = 200  # characters of a label, path, run or host name kept
 ELLIPSIS: Final = "…"
 REPLACEMENT: Final = "\ufffd"  # '�': shown in place of any invisible or format character
@@ -44,7 +45,9 @@ def _build_table() -> dict[int, str]:
 _TABLE: Final = _build_table()
 # The same, with tabs kept as tabs: a job's bytes laid out by a terminal's tab stops.
 _TABS_TABLE: Final = {**_TABLE, 0x09: "\t"}
-MAX_JOB_TEXT: Final = 65_536  # a job's line kept whole: the trace reader's limit for a string
+# A job's line kept whole: the trace reader's limit for a string (llmsim.trace.reader.MAX_TEXT;
+# a test keeps them equal). Real lines reach thousands (Megatron's argument dump, config reprs).
+MAX_JOB_TEXT: Final = 65_536
 
 
 def _slow(text: str, table: dict[int, str] = _TABLE) -> str:

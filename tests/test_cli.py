@@ -367,7 +367,7 @@ def test_an_os_error_names_the_file_with_status_1(
     monkeypatch.setattr("llmsim.info.describe", denied)
     status, _, err = run(capfd, "info", "llama-3-8b-sft")
     assert status == 1
-    assert one_error_line(err) == "llmsim: error: /srv/runs/x.parquet: Permission denied\n"
+    assert one_error_line(err) == "llmsim: error: /srv/runs/x.parquet: permission denied\n"
 
 
 def test_hostile_names_print_inert_on_one_line(

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import io
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final
 
@@ -21,9 +22,8 @@ import typer
 
 from llmsim.cli import cast, completion, generate, info, listing, play, report
 from llmsim.cli.helpfmt import ToolCommand, ToolGroup
-from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE
-from llmsim.cli.stdio import quiet_stdout
-from llmsim.errors import PROG
+from llmsim.cli.stdio import discard_stdout, quiet_stdout
+from llmsim.errors import EXIT_SIGINT, EXIT_SIGPIPE, PROG
 
 # typer vendors click (typer._click) where older releases used click itself: the exception
 # classes are found through typer's public BadParameter instead of importing either.
@@ -162,6 +162,7 @@ def _guarded(command: Callable[..., None]) -> Callable[..., None]:
             quiet_stdout()
             raise typer.Exit(EXIT_SIGPIPE) from None
         except KeyboardInterrupt:
+            discard_stdout()
             raise typer.Exit(EXIT_SIGINT) from None
 
     return run
@@ -190,6 +191,7 @@ def run(args: list[str]) -> int:
             typer.echo(completion.answer(*asked, completion_script))
             return 0
         result = app(args=args, prog_name=PROG, standalone_mode=False)
+        sys.stdout.flush()  # here, where a failure is said in one line, not at exit
     except _ClickUsageError as exc:
         return _usage_error(exc)
     except _ClickException as exc:

@@ -157,7 +157,7 @@ def cast(
         speed=params.speed(speed),
         version=3 if choice(fmt, FORMATS, "--format") == "v3" else 2,
         idle_time_limit=params.duration(idle_time_limit, "--idle-time-limit"),
-        title=title,
+        title=None if title is None else params.text(title),
         start_at=params.start_at(start_at),
         stop_at=_stop_after_start(params.start_at(stop_at, "--stop-at"), start_at),
         length=params.duration(length, "--length"),

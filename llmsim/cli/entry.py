@@ -14,9 +14,15 @@ import sys
 from collections.abc import Sequence
 
 from llmsim.cli import quickplay, report
-from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated
-from llmsim.cli.stdio import STDOUT_CLOSED, guard_standard_streams, is_closed_stdout, quiet_stdout
-from llmsim.errors import EXIT_INPUT
+from llmsim.cli.signals import Terminated
+from llmsim.cli.stdio import (
+    STDOUT_CLOSED,
+    discard_stdout,
+    guard_standard_streams,
+    is_closed_stdout,
+    quiet_stdout,
+)
+from llmsim.errors import EXIT_INPUT, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGPIPE, TerminalGone
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,8 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(args)
     except Terminated as exc:  # SIGTERM/SIGHUP while writing: quiet, like Ctrl-C
+        discard_stdout()  # what is still buffered would block the exit on a pipe nobody reads
         return exc.status
+    except TerminalGone:  # the terminal was closed: as SIGHUP, with nobody left to tell
+        quiet_stdout()
+        return EXIT_SIGHUP
     except KeyboardInterrupt:
+        discard_stdout()
         return EXIT_SIGINT
     except BrokenPipeError:  # `llmsim list | head -1`: the reader has all it wants
         quiet_stdout()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -34,6 +35,12 @@ def choice(value: str, choices: Sequence[T], option: str) -> T:
         if value.strip().lower() == c.lower():
             return c
     raise UsageError(f"{option} must be one of {', '.join(choices)}; not {value!r}")
+
+
+def text(value: str) -> str:
+    """A free-text option (a title) as the user meant it: bytes that are not UTF-8, which Python
+    keeps as lone surrogates that no UTF-8 file can hold, become U+FFFD."""
+    return os.fsencode(value).decode("utf-8", "replace")
 
 
 def duration(value: str | None, option: str) -> float | None:
@@ -97,12 +104,15 @@ def start_at(value: str | None, option: str = "--start-at") -> StartAt | None:
         except ValueError:
             percent = math.nan
         if not 0 <= percent < 100:
-            raise UsageError(f"{option} {value!r}: a share of the run must be from 0% to 99%")
+            raise UsageError(
+                f"{option} {value!r}: a share of the run must be at least 0% and below 100%"
+            )
         return StartAt(fraction=percent / 100)
     seconds = parse_clock(text)
     if seconds is None:
         raise UsageError(f"{option} must be one of {START_POINTS_TEXT}; not {value!r}")
-    return StartAt(seconds=seconds)
+    # Past the end of any run (each then plays from its start), however many digits it has.
+    return StartAt(seconds=min(seconds, sys.float_info.max))
 
 
 def resolve_traces(names: Sequence[str]) -> list[Path]:
@@ -122,10 +132,13 @@ def resolve_traces(names: Sequence[str]) -> list[Path]:
             raise UsageError(f"{name!r} names no run, trace or folder")
         path = Path(name)
         missing = _missing(path)
-        bundled = find_bundled(name) if missing else None
+        bare = path.name == name and not name.endswith(SUFFIX)
+        # A bare name in a working folder that cannot be searched: no file of its can be
+        # read anyway, and a bundled run of that name is what was meant.
+        bundled = find_bundled(name) if missing or (bare and _unsearchable(path)) else None
         if bundled is not None:
             path = bundled
-        elif missing and path.name == name and not name.endswith(SUFFIX):
+        elif missing and bare:
             raise InputError(f"{name}: no such file, folder or bundled run{_suggest(name)}")
         paths.append(path)
     return paths
@@ -157,6 +170,17 @@ def _likeness(typed: str, run: str) -> float:
     whole = difflib.SequenceMatcher(None, typed, run).ratio()
     start = difflib.SequenceMatcher(None, typed, run[: len(typed) + 1]).ratio()
     return max(whole, start)
+
+
+def _unsearchable(path: Path) -> bool:
+    """True if looking `path` up fails for want of permission (its folder cannot be searched)."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _missing(path: Path) -> bool:

@@ -19,8 +19,16 @@ import sys
 import traceback
 from typing import Final, TextIO
 
-from llmsim.errors import BUG_REPORT, ERROR_PREFIX, EXIT_INPUT, EXIT_INTERNAL, PROG, LlmsimError
-from llmsim.sanitize import clean
+from llmsim.errors import (
+    BUG_REPORT,
+    ERROR_PREFIX,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    PROG,
+    LlmsimError,
+    os_reason,
+)
+from llmsim.sanitize import MAX_MESSAGE, clean
 
 DEBUG_ENV: Final = "LLMSIM_DEBUG"
 NO_MEMORY: Final = "not enough memory (a memory limit such as ulimit -v, or a trace too big)"
@@ -36,7 +44,7 @@ def _write(stream: TextIO, line: str) -> None:
 
 def one_line(message: str) -> str:
     """`message` made inert and joined onto one line (what every printed message becomes)."""
-    return " ".join(clean(message).split())
+    return " ".join(clean(message, MAX_MESSAGE).split())
 
 
 def error(message: str) -> None:
@@ -63,7 +71,7 @@ def message_of(exc: BaseException) -> str:
     if isinstance(exc, LlmsimError):
         return str(exc)
     if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        reason = os_reason(exc)
         return f"{exc.filename}: {reason}" if exc.filename else reason
     if isinstance(exc, MemoryError):
         return NO_MEMORY

@@ -145,12 +145,9 @@ def _first_config(files: Sequence[Path]) -> RunConfig | None:
 def _write_html(
     files: Sequence[Path], header: CastHeader, options: CastOptions, target: Path, say: Report
 ) -> None:
-    from llmsim.player.sinks.html_page import build_page
+    from llmsim.player.sinks.html_page import embed, page_parts
 
-    chunks: list[str] = []
-    write_cast(files, header, options, chunks.append, say)
-    page = build_page(
-        "".join(chunks),
+    head, tail = page_parts(
         title=header.title or "llmsim",
         cols=options.cols,
         rows=options.rows,
@@ -158,8 +155,13 @@ def _write_html(
         loop=options.loop,
         theme=options.theme,
     )
-    with atomic_path(target, overwrite=options.overwrite) as tmp:
-        tmp.write_text(page, encoding="utf-8", newline="\n")
+    with (
+        atomic_path(target, overwrite=options.overwrite) as tmp,
+        tmp.open("w", encoding="utf-8", newline="\n") as fh,
+    ):
+        fh.write(head)  # then the cast as it is recorded: the page is never held whole
+        write_cast(files, header, options, lambda piece: fh.write(embed(piece)), say)
+        fh.write(tail)
 
 
 def _write_gif(

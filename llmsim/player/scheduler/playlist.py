@@ -31,7 +31,7 @@ from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lin
 from llmsim.player.views.segments import Line, Row, View
 from llmsim.player.views.tmux.feed import TmuxRenderer
 from llmsim.player.views.tmux.screen import TmuxOptions, TmuxScreen
-from llmsim.sanitize import ascii_fold, clean, clean_name
+from llmsim.sanitize import MAX_MESSAGE, ascii_fold, clean, clean_name
 from llmsim.trace import Event, TraceError
 
 if TYPE_CHECKING:  # the reader (pyarrow) is loaded when the first trace is opened
@@ -46,6 +46,9 @@ CATCH_UP_EVENTS: Final = 64  # printing events kept from before a start point (a
 # the same frames as the terminal.
 FRAME: Final = 1 / 60
 MAX_BEAT_LINES: Final = 1_000  # log lines in one beat; more rows at one time split the beat
+# Characters of log text in one beat: a line may be 64 KiB (the reader's limit), so lines alone
+# do not bound a beat's memory; more text within one frame splits the beat too.
+MAX_BEAT_TEXT: Final = 1 << 20
 # Kinds whose rows change what the live region shows (the others only print log lines).
 LIVE_KINDS: Final = frozenset(
     {"phase", "progress", "step", "telemetry", "eval", "checkpoint", "incident", "summary"}
@@ -149,12 +152,13 @@ def iter_show(
     render: RenderOptions,
     *,
     wall_start: float | None = None,
-    fresh: Iterable[Path] | None = None,
+    fresh: Iterable[Path | None] | None = None,
 ) -> Generator[Beat, None, None]:
     """Yield the beats of the playlist: the traces in turn, looping unless `options.once`.
 
-    With `fresh`, the traces play once and then every path `fresh` yields plays. No paths
-    means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
+    With `fresh`, the traces play once and then every path `fresh` yields plays (None: the
+    next one is not ready; an empty beat is yielded, so that the runner can act on signals
+    and limits while it waits). No paths means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
     time 0) stamps runs with the wall clock; otherwise with their config.start_time. ShowError
     when a whole cycle plays no trace to its end.
     """
@@ -205,7 +209,7 @@ def _show(
     options: PlayOptions,
     render: RenderOptions,
     wall_start: float | None,
-    fresh: Iterable[Path] | None,
+    fresh: Iterable[Path | None] | None,
 ) -> Generator[Beat, None, None]:
     show = _Show(options, render, wall_start)
     files = expand_paths(paths) if paths else bundled_traces()
@@ -213,6 +217,9 @@ def _show(
         played = yield from show.cycle(files)
         if fresh is not None and not options.once:
             for path in fresh:
+                if path is None:  # still being made: the runner looks at signals and limits
+                    yield Beat(show.end or 0.0, [], False, None)
+                    continue
                 played = (yield from show.play(path)) or played
             if not played:
                 raise ShowError("none of the traces could be played")
@@ -265,8 +272,11 @@ class _Show:
             return False
         from llmsim.trace import open_trace
 
+        wanted = self.options.start_at
         try:
             trace = open_trace(path)
+            if wanted is not None and wanted.fraction is not None:
+                _ = trace.duration  # read before the run is announced: it may be unreadable
         except TraceError as exc:
             return (yield from self._refuse(path, str(exc)))
         errors: list[str] = []
@@ -281,13 +291,13 @@ class _Show:
             self.bad.add(path)
             if not run.renderer.finished:
                 yield Beat(self.end, [], True, None)  # clear the half-drawn region
-            yield Beat(self.end, [], False, None, notice=clean(errors[0]))
+            yield Beat(self.end, [], False, None, notice=clean(errors[0], MAX_MESSAGE))
             return False
         return True
 
     def _refuse(self, path: Path, message: str) -> Generator[Beat, None, bool]:
         self.bad.add(path)
-        yield Beat(self.end or 0.0, [], False, None, notice=clean(message))
+        yield Beat(self.end or 0.0, [], False, None, notice=clean(message, MAX_MESSAGE))
         return False
 
     def _transition(self) -> Generator[Beat, None, float]:
@@ -348,20 +358,25 @@ class _Run:
             live = bool(catch_up)
             catch_up = []
             drawn = renderer.version  # tmux's screen changes with every line printed
+            size = text_size(logs)
             while pending is not None and pending.t <= limit:
                 t = pending.t
-                logs.extend(feed(pending))
+                lines = feed(pending)
+                logs.extend(lines)
+                size += text_size(lines)
                 live = live or pending.kind in kinds or renderer.version != drawn
                 mark = self.marker(pending)
                 if mark is not None:
                     markers.append(mark)
                 pending = next(events, None)
-                if len(logs) >= MAX_BEAT_LINES and pending is not None and pending.t <= limit:
+                full = len(logs) >= MAX_BEAT_LINES or size >= MAX_BEAT_TEXT
+                if full and pending is not None and pending.t <= limit:
                     # Rows within one frame without end: a beat of its own every so many
-                    # lines, so memory stays bounded and signals are looked at meanwhile.
+                    # lines (or so much text), so memory stays bounded and signals are looked
+                    # at meanwhile.
                     at = self.offset + (t - start) / speed
                     yield Beat(at, logs, live, self.renderer, at, tuple(markers))
-                    logs, markers, live = [], [], False
+                    logs, markers, live, size = [], [], False, 0
             at = self.offset + (t - start) / speed
             next_at = self.offset + (pending.t - start) / speed if pending is not None else None
             end = pending is None and not errors
@@ -458,6 +473,11 @@ class _Run:
         if show.last_stamp is not None:
             base = max(base, show.last_stamp + PAUSE_AFTER_RUN + GAP_BEFORE_RUN - first_t)
         self.renderer.base = base
+
+
+def text_size(lines: Iterable[Line]) -> int:
+    """Characters of text in `lines` (what a beat's or a frame's memory grows with)."""
+    return sum(len(text) for line in lines for text, _ in (*line.prefix, *line.body))
 
 
 def _point_test(
