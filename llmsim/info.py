@@ -251,10 +251,13 @@ def _text_lines(info: dict[str, Any]) -> list[str]:
             f"  trains     {kind} r={c['lora_rank']} alpha={c['lora_alpha']}: {trainable:,} of "
             f"{total:,} parameters ({100 * trainable / total:.4f}%)"
         )
+    # DPO's and GRPO's losses are no language-model loss: they have no perplexity to show
+    no_ppl = c.get("kind") in ("dpo", "grpo")
     if info["steps"]:
+        ppl = "" if no_ppl else f"(ppl {_fmt(info['final_ppl'], '.2f')})  "
         lines.append(
             f"  loss       {info['first_loss']:.4f} -> {info['final_loss']:.4f} "
-            f"(ppl {_fmt(info['final_ppl'], '.2f')})  {info['loss_sparkline']}"
+            f"{ppl}{info['loss_sparkline']}"
         )
     lines.append(
         f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
@@ -265,7 +268,7 @@ def _text_lines(info: dict[str, Any]) -> list[str]:
         lines.append(
             f"  summary    {_fmt(s['total_time_s'], '.0f')} s, {_fmt(s['epochs'], '')} epochs, "
             f"{_fmt(s['steps'], ',')} steps, loss {_fmt(s['final_loss'], '.4f')}, "
-            f"ppl {_fmt(s['final_ppl'], '.2f')}, "
+            + ("" if no_ppl else f"ppl {_fmt(s['final_ppl'], '.2f')}, ")
             + (f"reward {s['final_reward']:.4f}, " if s.get("final_reward") is not None else "")
             + f"util {_fmt(s['avg_gpu_util_pct'], '.1f')}%, "
             f"peak mem {_fmt(s['peak_mem_mib'], '.0f')} MiB, {_fmt(s['total_size_bytes'], ',')} B "

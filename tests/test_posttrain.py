@@ -16,6 +16,7 @@ from llmsim.generator.catalog.architecture import param_count
 from llmsim.generator.catalog.models import find_model
 from llmsim.generator.plan.adapters import lora_params, safetensors_bytes
 from llmsim.generator.plan.postspec import ALL_LINEAR, LoraSpec
+from llmsim.info import describe, to_text
 from llmsim.player.views.renderer import Renderer, RenderOptions
 from llmsim.trace import Event, RunConfig, open_trace
 
@@ -263,3 +264,14 @@ def test_workstation_faults_are_the_ones_a_workstation_has() -> None:
     assert not {"ecc", "checkpoint_retry"} & (faults("RTX4090") | faults("RTX6000Ada"))
     assert "ecc" in faults("L40S") and "checkpoint_retry" not in faults("L40S")
     assert {"ecc", "checkpoint_retry"} <= faults("H100")
+
+
+def test_info_shows_no_perplexity_for_preference_and_rl_runs(
+    runs: list[tuple[RunConfig, list[Event], Path]],
+) -> None:
+    """A DPO or GRPO loss is no language-model loss: `llmsim info` leaves ppl out (a LoRA run
+    keeps it) and names the final reward of an RL run."""
+    for config, _, path in runs:
+        text = to_text(describe(path))
+        assert ("ppl " in text) == (config.kind == "lora"), (config.name, text)
+        assert ("reward " in text) == (config.kind == "grpo"), (config.name, text)
