@@ -24,6 +24,11 @@ class GpuSpec:
     interconnect: str
     bus_ids: tuple[str, ...]  # PCI bus of GPUs 0-7 as NCCL prints them (busId)
     host_prefixes: tuple[str, ...]
+    hbm_tbs: float = 0.0  # memory bandwidth, TB/s (data sheet; 0: unknown, costed as an H100)
+    # nvidia-smi -q's thermal thresholds: `GPU Slowdown Temp` (the clocks drop to hold it) and
+    # `GPU Max Operating Temp`; H100 drivers print margins (T.Limit) from which they follow.
+    slowdown_c: float = 89.0
+    max_operating_c: float = 85.0
 
 
 GPUS: Final[tuple[GpuSpec, ...]] = (
@@ -42,6 +47,9 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         interconnect="NVLink 4 (900 GB/s) + 8x InfiniBand NDR 400 Gb/s",
         bus_ids=("18000", "2a000", "3a000", "5d000", "9a000", "ab000", "ba000", "db000"),
         host_prefixes=("dgx-h100", "gpu-h100", "hgx-h100", "node-h100"),
+        hbm_tbs=3.35,
+        slowdown_c=89.0,  # T.Limit: max operating 87 C, slowdown -2 C past it
+        max_operating_c=87.0,
     ),
     GpuSpec(
         short="H200",
@@ -58,6 +66,9 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         interconnect="NVLink 4 (900 GB/s) + 8x InfiniBand NDR 400 Gb/s",
         bus_ids=("18000", "2a000", "3a000", "5d000", "9a000", "ab000", "ba000", "db000"),
         host_prefixes=("hgx-h200", "gpu-h200", "node-h200"),
+        hbm_tbs=4.8,
+        slowdown_c=89.0,  # the H100's SXM5 board and limits
+        max_operating_c=87.0,
     ),
     GpuSpec(
         short="A100",
@@ -74,6 +85,9 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         interconnect="NVLink 3 (600 GB/s) + 8x InfiniBand HDR 200 Gb/s",
         bus_ids=("7000", "f000", "47000", "4e000", "87000", "90000", "b7000", "bd000"),
         host_prefixes=("dgx-a100", "gpu-a100", "node-a100"),
+        hbm_tbs=2.039,
+        slowdown_c=89.0,  # nvidia-smi -q on A100 SXM4: Slowdown 89 C, Max Operating 85 C
+        max_operating_c=85.0,
     ),
     GpuSpec(
         short="A100-40GB",
@@ -90,6 +104,9 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         interconnect="NVLink 3 (600 GB/s) + 8x InfiniBand HDR 200 Gb/s",
         bus_ids=("7000", "f000", "47000", "4e000", "87000", "90000", "b7000", "bd000"),
         host_prefixes=("dgx-a100", "gpu-a100", "node-a100"),
+        hbm_tbs=1.555,
+        slowdown_c=89.0,
+        max_operating_c=85.0,
     ),
 )
 

@@ -121,7 +121,7 @@ def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
     th = plan.fit.throughput
     busy = 1.0 / (1.0 + th.bubble) * (1.0 - float(rng.uniform(0.005, 0.04)))
     train_util = 100.0 * busy
-    flop_share = th.efficiency * (th.compute_s / (1.0 + th.bubble)) / th.step_s
+    flop_share = th.efficiency * th.pure_s / th.step_s
     train_pf = float(np.clip(0.42 + 0.95 * flop_share, 0.45, 0.97))
     eval_share = float(rng.uniform(0.82, 0.97))  # smaller launches, data loading in between
     return Levels(

@@ -18,6 +18,7 @@ class Choice:
     profile: StackProfile  # the stack that trains it
     model: ModelSpec
     gpu: GpuSpec
+    compiled: bool = False  # the job torch.compiles its blocks (drawn with the profile's chance)
 
     @property
     def stack(self) -> Stack:

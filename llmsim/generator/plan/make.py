@@ -53,6 +53,7 @@ from llmsim.trace.vocab import Launcher
 RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.py)
 RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
 RNG_RESTARTS: Final = 12
+RNG_COMPILE: Final = 13  # whether the job torch.compiles (before the fit: it changes the speed)
 TORCHRUN_RESTARTS: Final = (0, 3)  # --max-restarts a torchrun launch uses
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
@@ -95,7 +96,7 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     seed = _seed(options.seed)
     rng = np.random.default_rng([seed, RNG_PLAN])
     duration = _duration(options, rng)
-    choice, gpus, laid = _lay_out(options, profiles, rng)
+    choice, gpus, laid = _lay_out(options, profiles, rng, seed)
     io = draw_io(node_shape(gpus)[0], rng)
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
@@ -167,8 +168,17 @@ def _duration(options: GenerateOptions, rng: np.random.Generator) -> float:
     return float(options.duration)
 
 
+def _compiled(choice: Choice, seed: int) -> Choice:
+    """The choice with the job's torch.compile decided (its own stream: the rest stays put)."""
+    chance = choice.profile.compile_chance
+    if chance <= 0:
+        return choice
+    rng = np.random.default_rng([seed, RNG_COMPILE])
+    return replace(choice, compiled=bool(rng.random() < chance))
+
+
 def _lay_out(
-    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, seed: int
 ) -> tuple[Choice, int, Fit]:
     """The choice, its GPU count and its layout.
 
@@ -176,9 +186,9 @@ def _lay_out(
     the count open, other GPU types are tried when none was asked for.
     """
     if options.gpus is None:
-        return _lay_out_drawn(options, profiles, rng)
+        return _lay_out_drawn(options, profiles, rng, seed)
     for attempt in range(REDRAWS):
-        choice = choose(options, profiles, rng)
+        choice = _compiled(choose(options, profiles, rng), seed)
         seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
         luck = Luck.draw(choice.profile, rng)
         try:
@@ -192,9 +202,9 @@ def _lay_out(
 
 
 def _lay_out_drawn(
-    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, seed: int
 ) -> tuple[Choice, int, Fit]:
-    choice = choose(options, profiles, rng)
+    choice = _compiled(choose(options, profiles, rng), seed)
     seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
     luck = Luck.draw(choice.profile, rng)
     types = (
@@ -202,7 +212,7 @@ def _lay_out_drawn(
     )
     fallback: tuple[Choice, int, Fit] | None = None
     for gpu in types:
-        trial = Choice(choice.kind, choice.profile, choice.model, gpu)
+        trial = replace(choice, gpu=gpu)
         for gpus in draw_gpu_count(choice.model, rng):
             found = fit(trial, gpus, seq, tokens, luck)
             if found is None:
@@ -244,7 +254,7 @@ def _timings(choice: Choice, laid: Fit, io: Io, rng: np.random.Generator) -> Tim
     startup = float(rng.uniform(15.0, 35.0)) + 0.02 * nodes + profile.startup_extra_s
     step = laid.throughput.step_s
     compiles = profile.first_step_compile_s
-    compile_s = float(rng.uniform(*compiles)) if compiles is not None else 0.0
+    compile_s = float(rng.uniform(*compiles)) if compiles is not None and choice.compiled else 0.0
     first = compile_s + step * float(rng.uniform(0.6, 2.0))
     return Timings(
         init_s=startup + load,
@@ -367,7 +377,7 @@ def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
     launcher: Launcher = launchers[int(rng.integers(0, len(launchers)))]
     return Flags(
         launcher=launcher,
-        compile=profile.compile_chance > 0 and bool(rng.random() < profile.compile_chance),
+        compile=choice.compiled,
         log_straggler=profile.straggler_report_chance > 0
         and gpus > GPUS_PER_NODE
         and bool(rng.random() < profile.straggler_report_chance),
