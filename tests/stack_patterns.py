@@ -138,7 +138,7 @@ ACCELERATE: Final = _all(rf"{US_DATE} - INFO - accelerate\.utils\.fsdp_utils - .
 
 # --- Megatron-LM ---------------------------------------------------------------------------
 MEGATRON: Final = _all(
-    rf" \[{SECS}\] iteration +\d+/ +\d+ \| consumed samples: +\d+ \| elapsed time per "
+    rf" \[{SECS}\] iteration +\d+/ *\d+ \| consumed samples: +\d+ \| elapsed time per "
     rf"iteration \(ms\): [\d.]+ \| throughput per GPU \(TFLOP/s/GPU\): [\d.]+ \| learning "
     rf"rate: {E6} \| global batch size: +\d+ \| lm loss: {E6} \| loss scale: 1\.0 \| grad "
     r"norm: [\d.]+ \| number of skipped iterations: +\d+ \| number of nan iterations: +\d+ \|",

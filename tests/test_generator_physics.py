@@ -13,13 +13,20 @@ import itertools
 import math
 import statistics
 
+import numpy as np
 import pytest
 
 from llmsim.generator import GenerateOptions, GeneratorError, plan_run
 from llmsim.generator.catalog.architecture import param_count, six_n
+from llmsim.generator.catalog.datasets import CORPORA
+from llmsim.generator.plan.layout import MAX_GPUS
+from llmsim.generator.plan.loss import LossModel, chinchilla
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.plan.schedule import SEASON_DAYS, least_tokens
 from llmsim.generator.plan.throughput import at_benchmark, benchmark_model, mfu
 from llmsim.generator.stacks.registry import PROFILES
+from llmsim.generator.stacks.torchtitan.profile import FLAVORS as TITAN
+from llmsim.trace.vocab import Stack
 
 SEEDS = range(24)
 
@@ -166,3 +173,84 @@ def test_hf_trainer_runs_below_megatron_at_the_same_size(model: str, gpus: int, 
         assert max(hf) < (ceiling.mfu or 0.0)
         if param_count(plans[0].choice.model) >= 7e9:
             assert statistics.mean(hf) >= (0.25 if gpu == "H100" else 0.32) - 0.01
+
+
+# --- plans a lab would run -----------------------------------------------------------------
+
+
+def _schedule_tokens(p: RunPlan) -> int:
+    return p.config.total_steps * p.config.global_batch_tokens
+
+
+@pytest.mark.parametrize(
+    ("model", "budget"),
+    [
+        ("Llama-3-8B", 15e12),
+        ("Llama-3-70B", 15e12),
+        ("Llama-3.1-405B", 15e12),
+        ("Llama-3.2-1B", 9e12),
+        ("Llama-2-13B", 2e12),
+        ("Qwen2.5-7B", 18e12),
+        ("Qwen2.5-72B", 18e12),
+        ("SmolLM2-1.7B", 11e12),
+    ],
+)
+def test_a_real_models_schedule_carries_its_published_budget(model: str, budget: float) -> None:
+    """Llama 3: 15T tokens (model cards), Llama 3.2 1B/3B 9T, Llama 2 2T, Qwen2.5 18T, SmolLM2
+    11T; the window sits at the end of it with loss and LR where the schedule is."""
+    stacks: list[Stack] = ["megatron", "torchtitan"] if model in TITAN else ["megatron"]
+    for stack in stacks:
+        for seed in range(3):
+            p = plan_run(GenerateOptions(seed=seed, model=model, stack=stack, kind="pretrain"))
+            c = p.config
+            assert 0.99 * budget <= _schedule_tokens(p) <= budget * 1.001, (stack, seed)
+            corpus = next(k for k in CORPORA if k.hub_id == c.dataset)
+            assert _schedule_tokens(p) <= corpus.tokens  # one pass over a corpus that holds it
+            seen = c.resume_step * c.global_batch_tokens
+            shown = float(LossModel(p.loss).smooth(np.array([float(c.resume_step)]))[0])
+            assert shown == pytest.approx(float(chinchilla(c.params, seen)), rel=0.02)
+            assert c.resume_step / c.total_steps > 0.5
+            assert c.total_steps < 10_000_000  # Megatron's `iteration {:8d}` keeps its column
+
+
+def test_a_70b_near_its_budget_is_near_loss_1_9() -> None:
+    """REALISM.md: at 1T tokens a 70B is near loss 1.9 (Chinchilla's fit); at 15T a little
+    lower, never the 3.4 of a young run."""
+    p = plan_run(GenerateOptions(seed=4, model="Llama-3-70B", stack="megatron", kind="pretrain"))
+    at = float(LossModel(p.loss).smooth(np.array([float(p.config.resume_step)]))[0])
+    assert float(chinchilla(p.config.params, 1e12)) == pytest.approx(1.95, abs=0.03)
+    assert 1.8 < at < 1.9
+
+
+def test_other_models_train_at_least_chinchilla_tokens() -> None:
+    """Invented models (and Mistral's, whose budget is not published): at least 20 tokens per
+    parameter; the HF Trainer's pretraining is a labelled continued-pretraining stage."""
+    seen = 0
+    for seed in range(60):
+        try:
+            p = plan_run(GenerateOptions(seed=seed, kind="pretrain", incidents="none"))
+        except GeneratorError:
+            continue
+        spec, c = p.choice.model, p.config
+        if p.profile.continued_pretraining:
+            assert p.loss.kind == "continued" and _schedule_tokens(p) <= 8.1e9
+            continue
+        assert p.loss.kind == "scratch"
+        if not spec.published_tokens:
+            assert _schedule_tokens(p) >= 19.9 * c.params, (c.model, c.gpus)
+            seen += 1
+    assert seen >= 5
+
+
+def test_a_drawn_cluster_gets_through_its_schedule_in_a_season() -> None:
+    """A lab sizes the cluster to the run: a drawn pretraining cluster gets through the whole
+    schedule within SEASON_DAYS, unless even the largest (4,096 GPUs) cannot."""
+    for seed in range(80):
+        try:
+            p = plan_run(GenerateOptions(seed=seed, kind="pretrain", incidents="none"))
+        except GeneratorError:
+            continue
+        if p.profile.continued_pretraining:
+            continue
+        days = least_tokens(p.choice.model) / p.fit.throughput.tokens_per_s / 86400
+        assert days <= SEASON_DAYS or p.config.gpus == MAX_GPUS, (p.config.model, days)

@@ -13,6 +13,16 @@ from typing import Final
 
 from llmsim.generator.catalog.architecture import HubFacts, ModelSpec
 
+# Published pretraining token budgets: Llama 3 and 3.1 "over 15T" / "~15 trillion tokens" (model
+# cards; the 3.1 paper, arXiv 2407.21783, says 15.6T), Llama 3.2 1B/3B "up to 9T" (model card),
+# Llama 2 2.0T (arXiv 2307.09288, table 1), Qwen2.5 18T (arXiv 2412.15115), SmolLM2-1.7B 11T
+# (model card). Mistral's are not disclosed (0).
+LLAMA3_TOKENS: Final = 15 * 10**12
+LLAMA32_TOKENS: Final = 9 * 10**12
+LLAMA2_TOKENS: Final = 2 * 10**12
+QWEN25_TOKENS: Final = 18 * 10**12
+SMOLLM2_17B_TOKENS: Final = 11 * 10**12
+
 # Size of tokenizer.json as the Hub serves it, per tokenizer family (bytes).
 _LLAMA3_TOKENIZER = 9_085_657
 _LLAMA2_TOKENIZER = 1_842_767
@@ -36,20 +46,46 @@ _LLAMA32_ROPE: Final = (
 
 
 def _llama3(
-    hub_id: str, files: int, positions: int, rope: tuple[tuple[str, float | int | str], ...] = ()
+    hub_id: str,
+    files: int,
+    positions: int,
+    rope: tuple[tuple[str, float | int | str], ...] = (),
+    tokens: int = LLAMA3_TOKENS,
 ) -> HubFacts:
     return HubFacts(
-        hub_id, files, positions, 500000.0, 1e-05, 128000, 128001, rope, None, _LLAMA3_TOKENIZER
+        hub_id,
+        files,
+        positions,
+        500000.0,
+        1e-05,
+        128000,
+        128001,
+        rope,
+        None,
+        _LLAMA3_TOKENIZER,
+        tokens,
     )
 
 
 def _llama2(hub_id: str, files: int) -> HubFacts:
-    return HubFacts(hub_id, files, 4096, 10000.0, 1e-05, 1, 2, (), None, _LLAMA2_TOKENIZER)
+    return HubFacts(
+        hub_id, files, 4096, 10000.0, 1e-05, 1, 2, (), None, _LLAMA2_TOKENIZER, LLAMA2_TOKENS
+    )
 
 
 def _qwen25(hub_id: str, files: int, positions: int, eps: float) -> HubFacts:
     return HubFacts(
-        hub_id, files, positions, 1000000.0, eps, 151643, 151643, (), positions, _QWEN_TOKENIZER
+        hub_id,
+        files,
+        positions,
+        1000000.0,
+        eps,
+        151643,
+        151643,
+        (),
+        positions,
+        _QWEN_TOKENIZER,
+        QWEN25_TOKENS,
     )
 
 
@@ -66,7 +102,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         intermediate_size=8192,
         head_dim=64,
         tied_embeddings=True,
-        hub=_llama3("meta-llama/Llama-3.2-1B", 1, 131072, _LLAMA32_ROPE),
+        hub=_llama3("meta-llama/Llama-3.2-1B", 1, 131072, _LLAMA32_ROPE, LLAMA32_TOKENS),
     ),
     ModelSpec(
         name="Llama-3.2-3B",
@@ -79,7 +115,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         intermediate_size=8192,
         head_dim=128,
         tied_embeddings=True,
-        hub=_llama3("meta-llama/Llama-3.2-3B", 2, 131072, _LLAMA32_ROPE),
+        hub=_llama3("meta-llama/Llama-3.2-3B", 2, 131072, _LLAMA32_ROPE, LLAMA32_TOKENS),
     ),
     ModelSpec(
         name="Llama-3-8B",
@@ -282,7 +318,17 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         head_dim=64,
         tied_embeddings=True,
         hub=HubFacts(
-            "HuggingFaceTB/SmolLM2-1.7B", 1, 8192, 130000.0, 1e-05, 0, 0, (), None, 2_104_556
+            "HuggingFaceTB/SmolLM2-1.7B",
+            1,
+            8192,
+            130000.0,
+            1e-05,
+            0,
+            0,
+            (),
+            None,
+            2_104_556,
+            SMOLLM2_17B_TOKENS,
         ),
     ),
     # --- invented: plausible shapes, names whose size suffix matches the computed count ---

@@ -23,6 +23,7 @@ from llmsim.generator.plan import schedule as sched
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.choose import Profiles, choose, draw_gpu_count
 from llmsim.generator.plan.config import make_config
+from llmsim.generator.plan.duration import fitted
 from llmsim.generator.plan.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
 from llmsim.generator.plan.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
 from llmsim.generator.plan.incidents import (
@@ -47,7 +48,7 @@ from llmsim.generator.plan.timing import (
     hub_load_seconds,
     load_seconds,
 )
-from llmsim.trace.config import RunConfig
+from llmsim.trace.config import MAX_STEPS, RunConfig
 from llmsim.trace.vocab import Launcher
 
 RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.py)
@@ -68,7 +69,8 @@ SMALL_JOB_BATCH_TOKENS: Final = 2**17  # a job on one node may go down to this t
 FEW_STEPS: Final = 3 * sched.MIN_WINDOW  # a short run still shows this many steps
 REDRAWS: Final = 40  # model draws tried on a fixed GPU count before giving up
 DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a bigger one
-# Pretraining-token ratio (tokens / parameters) of each family's base checkpoint.
+# Pretraining-token ratio (tokens / parameters) of a base checkpoint whose budget is not
+# published (Mistral's; invented labs'), by family.
 BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 1000.0}
 
 
@@ -76,27 +78,37 @@ def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     """Decide the whole run on one of `profiles` (the stacks' registry, which
     llmsim.generator.plan_run passes); GeneratorError (one line) when the options cannot be met.
 
-    When a short asked duration cannot hold the run the seed drew (a pretraining window of a
-    slow model), and neither the kind nor the stack was asked for, the same seed plans a
-    fine-tune instead, which can always be short: the user asked for a length, not a kind.
+    An asked duration always plans when the options left open allow a run that fits it
+    (plan/duration.py: a smaller model, a fine-tune); otherwise the refusal names the shortest
+    duration that plans and the pinned option to drop.
     """
-    try:
-        return _plan(options, profiles)
-    except DurationTooShort as short:
-        if options.kind is not None or options.stack is not None:
-            raise
-        try:
-            return _plan(replace(options, kind="finetune"), profiles)
-        except GeneratorError:
-            raise short from None  # what the user can act on: the length to ask for
+    options = replace(options, seed=_seed(options.seed))
+    return fitted(options, lambda asked: _plan(asked, profiles))
 
 
 def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     """plan_run for options as they are."""
     seed = _seed(options.seed)
     rng = np.random.default_rng([seed, RNG_PLAN])
-    duration = _duration(options, rng)
+    wanted = _duration(options, rng)
     choice, gpus, laid = _lay_out(options, profiles, rng, seed)
+    try:
+        return _planned(options, choice, gpus, laid, seed, wanted, rng)
+    except DurationTooShort as short:
+        short.params = param_count(choice.model)  # the planner tries smaller ones
+        raise
+
+
+def _planned(
+    options: GenerateOptions,
+    choice: Choice,
+    gpus: int,
+    laid: Fit,
+    seed: int,
+    duration: float,
+    rng: np.random.Generator,
+) -> RunPlan:
+    """The rest of _plan, once the run is laid out."""
     io = draw_io(node_shape(gpus)[0], rng)
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
@@ -189,7 +201,7 @@ def _lay_out(
         return _lay_out_drawn(options, profiles, rng, seed)
     for attempt in range(REDRAWS):
         choice = _compiled(choose(options, profiles, rng), seed)
-        seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+        seq, tokens = seq_len_for(choice, rng), _target(choice, rng)
         luck = Luck.draw(choice.profile, rng)
         try:
             laid = fit_or_explain(choice, options.gpus, seq, tokens, luck)
@@ -205,12 +217,14 @@ def _lay_out_drawn(
     options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, seed: int
 ) -> tuple[Choice, int, Fit]:
     choice = _compiled(choose(options, profiles, rng), seed)
-    seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+    seq, tokens = seq_len_for(choice, rng), _target(choice, rng)
     luck = Luck.draw(choice.profile, rng)
     types = (
         [choice.gpu] if options.gpu_type else [choice.gpu, *(g for g in GPUS if g != choice.gpu)]
     )
-    fallback: tuple[Choice, int, Fit] | None = None
+    # what fits but is slow (a bigger cluster may do better): the first drawn, unless a bigger one
+    # gets through the schedule sooner
+    fallback: tuple[float, tuple[Choice, int, Fit]] | None = None
     for gpu in types:
         trial = replace(choice, gpu=gpu)
         for gpus in draw_gpu_count(choice.model, rng):
@@ -218,23 +232,53 @@ def _lay_out_drawn(
             if found is None:
                 continue
             laid = _watchable(trial, gpus, found)
-            if laid.throughput.step_s <= DRAWN_STEP_MAX or options.gpu_type:
+            days = _season_days(trial, laid)
+            if days <= sched.SEASON_DAYS and (
+                laid.throughput.step_s <= DRAWN_STEP_MAX or options.gpu_type
+            ):
                 return trial, gpus, laid
-            fallback = fallback or (trial, gpus, laid)  # slow: a bigger cluster may do better
+            late = max(days, sched.SEASON_DAYS)
+            if fallback is None or late < fallback[0]:
+                fallback = (late, (trial, gpus, laid))
     if fallback is not None:
-        return fallback
+        return fallback[1]
     raise GeneratorError(
         f"{choice.model.name} does not fit on any {choice.gpu.short} cluster of up to "
         f"{MAX_GPUS} GPUs with {choice.stack}"
     )
 
 
+def _target(choice: Choice, rng: np.random.Generator) -> int:
+    """Tokens per step the run is drawn with, never under its schedule's floor."""
+    floor = sched.schedule_batch_floor(choice.model, choice.profile, choice.kind)
+    tokens = target_tokens(choice, rng)
+    return tokens if tokens >= floor else 2 ** math.ceil(math.log2(floor))
+
+
+def _season_days(choice: Choice, laid: Fit) -> float:
+    """Days the cluster takes for the run's whole pretraining schedule (its published budget,
+    or 20 tokens per parameter; 0 for other runs): a lab sizes a drawn cluster to the run, so
+    it gets through within sched.SEASON_DAYS where one of up to MAX_GPUS can."""
+    if choice.kind != "pretrain" or choice.profile.continued_pretraining:
+        return 0.0
+    return sched.least_tokens(choice.model) / laid.throughput.tokens_per_s / DAY
+
+
+def _batch_floor(choice: Choice, gpus: int) -> float:
+    """Fewest tokens per step a run of this kind configures when it must shrink its batch
+    (one node may go lower to stay watchable); a pretraining schedule still counts its budget
+    in steps a trace can hold."""
+    floor = float(MIN_BATCH_TOKENS[choice.kind])
+    if gpus <= GPUS_PER_NODE:
+        floor = min(floor, SMALL_JOB_BATCH_TOKENS)
+    least = sched.schedule_batch_floor(choice.model, choice.profile, choice.kind)
+    return max(floor, least * sched.SCHEDULE_STEPS_MAX / (0.9 * MAX_STEPS))
+
+
 def _watchable(choice: Choice, gpus: int, laid: Fit) -> Fit:
     """Halve the batch while steps are longer than a watchable run shows (and batches allow)."""
     long = LONG_STEP_BIG if param_count(choice.model) > 100e9 else LONG_STEP
-    floor = MIN_BATCH_TOKENS[choice.kind]
-    if gpus <= GPUS_PER_NODE:
-        floor = min(floor, SMALL_JOB_BATCH_TOKENS)
+    floor = _batch_floor(choice, gpus)
     while laid.throughput.step_s > long:
         tokens = laid.global_batch * laid.seq_len // 2
         if tokens < floor:
@@ -336,7 +380,7 @@ def _batch_for(
     costs = _costs(timings, laid)
     want = (duration - costs.fixed_s) / (steps * 1.08)
     if want <= 0:
-        raise DurationTooShort(sched.too_short(duration, costs, min(12.0, duration / 40.0)))
+        raise sched.too_short(duration, costs, min(12.0, duration / 40.0))
     tokens = laid.global_batch * laid.seq_len * want / laid.throughput.step_s
     refit = fit(choice, gpus, laid.seq_len, int(tokens), laid.luck, exact=True) or laid
     got = refit.throughput.step_s
@@ -362,8 +406,8 @@ def _short_for(
     room = (duration - costs.fixed_s) / (FEW_STEPS * laid.throughput.step_s)
     if room >= 1.0 or room <= 0.0:
         return laid, timings
-    tokens = int(laid.global_batch * laid.seq_len * room)
-    if tokens < 2 * laid.seq_len * laid.layout.dp:
+    tokens = int(max(laid.global_batch * laid.seq_len * room, _batch_floor(choice, gpus)))
+    if tokens < 2 * laid.seq_len * laid.layout.dp or tokens >= laid.global_batch * laid.seq_len:
         return laid, timings
     smaller = fit(choice, gpus, laid.seq_len, tokens, laid.luck, exact=True)
     if smaller is None or smaller.throughput.step_s >= laid.throughput.step_s:
@@ -486,7 +530,8 @@ def _loss_shape(
             max(5.0, 0.35 * schedule.steps_per_epoch),
         )
     else:
-        base = float(chinchilla(n, BASE_TOKENS_PER_PARAM.get(spec.family, 1000.0) * n))
+        seen = spec.published_tokens or BASE_TOKENS_PER_PARAM.get(spec.family, 1000.0) * n
+        base = float(chinchilla(n, seen))
         floor = base + float(rng.uniform(0.03, 0.12))  # the new data is a little harder
         start, tau = floor + float(rng.uniform(0.08, 0.3)), max(20.0, 0.1 * schedule.total_steps)
     return LossShape(

@@ -25,9 +25,10 @@ FLAVORS: Final[dict[str, str]] = {
 # Tensor-parallel degree of each flavor's shipped train config
 # (models/llama3/train_configs/llama3_{8b,70b,405b}.toml at v0.2.0: 1, 8, 8).
 SHIPPED_TP: Final[dict[str, int]] = {"8B": 1, "70B": 8, "405B": 8}
-# Datasets torchtitan has registered (datasets/hf_datasets.py and a registered FineWeb-Edu),
-# by the catalogue's short names, which are torchtitan's keys.
-CORPORA: Final = ("c4", "fineweb_edu")
+# Datasets torchtitan reads (datasets/hf_datasets.py registers c4; a lab registers FineWeb-Edu
+# or FineWeb, the only one that holds a Llama 3 budget), by the catalogue's short names, which
+# are torchtitan's keys.
+CORPORA: Final = ("c4", "fineweb_edu", "fineweb")
 
 
 def flops_per_token(spec: ModelSpec, seq_len: int) -> float:
