@@ -21,9 +21,11 @@ import numpy as np
 from llmsim.generator.catalog.architecture import ModelSpec, param_count
 from llmsim.generator.catalog.models import MODELS, find_model
 from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
+from llmsim.generator.plan.choose import Profiles
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.trace.vocab import RUN_KINDS, RunKind
 
-Planner = Callable[[GenerateOptions], RunPlan]
+Planner = Callable[[GenerateOptions], RunPlan]  # plan these options as they are
 
 RNG_SHORTER: Final = 14  # the order smaller models are tried in (its own stream)
 SMALLER_TRIES: Final = 8  # smaller models tried per kind before giving up
@@ -42,30 +44,96 @@ PINNED: Final = (
 )
 
 
-def fitted(options: GenerateOptions, plan: Planner) -> RunPlan:
+def fitted(options: GenerateOptions, plan: Planner, profiles: Profiles) -> RunPlan:
     """The run the seed draws, or, when the asked duration cannot hold it, one with what the
     user left open chosen again so that it can; DurationTooShort (one line, naming the
     shortest duration that plans and the option to drop) when the pinned options forbid it."""
+    search = _Search(plan, profiles)
     try:
         return plan(options)
     except DurationTooShort as short:
-        found = _relaxed(options, plan, short)
+        found = search.relaxed(options, short)
         if found is not None:
             return found
-        raise _refusal(options, plan, short) from None
+        raise search.refusal(options, short) from None
 
 
-def _relaxed(options: GenerateOptions, plan: Planner, short: DurationTooShort) -> RunPlan | None:
-    """The first run that plans among the open options chosen again (None: none does)."""
-    for other in _alternatives(options, short):
+class _Search:
+    """Planning with what is open chosen again, for one ask."""
+
+    def __init__(self, plan: Planner, profiles: Profiles) -> None:
+        self.plan, self.profiles = plan, profiles
+
+    def relaxed(self, options: GenerateOptions, short: DurationTooShort) -> RunPlan | None:
+        """The first run that plans among the open options chosen again (None: none does)."""
+        for other in _alternatives(options, short, self.takes(options)):
+            try:
+                return self.plan(other)
+            except GeneratorError:
+                continue
+        return None
+
+    def takes(self, options: GenerateOptions) -> list[ModelSpec]:
+        """The models of the pool some open stack runs as some open kind."""
+        pinned = self.profiles.get(options.stack) if options.stack else None
+        stacks = [pinned] if pinned else list(self.profiles.values())
+        kinds: tuple[RunKind, ...] = (options.kind,) if options.kind else RUN_KINDS
+        return [
+            m for m in _pool(options) if any(p.refusal(k, m) is None for p in stacks for k in kinds)
+        ]
+
+    def refusal(self, options: GenerateOptions, short: DurationTooShort) -> DurationTooShort:
+        """The one-line refusal: what takes the time, the shortest duration that plans with
+        these options, and the pinned option whose removal would let the asked one plan."""
+        asked = options.duration or 0.0
+        start = max(short.need_s, asked) if short.need_s else asked * 1.15
+        need = self.shortest(options, start)
+        drop = self.droppable(options)
+        hint = f"ask for at least {_seconds(need)}" if need else "ask for a longer --duration"
+        if drop:
+            hint += f", or drop {drop}"
+        why = f": {short.why}" if short.why else ""
+        return DurationTooShort(
+            f"--duration {asked:.0f} s is too short for {_what(options)}{why} ({hint})",
+            need or short.need_s,
+            short.why,
+        )
+
+    def plans(self, options: GenerateOptions) -> bool:
+        """Whether these options plan, with what is open chosen again if need be (other
+        refusals than the duration's count as no)."""
         try:
-            return plan(other)
+            self.plan(options)
+        except DurationTooShort as short:
+            return self.relaxed(options, short) is not None
         except GeneratorError:
-            continue
-    return None
+            return False
+        return True
+
+    def shortest(self, options: GenerateOptions, start: float) -> float:
+        """The shortest duration (a round number of seconds) at or above `start` that plans
+        with these options, 0.0 when none within a few tries does."""
+        duration = math.ceil(start / 10) * 10
+        for _ in range(LONGER_TRIES):
+            if self.plans(replace(options, duration=float(duration))):
+                return float(duration)
+            duration = math.ceil(duration * 1.15 / 10) * 10
+        return 0.0
+
+    def droppable(self, options: GenerateOptions) -> str:
+        """The first pinned option whose removal lets the asked duration plan ("" for none)."""
+        for field, flag in PINNED:
+            if getattr(options, field) is None:
+                continue
+            unpinned: dict[str, Any] = {field: None}
+            if self.plans(replace(options, **unpinned)):
+                return flag
+        return ""
 
 
-def _alternatives(options: GenerateOptions, short: DurationTooShort) -> Iterator[GenerateOptions]:
+def _alternatives(
+    options: GenerateOptions, short: DurationTooShort, takes: list[ModelSpec]
+) -> Iterator[GenerateOptions]:
     """Options with what the user left open narrowed towards shorter runs, in turn."""
     kinds: list[GenerateOptions] = [options]
     if options.kind is None:
@@ -75,7 +143,7 @@ def _alternatives(options: GenerateOptions, short: DurationTooShort) -> Iterator
     if options.model is not None:
         return
     limit = short.params or math.inf
-    smaller = [m for m in _pool(options) if param_count(m) < limit]
+    smaller = [m for m in takes if param_count(m) < limit]
     rng = np.random.default_rng([options.seed or 0, RNG_SHORTER])
     order = [smaller[i] for i in rng.permutation(len(smaller))]
     # the seed's order, but the smallest models last tried first among the rest: a short ask
@@ -92,60 +160,6 @@ def _pool(options: GenerateOptions) -> list[ModelSpec]:
     if options.models == "invented":
         return [m for m in MODELS if m.invented]
     return list(MODELS)
-
-
-def _refusal(options: GenerateOptions, plan: Planner, short: DurationTooShort) -> DurationTooShort:
-    """The one-line refusal: what takes the time, the shortest duration that plans with these
-    options, and the pinned option whose removal would let the asked duration plan."""
-    asked = options.duration or 0.0
-    need = _shortest(options, plan, max(short.need_s, asked) if short.need_s else asked * 1.15)
-    drop = _droppable(options, plan, short)
-    what = _what(options)
-    hint = f"ask for at least {_seconds(need)}" if need else "ask for a longer --duration"
-    if drop:
-        hint += f", or drop {drop}"
-    why = f": {short.why}" if short.why else ""
-    return DurationTooShort(
-        f"--duration {asked:.0f} s is too short for {what}{why} ({hint})",
-        need or short.need_s,
-        short.why,
-    )
-
-
-def _shortest(options: GenerateOptions, plan: Planner, start: float) -> float:
-    """The shortest duration (a round number of seconds) at or above `start` that plans with
-    these options, 0.0 when none within a few tries does."""
-    duration = math.ceil(start / 10) * 10
-    for _ in range(LONGER_TRIES):
-        longer = replace(options, duration=float(duration))
-        try:
-            plan(longer)
-        except DurationTooShort as short:
-            if _relaxed(longer, plan, short) is None:
-                duration = math.ceil(duration * 1.15 / 10) * 10
-                continue
-        except GeneratorError:
-            return 0.0
-        return float(duration)
-    return 0.0
-
-
-def _droppable(options: GenerateOptions, plan: Planner, short: DurationTooShort) -> str:
-    """The first pinned option whose removal lets the asked duration plan ("" for none)."""
-    for field, flag in PINNED:
-        if getattr(options, field) is None:
-            continue
-        unpinned: dict[str, Any] = {field: None}
-        freer = replace(options, **unpinned)
-        try:
-            plan(freer)
-        except DurationTooShort as again:
-            if _relaxed(freer, plan, again) is None:
-                continue
-        except GeneratorError:
-            continue
-        return flag
-    return ""
 
 
 def _what(options: GenerateOptions) -> str:

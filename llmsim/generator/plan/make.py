@@ -83,7 +83,7 @@ def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     duration that plans and the pinned option to drop.
     """
     options = replace(options, seed=_seed(options.seed))
-    return fitted(options, lambda asked: _plan(asked, profiles))
+    return fitted(options, lambda asked: _plan(asked, profiles), profiles)
 
 
 def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
