@@ -73,7 +73,7 @@ def chunks(
     plan: RunPlan, ids: Ids, streams: Streams, tele: Telemetry, run: StackRun, state: TrainState
 ) -> Iterator[pa.Table]:
     """The training phase as time-sorted tables."""
-    lm = LossModel(plan.loss)
+    lm = LossModel(plan.loss, plan.config.seed)
     opening = Rows()
     opening.phase(state.t, "train", "Training")
     pending: list[pa.Table] = [opening.table()]
