@@ -177,7 +177,14 @@ def test_episodes_are_aligned_and_physical(plans: list[RunPlan]) -> None:
             seen += 1
             assert c.resume_step < e.first_step <= e.last_step <= c.total_steps
             assert (e.first_step - 1) % c.log_interval == 0 and e.last_step % c.log_interval == 0
-            assert 0 < e.slowdown <= e.clock_drop <= 0.3 and 0 <= e.gpu < c.gpus
+            assert (e.slow_from - 1) % c.log_interval == 0
+            assert e.first_step <= e.slow_from <= e.last_step and 0 <= e.gpu < c.gpus
+            # a clock lower by d stretches the computing share of the step by 1 / (1 - d)
+            share = p.fit.throughput.pure_s / p.fit.throughput.step_s
+            assert 0 < e.clock_drop <= 0.3
+            assert e.slowdown == pytest.approx((1 / (1 - e.clock_drop) - 1) * share)
+            if e.kind == "thermal":  # held at the card's slowdown temperature (nvidia-smi -q)
+                assert abs(e.hold_c - p.choice.gpu.slowdown_c) <= 1.5
             if c.gpus == 1:
                 assert e.kind == "thermal"  # no straggler against a cluster of one
         if c.incidents == "none":

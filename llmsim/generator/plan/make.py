@@ -24,7 +24,13 @@ from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.choose import Profiles, choose, draw_gpu_count
 from llmsim.generator.plan.config import make_config
 from llmsim.generator.plan.duration import fitted
-from llmsim.generator.plan.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
+from llmsim.generator.plan.episodes import (
+    Episode,
+    Pace,
+    plan_slowdowns,
+    plan_spikes,
+    spike_somewhere,
+)
 from llmsim.generator.plan.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
 from llmsim.generator.plan.incidents import (
     FAILURE_SHARE,
@@ -117,15 +123,16 @@ def _planned(
         options, choice, gpus, laid, io, timings, duration, outlines, rng
     )
     flags = _restarts(_flags(choice, gpus, rng), seed)
-    episodes = plan_slowdowns(
-        options.incidents,
-        gpus,
-        schedule.resume_step + 1,
-        schedule.total_steps,
-        schedule.log_interval,
-        laid.throughput.step_s,
-        rng,
+    th = laid.throughput
+    pace = Pace(
+        first=schedule.resume_step + 1,
+        last=schedule.total_steps,
+        log=schedule.log_interval,
+        step_s=th.step_s,
+        compute_share=th.pure_s / th.step_s,
+        slowdown_c=choice.gpu.slowdown_c,
     )
+    episodes = plan_slowdowns(options.incidents, gpus, pace, rng)
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
     incidents = _incidents(options, outlines, gpus, laid, schedule, duration, flags, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
