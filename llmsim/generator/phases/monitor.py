@@ -37,7 +37,7 @@ def episode_lines(
     if len(s.t) == 0:
         return rows
     name = partial(gpu_name, hosts, plan.config)
-    hot = plan.choice.gpu.slowdown_c - ALERT_BELOW_SLOWDOWN_C
+    hot = plan.choice.gpu.max_operating_c  # nvidia-smi's `GPU Max Operating Temp`
     for e in plan.episodes:
         if e.last_step < steps[0] or e.slow_from > steps[-1]:
             continue
@@ -85,10 +85,10 @@ def episode_lines(
 
 
 # How far the GPU must stand out from the job's other GPUs before the monitor alerts; a thermal
-# alert also needs the GPU near its slowdown temperature (nvidia-smi -q: 89 C on A100 and H100).
+# alert also needs the GPU above its maximum operating temperature (nvidia-smi -q: 85 C on A100,
+# 87 C on H100; the driver slows it at 89 C).
 ALERT_HEAT_C: Final = 8.0
 ALERT_CLOCK_MHZ: Final = 30.0
-ALERT_BELOW_SLOWDOWN_C: Final = 3.0
 COOLED_C: Final = 12.0  # a hot GPU is back to normal this far below the alert temperature
 
 
