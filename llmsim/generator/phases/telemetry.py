@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from llmsim.generator.plan.episodes import Episode
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.plan.timing import eval_busy_share
 from llmsim.generator.stacks.common.run import Reading
 from llmsim.trace.vocab import Health, Phase
 from llmsim.trace.writer import make_table
@@ -123,13 +124,15 @@ class Levels:
 
 def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
     """Activity levels of a run: training utilisation from its bubble and host gaps, power from
-    the FLOP rate it achieves, eval from its forward-only rate."""
+    the FLOP rate it achieves, eval from its forward passes' share of its time (a visible dip)
+    and the FLOP rate they reach."""
     th = plan.fit.throughput
     busy = 1.0 / (1.0 + th.bubble) * (1.0 - float(rng.uniform(0.005, 0.04)))
     train_util = 100.0 * busy
     flop_share = th.efficiency * th.pure_s / th.step_s
     train_pf = float(np.clip(0.42 + 0.95 * flop_share, 0.45, 0.97))
-    eval_share = float(rng.uniform(0.82, 0.97))  # smaller launches, data loading in between
+    # forward passes with the host's work in between (plan/timing.py), a little of each run's own
+    eval_share = eval_busy_share(plan.fit, plan.profile) * float(rng.uniform(0.95, 1.0))
     return Levels(
         util={
             IDLE: (0.0, 0.0),

@@ -1,0 +1,68 @@
+"""The smaller tells of issue 20, part B, on real traces read back through the reader.
+
+- an evaluation shows a visible utilisation dip (its forward passes leave the GPUs idle while
+  the host loads batches and gathers the loss);
+- the checkpoint rotation counts the checkpoints a resumed job finds on disk (the one it
+  resumed from first among them);
+- torchrun's attempts count down (`3/3` at the first failure, `2/3` at the next);
+- the early-stopping patience counter never sits one short of the limit in a run that does not
+  stop (its config's patience is a value people type, above what the run reaches);
+- a model's tokenizer and config files have one size in every run (the Hub's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from llmsim.generator import GenerateOptions, RunPlan, plan_run, write_trace
+from llmsim.trace import open_trace
+
+CASES = {
+    # a resumed torchtitan window (keep_latest_k) and a resumed HF continued pretraining
+    "titan": GenerateOptions(seed=21, stack="torchtitan", gpus=64, duration=900.0),
+    "hf-pretrain": GenerateOptions(
+        seed=23, stack="hf", kind="pretrain", gpus=16, steps_per_epoch=200, incidents="none"
+    ),
+    # two torchrun restarts in place of one job (two nodes: LOGLEVEL=INFO shows its agent)
+    "elastic": GenerateOptions(seed=8, stack="hf", incidents="often", gpus=16, duration=1500.0),
+    # multi-epoch fine-tunes: validation creeps up late
+    "sft-a": GenerateOptions(seed=31, kind="finetune", epochs=4, gpus=8, incidents="none"),
+    "sft-b": GenerateOptions(seed=32, kind="finetune", epochs=3, gpus=16, incidents="none"),
+    "sft-c": GenerateOptions(
+        seed=33, kind="finetune", model="Qwen2.5-1.5B", epochs=4, gpus=8, incidents="none"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[RunPlan, pa.Table]]:
+    base = Path(tmp_path_factory.mktemp("details"))
+    out = {}
+    for name, options in CASES.items():
+        plan = plan_run(options)
+        write_trace(plan, base / f"{name}.parquet")
+        out[name] = (plan, open_trace(base / f"{name}.parquet").read_table())
+    return out
+
+
+def _kind(table: pa.Table, kind: str) -> pa.Table:
+    return table.filter(pc.equal(table.column("kind"), pa.scalar(kind)))
+
+
+def _texts(table: pa.Table) -> list[str]:
+    return [t for t in _kind(table, "log").column("text").to_pylist() if t]
+
+
+def test_an_evaluation_dips_the_utilisation(runs: dict[str, tuple[RunPlan, pa.Table]]) -> None:
+    for name, (_, table) in runs.items():
+        tele = _kind(table, "telemetry")
+        phase = np.array(tele.column("phase").to_pylist())
+        util = np.array(tele.column("gpu_util").to_pylist(), dtype=np.float64).mean(axis=1)
+        if (phase == "eval").sum() < 2:
+            continue
+        assert util[phase == "eval"].mean() < util[phase == "train"].mean() - 10, name
