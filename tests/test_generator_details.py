@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 import pytest
 
 from llmsim.generator import GenerateOptions, RunPlan, plan_run, write_trace
+from llmsim.generator.phases.state import on_disk
 from llmsim.trace import open_trace
 
 CASES = {
@@ -66,3 +68,22 @@ def test_an_evaluation_dips_the_utilisation(runs: dict[str, tuple[RunPlan, pa.Ta
         if (phase == "eval").sum() < 2:
             continue
         assert util[phase == "eval"].mean() < util[phase == "train"].mean() - 10, name
+
+
+def test_the_rotation_counts_the_checkpoints_found_on_disk(
+    runs: dict[str, tuple[RunPlan, pa.Table]],
+) -> None:
+    """The first save of a resumed window deletes the oldest of the checkpoints on disk: with
+    save_total_limit N, the one N - 1 saves before the checkpoint it resumed from."""
+    for name in ("titan", "hf-pretrain"):
+        plan, table = runs[name]
+        c = plan.config
+        assert c.resume_step > 0, name
+        found = on_disk(c.resume_step, c.checkpoint_interval, c.save_total_limit)
+        assert found[-1] == c.resume_step and len(found) == c.save_total_limit
+        deleted = [
+            t for t in _texts(table) if re.search(r"(Deleting older checkpoint|deleting)", t)
+        ]
+        assert deleted, name
+        oldest = plan.profile.checkpoint_name(found[0])
+        assert f"/{oldest}" in deleted[0], (name, deleted[0], oldest)
