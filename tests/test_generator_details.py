@@ -87,3 +87,14 @@ def test_the_rotation_counts_the_checkpoints_found_on_disk(
         assert deleted, name
         oldest = plan.profile.checkpoint_name(found[0])
         assert f"/{oldest}" in deleted[0], (name, deleted[0], oldest)
+
+
+def test_torchruns_attempts_count_down(runs: dict[str, tuple[RunPlan, pa.Table]]) -> None:
+    plan, table = runs["elastic"]
+    assert [f.relaunch for f in plan.incidents.failures] == ["elastic", "elastic"]
+    most = plan.flags.max_restarts
+    texts = _texts(table)
+    left = [t for t in texts if "attempts left; will restart worker group" in t]
+    assert [f"{most}/{most}", f"{most - 1}/{most}"] == [t.split(". ")[1].split()[0] for t in left]
+    counts = [int(n) for t in texts for n in re.findall(r"restart_count=(\d+)", t)]
+    assert counts == [0, 1, 2]
