@@ -356,3 +356,22 @@ def test_the_config_carries_the_profiles_facts(plans: list[RunPlan]) -> None:
         assert c.checkpoint_dir == profile.checkpoint_dir(c.output_dir)
         if c.eval_after_loop:  # the evaluation after the loop is never a regular one
             assert c.total_steps % c.eval_interval != 0
+
+
+def test_a_prime_epoch_is_evaluated_at_its_end_not_every_step() -> None:
+    """Evaluations land on epoch ends, so their interval divides the epoch; an epoch of a
+    prime number of steps is evaluated once, at its end (was: at every step when it was sized
+    for 4 evaluations, 1 being the divisor nearest a quarter of it)."""
+    for steps in (7, 11, 13):
+        for seed in range(5, 9):
+            options = GenerateOptions(
+                seed=seed,
+                kind="finetune",
+                epochs=4,
+                gpus=8,
+                steps_per_epoch=steps,
+                incidents="none",
+            )
+            c = plan_run(options).config
+            assert c.steps_per_epoch == steps
+            assert c.eval_interval == steps, (steps, seed, c.eval_interval)

@@ -319,7 +319,9 @@ def finetune(
 
 
 def _divisor_near(n: int, target: float) -> int:
-    """The divisor of n nearest `target` (evaluations land on epoch ends)."""
+    """The divisor of n nearest `target` (evaluations land on epoch ends), never so small that
+    the epoch holds many more evaluations than it was sized for (a prime number of steps: one
+    at its end, not one every step)."""
     target = max(1.0, target)
-    divisors = [d for d in range(1, min(n, 20_000) + 1) if n % d == 0]
-    return min(divisors, key=lambda d: (abs(math.log(d / target)), -d))
+    divisors = [d for d in range(1, min(n, 20_000) + 1) if n % d == 0 and d >= 0.7 * target]
+    return min(divisors or [n], key=lambda d: (abs(math.log(d / target)), -d))
