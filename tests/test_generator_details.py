@@ -22,6 +22,7 @@ import pytest
 
 from llmsim.generator import GenerateOptions, RunPlan, plan_run, write_trace
 from llmsim.generator.phases.state import on_disk
+from llmsim.generator.plan.make import PATIENCE_LIMITS
 from llmsim.trace import open_trace
 
 CASES = {
@@ -98,3 +99,16 @@ def test_torchruns_attempts_count_down(runs: dict[str, tuple[RunPlan, pa.Table]]
     assert [f"{most}/{most}", f"{most - 1}/{most}"] == [t.split(". ")[1].split()[0] for t in left]
     counts = [int(n) for t in texts for n in re.findall(r"restart_count=(\d+)", t)]
     assert counts == [0, 1, 2]
+
+
+def test_the_patience_counter_never_sits_one_short(
+    runs: dict[str, tuple[RunPlan, pa.Table]],
+) -> None:
+    creeping = 0
+    for name, (plan, table) in runs.items():
+        c = plan.config
+        patience = _kind(table, "eval").column("patience").to_numpy()
+        assert c.patience_limit in PATIENCE_LIMITS, name
+        assert (patience <= c.patience_limit - 2).all(), (name, patience, c.patience_limit)
+        creeping += int(patience.max() >= 2)
+    assert creeping >= 1  # late epochs do stop improving

@@ -155,12 +155,12 @@ class LossModel:
         out: F64 = white @ self._kernel
         return out
 
-    def losses(self, steps: F64, rng: np.random.Generator, decimals: int = LOSS_DECIMALS) -> F64:
+    def losses(
+        self, steps: F64, rng: np.random.Generator | None, decimals: int = LOSS_DECIMALS
+    ) -> F64:
         """Training loss at these steps, rounded as printed; `rng` moves only the last digits
-        (a rerun's non-determinism)."""
-        rerun = np.clip(
-            rng.normal(0.0, RERUN_JITTER, len(steps)), -3 * RERUN_JITTER, 3 * RERUN_JITTER
-        )
+        (a rerun's non-determinism; None: the plan's expectation, without them)."""
+        rerun = _jitter(rng, RERUN_JITTER, len(steps))
         out = self.smooth(steps) + self.s.sigma * self.noise(steps) + self.spike_bump(steps) + rerun
         rounded: F64 = np.round(np.maximum(out, 0.05), decimals).astype(np.float64)
         return rounded
@@ -169,9 +169,7 @@ class LossModel:
         """Global gradient norm before clipping at these steps."""
         s = self.s
         base = s.gn_floor * (1.0 + s.gn_early * np.exp(-steps / s.gn_decay))
-        rerun = np.clip(
-            rng.normal(0.0, RERUN_JITTER, len(steps)), -3 * RERUN_JITTER, 3 * RERUN_JITTER
-        )
+        rerun = _jitter(rng, RERUN_JITTER, len(steps))
         g: F64 = base * np.exp(0.12 * step_normals(self.key, _GRAD, steps) + rerun)
         for sp in s.spikes:
             k = steps - sp.step
@@ -183,7 +181,7 @@ class LossModel:
         self,
         step: int,
         train_loss: float,
-        rng: np.random.Generator,
+        rng: np.random.Generator | None,
         decimals: int | None = LOSS_DECIMALS,
     ) -> float:
         """Validation loss after `step`.
@@ -196,7 +194,7 @@ class LossModel:
         at = np.array([float(step)])
         smooth = float(self.smooth(at)[0]) + float(self.spike_bump(at)[0])
         drawn = float(step_normals(self.key, _VAL, at)[0])  # the same held-out batches each time
-        rerun = float(np.clip(rng.normal(0.0, RERUN_JITTER / 2), -RERUN_JITTER, RERUN_JITTER))
+        rerun = float(_jitter(rng, RERUN_JITTER / 2, 1)[0])
         if s.kind != "finetune":
             return _shown(smooth * (1.0 + s.val_gap) + 0.002 * drawn + rerun, decimals)
         held = float(self._ft_base(at)[0]) - s.val_follow * float(self._ft_drops(at)[0])
@@ -204,6 +202,26 @@ class LossModel:
         raw = held * (1.0 + s.val_gap) + s.val_creep * (1.0 - math.exp(-late))
         val = raw + 0.003 * drawn + rerun
         return _shown(min(max(val, VAL_MIN * train_loss), VAL_MAX * train_loss), decimals)
+
+
+def _jitter(rng: np.random.Generator | None, sigma: float, n: int) -> F64:
+    """What a rerun's non-deterministic kernels move (within 3 sigma); zeros without `rng`."""
+    if rng is None:
+        return np.zeros(n)
+    out: F64 = np.clip(rng.normal(0.0, sigma, n), -3 * sigma, 3 * sigma)
+    return out
+
+
+def patience_peak(lm: LossModel, evals: npt.NDArray[np.int64], decimals: int | None) -> int:
+    """The highest count of evaluations without a new best validation loss in a row (what an
+    early-stopping callback's patience counter reaches) over these evaluation steps."""
+    best, count, peak = math.inf, 0, 0
+    for step in evals.tolist():
+        train = float(lm.losses(np.array([float(step)]), None)[0])
+        val = lm.validation(int(step), train, None, decimals)
+        best, count = (val, 0) if val < best else (best, count + 1)
+        peak = max(peak, count)
+    return peak
 
 
 def _shown(value: float, decimals: int | None) -> float:

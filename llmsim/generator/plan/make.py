@@ -42,7 +42,8 @@ from llmsim.generator.plan.incidents import (
     plan_incidents,
 )
 from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
-from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
+from llmsim.generator.plan.loss import LossModel, LossShape, Spike, chinchilla, patience_peak
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
 from llmsim.generator.plan.timing import (
     Io,
@@ -78,6 +79,7 @@ DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a
 # Pretraining-token ratio (tokens / parameters) of a base checkpoint whose budget is not
 # published (Mistral's; invented labs'), by family.
 BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 1000.0}
+PATIENCE_LIMITS: Final = (3, 5, 10, 20, 50, 100)  # early_stopping_patience values people type
 
 
 def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
@@ -153,6 +155,7 @@ def _planned(
         _start(options, era, rng),
         rng,
     )
+    config = replace(config, patience_limit=_patience(choice.profile, schedule, loss, seed))
     return RunPlan(
         config,
         choice,
@@ -561,6 +564,17 @@ def _loss_shape(
         gn_decay=float(max(8.0, 0.6 * schedule.warmup_steps)),
         spikes=spikes,
     )
+
+
+def _patience(profile: StackProfile, schedule: sched.Schedule, loss: LossShape, seed: int) -> int:
+    """The early-stopping patience its config sets: a value people type (3, 5, 10, ...) at
+    least two above the longest run of evaluations without a new best the plan foresees, so
+    the counter never sits one short of stopping a run that does not stop."""
+    steps = np.arange(schedule.resume_step + 1, schedule.total_steps + 1, dtype=np.int64)
+    evals = steps[profile.evaluates(steps, schedule.eval_interval, schedule.total_steps)]
+    decimals = None if profile.val_float32 else profile.loss_decimals
+    peak = patience_peak(LossModel(loss, seed), evals, decimals)
+    return next(p for p in PATIENCE_LIMITS if p >= peak + 2 or p == PATIENCE_LIMITS[-1])
 
 
 def _start(options: GenerateOptions, era: Era, rng: np.random.Generator) -> float:
