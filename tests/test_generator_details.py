@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pytest
 
 from llmsim.generator import GenerateOptions, RunPlan, plan_run, write_trace
+from llmsim.generator.catalog.models import find_model, tokenizer_file_bytes
 from llmsim.generator.phases.state import on_disk
 from llmsim.generator.plan.make import PATIENCE_LIMITS
 from llmsim.trace import open_trace
@@ -112,3 +113,36 @@ def test_the_patience_counter_never_sits_one_short(
         assert (patience <= c.patience_limit - 2).all(), (name, patience, c.patience_limit)
         creeping += int(patience.max() >= 2)
     assert creeping >= 1  # late epochs do stop improving
+
+
+def test_a_models_files_have_one_size_in_every_run(tmp_path: Path) -> None:
+    """Llama 3's tokenizer.json 9.09 MB, tokenizer_config.json 50.6 kB, special_tokens_map.json
+    301 B as save_pretrained writes them (issue 20 sources, B5); the export of two runs of one
+    model lists the same sizes, config.json included."""
+    spec = find_model("Llama-3-8B")
+    assert spec is not None
+    sizes = {n: tokenizer_file_bytes(spec, n) for n in ("tokenizer.json",)}
+    sizes["tokenizer_config.json"] = tokenizer_file_bytes(spec, "tokenizer_config.json")
+    sizes["special_tokens_map.json"] = tokenizer_file_bytes(spec, "special_tokens_map.json")
+    assert round(sizes["tokenizer.json"] / 1e6, 2) == 9.09
+    assert round(sizes["tokenizer_config.json"] / 1e3, 1) == 50.6
+    assert sizes["special_tokens_map.json"] == 301
+    listed = []
+    for seed in (41, 42):
+        options = GenerateOptions(
+            seed=seed, model="Llama-3-8B", stack="hf", gpus=8, duration=600.0, incidents="none"
+        )
+        path = tmp_path / f"{seed}.parquet"
+        write_trace(plan_run(options), path)
+        files = _kind(open_trace(path).read_table(), "file")
+        listed.append(
+            dict(
+                zip(
+                    files.column("path").to_pylist(),
+                    files.column("size_bytes").to_pylist(),
+                    strict=True,
+                )
+            )
+        )
+    assert listed[0] == listed[1]
+    assert all(listed[0][n] == size for n, size in sizes.items())

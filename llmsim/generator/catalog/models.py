@@ -23,10 +23,12 @@ LLAMA2_TOKENS: Final = 2 * 10**12
 QWEN25_TOKENS: Final = 18 * 10**12
 SMOLLM2_17B_TOKENS: Final = 11 * 10**12
 
-# Size of tokenizer.json as the Hub serves it, per tokenizer family (bytes).
+# Size of tokenizer.json as `save_pretrained` writes it (what fine-tuned copies on the Hub show),
+# per tokenizer family (bytes): Llama 3 keeps its 9.09 MB; Qwen2's fast tokenizer re-serialises
+# its 7.03 MB file with indentation, 11.4 MB (notes: issue 20 sources, B5).
 _LLAMA3_TOKENIZER = 9_085_657
 _LLAMA2_TOKENIZER = 1_842_767
-_QWEN_TOKENIZER = 7_031_645
+_QWEN_TOKENIZER = 11_418_266
 
 
 _LLAMA31_ROPE: Final = (
@@ -522,7 +524,8 @@ def base_repo(spec: ModelSpec) -> str:
 
 
 # Files a tokenizer ships besides its config, by kind, and the sizes of those that do not
-# depend on the model (tokenizer.json's is the model's `tokenizer_bytes`).
+# depend on the model (tokenizer.json's is the model's `tokenizer_bytes`). `save_pretrained`
+# also writes tokenizer_config.json and special_tokens_map.json (and Qwen2's added_tokens.json).
 TOKENIZER_FILES: Final[dict[str, tuple[str, ...]]] = {
     "llama3": ("tokenizer.json",),
     "sentencepiece": ("tokenizer.model", "tokenizer.json"),
@@ -532,17 +535,53 @@ TOKENIZER_FILE_BYTES: Final[dict[str, int]] = {
     "tokenizer.model": 499_723,
     "vocab.json": 2_776_833,
     "merges.txt": 1_671_853,
+    "added_tokens.json": 605,
 }
+# (tokenizer_config.json, special_tokens_map.json) as save_pretrained writes them, by kind: one
+# size per tokenizer, every run. Llama 3: 50.6 kB (its 256 reserved special tokens) and 301 B
+# (bos and eos as full AddedToken dicts); Qwen2.5: 7.34 kB and 613 B (issue 20 sources, B5, the
+# Hub's rounded figures); SentencePiece (Llama 2, Mistral): not verified, the Llama 2 repo's
+# files re-serialised.
+TOKENIZER_CONFIG_BYTES: Final[dict[str, tuple[int, int]]] = {
+    "llama3": (50_566, 301),
+    "qwen2": (7_306, 613),
+    "sentencepiece": (1_618, 414),
+}
+# An invented lab's tokenizer has a few special tokens: its config holds them and the vocabulary
+# size's own digits (bytes of a small config, per special token).
+INVENTED_CONFIG_BYTES: Final = (1_180, 96)
+
+
+def tokenizer_kind(spec: ModelSpec) -> str:
+    """Qwen2's BPE, Llama 2's SentencePiece (a 32,000 vocabulary) or Llama 3's tiktoken-style
+    tokenizer.json (every other model's)."""
+    if spec.family == "qwen2":
+        return "qwen2"
+    return "sentencepiece" if spec.vocab_size == 32000 else "llama3"
 
 
 def tokenizer_files(spec: ModelSpec) -> tuple[str, ...]:
-    """The files the model's tokenizer ships: Qwen2's BPE, Llama 2's SentencePiece (a 32,000
-    vocabulary) or Llama 3's tiktoken-style tokenizer.json."""
-    if spec.family == "qwen2":
-        return TOKENIZER_FILES["qwen2"]
-    return TOKENIZER_FILES["sentencepiece" if spec.vocab_size == 32000 else "llama3"]
+    """The files the model's tokenizer ships besides its config and special-token map."""
+    return TOKENIZER_FILES[tokenizer_kind(spec)]
+
+
+def saved_tokenizer_files(spec: ModelSpec) -> tuple[str, ...]:
+    """What `tokenizer.save_pretrained` writes: the tokenizer's files (Qwen2's fast tokenizer
+    adds added_tokens.json), its config and its special-token map."""
+    added = ("added_tokens.json",) if tokenizer_kind(spec) == "qwen2" else ()
+    return (*tokenizer_files(spec), *added, "tokenizer_config.json", "special_tokens_map.json")
 
 
 def tokenizer_file_bytes(spec: ModelSpec, name: str) -> int:
-    """Size of one of the tokenizer's files."""
-    return spec.tokenizer_bytes if name == "tokenizer.json" else TOKENIZER_FILE_BYTES[name]
+    """Size of one of the tokenizer's files as save_pretrained writes it: the same for a model
+    in every run."""
+    if name == "tokenizer.json":
+        return spec.tokenizer_bytes
+    if name in ("tokenizer_config.json", "special_tokens_map.json"):
+        config, special = TOKENIZER_CONFIG_BYTES[tokenizer_kind(spec)]
+        if spec.invented:
+            base, per_token = INVENTED_CONFIG_BYTES
+            specials = 4 + spec.vocab_size % 7  # bos, eos, pad, unk and a few of its own
+            config, special = base + per_token * specials + len(str(spec.vocab_size)), 301
+        return config if name == "tokenizer_config.json" else special
+    return TOKENIZER_FILE_BYTES[name]
