@@ -47,7 +47,7 @@ def episode_lines(
         inside = np.flatnonzero((s.t >= t_end[a] - 1e-9) & (s.t <= t_end[b]))
         others = np.delete(s.clock[:, :], col, axis=1) if s.clock.shape[1] > 1 else s.clock
         if e.slow_from >= steps[0] and len(inside):
-            i = _alert_sample(e.kind, s, col, inside, hot)
+            i = _alert_sample(e.kind, s, col, inside, (hot, plan.config.gpu_max_clock_mhz))
             # beside the job's other GPUs, or a lone GPU's own maximum
             if s.clock.shape[1] > 1:
                 ref = f"others {float(np.median(others[i])):.0f} MHz"
@@ -92,16 +92,28 @@ ALERT_CLOCK_MHZ: Final = 30.0
 COOLED_C: Final = 12.0  # a hot GPU is back to normal this far below the alert temperature
 
 
-def _alert_sample(kind: str, s: Samples, col: int, inside: npt.NDArray[np.intp], hot: float) -> int:
-    """The first sample inside the episode where the GPU stands out (at its slowdown
-    temperature and hotter than the others for thermal throttling, a lower clock for a
-    straggler), else the one where it stands out most: a monitor alerts on what it reads, so
-    its line must show the symptom."""
+def _alert_sample(
+    kind: str,
+    s: Samples,
+    col: int,
+    inside: npt.NDArray[np.intp],
+    limits: tuple[float, float],
+) -> int:
+    """The first sample inside the episode where the GPU stands out (from its maximum operating
+    temperature up, with its clock lowered, and hotter than the others for thermal throttling;
+    a lower clock for a straggler), else the one where it stands out most: a monitor alerts on
+    what it reads, so its line must show the symptom. `limits`: (the alert temperature, the
+    GPU's maximum clock, which a lone GPU's lowered clock is set beside)."""
+    hot, top = limits
     gpus = np.arange(s.clock.shape[1])
     rest = np.delete(gpus, col) if len(gpus) > 1 else gpus
     if kind == "thermal":
+        # a GPU whose job stalls (a slow batch, a save) keeps its heat a while at full clock:
+        # the alert waits for a sample that shows both
+        clocks = np.median(s.clock[np.ix_(inside, rest)], axis=1) if len(gpus) > 1 else top
+        shows = (s.temp[inside, col] >= hot) & (s.clock[inside, col] < clocks)
         score = s.temp[inside, col] - np.median(s.temp[np.ix_(inside, rest)], axis=1)
-        score = np.where(s.temp[inside, col] >= hot, score, -np.inf)
+        score = np.where(shows, score, -np.inf)
         limit = ALERT_HEAT_C
     else:
         score = np.median(s.clock[np.ix_(inside, rest)], axis=1) - s.clock[inside, col]
