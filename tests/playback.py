@@ -30,7 +30,7 @@ import pytest
 
 from llmsim.player import play
 from llmsim.player.live.ansi import Styler
-from llmsim.player.options import PlayOptions, StartAt
+from llmsim.player.options import Layout, PlayOptions, StartAt
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import iter_show
 from llmsim.player.scheduler.runner import Runner
@@ -79,8 +79,11 @@ class Recording:
 class _Sink(CastSink):
     """The cast sink, with the frames it shows noted for the checks."""
 
-    def __init__(self, rec: Recording, color: bool, on_frame: Callable[[Frame], None]) -> None:
-        super().__init__(CastHeader(2, rec.cols, rec.rows), Styler(color), self._write, print)
+    def __init__(
+        self, rec: Recording, color: bool, on_frame: Callable[[Frame], None], layout: Layout
+    ) -> None:
+        header = CastHeader(2, rec.cols, rec.rows)
+        super().__init__(header, Styler(color), self._write, print, layout)
         self.rec = rec
         self.on_frame = on_frame
 
@@ -97,7 +100,7 @@ class _Sink(CastSink):
     def show(self, frame: Frame) -> None:
         self.rec.printed += [plain(line_row(line)) for line in frame.logs]
         super().show(frame)
-        self.rec.region = self.region.lines
+        self.rec.region = self.region.lines if self.region is not None else []
         self.on_frame(frame)
 
 
@@ -111,6 +114,8 @@ def record(
     speed: float = 1.0,
     frame_cost: float = 0.0,
     on_frame: Callable[[Recording, Frame], None] | None = None,
+    layout: Layout = "classic",
+    idle_time_limit: float | None = None,
 ) -> Recording:
     """Play `paths` once into a pyte screen of cols × rows, calling `on_frame` after each frame.
 
@@ -131,11 +136,19 @@ def record(
         now[0] += seconds
         return False
 
-    sink = _Sink(rec, color, after_frame)
-    options = PlayOptions(speed=speed, once=True, start_at=start_at, timestamps="trace")
+    sink = _Sink(rec, color, after_frame, layout)
+    options = PlayOptions(
+        speed=speed,
+        once=True,
+        start_at=start_at,
+        timestamps="trace",
+        layout=layout,
+        idle_time_limit=idle_time_limit,
+    )
     runner = Runner(sink, Clock(lambda: now[0], sleep))
     sink.start()
-    runner.run(iter_show(paths, options, RenderOptions(utc=True)))
+    render = RenderOptions(utc=True, verbatim=layout != "classic", color=color)
+    runner.run(iter_show(paths, options, render))
     sink.close(runner.last_at)
     return rec
 

@@ -409,6 +409,171 @@ def _summary(r: _Rows, loss: float, total: int) -> None:
     )
 
 
+# --- the engineer's terminal around the job (trace format 2.4) -------------------------------
+
+LOGIN = "login-01"
+PROMPT = "jdoe@login-01:~/llm$ "
+LAUNCH = "torchrun --nnodes 2 --nproc-per-node 8 --rdzv-endpoint node-a01:29500 train.py"
+UPLOAD = "huggingface-cli upload jdoe/llama-1b-sft ./outputs/synthetic-llama-1b/final ."
+MONITOR_INTERVAL = 1.0
+PIDS = tuple(str(4_172_301 + i) for i in range(8))
+TERMINAL_CONFIG: dict[str, Any] = {
+    "login_host": LOGIN,
+    "tmux_session": "train",
+    "monitor_interval": MONITOR_INTERVAL,
+    "driver_version": "570.133.20",
+    "driver_cuda_version": "12.8",
+}
+WANDB_LINES = (
+    "",
+    "Run history:",
+    "         train/loss █▆▄▃▂▂▁▁",
+    "Run summary:",
+    "         train/loss 1.4823",
+    "🚀 View run sft-1b at: https://wandb.ai/jdoe/llama-sft/runs/a1b2c3d4",
+    "Find logs at: ./wandb/run-20260101_000000-a1b2c3d4/logs",
+)
+
+
+def _type(rows: list[dict[str, Any]], t: float, command: str, window: str) -> float:
+    """A command typed in bursts of a few keys, then Enter; the time after it."""
+    for i in range(0, len(command), 5):
+        t += 0.15
+        rows.append(
+            {"t": t, "kind": "shell", "phase": "init", "op": "keys", "text": command[i : i + 5]}
+        )
+    t += 0.3
+    rows.append({"t": t, "kind": "shell", "phase": "init", "op": "enter", "origin": window})
+    return t
+
+
+def terminal_rows(rows: list[dict[str, Any]], gpus_per_node: int = 8) -> list[dict[str, Any]]:
+    """`rows` inside an engineer's terminal: the prompt and the typed launch first, node 0's
+    GPUs sampled every MONITOR_INTERVAL, the workers in nvidia-smi's process list, wandb's
+    closing lines, the prompt back, an upload with a bar per file, the prompt again."""
+    shift = 3.0  # the job's rows start once the command is typed
+    out: list[dict[str, Any]] = [
+        {
+            "t": 0.0,
+            "kind": "shell",
+            "phase": "init",
+            "op": "prompt",
+            "text": PROMPT,
+            "origin": "bash",
+        }
+    ]
+    _type(out, 0.2, LAUNCH, "python")
+    job = [{**row, "t": row["t"] + shift} for row in rows if row["kind"] != "summary"]
+    summary = [{**row, "t": row["t"] + shift} for row in rows if row["kind"] == "summary"]
+    start = shift + 0.5
+    for i in range(gpus_per_node):
+        out.append(
+            {
+                "t": start,
+                "kind": "process",
+                "phase": "init",
+                "op": "start",
+                "rank": i,
+                "origin": PIDS[i],
+                "text": "/usr/bin/python",
+            }
+        )
+    train_end = max(r["t"] for r in job if r["kind"] == "step")
+    t = train_end + 0.5
+    for line in WANDB_LINES:
+        t += 0.05
+        out.append(
+            {
+                "t": t,
+                "kind": "log",
+                "phase": "summary",
+                "level": "INFO",
+                "source": "wandb",
+                "text": line,
+            }
+        )
+    t += 0.2
+    for i in range(gpus_per_node):
+        out.append({"t": t, "kind": "process", "phase": "summary", "op": "exit", "rank": i})
+    out.append(
+        {
+            "t": t + 0.1,
+            "kind": "shell",
+            "phase": "summary",
+            "op": "prompt",
+            "text": PROMPT,
+            "origin": "bash",
+        }
+    )
+    t = _type(out, t + 1.0, UPLOAD, "python")
+    for i, size in enumerate(SHARDS, 1):
+        name = f"model-{i:05d}-of-{len(SHARDS):05d}.safetensors"
+        for k in range(5):
+            t += 0.4
+            out.append(
+                {
+                    "t": t,
+                    "kind": "progress",
+                    "phase": "summary",
+                    "op": "upload",
+                    "text": name,
+                    "done": size * k // 4,
+                    "total": size,
+                    "unit": "B",
+                    "elapsed": 0.4 * k,
+                }
+            )
+    out.append(
+        {
+            "t": t + 0.2,
+            "kind": "shell",
+            "phase": "summary",
+            "op": "output",
+            "source": "plain",
+            "text": "https://huggingface.co/jdoe/llama-1b-sft/tree/main/.",
+        }
+    )
+    out.append(
+        {
+            "t": t + 0.3,
+            "kind": "shell",
+            "phase": "summary",
+            "op": "prompt",
+            "text": PROMPT,
+            "origin": "bash",
+        }
+    )
+    last = t + 0.3
+    samples = [r for r in job if r["kind"] == "telemetry"]
+    k = 0
+    node = []
+    tick = 0.0
+    while tick <= max(last, job[-1]["t"]):
+        while k + 1 < len(samples) and samples[k + 1]["t"] <= tick:
+            k += 1
+        src = samples[k]
+        wobble = (int(tick) % 5) * 1.5  # the power draw a 1 s monitor sees move
+        node.append(
+            {
+                "t": tick,
+                "kind": "node_telemetry",
+                "phase": src["phase"],
+                "rank": 0,
+                "step": src["step"],
+                "epoch": src["epoch"],
+                **{
+                    c: list(src[c][:gpus_per_node])
+                    for c in ("gpu_util", "gpu_mem", "gpu_temp", "gpu_clock", "gpu_health")
+                },
+                "gpu_power": [p + wobble for p in src["gpu_power"][:gpus_per_node]],
+            }
+        )
+        tick += MONITOR_INTERVAL
+    merged = sorted([*out, *job, *node], key=lambda r: r["t"])  # stable: ties keep this order
+    end = max(r["t"] for r in merged)
+    return merged + [{**row, "t": max(row["t"], end)} for row in summary]
+
+
 def cluster(nodes: int, prefix: str = "node-a") -> dict[str, Any]:
     """Config overrides for a cluster of `nodes` nodes of 8 GPUs (hostnames node-a01...)."""
     hosts = tuple(f"{prefix}{i:02d}" for i in range(1, nodes + 1))
@@ -417,10 +582,18 @@ def cluster(nodes: int, prefix: str = "node-a") -> dict[str, Any]:
 
 
 def write_trace(
-    path: Path, inject: str | None = None, straggler: int | None = None, **config_overrides: Any
+    path: Path,
+    inject: str | None = None,
+    straggler: int | None = None,
+    terminal: bool = False,
+    **config_overrides: Any,
 ) -> Path:
-    """Write the synthetic trace to `path` and return it."""
+    """Write the synthetic trace to `path` and return it; `terminal`: with the engineer's
+    terminal around the job (2.4's shell, node_telemetry and process rows, TERMINAL_CONFIG)."""
     rows = build_rows(inject, config_overrides.get("gpus", GPUS), straggler)
+    if terminal:
+        rows = terminal_rows(rows)
+        config_overrides = {**TERMINAL_CONFIG, **config_overrides}
     columns = {name: [row.get(name) for row in rows] for name in COLUMNS}
     columns = {k: v for k, v in columns.items() if any(x is not None for x in v)}
     cfg = config(**config_overrides)

@@ -1,4 +1,5 @@
-"""Casts: read by the real asciinema, equal to what play writes, HTML in chromium, GIF by agg."""
+"""Casts: read by the real asciinema, equal to what play writes, HTML in chromium (GIFs:
+tests/test_gif.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from playback import play_on_pty
 
 from llmsim.errors import InputError, UsageError
 from llmsim.player import CastOptions, PlayOptions, StartAt, export_cast
+from llmsim.player.options import Layout
 from llmsim.player.scheduler.clock import Clock
-from llmsim.player.sinks import gif
 from llmsim.trace import open_trace
 
 ASCIINEMA = shutil.which("asciinema") or str(Path(sys.executable).with_name("asciinema"))
@@ -71,7 +72,8 @@ def test_asciinema_cat_prints_exactly_the_output(v2_cast: Path) -> None:
 
 
 def test_cast_equals_what_play_writes_to_a_terminal(v2_cast: Path, synthetic_trace: Path) -> None:
-    """Same trace, same size, a clock that never falls behind: identical bytes."""
+    """Same trace, same size, a clock that never falls behind: identical bytes (the default
+    layouts: tmux's screen on both)."""
     options = PlayOptions(once=True, timestamps="trace", color="always", ascii=False)
     status, received = play_on_pty(
         [synthetic_trace], options, clock=Clock.virtual(), raw_newlines=True
@@ -79,6 +81,28 @@ def test_cast_equals_what_play_writes_to_a_terminal(v2_cast: Path, synthetic_tra
     assert status == 0
     _, events = _events(v2_cast.read_text("utf-8"))
     assert received.decode("utf-8") == _output(events)
+    assert "\x1b[30;1H" in received.decode("utf-8")  # (tmux's status line, on row 30)
+
+
+@pytest.mark.parametrize("layout", ["classic", "plain", "tmux"])
+def test_every_layouts_cast_equals_the_terminal(
+    layout: Layout, tmp_path: Path, synthetic_trace: Path
+) -> None:
+    out = tmp_path / "run.cast"
+    _export([synthetic_trace], out, cols=100, rows=30, layout=layout, idle_time_limit=1.5)
+    options = PlayOptions(
+        once=True, timestamps="trace", color="always", layout=layout, idle_time_limit=1.5
+    )
+    # The terminal turns plain's LF into CR LF (ONLCR), as a cast records it.
+    status, received = play_on_pty(
+        [synthetic_trace], options, clock=Clock.virtual(), raw_newlines=layout != "plain"
+    )
+    assert status == 0
+    header, events = _events(out.read_text("utf-8"))
+    assert received.decode("utf-8") == _output(events)
+    times = [float(e[0]) for e in events if e[1] == "o"]  # type: ignore[arg-type]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 1.5 + 1e-6  # -i, as recorded
+    assert header["idle_time_limit"] == 1.5
 
 
 def test_v3_has_term_and_intervals(tmp_path: Path, synthetic_trace: Path, v2_cast: Path) -> None:
@@ -104,7 +128,7 @@ def test_same_trace_same_bytes(tmp_path: Path, synthetic_trace: Path, v2_cast: P
 def test_stdout_several_traces_and_a_start_point(
     synthetic_trace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    options = CastOptions(cols=80, rows=24, start_at=StartAt(point="train"))
+    options = CastOptions(cols=80, rows=24, start_at=StartAt(point="train"), layout="classic")
     export_cast([synthetic_trace, synthetic_trace], "-", options, report=print)
     header, events = _events(capsys.readouterr().out)
     assert header["width"] == 80
@@ -159,7 +183,7 @@ def test_html_page_plays_with_a_neutral_heading(
     tmp_path: Path, synthetic_trace: Path, browser: Browser
 ) -> None:
     page = tmp_path / "run.html"
-    _export([synthetic_trace], page, cols=100, rows=30, speed=40)
+    _export([synthetic_trace], page, cols=100, rows=30, speed=40, layout="classic")
     html = page.read_text("utf-8")
     # Self-contained: no external script, stylesheet or image for the browser to fetch.
     assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=", html)
@@ -191,23 +215,3 @@ def test_html_page_loops_when_asked(
         times.append(float(browser.evaluate(f"{PLAYER}.getCurrentTime()")))
         time.sleep(0.1)
     assert any(b < a for a, b in itertools.pairwise(times)), times
-
-
-def test_gif_is_animated(tmp_path: Path, synthetic_trace: Path) -> None:
-    if gif.find_agg() is None:
-        pytest.skip("agg is not installed (pip install 'llmsim[gif]'); CI installs it")
-    out = tmp_path / "run.gif"
-    _export([synthetic_trace], out, cols=80, rows=24, speed=20, start_at=StartAt(point="train"))
-    data = out.read_bytes()
-    assert data.startswith(b"GIF89a")
-    assert data.count(b"\x21\xf9\x04") > 1  # more than one frame (graphic control extensions)
-    assert [p.name for p in tmp_path.iterdir()] == ["run.gif"]  # no temp file left
-
-
-def test_gif_without_agg_names_the_extra(
-    tmp_path: Path, synthetic_trace: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(gif, "find_agg", lambda: None)
-    with pytest.raises(UsageError, match=re.escape("pip install 'llmsim[gif]'")):
-        export_cast([synthetic_trace], str(tmp_path / "x.gif"), CastOptions(), report=print)
-    assert list(tmp_path.iterdir()) == []

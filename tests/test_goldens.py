@@ -7,8 +7,9 @@ commit and say why:
     LLMSIM_UPDATE_GOLDENS=1 python -m pytest tests/test_goldens.py   # the cast digests
 
 With LLMSIM_UPDATE_GOLDENS=1 the digest tests write tests/goldens/casts/*.sha256 and pass;
-without it they compare. The digests are of `llmsim cast RUN -o x.cast --cols C --rows R`
-with colour and Unicode pinned, so the machine's locale and terminal do not enter.
+without it they compare. The digests are of `llmsim cast RUN -o x.cast --cols C --rows R` in
+the default layout (tmux's screen) and with `--layout classic`, colour and Unicode pinned, so
+the machine's locale and terminal do not enter.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import pytest
 from conftest import BUNDLED
 
 from llmsim.player import CastOptions, export_cast
+from llmsim.player.options import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_CASTS = Path(__file__).resolve().parent / "goldens" / "casts"
 SIZES = [(80, 24), (120, 36)]
+LAYOUTS = ["tmux", "classic"]  # casts default to tmux's screen; the classic one is pinned too
 UPDATE = os.environ.get("LLMSIM_UPDATE_GOLDENS") == "1"
 BUNDLE = sorted((ROOT / "llmsim" / "traces").glob("*.parquet"))
 
@@ -85,21 +88,33 @@ def test_check_names_the_first_difference(tmp_path: Path) -> None:
     assert found is not None and "'seed'" in found
 
 
-def _digest_cases() -> list[tuple[Path, int, int]]:
-    return [(p, c, r) for p in BUNDLED if p.parent.name == "traces" for c, r in SIZES]
+def _digest_cases() -> list[tuple[Path, int, int, str]]:
+    return [
+        (p, c, r, layout)
+        for p in BUNDLED
+        if p.parent.name == "traces"
+        for c, r in SIZES
+        for layout in LAYOUTS
+    ]
+
+
+def _name(trace: Path, cols: int, rows: int, layout: str) -> str:
+    return f"{trace.stem}-{cols}x{rows}" + ("" if layout == "tmux" else f"-{layout}")
 
 
 @pytest.mark.parametrize(
-    ("trace", "cols", "rows"),
+    ("trace", "cols", "rows", "layout"),
     _digest_cases(),
-    ids=[f"{p.stem}-{c}x{r}" for p, c, r in _digest_cases()],
+    ids=[_name(*case) for case in _digest_cases()],
 )
-def test_cast_digest_is_pinned(trace: Path, cols: int, rows: int, tmp_path: Path) -> None:
+def test_cast_digest_is_pinned(
+    trace: Path, cols: int, rows: int, layout: Layout, tmp_path: Path
+) -> None:
     out = tmp_path / "run.cast"
-    options = CastOptions(cols=cols, rows=rows, color=True, ascii=False)
+    options = CastOptions(cols=cols, rows=rows, color=True, ascii=False, layout=layout)
     assert export_cast([trace], str(out), options, report=print) == 0
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    golden = GOLDEN_CASTS / f"{trace.stem}-{cols}x{rows}.sha256"
+    golden = GOLDEN_CASTS / f"{_name(trace, cols, rows, layout)}.sha256"
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(digest + "\n", encoding="ascii")
@@ -112,5 +127,5 @@ def test_cast_digest_is_pinned(trace: Path, cols: int, rows: int, tmp_path: Path
 
 
 def test_every_golden_has_a_case() -> None:
-    wanted = {f"{p.stem}-{c}x{r}.sha256" for p, c, r in _digest_cases()}
+    wanted = {f"{_name(*case)}.sha256" for case in _digest_cases()}
     assert {p.name for p in GOLDEN_CASTS.glob("*.sha256")} == wanted

@@ -43,7 +43,14 @@ class ScreenChecks:
         assert len(region) <= self.max_region, region
         assert all(cell_len(row) < self.cols for row in region), region
         text = "\n".join(region)
-        for label in ("log scale", "GPUs ", "Training ", "Merging weights", "Writing shards"):
+        for label in (
+            "log scale",
+            "GPUs ",
+            "Training ",
+            "Window ",
+            "Merging weights",
+            "Writing shards",
+        ):
             if label in text:
                 self.seen.add(label)
         if frame.markers or self.frames % DEEP_CHECK_EVERY == 0:
@@ -84,7 +91,9 @@ def test_every_trace_at_every_size(any_trace: Path, cols: int, rows: int) -> Non
     rec = record([any_trace], cols, rows, frame_cost=FRAME_COST, on_frame=checks)
     checks.deep(rec)
     assert [label for _, label in rec.markers] == _chapters(any_trace)
-    assert {"GPUs ", "Training "} <= checks.seen
+    # The run bar: a fine-tune's training, a pretraining window's own steps.
+    window = open_trace(any_trace).config.resume_step > 0
+    assert {"GPUs ", "Window " if window else "Training "} <= checks.seen
     assert "Merging weights" in checks.seen or "Writing shards" in checks.seen
     # The loss chart comes exactly when the terminal is big enough for it.
     assert ("log scale" in checks.seen) == (cols >= 100 and rows >= 40)
@@ -159,7 +168,7 @@ def test_big_cluster_is_a_heat_map_with_the_nodes_worth_seeing(tmp_path: Path) -
         if _step(rec) == 25 and not seen:  # telemetry sample 5: GPU 5 warm, GPU 12 critical
             seen.extend(_region(rec).splitlines())
 
-    record([path], 120, 36, on_frame=check)
+    record([path], 120, 36, color=True, on_frame=check)
     grid = [line.rstrip() for line in seen if line.startswith(("GPUs", "gpu-node-"))]
     assert grid[0].startswith("GPUs 512× H100 · 64 nodes · 1 warning, 1 critical")
     # Every GPU is a cell: 64 nodes of 8, 11 nodes to a row of the heat map.

@@ -24,7 +24,8 @@ def _training(lines: list[str]) -> bool:
 
 
 def test_region_is_pinned_follows_a_resize_and_ctrl_c_restores(synthetic_trace: Path) -> None:
-    with tmux_running([*LLMSIM, "play", str(synthetic_trace), "--speed", "4"], 120, 36) as tmux:
+    argv = [*LLMSIM, "play", str(synthetic_trace), "--speed", "4", "--layout", "classic"]
+    with tmux_running(argv, 120, 36) as tmux:
         b = _bottom(tmux.wait_for("the training bars", _training))
         # Logs scroll above; the region is pinned under them: grid, then the two bars.
         top = max(i for i, line in enumerate(b) if line.startswith("GPUs 16× H100 · 2 nodes"))
@@ -49,3 +50,36 @@ def test_region_is_pinned_follows_a_resize_and_ctrl_c_restores(synthetic_trace: 
         # wrap): nothing of the region was overwritten.
         exit_row = next(i for i, x in enumerate(lines) if "EXIT=" in x)
         assert any(x.startswith("Epoch 1/2 ") for x in lines[exit_row - 2 : exit_row])
+
+
+def test_tmux_layout_inside_a_real_tmux_draws_no_second_status_line(
+    synthetic_trace: Path,
+) -> None:
+    """The default layout on a terminal, in a real tmux ($TMUX set): panes and the monitor, but
+    tmux's own status line is the only one; a resize lays it out again; Ctrl-C restores."""
+    argv = [*LLMSIM, "play", str(synthetic_trace), "--speed", "4"]
+    with tmux_running(argv, 120, 36) as tmux:
+
+        def monitor(lines: list[str]) -> bool:
+            return any(line.startswith("index, utilization.gpu [%]") for line in lines)
+
+        lines = tmux.wait_for("the monitor's nvidia-smi", monitor)
+        assert lines[0].startswith("root@node-a01:/workspace#")  # the job's pane, at the top
+        assert any(line.startswith("─" * 40) for line in lines)  # the border under it
+        assert not any(re.match(r"^\[0\] 0:\w+\*", line) for line in lines)  # no status line
+        assert len(lines) == 36  # the whole pane is ours: tmux's status line is its own
+        tmux("resize-window", "-t", "play", "-x", "80", "-y", "24")
+
+        def relaid(lines: list[str]) -> bool:
+            csv = [i for i, x in enumerate(lines) if x.startswith("index, utilization.gpu")]
+            return (
+                bool(csv) and all(len(x) <= 80 for x in lines) and lines[csv[0] - 1].strip() != ""
+            )
+
+        lines = tmux.wait_for("the screen laid out for 80x24", relaid)
+        head = next(i for i, x in enumerate(lines) if x.startswith("index, utilization.gpu"))
+        assert lines[head - 1].startswith("─" * 40)  # watch -t: no title on a short terminal
+        tmux("send-keys", "-t", "play", "C-c")
+        lines = tmux.wait_for("the exit status", lambda ls: any("EXIT=" in x for x in ls))
+        assert any(x.strip() == "EXIT=130" for x in lines), "\n".join(lines)
+        assert tmux("display", "-p", "-t", "play", "#{cursor_flag}").strip() == "1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,14 @@ from synthetic import write_trace
 
 from llmsim.player.live.ansi import Styler
 from llmsim.player.live.region import LiveRegion
-from llmsim.player.views import fmt
+from llmsim.player.views import bars, chart, fmt, grid
 from llmsim.player.views.grid import plural
+from llmsim.player.views.palette import HEAT_STYLES, UNICODE_GLYPHS, glyphs, heat_level
 from llmsim.player.views.renderer import Renderer, RenderOptions
 from llmsim.player.views.segments import Line, Row, plain, row_width
+from llmsim.player.views.summary import summary_box
 from llmsim.player.views.wrap import MIN_BODY, wrap
-from llmsim.trace import open_trace
+from llmsim.trace import Event, RunConfig, open_trace
 
 
 def _row(text: str) -> Row:
@@ -203,3 +206,104 @@ def test_an_inline_stamp_shows_the_playback_clock(synthetic_trace: Path) -> None
     when = 1_767_225_600.0 + 3725.4  # 2026-01-01 01:02:05 UTC
     line = log_line(cancelled, when, Stamps(utc=True))
     assert line.text == "slurmstepd: error: *** STEP 7.0 ON n1 CANCELLED AT 2026-01-01T01:02:05 ***"
+
+
+# --- the classic layout, mended (issue 21 item 3) ------------------------------------------
+
+
+RESUME = 1_651_879  # a pretraining window: 60 steps at the end of a 1.65M-step schedule
+
+
+def _window(path: Path) -> tuple[RunConfig, list[Event]]:
+    """The synthetic run's config and step rows as a window resumed at RESUME."""
+    config = replace(open_trace(path).config, resume_step=RESUME, total_steps=RESUME + 60)
+    steps = [
+        ev._replace(step=RESUME + (ev.step or 0))
+        for ev in open_trace(path).events()
+        if ev.kind == "step"
+    ]
+    return config, steps
+
+
+def test_a_pretraining_window_counts_its_own_steps(synthetic_trace: Path) -> None:
+    config, steps = _window(synthetic_trace)
+    step = steps[20]
+    rows = [plain(r) for r in bars.train_bars(step, config, 120, glyphs(False))]
+    # The window's 60 steps, not 99 % of a 1.65M-step schedule; the global step beside it.
+    assert re.match(r"Window +35%\|", rows[0]) and "21/60 steps (step 1,651,900)" in rows[0]
+    assert len(rows) == 2 and not rows[1].lstrip().startswith("Epoch")  # one epoch: the schedule
+    assert rows[1].split() == [
+        f"loss={step.loss:.4f}",
+        f"ppl={fmt.ppl(step.loss or 0, step.ppl or 1)}",
+        f"lr={step.lr or 0:.2e}",
+        f"{fmt.si(step.tokens_per_s or 0)}",
+        "tok/s",
+    ]
+    fine = [
+        plain(r)
+        for r in bars.train_bars(
+            steps[20]._replace(step=21), open_trace(synthetic_trace).config, 120, glyphs(False)
+        )
+    ]
+    assert fine[0].startswith("Training ") and fine[1].startswith("Epoch 1/2")
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_the_eta_is_the_rate_beside_it_times_the_steps_left(
+    synthetic_trace: Path, window: bool
+) -> None:
+    config, steps = _window(synthetic_trace)
+    if not window:
+        config = open_trace(synthetic_trace).config
+        steps = [ev for ev in open_trace(synthetic_trace).events() if ev.kind == "step"]
+    for ev in steps[:-1]:
+        ev = ev._replace(eta=(ev.eta or 0) * 1.3, step_time=9.99)  # a mean, not the last step
+        bar = plain(bars.train_bars(ev, config, 200, glyphs(False))[0])
+        m = re.search(r"<(\d+):(\d\d), +([\d.]+)s/it", bar)
+        assert m, bar
+        left = config.total_steps - (ev.step or 0)
+        shown = int(m.group(1)) * 60 + int(m.group(2))
+        assert abs(shown - float(m.group(3)) * left) < 0.005 * left + 1
+
+
+def test_the_summary_of_a_window_names_its_steps_from_and_to(synthetic_trace: Path) -> None:
+    config, _ = _window(synthetic_trace)
+    s = next(ev for ev in open_trace(synthetic_trace).events() if ev.kind == "summary")
+    s = s._replace(step=RESUME + 60)
+    box = "\n".join(plain(r) for r in summary_box(s, config, glyphs(False)))
+    assert re.search(r"Steps +│ 1,651,880 → 1,651,939 ", box) and "Epochs" not in box
+    ascii_box = "\n".join(plain(r) for r in summary_box(s, config, glyphs(True)))
+    assert "1,651,880 -> 1,651,939" in ascii_box
+
+
+def test_the_legend_explains_every_colour_and_no_colour_means_shades(synthetic_trace: Path) -> None:
+    trace = open_trace(synthetic_trace)
+    telemetry = next(e for e in trace.events() if e.kind == "telemetry")
+    sample = grid.Sample(telemetry, 8, 2, ("node-a01", "node-a02"), frozenset())
+    head = grid.header(sample, trace.config, 200, glyphs(False))
+    styles = {style for _, style in head}
+    assert set(HEAT_STYLES) <= styles and {"warn", "crit", "lost"} <= styles
+    assert "lost" in plain(head) and "idle→busy" in plain(head)
+    mono = grid.Sample(telemetry, 8, 2, ("node-a01", "node-a02"), frozenset(), color=False)
+    rows = [plain(r) for r in grid.grid(mono, trace.config, 120, 10, glyphs(False))]
+    node = next(r for r in rows if r.startswith("node-a01"))
+    util = telemetry.gpu_util or []
+    cells = node.split()[1]
+    assert cells == "".join(UNICODE_GLYPHS.shades[heat_level(u)] for u in util[:8])
+    assert "·░▒▓█" in rows[0]  # the legend in shades too
+
+
+def test_a_flat_loss_stays_flat_on_the_chart() -> None:
+    history = chart.History()
+    for i in range(200):
+        history.step(1_651_880 + i, 1.90 + 0.01 * ((i * 7) % 5 - 2), 480_000.0)
+    rows = chart.LossChart(1_651_880, 1_652_130).rows(history, 120, glyphs(False))
+    top, bottom = float(plain(rows[0]).split()[0]), float(plain(rows[4]).split()[0])
+    assert top - bottom >= 0.15 * 1.92 - 1e-9  # the axis, not the noise, sets the scale
+    assert bottom <= 1.88 and top >= 1.92  # every point is within it
+    lit = [
+        r
+        for r in range(5)
+        if any(ch not in " │" and ord(ch) >= 0x2800 for ch in plain(rows[r])[7:90])
+    ]
+    assert len(lit) <= 2  # the noise takes a row or two of five, not the whole plot

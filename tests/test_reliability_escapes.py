@@ -46,7 +46,7 @@ from llmsim.player import CastOptions, PlayOptions, play
 from llmsim.player.cast import write_cast
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.sinks.asciicast import CastHeader
-from llmsim.player.sinks.html_page import build_page
+from llmsim.player.sinks.html_page import embed, page_parts
 from llmsim.trace import RunConfig, TraceWriter, make_table, open_trace
 from llmsim.trace.reader import BOUNDS
 from llmsim.trace.schema import DICT_COLUMNS, LIST_COLUMNS, SCHEMA
@@ -80,14 +80,23 @@ def test_play_to_a_pipe_is_inert(hostile: Path, color: str) -> None:
     assert DONE in out
 
 
-def test_play_on_a_terminal_is_inert(hostile: Path) -> None:
-    status, out = run_in_pty("play", "--once", "--speed", "1e6", str(hostile), cols=120, rows=40)
+@pytest.mark.parametrize("layout", ["tmux", "classic"])
+def test_play_on_a_terminal_is_inert(hostile: Path, layout: str) -> None:
+    argv = ("play", "--once", "--speed", "1e6", "--layout", layout, str(hostile))
+    status, out = run_in_pty(*argv, cols=120, rows=40)
     assert status == 0
     assert_inert(out.decode("utf-8"), tty=True, color=True)
     screen = pyte.Screen(120, 40)
     pyte.ByteStream(screen).feed(out)
     assert screen.title == "" and screen.icon_name == ""  # no OSC title got through
-    assert DONE in "\n".join(screen.display)  # nothing cleared, moved or hid the screen
+    shown = "\n".join(screen.display)
+    # Nothing cleared, moved or hid the screen: the run's end is on it (classic's success
+    # line; tmux's status line, the prompt back in the job's pane).
+    assert (
+        DONE in shown
+        if layout == "classic"
+        else "[0] 0:bash*" in shown and ":/workspace# " in shown
+    )
     assert not screen.cursor.hidden  # the cursor the player hid is shown again
 
 
@@ -108,7 +117,7 @@ def test_casts_are_inert(hostile: Path, tmp_path: Path, fmt: str) -> None:
         assert_inert(marker, tty=False, color=False)
     screen = pyte.Screen(120, 36)
     pyte.Stream(screen).feed(output)
-    assert screen.title == "" and DONE in "\n".join(screen.display)
+    assert screen.title == "" and "[0] 0:bash*" in "\n".join(screen.display)  # tmux's screen
 
 
 def _script_syntax(page: str) -> tuple[int, int, int]:
@@ -121,7 +130,8 @@ def test_html_page_cannot_be_broken_out_of(hostile: Path, tmp_path: Path) -> Non
     status, _, err = call(["cast", str(hostile), "-o", str(page), "-t", "</title><script>x()"])
     assert (status, err) == (0, "")
     html = page.read_text("utf-8")
-    benign = build_page("{}\n", title="t", cols=80, rows=24, idle_time_limit=None)
+    head, tail = page_parts(title="t", cols=80, rows=24, idle_time_limit=None)
+    benign = head + embed("{}\n") + tail
     # The hostile page has exactly the markup of a benign one: no script, comment or tag
     # from the trace text or the title opens or closes anything.
     assert _script_syntax(html) == _script_syntax(benign)
@@ -365,6 +375,11 @@ def traces(draw: st.DrawFn) -> tuple[RunConfig, dict[str, list[Any]], int]:
             continue  # an absent column is all-null
         value = _value(f.name, cfg.gpus)
         columns[f.name] = draw(st.lists(st.one_of(st.none(), value), min_size=n, max_size=n))
+    for name in LIST_COLUMNS & columns.keys():  # a node_telemetry row holds one node's GPUs
+        columns[name] = [
+            v[: cfg.gpus_per_node] if v is not None and kind == "node_telemetry" else v
+            for v, kind in zip(columns[name], columns["kind"], strict=True)
+        ]
     return cfg, columns, n
 
 

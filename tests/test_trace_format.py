@@ -381,3 +381,32 @@ def test_topology_helpers_place_every_rank() -> None:
     partial = synthetic_config(gpus=4, gpus_per_node=4, nodes=1, hostnames=("n",), tp=1, dp=4)
     assert {partial.node_of(r) for r in range(4)} == {0}
     assert [partial.local_rank(r) for r in range(4)] == [0, 1, 2, 3]
+
+
+def test_node_telemetry_holds_one_nodes_gpus(tmp_path: Path, config: RunConfig) -> None:
+    """2.4: a `node_telemetry` row's lists have `gpus_per_node` values, a `telemetry` row's
+    `gpus`; each is refused with the other's width."""
+    wide = dataclasses.replace(config, gpus=16, nodes=2, hostnames=("a", "b"), dp=16)
+    per = wide.gpus_per_node
+
+    def table(kind: str, width: int) -> pa.Table:
+        lists = {c: [[1.0] * width] for c in ("gpu_util", "gpu_mem", "gpu_temp", "gpu_power")}
+        return make_table(1, {"t": [0.0], "kind": [kind], "phase": ["train"], "rank": [0], **lists})
+
+    good = _write(tmp_path / "node.parquet", wide, table("node_telemetry", per))
+    assert [e.gpu_util for e in open_trace(good).events()] == [[1.0] * per]
+    _refused(_write(tmp_path / "a.parquet", wide, table("node_telemetry", 16)), "one value per GPU")
+    _refused(_write(tmp_path / "b.parquet", wide, table("telemetry", per)), "one value per GPU")
+
+
+def test_optional_config_keys_round_trip_and_stay_out_when_absent(config: RunConfig) -> None:
+    from llmsim.trace.config import OPTIONAL_KEYS
+
+    assert not any(f'"{key}"' in config.to_json() for key in OPTIONAL_KEYS)  # 2.2's bytes
+    terminal = dataclasses.replace(config, login_host="login-01", monitor_interval=2.0)
+    back = RunConfig.from_json(terminal.to_json())
+    assert back == terminal and back.tmux_session is None
+    with pytest.raises(TraceError, match="monitor_interval"):
+        RunConfig.from_json(
+            terminal.to_json().replace('"monitor_interval":2.0', '"monitor_interval":0')
+        )

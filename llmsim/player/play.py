@@ -1,12 +1,15 @@
 """`play()`: stream traces to the terminal with their original timing, forever or once.
 
-Exit statuses (the CLI passes them through):
+Exit statuses (the CLI passes them through; llmsim.errors holds them):
   0    the playlist ended (--once, fresh runs ran out), --exit-after or --exit-after-runs
   1    the same, but some trace could not be played (each reported through `report` as one
-       line and skipped, the rest played), or no trace could be played at all
-  129  SIGHUP, 130 SIGINT (Ctrl-C), 131 SIGQUIT (Ctrl-\\), 143 SIGTERM: stopped within about
+       line and skipped, the rest played), or no trace could be played at all; a failed
+       write to stdout is InputError (`cannot write to stdout: No space left on device`)
+  128+n  a stop signal n (llmsim.errors.stop_signals: 129 SIGHUP, 130 SIGINT (Ctrl-C),
+       131 SIGQUIT (Ctrl-\\), 143 SIGTERM, 138 SIGUSR1, 152 SIGXCPU...): stopped within about
        a second (even with the output suspended or unread, as --exit-after is), terminal
        restored
+  129  also: the terminal was closed (writes fail with EIO), silently
   141  the reader of a pipe went away (EPIPE): stopped at once, silently
 Ctrl-Z stops the process with the terminal restored; `fg` draws the live region again.
 """
@@ -14,6 +17,8 @@ Ctrl-Z stops the process with the terminal restored; `fg` draws the live region 
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import errno
 import itertools
 import locale
 import os
@@ -23,8 +28,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from llmsim.errors import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_SIGHUP,
+    EXIT_SIGINT,
+    EXIT_SIGPIPE,
+    InputError,
+    os_reason,
+)
 from llmsim.player.live.ansi import Styler
-from llmsim.player.options import PlayOptions
+from llmsim.player.options import Layout, PlayOptions
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.scheduler.playlist import ShowError, iter_show
 from llmsim.player.scheduler.runner import Runner
@@ -34,12 +48,18 @@ from llmsim.player.sinks.terminal import TerminalSink, WriteAborted, is_broken_p
 from llmsim.player.sinks.terminfo import cursor_addressing
 from llmsim.player.views.renderer import RenderOptions
 
-__all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color"]
+__all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color", "resolve_layout"]
 
-EXIT_OK: Final = 0
-EXIT_NO_TRACES: Final = 1
-EXIT_INTERRUPTED: Final = 130
-EXIT_BROKEN_PIPE: Final = 141
+# Outputs that went away: nothing more is written to them, nothing is said.
+_GONE: Final = frozenset({EXIT_SIGPIPE, EXIT_SIGHUP})
+
+
+def resolve_layout(requested: Layout | None, cursor: bool) -> Layout:
+    """The layout asked for; else tmux's on a terminal that takes cursor moves, plain lines on
+    anything else (a pipe, a file, TERM=dumb)."""
+    if requested is not None:
+        return requested
+    return "tmux" if cursor else "plain"
 
 
 def resolve_color(mode: str, tty: bool, environ: Mapping[str, str]) -> bool:
@@ -77,7 +97,7 @@ def play(
     paths: Sequence[Path],
     options: PlayOptions,
     *,
-    fresh: Iterable[Path] | None = None,
+    fresh: Iterable[Path | None] | None = None,
     report: Report,
     fd: int | None = None,
     clock: Clock | None = None,
@@ -91,11 +111,20 @@ def play(
     `fd`, `clock`, `wall_clock` and `on_frame` are for tests: output, time and a per-frame hook.
     """
     out_fd = sys.stdout.fileno() if fd is None else fd
-    # A terminal that cannot take the region's cursor moves (TERM=dumb, unknown) gets lines.
+    # A terminal that cannot take cursor moves (TERM=dumb, unknown) gets lines by default.
     cursor = os.isatty(out_fd) and cursor_addressing(os.environ)
+    layout = resolve_layout(options.layout, cursor)
+    options = dataclasses.replace(options, layout=layout)
     ascii_only = resolve_ascii(options.ascii)
-    styler = Styler(resolve_color(options.color, cursor, os.environ), ascii_only)
-    render = RenderOptions(ascii=ascii_only, utc=options.timestamps == "trace")
+    color = resolve_color(options.color, cursor, os.environ)
+    styler = Styler(color, ascii_only)
+    render = RenderOptions(
+        ascii=ascii_only,
+        utc=options.timestamps == "trace",
+        verbatim=layout != "classic",
+        color=color,
+        tmux_status=not os.environ.get("TMUX"),  # inside tmux, its own status line is there
+    )
 
     def size() -> tuple[int, int]:
         columns, lines = os.get_terminal_size(out_fd)
@@ -110,7 +139,7 @@ def play(
 
         # A write the output cannot take (Ctrl-S, a pipe nobody reads) gives up on these.
         stopping = lambda: signals.stop_status is not None or expired()  # noqa: E731
-        sink = TerminalSink(out_fd, cursor, styler, size, report, stopping)
+        sink = TerminalSink(out_fd, cursor, styler, size, report, stopping, layout)
         runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
         beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
         try:
@@ -120,35 +149,52 @@ def play(
             sink.start()
             status = runner.run(itertools.chain([first] if first else [], beats))
             if status == EXIT_OK and runner.notices:
-                status = EXIT_NO_TRACES  # played what could be played; say something was not
+                status = EXIT_INPUT  # played what could be played; say something was not
         except ShowError:
-            status = EXIT_NO_TRACES
+            status = EXIT_INPUT
         except WriteAborted:  # a stop signal, or --exit-after, while the output took no more
-            status = signals.stop_status or (EXIT_NO_TRACES if runner.notices else EXIT_OK)
+            status = signals.stop_status or (EXIT_INPUT if runner.notices else EXIT_OK)
         except KeyboardInterrupt:
-            status = EXIT_INTERRUPTED
+            status = EXIT_SIGINT
         except OSError as exc:
-            if not is_broken_pipe(exc):
+            if sink.out.failed is not exc:
                 raise
-            status = EXIT_BROKEN_PIPE
+            status = _failed_write(exc, os.isatty(out_fd) or sink.tty)
         finally:
             beats.close()
             status = _restore(sink, out_fd, status)
+    if sink.out.failed is not None and status not in _GONE:
+        where = "stdout" if fd is None else f"file descriptor {out_fd}"
+        raise InputError(f"cannot write to {where}: {os_reason(sink.out.failed)}")
     return status
 
 
+def _failed_write(exc: OSError, tty: bool) -> int:
+    """The status for a write the output refused: its reader gone (EPIPE, 141), its terminal
+    closed (EIO, 129, as the SIGHUP that comes with it), or an error to report (1)."""
+    if is_broken_pipe(exc):
+        return EXIT_SIGPIPE
+    if exc.errno == errno.EIO and tty:
+        return EXIT_SIGHUP
+    return EXIT_INPUT
+
+
 def _restore(sink: TerminalSink, fd: int, status: int) -> int:
-    """Always leave the terminal usable; after EPIPE, write nothing more (and keep quiet)."""
-    if status != EXIT_BROKEN_PIPE:
+    """Always leave the terminal usable, unless it is gone (nothing more is written then)."""
+    if sink.out.failed is None:
         try:
             sink.close(0.0)
             return status
         except OSError as exc:
-            if not is_broken_pipe(exc):
+            if sink.out.failed is not exc:
                 raise
-    # The reader is gone: point the fd at /dev/null so no later flush (ours or the
-    # interpreter's at exit) raises BrokenPipeError and prints a traceback.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
-    return EXIT_BROKEN_PIPE
+            status = _failed_write(exc, sink.tty)
+    else:
+        sink.out.close()
+    if status in _GONE:
+        # Point the fd at /dev/null so no later flush (ours or the interpreter's at exit)
+        # fails again and prints a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return status

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
+from llmsim.errors import one_line
 from llmsim.trace.errors import TraceError
 from llmsim.trace.upgrade import upgrade_config
 from llmsim.trace.vocab import (
@@ -36,6 +37,10 @@ MAX_INT: Final = 10**15
 MAX_INT_DIGITS: Final = 20  # a config integer is parsed only if it has at most this many digits
 MAX_BRACKETS: Final = 64  # the config is a flat object with one list: refuse deep nesting unread
 
+# Keys a trace may leave out (added in a minor version; None when absent).
+OPTIONAL_KEYS: Final = frozenset(
+    {"login_host", "tmux_session", "monitor_interval", "driver_version", "driver_cuda_version"}
+)
 # Config fields whose values come from a vocabulary (llmsim.trace.vocab).
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "kind": RUN_KINDS,
@@ -136,6 +141,13 @@ class RunConfig:
     transformers_version: str
     stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
+    # Optional (2.4): the engineer's terminal around the job. Absent (None) in older traces;
+    # left out of the JSON when None, so a trace without them is written as before.
+    login_host: str | None = None  # host of the tmux session and its shell (the `shell` rows)
+    tmux_session: str | None = None  # the tmux session's name ("0" when tmux named it)
+    monitor_interval: float | None = None  # seconds between node_telemetry rows (watch -n)
+    driver_version: str | None = None  # NVIDIA driver as nvidia-smi prints it: 570.133.20
+    driver_cuda_version: str | None = None  # nvidia-smi's `CUDA Version` (the driver's): 12.8
 
     def node_of(self, rank: int) -> int:
         """The node (index into `hostnames`) global rank `rank` runs on."""
@@ -149,6 +161,9 @@ class RunConfig:
         """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
         data = dataclasses.asdict(self)
         data["hostnames"] = list(self.hostnames)
+        for name in OPTIONAL_KEYS:
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -167,7 +182,7 @@ class RunConfig:
         try:
             data = json.loads(raw, parse_int=_parse_int, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise TraceError(f"run config is not valid JSON ({_short(exc)})") from None
+            raise TraceError(f"run config is not valid JSON ({one_line(exc, 120)})") from None
         if not isinstance(data, dict):
             raise TraceError("run config is not a JSON object")
         if minor is not None:
@@ -175,8 +190,15 @@ class RunConfig:
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
+                if f.name in OPTIONAL_KEYS:
+                    continue
                 raise TraceError(f"run config lacks the key {f.name!r}")
-            kwargs[f.name] = _check_value(f.name, str(f.type), data[f.name])
+            typ = str(f.type)
+            if f.name in OPTIONAL_KEYS:
+                if data[f.name] is None:
+                    continue
+                typ = typ.removesuffix(" | None")
+            kwargs[f.name] = _check_value(f.name, typ, data[f.name])
         config = cls(**kwargs)
         config.check()
         return config
@@ -201,6 +223,8 @@ class RunConfig:
             raise TraceError("run config: eval_interval and checkpoint_interval must be >= 1")
         if not self.telemetry_interval > 0:
             raise TraceError("run config: telemetry_interval must be > 0")
+        if self.monitor_interval is not None and not self.monitor_interval > 0:
+            raise TraceError("run config: monitor_interval must be > 0")
 
 
 def _parse_int(digits: str) -> int:
@@ -211,10 +235,6 @@ def _parse_int(digits: str) -> int:
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:120] or type(exc).__name__
 
 
 def _check_value(name: str, typ: str, value: Any) -> Any:

@@ -11,10 +11,20 @@ from typing import Final
 
 import pyarrow as pa
 
-from llmsim.trace.vocab import INCIDENT_KINDS, KINDS, LEVELS, LOG_FORMATS, OPS, PHASES, UNITS
+from llmsim.trace.vocab import (
+    INCIDENT_KINDS,
+    KINDS,
+    LEVELS,
+    LOG_FORMATS,
+    OPS,
+    PHASES,
+    PROCESS_OPS,
+    SHELL_OPS,
+    UNITS,
+)
 
 SCHEMA_MAJOR: Final = 2
-SCHEMA_MINOR: Final = 3
+SCHEMA_MINOR: Final = 4
 SCHEMA_VERSION: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 # File key-value metadata keys.
@@ -94,12 +104,13 @@ DICT_COLUMNS: Final[frozenset[str]] = frozenset(
 )
 LIST_COLUMNS: Final[frozenset[str]] = frozenset(f.name for f in SCHEMA if pa.types.is_list(f.type))
 # Dictionary columns whose values come from a closed vocabulary (the reader refuses others).
-# `op` holds an Op on progress rows and an IncidentKind on incident rows.
+# `op` holds an Op on progress rows, an IncidentKind on incident rows, a ShellOp on shell rows
+# and a ProcessOp on process rows.
 VOCABULARY: Final[dict[str, tuple[str, ...]]] = {
     "kind": KINDS,
     "phase": PHASES,
     "level": LEVELS,
     "source": LOG_FORMATS,
-    "op": (*OPS, *INCIDENT_KINDS),
+    "op": (*OPS, *INCIDENT_KINDS, *SHELL_OPS, *PROCESS_OPS),
     "unit": UNITS,
 }

@@ -23,6 +23,10 @@ Kind = Literal[
     "file",  # an export companion file was written
     "incident",  # something went wrong (or recovered): spike, straggler, failure, restart...
     "summary",  # the last row: the run's totals
+    # added in 2.4 (the engineer's terminal around the job; docs/trace-format.md):
+    "shell",  # the login shell: a prompt, keys typed at it, Enter, a command's output line
+    "node_telemetry",  # one sample of the monitored node's GPUs, at the monitor's interval
+    "process",  # a process started or ended on a GPU of the monitored node (nvidia-smi's list)
 ]
 KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 
@@ -52,6 +56,7 @@ LogFormat = Literal[
     "pylog-stamped",  # the same with a stamp opening the message: LEVEL:origin:[%Y-%m-%d %H:%M:%S] text
     "tool",  # the run's own tooling (export script, cluster monitor):
     #          [%Y-%m-%d %H:%M:%S] LEVEL   origin     | text
+    "wandb",  # wandb's terminal lines: `wandb: ` (the name blue and bold) then text (2.4)
 ]
 LOG_FORMATS: Final[tuple[LogFormat, ...]] = get_args(LogFormat)
 
@@ -65,6 +70,7 @@ Op = Literal[
     "optimize",  # export: preparing for inference
     "serialize",  # export: converting to SafeTensors
     "write_shards",  # export: writing the weight files
+    "upload",  # a tool at the shell uploads a file (huggingface-cli's per-file bars; 2.4)
 ]
 OPS: Final[tuple[Op, ...]] = get_args(Op)
 # The export tool's own operations (its bars stay in the log, as tqdm's leave=True does).
@@ -113,6 +119,19 @@ IncidentKind = Literal[
     "overflow",  # fp16 gradient overflow: step skipped, loss scale halved
 ]
 INCIDENT_KINDS: Final[tuple[IncidentKind, ...]] = get_args(IncidentKind)
+
+# What a `shell` row does (its `op` column; 2.4).
+ShellOp = Literal[
+    "prompt",  # the shell prints its prompt (`text`); the line stays open for typing
+    "keys",  # keys typed at the prompt, echoed (`text`: the characters of this burst)
+    "enter",  # Enter: the open line ends; `origin`: the command tmux now names the window by
+    "output",  # a line a command at the shell printed (not the job's): `text`, `source`...
+]
+SHELL_OPS: Final[tuple[ShellOp, ...]] = get_args(ShellOp)
+
+# What a `process` row says (its `op` column; 2.4).
+ProcessOp = Literal["start", "exit"]
+PROCESS_OPS: Final[tuple[ProcessOp, ...]] = get_args(ProcessOp)
 
 
 class Health(IntEnum):

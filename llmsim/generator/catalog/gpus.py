@@ -29,6 +29,9 @@ class GpuSpec:
     # `GPU Max Operating Temp`; H100 drivers print margins (T.Limit) from which they follow.
     slowdown_c: float = 89.0
     max_operating_c: float = 85.0
+    # Ampere and Hopper parts remap rows of their HBM (nvidia-smi -q: `Remapped Rows`, and
+    # `Retired Pages` all N/A); older ones retire pages
+    remaps_rows: bool = True
 
 
 GPUS: Final[tuple[GpuSpec, ...]] = (

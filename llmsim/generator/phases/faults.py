@@ -96,9 +96,13 @@ def _ecc(ctx: Context, tele: Telemetry, t: float, step: int, gpu: int, count: in
     ctx.rows.add(t, "incident", "train", op="ecc", step=step, rank=gpu, text=f"ECC errors: {name}")
     tele.add_outage(Outage(gpu, t, math.inf, "ecc"))
     ctx.clock.t = t + float(ctx.rng.uniform(0.5, 1.5))
+    memory = (  # what nvidia-smi -q reports beside the counters on this generation
+        "remapped rows 0 correctable, 0 uncorrectable, none pending"
+        if ctx.plan.choice.gpu.remaps_rows
+        else "no retired pages"
+    )
     ctx.logger("train", "tool", MONITOR).warning(
-        f"{name}: volatile correctable ECC errors 0 -> {count} (DRAM), uncorrectable 0; "
-        "no retired pages"
+        f"{name}: volatile correctable ECC errors 0 -> {count} (DRAM), uncorrectable 0; {memory}"
     )
 
 

@@ -62,7 +62,7 @@ RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.
 RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
 RNG_RESTARTS: Final = 12
 RNG_COMPILE: Final = 13  # whether the job torch.compiles (before the fit: it changes the speed)
-TORCHRUN_RESTARTS: Final = (0, 3)  # --max-restarts a torchrun launch uses
+RNG_NCCL_DEBUG: Final = 21  # NCCL_DEBUG of the launch (its own stream: the rest stays put)
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
 MAX_DURATION: Final = 400 * DAY
@@ -124,7 +124,8 @@ def _planned(
     schedule, laid, timings, outlines = _schedule_around(
         options, choice, gpus, laid, io, timings, duration, outlines, rng
     )
-    flags = _restarts(_flags(choice, gpus, rng), seed)
+    flags = _restarts(_flags(choice, gpus, rng), choice.profile, seed)
+    flags = _nccl_debug(flags, choice, gpus, seed)
     th = laid.throughput
     pace = Pace(
         first=schedule.resume_step + 1,
@@ -440,12 +441,20 @@ def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
     )
 
 
-def _restarts(flags: Flags, seed: int) -> Flags:
+def _restarts(flags: Flags, profile: StackProfile, seed: int) -> Flags:
     """--max-restarts of a job whose workers torchrun's agent starts (its own random stream)."""
     if flags.launcher != "torchrun":
         return flags
     rng = np.random.default_rng([seed, RNG_RESTARTS])
-    return replace(flags, max_restarts=TORCHRUN_RESTARTS[int(rng.integers(0, 2))])
+    choices = profile.torchrun_restarts
+    return replace(flags, max_restarts=choices[int(rng.integers(0, 2)) % len(choices)])
+
+
+def _nccl_debug(flags: Flags, choice: Choice, gpus: int, seed: int) -> Flags:
+    """NCCL_DEBUG of the launch, among the values the stack's launches use."""
+    levels = choice.profile.nccl_debug_levels(gpus, flags.launcher)
+    rng = np.random.default_rng([seed, RNG_NCCL_DEBUG])
+    return replace(flags, nccl_debug=levels[int(rng.integers(0, len(levels)))])
 
 
 def _schedule_around(

@@ -25,6 +25,9 @@ class Dialect(Protocol):
     bars stay on screen once finished (tqdm's leave=True: HF's `Loading checkpoint shards`)."""
 
     kept_bars: frozenset[str]
+    # Whether its training loop draws tqdm bars (a bar over the steps, one over the evaluation
+    # batches) and writes its metric dicts above them with tqdm.write (the tmux layout's pane).
+    training_bar: bool
 
     def step(self, ev: Event, when: float) -> list[Line]:
         """Lines for a `step` row ([] when the stack prints nothing at this step)."""

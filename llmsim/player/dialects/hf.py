@@ -17,6 +17,8 @@ class HuggingFace:
 
     # from_pretrained's `Loading checkpoint shards` bar stays (tqdm's leave=True)
     kept_bars: frozenset[str] = frozenset({"load_checkpoint", "init_weights"})
+    # ProgressCallback: tqdm(total=max_steps, dynamic_ncols=True), on_log's training_bar.write
+    training_bar = True
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config

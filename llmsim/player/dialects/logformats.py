@@ -57,6 +57,8 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
             return Line(tuple(prefix), ((before, None), stamp, (after, None)))
     elif fmt == "tool":
         prefix += tool_prefix(stamps, when, level, origin)
+    elif fmt == "wandb":
+        prefix += [("wandb", "wandb"), (": ", None)]  # wandb's termlog: the name blue, bold
     body_style = level if level in ("ERROR", "CRITICAL") else None
     return Line(tuple(prefix), ((text, body_style),))
 

@@ -19,6 +19,7 @@ class Megatron:
     """Megatron-LM's console lines for steps, evaluations and checkpoints."""
 
     kept_bars: frozenset[str] = frozenset()  # it draws no bar of its own
+    training_bar = False
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config

@@ -2,7 +2,8 @@
 
 Sources: torchtitan/components/metrics.py (MetricsProcessor.log, log_validation: red step,
 green loss, orange grad_norm, turquoise memory, blue tps, cyan tflops, magenta mfu, fields two
-spaces apart) and components/checkpoint.py (the save's closing line, its missing space before
+spaces apart; the colours are torchtitan/tools/utils.py's Color: SGR 31, 32, 38;2;180;60;0,
+38;2;54;234;195, 34, 36, 35 — the `titan_*` styles, the only colours the tmux layout keeps) and components/checkpoint.py (the save's closing line, its missing space before
 `in` included). run_train.sh's `--tee 3` puts `[rank0]:` in front.
 """
 
@@ -16,6 +17,7 @@ class Titan:
     """torchtitan's console lines (v0.2 logger format, run_train.sh's [rank0]: prefix)."""
 
     kept_bars: frozenset[str] = frozenset()  # it draws no bar of its own
+    training_bar = False
 
     def __init__(self, config: RunConfig, stamps: Stamps) -> None:
         self.config = config
@@ -35,31 +37,31 @@ class Titan:
         if not prints_step(self.config, step):
             return []
         body: tuple[Segment, ...] = (
-            (f"step: {step:2}", "metric_step"),
+            (f"step: {step:2}", "titan_red"),
             ("  ", None),
-            (f"loss: {ev.loss or 0.0:7.4f}", "metric_loss"),
+            (f"loss: {ev.loss or 0.0:7.4f}", "titan_green"),
             ("  ", None),
-            (f"grad_norm: {ev.grad_norm or 0.0:7.4f}", "metric_grad"),
+            (f"grad_norm: {ev.grad_norm or 0.0:7.4f}", "titan_orange"),
             ("  ", None),
-            (f"memory: {ev.mem_gib or 0.0:5.2f}GiB({ev.mem_pct or 0.0:.2f}%)", "metric_mem"),
+            (f"memory: {ev.mem_gib or 0.0:5.2f}GiB({ev.mem_pct or 0.0:.2f}%)", "titan_turquoise"),
             ("  ", None),
-            (f"tps: {round(ev.tokens_per_s_gpu or 0.0):,}", "metric_tps"),
+            (f"tps: {round(ev.tokens_per_s_gpu or 0.0):,}", "titan_blue"),
             ("  ", None),
-            (f"tflops: {ev.tflops or 0.0:,.2f}", "metric_tflops"),
+            (f"tflops: {ev.tflops or 0.0:,.2f}", "titan_cyan"),
             ("  ", None),
-            (f"mfu: {(ev.mfu or 0.0) * 100:.2f}%", "metric_mfu"),
+            (f"mfu: {(ev.mfu or 0.0) * 100:.2f}%", "titan_magenta"),
         )
         return [Line(self._prefix(when), body)]
 
     def eval(self, ev: Event, when: float) -> list[Line]:
         body: tuple[Segment, ...] = (
-            (f"validate step: {ev.step or 0:2}", "metric_step"),
+            (f"validate step: {ev.step or 0:2}", "titan_red"),
             ("  ", None),
-            (f"loss: {ev.val_loss or 0.0:7.4f}", "metric_loss"),
+            (f"loss: {ev.val_loss or 0.0:7.4f}", "titan_green"),
             ("  ", None),
-            (f"memory: {ev.mem_gib or 0.0:5.2f}GiB({ev.mem_pct or 0.0:.2f}%)", "metric_mem"),
+            (f"memory: {ev.mem_gib or 0.0:5.2f}GiB({ev.mem_pct or 0.0:.2f}%)", "titan_turquoise"),
             ("  ", None),
-            (f"tps: {round(ev.tokens_per_s_gpu or 0.0):,}", "metric_tps"),
+            (f"tps: {round(ev.tokens_per_s_gpu or 0.0):,}", "titan_blue"),
         )
         return [Line(self._prefix(when), body)]
 

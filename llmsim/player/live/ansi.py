@@ -28,6 +28,10 @@ def sgr(definition: str) -> str:
             codes.append(30 + _COLORS.index(word))
         elif word.startswith("bright_") and word[7:] in _COLORS:
             codes.append(90 + _COLORS.index(word[7:]))
+        elif word.startswith("on_") and word[3:] in _COLORS:
+            codes.append(40 + _COLORS.index(word[3:]))
+        elif len(word) == 7 and word[0] == "#":
+            codes += [38, 2, int(word[1:3], 16), int(word[3:5], 16), int(word[5:7], 16)]
         else:
             raise ValueError(f"unknown style word {word!r} in {definition!r}")
     return f"\x1b[{';'.join(map(str, codes))}m" if codes else ""

@@ -20,13 +20,17 @@ class Op(Enum):
     HIDE_CURSOR = "hide_cursor"
     SHOW_CURSOR = "show_cursor"
     RESET = "reset"  # colours and attributes back to the defaults
+    GOTO = "goto"  # to row n, column col (0-based): a full-screen layout's cursor address
+    ERASE_SCREEN = "erase_screen"  # the whole screen blank
 
 
 class Move(NamedTuple):
-    """One control operation, repeated `n` times where that means something (UP, DOWN, RIGHT)."""
+    """One control operation, repeated `n` times where that means something (UP, DOWN, RIGHT);
+    for GOTO, `n` is the row and `col` the column."""
 
     op: Op
     n: int = 1
+    col: int = 0
 
 
 CODES: Final[dict[Op, str]] = {
@@ -40,6 +44,8 @@ CODES: Final[dict[Op, str]] = {
     Op.HIDE_CURSOR: "\x1b[?25l",
     Op.SHOW_CURSOR: "\x1b[?25h",
     Op.RESET: "\x1b[0m",
+    Op.GOTO: "\x1b[{row};{col}H",
+    Op.ERASE_SCREEN: "\x1b[2J",
 }
 
 Piece = str | Move
@@ -54,6 +60,8 @@ def encode(pieces: Iterable[Piece]) -> str:
         elif piece.op in (Op.UP, Op.DOWN, Op.RIGHT):
             if piece.n > 0:
                 out.append(CODES[piece.op].format(n=piece.n))
+        elif piece.op is Op.GOTO:
+            out.append(CODES[Op.GOTO].format(row=piece.n + 1, col=piece.col + 1))
         else:
             out.append(CODES[piece.op])
     return "".join(out)

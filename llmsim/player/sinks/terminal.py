@@ -1,8 +1,9 @@
 """The terminal sink: the only place that writes playback bytes to a terminal or a pipe.
 
-TTY mode draws logs above a live region with cursor control, one frame per write; line mode
-(stdout is a pipe or a file, or a terminal without cursor addressing) prints the log lines
-only, whole, without cursor moves.
+Its layout's composer (sinks.compose) makes each frame's bytes, one write per frame: the tmux
+layout draws the whole screen, the classic one logs above a live region, both with cursor
+control; the plain layout (the default on a pipe, a file, or a terminal without cursor
+addressing) prints the log lines only, whole, without cursor moves.
 
 Writes never block for long: a terminal or a pipe is written through a non-blocking
 descriptor of our own, and while it is full (Ctrl-S suspended the terminal, nobody reads the
@@ -24,8 +25,10 @@ from typing import Final
 
 from llmsim.player.live.ansi import Styler
 from llmsim.player.live.region import LiveRegion
+from llmsim.player.options import Layout
 from llmsim.player.sinks import Frame
-from llmsim.player.views.segments import Row, View, line_row
+from llmsim.player.sinks.compose import Region, composer
+from llmsim.player.views.segments import View
 
 POLL: Final = 0.1  # seconds between looks at the stop flag while the output is full
 GIVE_UP: Final = 1.0  # seconds the closing bytes may wait for a full output after a stop
@@ -45,6 +48,7 @@ class Output:
         self.fd = fd
         self.should_stop = should_stop
         self.aborted = False  # a write was given up: the output may be stopped or unread
+        self.failed: OSError | None = None  # a write the output refused (EPIPE, EIO, ENOSPC)
         self._own = _nonblocking_copy(fd)
         self._wfd = self._own if self._own is not None else fd
 
@@ -61,6 +65,9 @@ class Output:
             except BlockingIOError:
                 self._wait(deadline)
                 continue
+            except OSError as exc:
+                self.failed = exc  # nothing more goes to this output, not even the restore
+                raise
             view = view[written:]
 
     def _wait(self, deadline: float | None) -> None:
@@ -128,7 +135,7 @@ def _nonblocking_copy(fd: int) -> int | None:
 
 
 class TerminalSink:
-    """Shows frames on a terminal (TTY mode) or as plain lines (line mode)."""
+    """Shows frames on a terminal in one of the layouts (tmux, classic), or as plain lines."""
 
     def __init__(
         self,
@@ -138,86 +145,83 @@ class TerminalSink:
         size: Callable[[], tuple[int, int]],
         report: Callable[[str], None],
         should_stop: Callable[[], bool] = lambda: False,
+        layout: Layout | None = None,
     ) -> None:
         self.out = Output(fd, should_stop)
-        self.tty = tty
+        # Without a layout named, a terminal gets the classic region and anything else lines.
+        self.layout: Layout = layout or ("classic" if tty else "plain")
+        self.compose = composer(self.layout, styler, 80)
+        self.tty = self.compose.cursor_control
         self.styler = styler
         self._size = size
-        self.cols, self.rows = size() if tty else (80, 24)
-        self.region = LiveRegion(styler, self.cols)
+        self.cols, self.rows = (80, 24)
+        if self.tty:
+            with contextlib.suppress(OSError):
+                self.cols, self.rows = size()
+        self.compose.resized(self.cols)
         self.report = report
         self.frames = 0
         self._last: View | None = None
         self._started = False
-        # The region laid out ahead of its deadline: (view, version, cols, rows) -> rows
-        self._ready: tuple[tuple[int, int, int, int], list[Row]] | None = None
+
+    @property
+    def region(self) -> LiveRegion | None:
+        """The classic layout's live region (None in the other layouts)."""
+        return self.compose.region if isinstance(self.compose, Region) else None
 
     def start(self) -> None:
-        """Hide the cursor (TTY mode)."""
+        """Hide the cursor (and, in tmux's layout, take the alternate screen)."""
         if self.tty:
-            self.out.write(self.region.start())
+            self.out.write(self.compose.start())
         self._started = True
 
     def prepare(self, view: View | None) -> None:
-        """Lay the region out now, so that only the write is left at the deadline."""
+        """Lay the frame out now, so that only the write is left at the deadline."""
         if self.tty and view is not None:
-            self._layout(view)
-
-    def _layout(self, view: View | None) -> list[Row]:
-        if view is None:
-            return []
-        key = (id(view), view.version, self.cols, self.rows)
-        if self._ready is None or self._ready[0] != key:
-            self._ready = (key, view.region(self.cols, self.rows))
-        return self._ready[1]
+            self.compose.prepare(view, self.cols, self.rows)
 
     def show(self, frame: Frame) -> None:
-        """Write the frame: logs and region (TTY), or the logs as plain lines."""
-        if not self.tty:
-            if frame.logs:
-                text = self.styler.text
-                self.out.write("".join(text(line_row(line)) + "\n" for line in frame.logs))
-                self.frames += 1
-            return
-        self._last = frame.view
-        data = self.region.frame(frame.logs, self._layout(frame.view))
+        """Write the frame: logs and what the layout draws, in one write."""
+        if frame.view is not None:
+            self._last = frame.view
+        data = self.compose.frame(frame.logs, frame.view, self.cols, self.rows)
         if data:
             self.out.write(data)
             self.frames += 1
 
     def resize(self) -> None:
-        """Take the terminal's new size and draw the region again for it."""
+        """Take the terminal's new size and draw the layout again for it."""
         if not self.tty:
             return
         try:
             self.cols, self.rows = self._size()
         except OSError:
             return
-        self.region.resized(self.cols)
-        self.out.write(self.region.frame([], self._layout(self._last)))
+        self.compose.resized(self.cols)
+        self.out.write(self.compose.frame([], self._last, self.cols, self.rows))
 
     def suspend(self) -> None:
-        """Before the process stops (Ctrl-Z): erase the region, colours reset, cursor shown,
-        so the shell gets a tidy terminal and no stale region stays in the log."""
+        """Before the process stops (Ctrl-Z): erase what is drawn, colours reset, cursor shown,
+        so the shell gets a tidy terminal and nothing stale stays behind."""
         if self.tty and self._started:
-            self.out.write(self.region.suspend(echoed=2 if _echoes_controls(self.out.fd) else 0))
+            self.out.write(self.compose.suspend(2 if _echoes_controls(self.out.fd) else 0))
 
     def resume(self) -> None:
-        """After the process continues (`fg`): hide the cursor, draw the region again where
+        """After the process continues (`fg`): hide the cursor, draw everything again where
         the cursor is now, for the terminal's size now."""
         if not (self.tty and self._started):
             return
-        self.out.write(self.region.start())
+        self.out.write(self.compose.start())
         self.resize()
 
     def notice(self, message: str) -> None:
-        """Clear the region, then have the caller print the message."""
+        """Make room, then have the caller print the message."""
         if self.tty and self._started:
-            self.out.write(self.region.clear())
+            self.out.write(self.compose.clear())
         self.report(message)
 
     def close(self, at: float) -> None:
-        """Restore the terminal: region left tidy, cursor below it and visible, colours reset.
+        """Restore the terminal: nothing half-drawn, cursor visible, colours reset.
 
         After a write was given up, the terminal's output is resumed first and the closing
         bytes wait at most GIVE_UP seconds (nothing more is written to a pipe nobody reads).
@@ -225,7 +229,7 @@ class TerminalSink:
         started, self._started = self._started, False
         try:
             if started and self.tty:
-                self._restore(self.region.close())
+                self._restore(self.compose.close())
         finally:
             self.out.close()
 

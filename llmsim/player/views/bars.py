@@ -118,34 +118,53 @@ def progress_row(
 
 
 def train_bars(ev: Event, config: RunConfig, width: int, g: Glyphs) -> list[Row]:
-    """The run bar (steps, elapsed<ETA) and the epoch bar (metrics of the latest step)."""
+    """The run bar (the steps this trace plays, elapsed<remaining at the rate shown) and the
+    epoch bar with the metrics of the latest step.
+
+    A pretraining window resumes deep into its schedule: its run bar counts the window's steps
+    (`Window`, with the global step beside), never a 99 % of the whole schedule, and it has no
+    epoch bar (its one epoch is the schedule): the metrics stand alone on that row.
+    """
     step, total_steps = ev.step or 0, config.total_steps
-    done, total = ev.done or 0, ev.total or config.steps_per_epoch
-    loss = ev.loss or 0.0
-    epoch_label = f"Epoch {ev.epoch or 0}/{config.epochs}"
-    run_label = "Training"
+    first = config.resume_step  # steps before this trace
+    window = first > 0
+    done, total = step - first, total_steps - first
+    left = total_steps - step
+    # The rate beside the remaining time is the one it was worked out with (the trace's ETA is
+    # the remaining steps at the mean of the recent steps), so the two always agree.
+    per = (ev.eta or 0.0) / left if left > 0 and ev.eta else ev.step_time or 0.0
+    run_label = "Window" if window else "Training"
+    epoch_label = "" if window else f"Epoch {ev.epoch or 0}/{config.epochs}"
     pad = max(cell_len(epoch_label), cell_len(run_label))
     epoch_label, run_label = epoch_label.ljust(pad), run_label.ljust(pad)
-    run_pct, epoch_pct = fmt.percent(step, total_steps), fmt.percent(done, total)
+    run_pct = fmt.percent(done, total)
+    counted = f"{done:,}/{total:,}" + (f" steps (step {step:,})" if window else "")
     run_tail = (
-        f"{step:,}/{total_steps:,}",
+        counted,
         f"{fmt.clock(ev.elapsed or 0.0)}<{fmt.clock(ev.eta or 0.0)}",
-        f"{ev.step_time or 0.0:.2f}s/it",
+        f"{per:.2f}s/it",
     )
-    epoch_tail = (
-        f"{done:,}/{total:,}",
+    loss = ev.loss or 0.0
+    metrics = (
         f"loss={loss:.4f}",
         f"ppl={fmt.ppl(loss, ev.ppl or 1.0)}",
         f"lr={ev.lr or 0.0:.2e}",
         f"{fmt.si(ev.tokens_per_s or 0.0)} tok/s",
     )
+    run_frac = done / total if total else 1.0
+    if window:
+        row = bar_row(run_label, run_frac, run_pct, run_tail, width, "bar_done", g)
+        text = " ".join((" " * pad, *metrics))
+        return [row, ((fit(text, width, g.ellipsis), None),)]
+    e_done, e_total = ev.done or 0, ev.total or config.steps_per_epoch
+    epoch_pct = fmt.percent(e_done, e_total)
+    epoch_tail = (f"{e_done:,}/{e_total:,}", *metrics)
     # Both bars get the narrower of their two widths so that they line up.
     cells = min(
         BarLayout(run_label, f" {run_pct:3d}%|", run_tail, width, g).cells,
         BarLayout(epoch_label, f" {epoch_pct:3d}%|", epoch_tail, width, g).cells,
     )
-    run_frac = step / total_steps if total_steps else 1.0
-    epoch_frac = done / total if total else 1.0
+    epoch_frac = e_done / e_total if e_total else 1.0
     return [
         bar_row(run_label, run_frac, run_pct, run_tail, width, "bar_done", g, cells),
         bar_row(epoch_label, epoch_frac, epoch_pct, epoch_tail, width, "bar_done", g, cells),

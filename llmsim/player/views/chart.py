@@ -2,8 +2,9 @@
 and the tokens/s of recent steps as a sparkline beside it.
 
 Drawn from the step and eval rows seen, nothing else: points are kept as they came (every
-k-th once there are many, so memory stays bounded), the axis labels are the smallest and
-largest losses seen and the first and last steps, and the sparkline's label is the latest
+k-th once there are many, so memory stays bounded), the axis spans the losses seen
+(at least MIN_SPAN of the highest, so noise on a flat stretch stays noise), its labels are its
+bounds, and the first and last steps, and the sparkline's label is the latest
 tokens/s. Braille dots (2×4 per cell) where the terminal has UTF-8, asterisks otherwise.
 """
 
@@ -24,6 +25,9 @@ PLOT_ROWS: Final = 5
 ROWS: Final = PLOT_ROWS + 1  # the plot and its step axis
 PANEL: Final = SPARK_POINTS + 3  # cells right of the plot: " │ " + sparkline
 MIN_PLOT: Final = 30  # cells of plot the chart needs to be worth drawing
+# The loss axis spans at least this share of the highest loss: a flat stretch (a pretraining
+# window, where the loss moves by a percent) stays flat instead of its noise filling the plot.
+MIN_SPAN: Final = 0.15
 # Braille dot bits by (column, row) within a cell: U+2800 + the sum of a cell's dots.
 _DOTS: Final = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 
@@ -73,7 +77,7 @@ class LossChart:
         if len(history.points) < 2:
             return []
         losses = [v for _, v in history.points] + [v for _, v in history.vals]
-        lo, hi = min(losses), max(losses)
+        lo, hi = loss_axis(min(losses), max(losses))
         labels = (f"{hi:.4f}", "loss", f"{lo:.4f}")
         label_w = max(len(x) for x in labels) + 1
         plot_w = width - label_w - PANEL
@@ -94,6 +98,17 @@ class LossChart:
         axis = left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right
         rows.append(((" " * label_w + axis[:plot_w], "key"),))
         return rows
+
+
+def loss_axis(lo: float, hi: float) -> tuple[float, float]:
+    """The loss axis for losses from `lo` to `hi`: their range, widened about its middle to at
+    least MIN_SPAN of `hi` (never below zero). The labels show these bounds."""
+    span = max(hi - lo, MIN_SPAN * hi)
+    if span <= hi - lo:
+        return lo, hi
+    mid = (lo + hi) / 2
+    low = max(0.0, mid - span / 2)
+    return low, low + span
 
 
 class _Scale:

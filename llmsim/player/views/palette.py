@@ -7,10 +7,12 @@ names into SGR codes (llmsim.player.live.ansi). Dialects use the names listed in
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Final
 
-# Semantic name -> style definition: attributes (bold, dim) and one colour name.
+# Semantic name -> style definition: attributes (bold, dim), a colour name (or #rrggbb, for a
+# stack that prints 24-bit colour) and a background (on_<colour>).
 PALETTE: Final[dict[str, str]] = {
     "time": "dim",
     "DEBUG": "dim",
@@ -26,6 +28,19 @@ PALETTE: Final[dict[str, str]] = {
     "metric_tps": "blue",
     "metric_tflops": "cyan",
     "metric_mfu": "magenta",
+    # torchtitan's own colours (torchtitan/tools/utils.py Color), kept in every layout
+    "titan_red": "red",
+    "titan_green": "green",
+    "titan_orange": "#b43c00",
+    "titan_turquoise": "#36eac3",
+    "titan_blue": "blue",
+    "titan_cyan": "cyan",
+    "titan_magenta": "magenta",
+    # wandb's name in its terminal lines (wandb/errors/term.py: click's blue, bold)
+    "wandb": "bold blue",
+    # tmux 3.4's defaults: status-style bg=green,fg=black; pane-active-border-style fg=green
+    "tmux_status": "black on_green",
+    "tmux_active": "green",
     "sep": "dim",
     "label": "bold",
     "key": "dim",
@@ -59,13 +74,15 @@ HEAT_STYLES: Final = ("heat0", "heat1", "heat2", "heat3", "heat4")
 HEALTH_STYLES: Final = (None, "warn", "crit", "lost")
 
 
+def heat_level(util: float) -> int:
+    """The heat level (0 idle .. 4 busy) of a GPU at `util` % utilisation: one step up per
+    HEAT_STEPS reached."""
+    return bisect.bisect_right(HEAT_STEPS, util)
+
+
 def heat_style(util: float) -> str:
     """The heat colour of a GPU at `util` % utilisation."""
-    level = 0
-    for step in HEAT_STEPS:
-        if util >= step:
-            level += 1
-    return HEAT_STYLES[level]
+    return HEAT_STYLES[heat_level(util)]
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,8 @@ class Glyphs:
     spark: str  # sparkline levels, low to high
     braille: bool  # loss chart in braille dots (else in block rows)
     val_mark: str  # a validation point on the loss chart
+    arrow: str  # from -> to
+    shades: str  # a GPU cell by utilisation level, idle to busy, when colour is off
 
 
 UNICODE_GLYPHS: Final = Glyphs(
@@ -103,6 +122,8 @@ UNICODE_GLYPHS: Final = Glyphs(
     spark="▁▂▃▄▅▆▇█",
     braille=True,
     val_mark="◆",
+    arrow="→",
+    shades="·░▒▓█",
 )
 
 ASCII_GLYPHS: Final = Glyphs(
@@ -120,6 +141,8 @@ ASCII_GLYPHS: Final = Glyphs(
     spark="_.-=+*#@",
     braille=False,
     val_mark="o",
+    arrow="->",
+    shades=".:-=#",
 )
 
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from llmsim.player.dialects import Line, Stamps, dialect_for, log_line, tool_prefix
+from llmsim.player.dialects import Dialect, Line, Stamps, dialect_for, log_line, tool_prefix
 from llmsim.player.views import bars, chart, fmt, grid, layout
 from llmsim.player.views.palette import glyphs
 from llmsim.player.views.segments import Row, Segment
 from llmsim.player.views.summary import summary_box
-from llmsim.sanitize import clean, clean_name
+from llmsim.sanitize import clean, clean_job, clean_name
 from llmsim.trace import Event, RunConfig, prints_step
 from llmsim.trace.vocab import EXPORT_OPS
 
@@ -49,11 +49,17 @@ class RenderOptions:
 
     ascii: bool = False
     utc: bool = True  # stamps in UTC (deterministic, for casts and tests) or local time
+    # The job's lines as it printed them (plain and tmux layouts): whole, tabs kept. The classic
+    # layout word-wraps them and shows a tab as a space.
+    verbatim: bool = False
+    color: bool = True  # colour on: GPU cells by colour; off: by shade (classic's grid)
+    tmux_status: bool = True  # tmux layout: draw tmux's status line (not inside a real tmux)
 
 
-def _clean_line(line: Line) -> Line:
+def _clean_line(line: Line, verbatim: bool = False) -> Line:
+    scrub = clean_job if verbatim else clean
     return Line(
-        tuple((clean(t), s) for t, s in line.prefix), tuple((clean(t), s) for t, s in line.body)
+        tuple((scrub(t), s) for t, s in line.prefix), tuple((scrub(t), s) for t, s in line.body)
     )
 
 
@@ -94,6 +100,11 @@ class Renderer:
             "summary": self._summary_lines,
         }
 
+    @property
+    def dialect(self) -> Dialect:
+        """The run's stack's dialect (what it prints, which bars it draws)."""
+        return self._dialect
+
     def feed(self, event: Event) -> list[Line]:
         """Update the state with one event; return the lines it prints."""
         self.update(event)
@@ -110,7 +121,8 @@ class Renderer:
     def lines(self, ev: Event) -> list[Line]:
         """The lines `ev` prints, styled and sanitised (formatting only: no state change)."""
         make = self._lines.get(ev.kind)
-        return [_clean_line(x) for x in make(ev)] if make is not None else []
+        verbatim = self.options.verbatim
+        return [_clean_line(x, verbatim) for x in make(ev)] if make is not None else []
 
     def update(self, ev: Event) -> None:
         """Change the state by one event (no formatting). `version` changes whenever the region
@@ -192,7 +204,7 @@ class Renderer:
         if hit is None or hit[0] != key:
             per = max(1, self.config.gpus_per_node)
             nodes = -(-len(ev.gpu_health or ()) // per)
-            sample = grid.Sample(ev, per, nodes, self._hosts, focus)
+            sample = grid.Sample(ev, per, nodes, self._hosts, focus, self.options.color)
             hit = (key, grid.grid(sample, self.config, width, rows, self.glyphs))
             self._cache["grid"] = hit
         return hit[1]

@@ -16,13 +16,12 @@ TITLE: Final = "Training summary"
 MAX_WIDTH: Final = 78  # the box fits an 80-column terminal
 
 
-def _entries(ev: Event, config: RunConfig) -> list[tuple[str, str]]:
+def _entries(ev: Event, config: RunConfig, g: Glyphs) -> list[tuple[str, str]]:
     loss = ev.loss or 0.0
     rows = [
         ("Model", clean_name(config.model)),
         ("Total time", fmt.duration(ev.elapsed or 0.0)),
-        ("Epochs", f"{ev.epoch or 0:,}"),
-        ("Steps", f"{ev.step or 0:,}"),
+        *_schedule(ev, config, g),
         ("Final loss", f"{loss:.4f}"),
         ("Final PPL", fmt.ppl(loss, ev.ppl or 1.0)),
         ("Avg GPU util", f"{ev.avg_gpu_util or 0.0:.1f}%"),
@@ -40,9 +39,19 @@ def _entries(ev: Event, config: RunConfig) -> list[tuple[str, str]]:
     return rows
 
 
+def _schedule(ev: Event, config: RunConfig, g: Glyphs) -> list[tuple[str, str]]:
+    """Epochs and steps of what this trace played: a pretraining window's own steps, from the
+    one after its resumed checkpoint to its last (never the whole schedule's count)."""
+    last = ev.step or 0
+    if config.resume_step > 0:
+        first = config.resume_step + 1
+        return [("Steps", f"{first:,} {g.arrow} {last:,}")]
+    return [("Epochs", f"{ev.epoch or 0:,}"), ("Steps", f"{last:,}")]
+
+
 def summary_box(ev: Event, config: RunConfig, g: Glyphs) -> list[Row]:
     """The title, then a two-column box: keys dim, values bold."""
-    entries = _entries(ev, config)
+    entries = _entries(ev, config, g)
     key_w = max(cell_len(k) for k, _ in entries)
     value_w = min(max(cell_len(v) for _, v in entries), MAX_WIDTH - key_w - 7)
     h, v, tl, tr, bl, br, _, _, top, bottom, _ = tuple(g.box)
