@@ -190,18 +190,38 @@ class LossModel:
         within a few percent of the smooth train curve, either side. Fine-tunes: val sees only
         part of each epoch drop and creeps up late, 1-15 % above train.
         """
-        s = self.s
         at = np.array([float(step)])
-        smooth = float(self.smooth(at)[0]) + float(self.spike_bump(at)[0])
-        drawn = float(step_normals(self.key, _VAL, at)[0])  # the same held-out batches each time
-        rerun = float(_jitter(rng, RERUN_JITTER / 2, 1)[0])
+        rerun = _jitter(rng, RERUN_JITTER / 2, 1)
+        return _shown(float(self._validations(at, np.array([train_loss]), rerun)[0]), decimals)
+
+    def _validations(self, steps: F64, train: F64, rerun: F64) -> F64:
+        """Validation losses after these steps before they are printed (the rule above)."""
+        s = self.s
+        smooth = self.smooth(steps) + self.spike_bump(steps)
+        drawn = step_normals(self.key, _VAL, steps)  # the same held-out batches each time
         if s.kind != "finetune":
-            return _shown(smooth * (1.0 + s.val_gap) + 0.002 * drawn + rerun, decimals)
-        held = float(self._ft_base(at)[0]) - s.val_follow * float(self._ft_drops(at)[0])
-        late = max(0.0, step / s.steps_per_epoch - 1.0)
-        raw = held * (1.0 + s.val_gap) + s.val_creep * (1.0 - math.exp(-late))
-        val = raw + 0.003 * drawn + rerun
-        return _shown(min(max(val, VAL_MIN * train_loss), VAL_MAX * train_loss), decimals)
+            out: F64 = smooth * (1.0 + s.val_gap) + 0.002 * drawn + rerun
+            return out
+        held = self._ft_base(steps) - s.val_follow * self._ft_drops(steps)
+        late = np.maximum(0.0, steps / s.steps_per_epoch - 1.0)
+        raw = held * (1.0 + s.val_gap) + s.val_creep * (1.0 - np.exp(-late))
+        val: F64 = np.minimum(
+            np.maximum(raw + 0.003 * drawn + rerun, VAL_MIN * train), VAL_MAX * train
+        )
+        return val
+
+    def patience_peak(self, evals: F64, decimals: int | None) -> int:
+        """The highest count of evaluations without a new best validation loss in a row (what
+        an early-stopping callback's patience counter reaches) over these evaluation steps,
+        without a rerun's jitter."""
+        if len(evals) == 0:
+            return 0
+        train = self.losses(evals, None)
+        raw = self._validations(evals, train, np.zeros(len(evals)))
+        vals = raw.astype(np.float32) if decimals is None else np.round(raw, decimals)
+        before = np.concatenate(([np.inf], np.minimum.accumulate(vals)[:-1]))
+        news = np.append(np.flatnonzero(vals < before), len(vals))  # each new best resets it
+        return int((np.diff(news) - 1).max())
 
 
 def _jitter(rng: np.random.Generator | None, sigma: float, n: int) -> F64:
@@ -210,18 +230,6 @@ def _jitter(rng: np.random.Generator | None, sigma: float, n: int) -> F64:
         return np.zeros(n)
     out: F64 = np.clip(rng.normal(0.0, sigma, n), -3 * sigma, 3 * sigma)
     return out
-
-
-def patience_peak(lm: LossModel, evals: npt.NDArray[np.int64], decimals: int | None) -> int:
-    """The highest count of evaluations without a new best validation loss in a row (what an
-    early-stopping callback's patience counter reaches) over these evaluation steps."""
-    best, count, peak = math.inf, 0, 0
-    for step in evals.tolist():
-        train = float(lm.losses(np.array([float(step)]), None)[0])
-        val = lm.validation(int(step), train, None, decimals)
-        best, count = (val, 0) if val < best else (best, count + 1)
-        peak = max(peak, count)
-    return peak
 
 
 def _shown(value: float, decimals: int | None) -> float:

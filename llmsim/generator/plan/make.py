@@ -42,7 +42,7 @@ from llmsim.generator.plan.incidents import (
     plan_incidents,
 )
 from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
-from llmsim.generator.plan.loss import LossModel, LossShape, Spike, chinchilla, patience_peak
+from llmsim.generator.plan.loss import LossModel, LossShape, Spike, chinchilla
 from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
 from llmsim.generator.plan.timing import (
@@ -579,10 +579,15 @@ def _patience(profile: StackProfile, schedule: sched.Schedule, loss: LossShape, 
     """The early-stopping patience its config sets: a value people type (3, 5, 10, ...) at
     least two above the longest run of evaluations without a new best the plan foresees, so
     the counter never sits one short of stopping a run that does not stop."""
-    steps = np.arange(schedule.resume_step + 1, schedule.total_steps + 1, dtype=np.int64)
-    evals = steps[profile.evaluates(steps, schedule.eval_interval, schedule.total_steps)]
+    first, total, every = schedule.resume_step + 1, schedule.total_steps, schedule.eval_interval
+    # the steps an evaluation can follow (its interval's multiples, the first and the last),
+    # not every step of a window that may hold millions
+    multiples = np.arange(-(-first // every) * every, total + 1, every, dtype=np.int64)
+    steps = np.unique(np.concatenate([multiples, [1, total]]))
+    steps = steps[steps >= first]
+    evals = steps[profile.evaluates(steps, every, total)].astype(np.float64)
     decimals = None if profile.val_float32 else profile.loss_decimals
-    peak = patience_peak(LossModel(loss, seed), evals, decimals)
+    peak = LossModel(loss, seed).patience_peak(evals, decimals)
     return next(p for p in PATIENCE_LIMITS if p >= peak + 2 or p == PATIENCE_LIMITS[-1])
 
 
