@@ -54,6 +54,13 @@ def _grid(table: pa.Table, column: str) -> np.ndarray:
     return np.array(_kind(table, "telemetry").column(column).to_pylist(), dtype=np.float64)
 
 
+def _readings(plan: RunPlan, table: pa.Table) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The alert temperature (nvidia-smi -q: GPU Max Operating Temp), the samples' times and
+    each GPU's temperature and clock."""
+    hot = plan.choice.gpu.max_operating_c
+    return hot, _times(table), _grid(table, "gpu_temp"), _grid(table, "gpu_clock")
+
+
 def _spans(plan: RunPlan, table: pa.Table) -> list[tuple[int, float, float, float]]:
     """(GPU, heating starts, slowed from, hot until) of each thermal episode, in trace time."""
     steps = _kind(table, "step")
@@ -88,12 +95,7 @@ def test_thermal_throttling_happens_at_the_slowdown_temperature(
     what the lost clock costs the computing share of a step."""
     seen = 0
     for plan, table in runs:
-        hot = plan.choice.gpu.max_operating_c  # nvidia-smi -q: GPU Max Operating Temp
-        t, temp, clock = (
-            _times(table),
-            _grid(table, "gpu_temp"),
-            _grid(table, "gpu_clock"),
-        )
+        hot, t, temp, clock = _readings(plan, table)
         steps = _kind(table, "step")
         step, took = steps.column("step").to_numpy(), steps.column("step_time").to_numpy()
         explained = np.zeros(temp.shape, dtype=bool)
@@ -121,12 +123,7 @@ def test_a_temperature_warning_names_a_gpu_at_its_slowdown_temperature(
 ) -> None:
     checked = 0
     for plan, table in runs:
-        hot = plan.choice.gpu.max_operating_c  # nvidia-smi -q: GPU Max Operating Temp
-        t, temp, clock = (
-            _times(table),
-            _grid(table, "gpu_temp"),
-            _grid(table, "gpu_clock"),
-        )
+        hot, t, temp, clock = _readings(plan, table)
         logs = _kind(table, "log")
         texts = logs.column("text").to_pylist()
         for when, text in zip(logs.column("t").to_numpy(), texts, strict=True):
