@@ -186,7 +186,7 @@ DEEPSPEED: Final = _all(rf"\[{MILLIS}\] \[(INFO|WARNING|ERROR)\] \[\w+\.py:\d+:\
 
 # --- Megatron-LM ---------------------------------------------------------------------------
 MEGATRON: Final = _all(
-    rf" \[{SECS}\] iteration +\d+/ +\d+ \| consumed samples: +\d+ \| elapsed time per "
+    rf" \[{SECS}\] iteration +\d+/ *\d+ \| consumed samples: +\d+ \| elapsed time per "
     rf"iteration \(ms\): [\d.]+ \| throughput per GPU \(TFLOP/s/GPU\): [\d.]+ \| learning "
     rf"rate: {E6} \| global batch size: +\d+ \| lm loss: {E6} \| loss scale: 1\.0 \| grad "
     r"norm: [\d.]+ \| number of skipped iterations: +\d+ \| number of nan iterations: +\d+ \|",

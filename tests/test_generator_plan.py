@@ -23,7 +23,7 @@ from llmsim.generator.plan.layout import GPUS_PER_NODE
 from llmsim.generator.plan.loss import chinchilla
 from llmsim.generator.plan.memory import GIB
 from llmsim.generator.plan.runplan import RunPlan
-from llmsim.generator.plan.schedule import lr_at
+from llmsim.generator.plan.schedule import _divisor_near, lr_at
 from llmsim.generator.plan.throughput import HW_CEILING, RING_HOP_S, mfu
 from llmsim.generator.stacks.registry import PROFILES
 from llmsim.generator.stacks.torchtitan.profile import FLAVORS as TITAN_FLAVORS
@@ -182,7 +182,14 @@ def test_episodes_are_aligned_and_physical(plans: list[RunPlan]) -> None:
             seen += 1
             assert c.resume_step < e.first_step <= e.last_step <= c.total_steps
             assert (e.first_step - 1) % c.log_interval == 0 and e.last_step % c.log_interval == 0
-            assert 0 < e.slowdown <= e.clock_drop <= 0.3 and 0 <= e.gpu < c.gpus
+            assert (e.slow_from - 1) % c.log_interval == 0
+            assert e.first_step <= e.slow_from <= e.last_step and 0 <= e.gpu < c.gpus
+            # a clock lower by d stretches the computing share of the step by 1 / (1 - d)
+            share = p.fit.throughput.pure_s / p.fit.throughput.step_s
+            assert 0 < e.clock_drop <= 0.3
+            assert e.slowdown == pytest.approx((1 / (1 - e.clock_drop) - 1) * share)
+            if e.kind == "thermal":  # held at the card's slowdown temperature (nvidia-smi -q)
+                assert abs(e.hold_c - p.choice.gpu.slowdown_c) <= 1.5
             if c.gpus == 1:
                 assert e.kind == "thermal"  # no straggler against a cluster of one
         if c.incidents == "none":
@@ -336,7 +343,9 @@ def test_two_minutes_of_a_small_model_is_always_possible() -> None:
 
 def test_a_duration_too_short_says_what_would_do() -> None:
     options = GenerateOptions(seed=1, model="Llama-3.1-405B", gpus=2048, duration=120.0)
-    with pytest.raises(GeneratorError, match=r"too short .*\(ask for at least \d+ s\)$"):
+    with pytest.raises(
+        GeneratorError, match=r"too short .*\(ask for at least (\d+ s|\d+m), or drop --model\)$"
+    ):
         plan_run(options)
 
 
@@ -357,3 +366,14 @@ def test_the_config_carries_the_profiles_facts(plans: list[RunPlan]) -> None:
         assert c.checkpoint_dir == profile.checkpoint_dir(c.output_dir)
         if c.eval_after_loop:  # the evaluation after the loop is never a regular one
             assert c.total_steps % c.eval_interval != 0
+
+
+def test_a_prime_epoch_is_evaluated_at_its_end_not_every_step() -> None:
+    """The evaluation interval the common rule sizes divides the epoch (evaluations land on
+    its end) and is never far below its target: an epoch of a prime number of steps is
+    evaluated once, at its end (was: at every step when it was sized for 4 evaluations, 1
+    being the divisor nearest a quarter of it). A stack may then round it to what its users
+    type (StackProfile.typed_cadences)."""
+    assert [_divisor_near(n, n / 4) for n in (7, 11, 13)] == [7, 11, 13]
+    assert _divisor_near(12, 3.0) == 3
+    assert _divisor_near(100, 33.0) == 25  # a quarter: the nearest at or above 0.7 of it

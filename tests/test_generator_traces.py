@@ -205,8 +205,8 @@ def test_slowdowns_happen_during_episodes_only(runs: list[Run]) -> None:
         calm = np.ones(len(step), dtype=bool)
         for e in plan.episodes:
             seen += 1
-            inside = (step >= e.first_step) & (step <= e.last_step)
-            calm &= ~inside
+            calm &= (step < e.first_step) | (step > e.last_step)
+            inside = (step >= e.slow_from) & (step <= e.last_step)  # a hot GPU heats up first
             ratio = np.median(st[inside]) / plan.fit.throughput.step_s
             assert ratio > 1 + 0.6 * e.slowdown, (c.name, e)
             incidents = run.kind("incident").to_pylist()

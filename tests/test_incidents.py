@@ -212,7 +212,7 @@ def test_slowdowns_and_stalls_raise_step_time_only_where_they_are(runs: list[Run
         p = run.plan
         steps, st = run.col("step", "step"), run.col("step", "step_time")
         for e in p.episodes:
-            inside = (steps >= e.first_step) & (steps <= e.last_step)
+            inside = (steps >= e.slow_from) & (steps <= e.last_step)
             assert np.median(st[inside]) > p.fit.throughput.step_s * (1 + 0.6 * e.slowdown)
             seen += 1
         for fault in p.incidents.transients:
@@ -226,7 +226,7 @@ def test_slowdowns_and_stalls_raise_step_time_only_where_they_are(runs: list[Run
 
 
 _ALERT = re.compile(
-    r"(?:at (?P<temp>\d+)°C, )?SM clock (?P<clock>\d+) MHz \(others (?P<others>\d+) MHz\)"
+    r"(?:at (?P<temp>\d+)°C, )?SM clock (?P<clock>\d+) MHz \((?:others|max) (?P<others>\d+) MHz\)"
 )
 
 
@@ -242,7 +242,8 @@ def test_monitor_alerts_show_the_symptom_they_name(runs: list[Run]) -> None:
             m = _ALERT.search(text)
             assert m, text
             slower = int(m["clock"]) < int(m["others"])
-            hot = m["temp"] is not None and int(m["temp"]) >= 60
+            # heat: at the card's slowdown temperature (89 C on A100/H100), never at 60-72 C
+            hot = m["temp"] is not None and int(m["temp"]) >= 86
             assert slower or hot, (run.plan.config.name, text)
             seen += 1
     assert seen >= 5

@@ -42,7 +42,9 @@ from llmsim.player.cast import export_cast
 from llmsim.trace import TraceError, TraceWriter, make_table, open_trace
 
 SMALL = ["--duration", "2m", "--model", "Llama-3.2-1B", "--gpus", "8"]
-BIG_RUN = ["--steps-per-epoch", "2000000", "--gpus", "1024", "--seed", "1", "--max-size", "1TB"]
+# a run long enough to be killed mid-write, yet within the free disk generate checks for first
+# (about 38 GB estimated: 2,000,000 steps of the slower physics wanted 75 GB)
+BIG_RUN = ["--steps-per-epoch", "1000000", "--gpus", "1024", "--seed", "1", "--max-size", "1TB"]
 
 
 @pytest.fixture(scope="module")

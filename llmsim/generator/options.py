@@ -17,7 +17,17 @@ class GeneratorError(UsageError):
 
 
 class DurationTooShort(GeneratorError):
-    """The asked duration leaves no room for the fewest steps of the run that was drawn."""
+    """The asked duration leaves no room for the fewest steps of the run that was drawn.
+
+    `need_s` is about the shortest duration that run takes; `why` says what takes the time;
+    `params` is the drawn model's size (the planner tries smaller ones).
+    """
+
+    def __init__(self, message: str, need_s: float = 0.0, why: str = "", params: int = 0) -> None:
+        super().__init__(message)
+        self.need_s = need_s
+        self.why = why
+        self.params = params
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class HubFacts:
     rope_scaling: tuple[tuple[str, float | int | str], ...] = ()  # () is `null`
     sliding_window: int | None = None  # Mistral/Qwen2 keys (None prints `null`)
     tokenizer_bytes: int = 0
+    pretrain_tokens: int = 0  # the published pretraining token budget (0: not disclosed)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class ModelSpec:
     def invented(self) -> bool:
         """True for the made-up models (no Hub repository)."""
         return self.hub is None
+
+    @property
+    def published_tokens(self) -> int:
+        """Tokens its base model was pretrained on, as published (0: invented or undisclosed)."""
+        return self.hub.pretrain_tokens if self.hub else 0
 
     @property
     def dim_per_head(self) -> int:

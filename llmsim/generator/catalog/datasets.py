@@ -28,6 +28,9 @@ class SftSet:
 CORPORA: Final[tuple[Corpus, ...]] = (
     Corpus("HuggingFaceFW/fineweb-edu", "fineweb_edu", 1_300_000_000_000),
     Corpus("HuggingFaceFW/fineweb", "fineweb", 15_000_000_000_000),
+    # "30 trillion filtered and deduplicated tokens" (the dataset card): the one open corpus
+    # that holds an 18T budget (Qwen2.5's) in a single pass
+    Corpus("togethercomputer/RedPajama-Data-V2", "redpajama_v2", 30_000_000_000_000),
     Corpus("mlfoundations/dclm-baseline-1.0", "dclm_baseline", 4_000_000_000_000),
     Corpus("cerebras/SlimPajama-627B", "slimpajama", 627_000_000_000),
     Corpus("allenai/dolma", "dolma", 2_300_000_000_000),

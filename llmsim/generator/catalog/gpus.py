@@ -24,10 +24,16 @@ class GpuSpec:
     interconnect: str
     bus_ids: tuple[str, ...]  # PCI bus of GPUs 0-7 as NCCL prints them (busId)
     host_prefixes: tuple[str, ...]
+    # nvidia-smi -q's thermal thresholds: `GPU Slowdown Temp` (the clocks drop to hold it) and
+    # `GPU Max Operating Temp`; H100 drivers print margins (T.Limit) from which they follow.
+    slowdown_c: float = 89.0
+    max_operating_c: float = 85.0
     # Ampere and Hopper parts remap rows of their HBM (nvidia-smi -q: `Remapped Rows`, and
     # `Retired Pages` all N/A); older ones retire pages
     remaps_rows: bool = True
-    mem_bw_gbs: float = 0.0  # memory bandwidth, GB/s (what bounds a decoding engine)
+    # Memory bandwidth, GB/s (data sheet): what bounds a decoding engine, and the FLOPs per byte
+    # that set the cost of memory-bound kernels (0: unknown, costed as an H100).
+    mem_bw_gbs: float = 0.0
     # Sold in multi-node training clusters (HGX/DGX nodes); False: a workstation or cloud card
     # that runs jobs of one machine (at most 8 GPUs, PCIe, no NVLink): post-training's cards.
     cluster: bool = True
@@ -53,6 +59,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("18000", "2a000", "3a000", "5d000", "9a000", "ab000", "ba000", "db000"),
         host_prefixes=("dgx-h100", "gpu-h100", "hgx-h100", "node-h100"),
         mem_bw_gbs=3350.0,
+        slowdown_c=89.0,  # T.Limit: max operating 87 C, slowdown -2 C past it
+        max_operating_c=87.0,
     ),
     GpuSpec(
         short="H200",
@@ -70,6 +78,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("18000", "2a000", "3a000", "5d000", "9a000", "ab000", "ba000", "db000"),
         host_prefixes=("hgx-h200", "gpu-h200", "node-h200"),
         mem_bw_gbs=4800.0,
+        slowdown_c=89.0,  # the H100's SXM5 board and limits
+        max_operating_c=87.0,
     ),
     GpuSpec(
         short="A100",
@@ -87,6 +97,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("7000", "f000", "47000", "4e000", "87000", "90000", "b7000", "bd000"),
         host_prefixes=("dgx-a100", "gpu-a100", "node-a100"),
         mem_bw_gbs=2039.0,
+        slowdown_c=89.0,  # nvidia-smi -q on A100 SXM4: Slowdown 89 C, Max Operating 85 C
+        max_operating_c=85.0,
     ),
     GpuSpec(
         short="A100-40GB",
@@ -104,6 +116,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("7000", "f000", "47000", "4e000", "87000", "90000", "b7000", "bd000"),
         host_prefixes=("dgx-a100", "gpu-a100", "node-a100"),
         mem_bw_gbs=1555.0,
+        slowdown_c=89.0,
+        max_operating_c=85.0,
     ),
     # Workstation and cloud cards of one-machine fine-tunes (PCIe 4.0, no NVLink). Names and
     # memory totals as nvidia-smi prints them (real tables: issue 22's notes, section 10); the
@@ -126,6 +140,10 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("1000", "2000", "41000", "42000", "81000", "82000", "c1000", "c2000"),
         host_prefixes=("ws-4090", "rig-4090", "gpu-box"),
         mem_bw_gbs=1008.0,
+        # A GeForce board's (nvidia-smi -q of an RTX 40 card with target 83 C, driver 545:
+        # Slowdown 97 C, Max Operating 88 C; ollama/ollama#6163)
+        slowdown_c=97.0,
+        max_operating_c=88.0,
         cluster=False,
         ecc=False,
     ),
@@ -145,6 +163,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("1000", "2000", "41000", "42000", "81000", "82000", "c1000", "c2000"),
         host_prefixes=("ws-rtx6000", "lambda-ws", "gpu-ws"),
         mem_bw_gbs=960.0,
+        slowdown_c=97.0,  # taken as the GeForce board's (not read from a capture)
+        max_operating_c=88.0,
         cluster=False,
         ecc=False,
     ),
@@ -164,6 +184,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("1b000", "1c000", "3d000", "3e000", "9d000", "9e000", "bd000", "be000"),
         host_prefixes=("l40s-node", "gpu-l40s", "ovx-l40s"),
         mem_bw_gbs=864.0,
+        slowdown_c=89.0,  # passive data-centre boards: taken as the A100's (not read from a capture)
+        max_operating_c=85.0,
         cluster=False,
     ),
     GpuSpec(
@@ -182,6 +204,8 @@ GPUS: Final[tuple[GpuSpec, ...]] = (
         bus_ids=("16000", "17000", "18000", "19000", "1a000", "1b000", "1c000", "1e000"),
         host_prefixes=("g5-node", "ec2-g5", "gpu-g5"),
         mem_bw_gbs=600.0,
+        slowdown_c=89.0,  # passive data-centre boards: taken as the A100's (not read from a capture)
+        max_operating_c=85.0,
         cluster=False,
     ),
 )

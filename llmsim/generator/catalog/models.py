@@ -13,10 +13,22 @@ from typing import Final
 
 from llmsim.generator.catalog.architecture import HubFacts, ModelSpec
 
-# Size of tokenizer.json as the Hub serves it, per tokenizer family (bytes).
+# Published pretraining token budgets: Llama 3 and 3.1 "over 15T" / "~15 trillion tokens" (model
+# cards; the 3.1 paper, arXiv 2407.21783, says 15.6T), Llama 3.2 1B/3B "up to 9T" (model card),
+# Llama 2 2.0T (arXiv 2307.09288, table 1), Qwen2.5 18T (arXiv 2412.15115), SmolLM2-1.7B 11T
+# (model card). Mistral's are not disclosed (0).
+LLAMA3_TOKENS: Final = 15 * 10**12
+LLAMA32_TOKENS: Final = 9 * 10**12
+LLAMA2_TOKENS: Final = 2 * 10**12
+QWEN25_TOKENS: Final = 18 * 10**12
+SMOLLM2_17B_TOKENS: Final = 11 * 10**12
+
+# Size of tokenizer.json as `save_pretrained` writes it (what fine-tuned copies on the Hub show),
+# per tokenizer family (bytes): Llama 3 keeps its 9.09 MB; Qwen2's fast tokenizer re-serialises
+# its 7.03 MB file with indentation, 11.4 MB (notes: issue 20 sources, B5).
 _LLAMA3_TOKENIZER = 9_085_657
 _LLAMA2_TOKENIZER = 1_842_767
-_QWEN_TOKENIZER = 7_031_645
+_QWEN_TOKENIZER = 11_418_266
 
 
 _LLAMA31_ROPE: Final = (
@@ -36,20 +48,46 @@ _LLAMA32_ROPE: Final = (
 
 
 def _llama3(
-    hub_id: str, files: int, positions: int, rope: tuple[tuple[str, float | int | str], ...] = ()
+    hub_id: str,
+    files: int,
+    positions: int,
+    rope: tuple[tuple[str, float | int | str], ...] = (),
+    tokens: int = LLAMA3_TOKENS,
 ) -> HubFacts:
     return HubFacts(
-        hub_id, files, positions, 500000.0, 1e-05, 128000, 128001, rope, None, _LLAMA3_TOKENIZER
+        hub_id,
+        files,
+        positions,
+        500000.0,
+        1e-05,
+        128000,
+        128001,
+        rope,
+        None,
+        _LLAMA3_TOKENIZER,
+        tokens,
     )
 
 
 def _llama2(hub_id: str, files: int) -> HubFacts:
-    return HubFacts(hub_id, files, 4096, 10000.0, 1e-05, 1, 2, (), None, _LLAMA2_TOKENIZER)
+    return HubFacts(
+        hub_id, files, 4096, 10000.0, 1e-05, 1, 2, (), None, _LLAMA2_TOKENIZER, LLAMA2_TOKENS
+    )
 
 
 def _qwen25(hub_id: str, files: int, positions: int, eps: float) -> HubFacts:
     return HubFacts(
-        hub_id, files, positions, 1000000.0, eps, 151643, 151643, (), positions, _QWEN_TOKENIZER
+        hub_id,
+        files,
+        positions,
+        1000000.0,
+        eps,
+        151643,
+        151643,
+        (),
+        positions,
+        _QWEN_TOKENIZER,
+        QWEN25_TOKENS,
     )
 
 
@@ -66,7 +104,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         intermediate_size=8192,
         head_dim=64,
         tied_embeddings=True,
-        hub=_llama3("meta-llama/Llama-3.2-1B", 1, 131072, _LLAMA32_ROPE),
+        hub=_llama3("meta-llama/Llama-3.2-1B", 1, 131072, _LLAMA32_ROPE, LLAMA32_TOKENS),
     ),
     ModelSpec(
         name="Llama-3.2-3B",
@@ -79,7 +117,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         intermediate_size=8192,
         head_dim=128,
         tied_embeddings=True,
-        hub=_llama3("meta-llama/Llama-3.2-3B", 2, 131072, _LLAMA32_ROPE),
+        hub=_llama3("meta-llama/Llama-3.2-3B", 2, 131072, _LLAMA32_ROPE, LLAMA32_TOKENS),
     ),
     ModelSpec(
         name="Llama-3-8B",
@@ -282,7 +320,17 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         head_dim=64,
         tied_embeddings=True,
         hub=HubFacts(
-            "HuggingFaceTB/SmolLM2-1.7B", 1, 8192, 130000.0, 1e-05, 0, 0, (), None, 2_104_556
+            "HuggingFaceTB/SmolLM2-1.7B",
+            1,
+            8192,
+            130000.0,
+            1e-05,
+            0,
+            0,
+            (),
+            None,
+            2_104_556,
+            SMOLLM2_17B_TOKENS,
         ),
     ),
     # --- invented: plausible shapes, names whose size suffix matches the computed count ---
@@ -476,7 +524,8 @@ def base_repo(spec: ModelSpec) -> str:
 
 
 # Files a tokenizer ships besides its config, by kind, and the sizes of those that do not
-# depend on the model (tokenizer.json's is the model's `tokenizer_bytes`).
+# depend on the model (tokenizer.json's is the model's `tokenizer_bytes`). `save_pretrained`
+# also writes tokenizer_config.json and special_tokens_map.json (and Qwen2's added_tokens.json).
 TOKENIZER_FILES: Final[dict[str, tuple[str, ...]]] = {
     "llama3": ("tokenizer.json",),
     "sentencepiece": ("tokenizer.model", "tokenizer.json"),
@@ -486,17 +535,53 @@ TOKENIZER_FILE_BYTES: Final[dict[str, int]] = {
     "tokenizer.model": 499_723,
     "vocab.json": 2_776_833,
     "merges.txt": 1_671_853,
+    "added_tokens.json": 605,
 }
+# (tokenizer_config.json, special_tokens_map.json) as save_pretrained writes them, by kind: one
+# size per tokenizer, every run. Llama 3: 50.6 kB (its 256 reserved special tokens) and 301 B
+# (bos and eos as full AddedToken dicts); Qwen2.5: 7.34 kB and 613 B (issue 20 sources, B5, the
+# Hub's rounded figures); SentencePiece (Llama 2, Mistral): not verified, the Llama 2 repo's
+# files re-serialised.
+TOKENIZER_CONFIG_BYTES: Final[dict[str, tuple[int, int]]] = {
+    "llama3": (50_566, 301),
+    "qwen2": (7_306, 613),
+    "sentencepiece": (1_618, 414),
+}
+# An invented lab's tokenizer has a few special tokens: its config holds them and the vocabulary
+# size's own digits (bytes of a small config, per special token).
+INVENTED_CONFIG_BYTES: Final = (1_180, 96)
+
+
+def tokenizer_kind(spec: ModelSpec) -> str:
+    """Qwen2's BPE, Llama 2's SentencePiece (a 32,000 vocabulary) or Llama 3's tiktoken-style
+    tokenizer.json (every other model's)."""
+    if spec.family == "qwen2":
+        return "qwen2"
+    return "sentencepiece" if spec.vocab_size == 32000 else "llama3"
 
 
 def tokenizer_files(spec: ModelSpec) -> tuple[str, ...]:
-    """The files the model's tokenizer ships: Qwen2's BPE, Llama 2's SentencePiece (a 32,000
-    vocabulary) or Llama 3's tiktoken-style tokenizer.json."""
-    if spec.family == "qwen2":
-        return TOKENIZER_FILES["qwen2"]
-    return TOKENIZER_FILES["sentencepiece" if spec.vocab_size == 32000 else "llama3"]
+    """The files the model's tokenizer ships besides its config and special-token map."""
+    return TOKENIZER_FILES[tokenizer_kind(spec)]
+
+
+def saved_tokenizer_files(spec: ModelSpec) -> tuple[str, ...]:
+    """What `tokenizer.save_pretrained` writes: the tokenizer's files (Qwen2's fast tokenizer
+    adds added_tokens.json), its config and its special-token map."""
+    added = ("added_tokens.json",) if tokenizer_kind(spec) == "qwen2" else ()
+    return (*tokenizer_files(spec), *added, "tokenizer_config.json", "special_tokens_map.json")
 
 
 def tokenizer_file_bytes(spec: ModelSpec, name: str) -> int:
-    """Size of one of the tokenizer's files."""
-    return spec.tokenizer_bytes if name == "tokenizer.json" else TOKENIZER_FILE_BYTES[name]
+    """Size of one of the tokenizer's files as save_pretrained writes it: the same for a model
+    in every run."""
+    if name == "tokenizer.json":
+        return spec.tokenizer_bytes
+    if name in ("tokenizer_config.json", "special_tokens_map.json"):
+        config, special = TOKENIZER_CONFIG_BYTES[tokenizer_kind(spec)]
+        if spec.invented:
+            base, per_token = INVENTED_CONFIG_BYTES
+            specials = 4 + spec.vocab_size % 7  # bos, eos, pad, unk and a few of its own
+            config, special = base + per_token * specials + len(str(spec.vocab_size)), 301
+        return config if name == "tokenizer_config.json" else special
+    return TOKENIZER_FILE_BYTES[name]

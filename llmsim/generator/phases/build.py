@@ -13,7 +13,7 @@ from llmsim.generator.phases import export as phase_export
 from llmsim.generator.phases import init as phase_init
 from llmsim.generator.phases import summary as phase_summary
 from llmsim.generator.phases import train as phase_train
-from llmsim.generator.phases.state import TrainState
+from llmsim.generator.phases.state import TrainState, on_disk
 from llmsim.generator.phases.telemetry import CKPT, Segment, Telemetry
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.rows import Clock, Rows, merge
@@ -45,12 +45,14 @@ def tables(plan: RunPlan) -> Iterator[pa.Table]:
 
     init = phase_init.events(plan, ids, run, _rng(plan, RNG_INIT))
     yield emit(merge([init.rows.table(), _samples(tele, init.end, init.segments)]))
+    c = plan.config
     state = TrainState(
         start=init.end,
         t=init.end,
-        step=plan.config.resume_step,
+        step=c.resume_step,
         first=plan.first_step,
         attempt_start=init.end,
+        kept=on_disk(c.resume_step, c.checkpoint_interval, c.save_total_limit),
     )
     streams = phase_train.Streams(
         _rng(plan, RNG_LOSS), _rng(plan, RNG_TIMES), _rng(plan, RNG_EVALS), _rng(plan, RNG_LINES)

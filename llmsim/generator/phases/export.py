@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
-from llmsim.generator.catalog.models import arch_classes, tokenizer_file_bytes, tokenizer_files
+from llmsim.generator.catalog.models import saved_tokenizer_files, tokenizer_file_bytes
 from llmsim.generator.phases import export_adapter
 from llmsim.generator.phases.telemetry import EXPORT, Segment
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.timing import export_bytes, export_parts, write_seconds
 from llmsim.generator.rows import Clock, Rows
+from llmsim.generator.stacks.common.hfconfig import generation_config, model_config
 
 ORIGIN = "export"
 
@@ -84,7 +86,7 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
     )
     parts = shards(spec)
     _write_shards(plan, rows, clock, parts, rng)
-    files = _files(plan, parts, rng)
+    files = _files(plan, parts)
     for name, size in files:
         clock.tick(float(rng.uniform(0.01, 0.08)) + size / 2e9)
         rows.add(clock.t, "file", "export", path=name, size_bytes=size)
@@ -140,27 +142,20 @@ def _write_shards(
         )
 
 
-def _files(
-    plan: RunPlan, parts: list[list[tuple[str, int]]], rng: np.random.Generator
-) -> list[tuple[str, int]]:
+def _json_bytes(values: dict[str, Any]) -> int:
+    """Bytes of a JSON file as transformers writes it (`to_json_file`)."""
+    return len(json.dumps(values, indent=2, sort_keys=True).encode()) + 1
+
+
+def _files(plan: RunPlan, parts: list[list[tuple[str, int]]]) -> list[tuple[str, int]]:
     """Companion files; the index is sized exactly as transformers writes it."""
     c, spec = plan.config, plan.choice.model
-    model_cls = arch_classes(c.family)[1]
-    out = [
-        (
-            "config.json",
-            640
-            + len(model_cls)
-            + 2 * len(c.transformers_version or "4.57.1")
-            + int(rng.integers(0, 160)),
-        ),
-        ("generation_config.json", int(rng.integers(150, 260))),
+    version = c.transformers_version or "4.57.1"
+    out = [  # save_pretrained: json.dumps(indent=2, sort_keys=True) and a newline
+        ("config.json", _json_bytes(model_config(spec, version))),
+        ("generation_config.json", _json_bytes(generation_config(spec, version))),
     ]
-    out += [(name, tokenizer_file_bytes(spec, name)) for name in tokenizer_files(spec)]
-    out += [
-        ("tokenizer_config.json", int(rng.integers(3_000, 55_000))),
-        ("special_tokens_map.json", int(rng.integers(290, 620))),
-    ]
+    out += [(name, tokenizer_file_bytes(spec, name)) for name in saved_tokenizer_files(spec)]
     if len(parts) > 1:
         names = shard_names(len(parts))
         index = {

@@ -37,32 +37,39 @@ def episode_lines(
     if len(s.t) == 0:
         return rows
     name = partial(gpu_name, hosts, plan.config)
+    hot = plan.choice.gpu.max_operating_c  # nvidia-smi's `GPU Max Operating Temp`
     for e in plan.episodes:
-        if e.last_step < steps[0] or e.first_step > steps[-1]:
+        if e.last_step < steps[0] or e.slow_from > steps[-1]:
             continue
         col = e.gpu
-        a = int(np.searchsorted(steps, max(e.first_step, int(steps[0]))))
+        a = int(np.searchsorted(steps, max(e.slow_from, int(steps[0]))))
         b = int(np.searchsorted(steps, min(e.last_step, int(steps[-1]))))
         inside = np.flatnonzero((s.t >= t_end[a] - 1e-9) & (s.t <= t_end[b]))
         others = np.delete(s.clock[:, :], col, axis=1) if s.clock.shape[1] > 1 else s.clock
-        if e.first_step >= steps[0] and len(inside):
-            i = _alert_sample(e.kind, s, col, inside)
-            ref = float(np.median(others[i])) if others.size else float(s.clock[i, col])
+        if e.slow_from >= steps[0] and len(inside):
+            i = _alert_sample(e.kind, s, col, inside, (hot, plan.config.gpu_max_clock_mhz))
+            # beside the job's other GPUs, or a lone GPU's own maximum
+            if s.clock.shape[1] > 1:
+                ref = f"others {float(np.median(others[i])):.0f} MHz"
+            else:
+                ref = f"max {plan.config.gpu_max_clock_mhz:.0f} MHz"
             if e.kind == "thermal":
                 text = (
                     f"GPU temperature high: {name(col)} at {s.temp[i, col]:.0f}°C, "
-                    f"SM clock {s.clock[i, col]:.0f} MHz (others {ref:.0f} MHz), "
+                    f"SM clock {s.clock[i, col]:.0f} MHz ({ref}), "
                     f"{s.power[i, col]:.0f} W"
                 )
             else:
                 text = (
                     f"Slow GPU: {name(col)} SM clock {s.clock[i, col]:.0f} MHz "
-                    f"(others {ref:.0f} MHz), {s.util[i, col]:.0f}% utilization; the job's "
+                    f"({ref}), {s.util[i, col]:.0f}% utilization; the job's "
                     f"step time is up {100 * e.slowdown:.0f}%"
                 )
             rows.log(float(s.t[i]), "train", "WARNING", "tool", MONITOR, text)
         if e.last_step <= steps[-1]:
             after = np.flatnonzero(s.t > t_end[b] + 1.0)
+            cool = after[s.temp[after, col] <= hot - COOLED_C] if e.kind == "thermal" else after
+            after = cool if len(cool) else after  # a hot GPU: once it has cooled down
             if len(after):
                 i = int(after[0])
                 rows.log(
@@ -77,19 +84,36 @@ def episode_lines(
     return rows
 
 
-# How far the GPU must stand out from the job's other GPUs before the monitor alerts.
+# How far the GPU must stand out from the job's other GPUs before the monitor alerts; a thermal
+# alert also needs the GPU above its maximum operating temperature (nvidia-smi -q: 85 C on A100,
+# 87 C on H100; the driver slows it at 89 C).
 ALERT_HEAT_C: Final = 8.0
 ALERT_CLOCK_MHZ: Final = 30.0
+COOLED_C: Final = 12.0  # a hot GPU is back to normal this far below the alert temperature
 
 
-def _alert_sample(kind: str, s: Samples, col: int, inside: npt.NDArray[np.intp]) -> int:
-    """The first sample inside the episode where the GPU stands out (hotter than the others
-    for thermal throttling, a lower clock for a straggler), else the one where it stands out
-    most: a monitor alerts on what it reads, so its line must show the symptom."""
+def _alert_sample(
+    kind: str,
+    s: Samples,
+    col: int,
+    inside: npt.NDArray[np.intp],
+    limits: tuple[float, float],
+) -> int:
+    """The first sample inside the episode where the GPU stands out (from its maximum operating
+    temperature up, with its clock lowered, and hotter than the others for thermal throttling;
+    a lower clock for a straggler), else the one where it stands out most: a monitor alerts on
+    what it reads, so its line must show the symptom. `limits`: (the alert temperature, the
+    GPU's maximum clock, which a lone GPU's lowered clock is set beside)."""
+    hot, top = limits
     gpus = np.arange(s.clock.shape[1])
     rest = np.delete(gpus, col) if len(gpus) > 1 else gpus
     if kind == "thermal":
+        # a GPU whose job stalls (a slow batch, a save) keeps its heat a while at full clock:
+        # the alert waits for a sample that shows both
+        clocks = np.median(s.clock[np.ix_(inside, rest)], axis=1) if len(gpus) > 1 else top
+        shows = (s.temp[inside, col] >= hot) & (s.clock[inside, col] < clocks)
         score = s.temp[inside, col] - np.median(s.temp[np.ix_(inside, rest)], axis=1)
+        score = np.where(shows, score, -np.inf)
         limit = ALERT_HEAT_C
     else:
         score = np.median(s.clock[np.ix_(inside, rest)], axis=1) - s.clock[inside, col]

@@ -102,6 +102,7 @@ def _next_attempt(ctx: Context, failure: Failure, started: float) -> Attempt:
         resume_step=failure.checkpoint,
         hosts=tuple(hosts),
         elastic=elastic,
+        agent_restarts=now.agent_restarts + 1 if elastic else 0,
         started=started,
         pid_shift=now.pid_shift + PID_STRIDE * (1 + int(ctx.rng.integers(0, 5))),
         agent_shift=now.agent_shift if elastic else now.agent_shift + PID_STRIDE * 3,

@@ -31,3 +31,13 @@ class TrainState:
     saved: dict[int, tuple[float, float, int]] = field(default_factory=dict)
     tokens_at: dict[int, int] = field(default_factory=dict)  # step -> tokens counted up to it
     # checkpoint step -> (t it was on disk, best validation loss, patience) for restarts
+
+
+def on_disk(resume: int, interval: int, limit: int) -> list[int]:
+    """The checkpoints a resumed job finds on disk, oldest first: the one it resumes from and
+    the regular saves before it, as many as the rotation keeps (none for a job from step 0).
+    The first save of the window then rotates the oldest of them out."""
+    if resume <= 0:
+        return []
+    before = list(range((resume - 1) // interval * interval, 0, -interval))
+    return sorted([resume, *before[: max(0, limit - 1)]])

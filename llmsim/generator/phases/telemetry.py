@@ -3,9 +3,12 @@
 Each sample follows the activity of its moment (segments written by the phases): while training,
 utilisation is the share of time a kernel runs (pipeline bubbles and host gaps lower it), power
 follows the FLOP rate the run achieves, temperature follows power with a lag and a fixed offset
-per slot, and memory is what the memory model says each rank's stage holds. Episodes change the
-culprit GPU (clock, heat) and, through the synchronous step, everyone else (waiting GPUs draw
-less power). Health codes come from the same sample's numbers.
+per slot, and memory is what the memory model says each rank's stage holds. An idle GPU sits
+a few degrees above the room's air, never below it. Episodes change the culprit GPU and,
+through the synchronous step, everyone else (waiting GPUs draw less power): a straggler runs at
+a lower clock; a GPU whose cooling fails heats up at full clock to its slowdown temperature,
+where the driver lowers its clock to hold it (the job slows only then), and cools down after.
+Health codes come from the same sample's numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pyarrow as pa
 
 from llmsim.generator.plan.episodes import Episode
 from llmsim.generator.plan.runplan import RunPlan
+from llmsim.generator.plan.timing import eval_busy_share
 from llmsim.generator.stacks.common.run import Reading
 from llmsim.trace.vocab import Health, Phase
 from llmsim.trace.writer import make_table
@@ -38,6 +42,8 @@ CLOCK_WARN: Final = 0.93  # a training GPU below this share of its max clock is 
 CLOCK_CRIT: Final = 0.85  # ... and below this one it holds the job back
 TEMP_TAU: Final = 35.0  # seconds: temperature follows power with this lag
 TEMP_GAIN: Final = 38.0  # degrees from idle to full power
+ROOM_C: Final = (20.0, 26.0)  # the data hall's air at the GPUs' inlets
+IDLE_RISE_C: Final = 8.0  # an idle GPU (~70 W) above its inlet air, before its slot's offset
 CLOCK_STEP: Final = 15.0
 
 
@@ -54,13 +60,14 @@ class Segment:
     mem1: float
 
 
-@dataclass(frozen=True)
-class TimedEpisode:
-    """A slowdown episode placed in time by the train loop."""
+@dataclass
+class EpisodeTimes:
+    """When an episode's parts happen, filled in by the train loop as its chunks place them
+    (each before the samples that need it are made)."""
 
-    episode: Episode
-    t0: float
-    t1: float
+    start: float | None = None  # its first step starts (a thermal one starts heating)
+    slow: float | None = None  # its first slow step starts
+    end: float | None = None  # its last step ends
 
 
 @dataclass(frozen=True)
@@ -119,14 +126,16 @@ class Levels:
 
 def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
     """Activity levels of a run: training utilisation from its bubble and host gaps, power from
-    the FLOP rate it achieves, eval from its forward-only rate."""
+    the FLOP rate it achieves, eval from its forward passes' share of its time (a visible dip)
+    and the FLOP rate they reach."""
     th = plan.fit.throughput
     busy = 1.0 / (1.0 + th.bubble) * (1.0 - float(rng.uniform(0.005, 0.04)))
     train_util = 100.0 * busy
     train_s = th.step_s - th.gen_s  # an RL step's training part (gen_s: its generation)
-    flop_share = th.efficiency * (th.compute_s / (1.0 + th.bubble)) / train_s
+    flop_share = th.efficiency * th.pure_s / train_s
     train_pf = float(np.clip(0.42 + 0.95 * flop_share, 0.45, 0.97))
-    eval_share = float(rng.uniform(0.82, 0.97))  # smaller launches, data loading in between
+    # forward passes with the host's work in between (plan/timing.py), a little of each run's own
+    eval_share = eval_busy_share(plan.fit, plan.profile) * float(rng.uniform(0.95, 1.0))
     return Levels(
         util={
             IDLE: (0.0, 0.0),
@@ -172,18 +181,19 @@ class Telemetry:
         gpu = plan.choice.gpu
         self.idle_w, self.idle_clock = float(gpu.idle_w), float(gpu.idle_clock_mhz)
         self.levels = levels(plan, rng)
-        self.ambient = float(rng.uniform(24.0, 32.0))
-        slot = rng.uniform(-3.0, 3.0, gpn)
-        node = rng.uniform(-2.0, 2.0, c.nodes)
+        self.room = float(rng.uniform(*ROOM_C))
+        slot = rng.uniform(-2.5, 2.5, gpn)
+        node = rng.uniform(-1.5, 1.5, c.nodes)
         self.temp_off = slot[np.arange(g) % gpn] + node[np.arange(g) // gpn]
-        self.temp_off += np.clip(rng.normal(0.0, 1.0, g), -2.5, 2.5)
+        self.temp_off += np.clip(rng.normal(0.0, 0.8, g), -2.0, 2.0)
         self.power_eff = rng.uniform(0.93, 1.06, g)
         mem = plan.fit.memory
         by_stage = np.array([mem.smi_mib(i) for i in range(len(mem.stages))])
         self.train_mem = by_stage[stage_of_rank(plan)] * (1.0 + rng.uniform(-0.004, 0.004, g))
         self.capacity = float(c.gpu_memory_mib)
         self.ema = 0.0
-        self.episodes: list[TimedEpisode] = []
+        self.load_ema = 0.0  # how hard the GPUs work (1: training), lagging like the heat
+        self.episodes: dict[Episode, EpisodeTimes] = {}
         self.outages: list[Outage] = []
         self._recent: Samples | None = None  # the last block that held samples
         # The summary's telemetry figures, totalled here from the arrays every sample is
@@ -204,9 +214,18 @@ class Telemetry:
             return s.reading(row)
         return self._before if self._before is not None else s.reading(0)
 
-    def add(self, episode: TimedEpisode) -> None:
-        """An episode the train loop has placed in time."""
-        self.episodes.append(episode)
+    def mark(
+        self,
+        episode: Episode,
+        start: float | None = None,
+        slow: float | None = None,
+        end: float | None = None,
+    ) -> None:
+        """What the train loop has placed in time of an episode."""
+        times = self.episodes.setdefault(episode, EpisodeTimes())
+        times.start = times.start if start is None else start
+        times.slow = times.slow if slow is None else slow
+        times.end = times.end if end is None else end
 
     def add_outage(self, outage: Outage) -> None:
         """A GPU lost, hung or flagged from t0 to t1."""
@@ -229,10 +248,11 @@ class Telemetry:
             return Samples(ts, [], z, z, z, z, z, np.zeros((0, g), dtype=np.int8))
         act, phase, mem_share = _at(ts, segments)
         util, pf = self._load(act, n, g)
-        clock_drop, heat = self._episodes(ts, act, pf)
+        load = self._load_lag(ts, act)
+        clock_drop, heat, hold = self._episodes(ts, act, pf)
         power = self._power(util, pf)
-        temp = self._temperature(ts, pf, heat)
-        clock = self._clock(act, pf, temp, clock_drop)
+        temp = self._temperature(ts, pf, heat, hold * load[:, None])
+        clock = self._clock(act, pf, clock_drop)
         mem = mem_share[:, None] * self.train_mem[None, :]
         mem = mem + self.rng.normal(0.0, 1.0, (n, g)) * 0.001 * mem
         mem = np.where((act == IDLE)[:, None] & (mem_share[:, None] <= 0), 0.0, mem)
@@ -293,24 +313,46 @@ class Telemetry:
         pf = level[:, None] * self.power_eff[None, :] * (1.0 + 0.02 * rng.standard_normal((n, g)))
         return util, pf
 
-    def _episodes(self, ts: F64, act: npt.NDArray[np.int64], pf: F64) -> tuple[F64, F64]:
-        """Per-sample, per-GPU clock loss and extra heat; waiting GPUs draw less power."""
+    def _episodes(self, ts: F64, act: npt.NDArray[np.int64], pf: F64) -> tuple[F64, F64, F64]:
+        """Per-sample, per-GPU clock loss, extra heat (a straggler's few degrees) and the share
+        of the way to its hold temperature a failing-cooling GPU has come (1: held there);
+        waiting GPUs draw less power."""
         n, g = pf.shape
-        drop, heat = np.zeros((n, g)), np.zeros((n, g))
+        drop, heat, hold = np.zeros((n, g)), np.zeros((n, g)), np.zeros((n, g))
         training = act == TRAIN
-        for te in self.episodes:
-            inside = (ts >= te.t0) & (ts <= te.t1) & training
-            if not inside.any():
+        step_s = self.plan.fit.throughput.step_s
+        for e, when in self.episodes.items():
+            if when.start is None:
                 continue
-            e = te.episode
-            ramp = np.clip(np.minimum(ts - te.t0, te.t1 - ts) / max(self.interval, 20.0), 0, 1)
-            drop[inside, e.gpu] = e.clock_drop
-            heat[:, e.gpu] += np.where(inside, e.heat * np.sin(0.5 * np.pi * ramp), 0.0)
+            slow_from = when.slow if when.slow is not None else math.inf
+            end = when.end if when.end is not None else math.inf
+            slow = (ts >= slow_from) & (ts <= end)
+            if e.kind == "thermal":
+                warm_s = (
+                    slow_from - when.start
+                    if when.slow is not None
+                    else max(1.0, (e.slow_from - e.first_step) * step_s)
+                )
+                rising = np.clip((ts - when.start) / max(warm_s, 1.0), 0.0, 1.0)
+                rising = np.where(ts >= when.start, 0.5 - 0.5 * np.cos(np.pi * rising), 0.0)
+                cooling = np.exp(-np.maximum(ts - end, 0.0) / TEMP_TAU)
+                hold[:, e.gpu] = np.maximum(hold[:, e.gpu], rising * cooling)
+            else:
+                inside = (ts >= when.start) & (ts <= end)
+                ramp = np.clip(
+                    np.minimum(ts - when.start, end - ts) / max(self.interval, 20.0), 0, 1
+                )
+                heat[:, e.gpu] += np.where(inside, e.heat * np.sin(0.5 * np.pi * ramp), 0.0)
+            slow &= training
+            if not slow.any():
+                continue
+            drop[slow, e.gpu] = e.clock_drop
+            pf[slow, e.gpu] *= 1.0 - 0.7 * e.clock_drop  # a lower clock draws less
             waiting = 1.0 - 0.6 * e.slowdown / (1.0 + e.slowdown)
             others = np.ones(g, dtype=bool)
             others[e.gpu] = False
-            pf[np.ix_(inside, others)] *= waiting
-        return drop, heat
+            pf[np.ix_(slow, others)] *= waiting
+        return drop, heat, hold
 
     def _power(self, util: F64, pf: F64) -> F64:
         tdp = float(self.c.gpu_tdp_w)
@@ -318,7 +360,22 @@ class Telemetry:
         power = self.idle_w * (0.92 + 0.08 * util / 100.0) + (tdp - self.idle_w) * pf
         return np.clip(power + self.rng.normal(0.0, 2.0, power.shape), 0.8 * self.idle_w, tdp)
 
-    def _temperature(self, ts: F64, pf: F64, heat: F64) -> F64:
+    def _load_lag(self, ts: F64, act: npt.NDArray[np.int64]) -> F64:
+        """How hard the GPUs work against training (1), lagging by TEMP_TAU: a failing cooler
+        matters as much as the heat the GPU makes."""
+        lv = self.levels.power
+        level = np.array([min(1.0, lv[a] / max(lv[TRAIN], 1e-6)) for a in act])
+        out = np.empty(len(ts))
+        e, prev = self.load_ema, ts[0] - self.interval
+        for i, t in enumerate(ts):
+            e += (1.0 - math.exp(-(t - prev) / TEMP_TAU)) * (level[i] - e)
+            out[i], prev = e, t
+        self.load_ema = e
+        return out
+
+    def _temperature(self, ts: F64, pf: F64, heat: F64, hold: F64) -> F64:
+        """Room air + an idle GPU's rise + its slot's offset + what its power adds (lagging);
+        a GPU whose cooling fails goes `hold` of the way to its episode's hold temperature."""
         pf_mean = pf.mean(axis=1)
         ema = np.empty(len(ts))
         e, prev = self.ema, ts[0] - self.interval
@@ -327,20 +384,27 @@ class Telemetry:
             ema[i], prev = e, t
         self.ema = e
         temp = (
-            self.ambient
+            self.room
+            + IDLE_RISE_C
             + self.temp_off[None, :]
             + TEMP_GAIN * ema[:, None]
             + 0.4 * TEMP_GAIN * (pf - pf_mean[:, None])
             + heat
             + self.rng.normal(0.0, 0.35, pf.shape)
         )
+        for episode in self.episodes:
+            if episode.kind == "thermal" and hold[:, episode.gpu].any():
+                col = temp[:, episode.gpu]
+                lift = np.maximum(0.0, episode.hold_c - col)
+                temp[:, episode.gpu] = col + hold[:, episode.gpu] * lift
         out: F64 = np.round(temp)
         return out
 
-    def _clock(self, act: npt.NDArray[np.int64], pf: F64, temp: F64, drop: F64) -> F64:
+    def _clock(self, act: npt.NDArray[np.int64], pf: F64, drop: F64) -> F64:
+        """Boost clock, a few bins lower near the power limit, and an episode's loss (a GPU
+        held at its slowdown temperature is one: below that nothing throttles)."""
         top = float(self.c.gpu_max_clock_mhz)
-        throttle = np.floor(np.clip(pf - 0.9, 0.0, None) * 150.0)
-        throttle += np.floor(np.clip(temp - 82.0, 0.0, None) * 1.5)
+        throttle = np.floor(np.clip(pf - 0.9, 0.0, 0.085) * 150.0)
         clock = np.clip(top - CLOCK_STEP * throttle, 0.6 * top, top) * (1.0 - drop)
         clock = np.round(clock / CLOCK_STEP) * CLOCK_STEP
         return np.where((act == IDLE)[:, None], self.idle_clock, clock)

@@ -22,7 +22,7 @@ from llmsim.generator.phases import restart as phase_restart
 from llmsim.generator.phases import steps as st
 from llmsim.generator.phases.monitor import episode_lines
 from llmsim.generator.phases.state import TrainState
-from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
+from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry
 from llmsim.generator.plan import poststats
 from llmsim.generator.plan.incidents import at_step
 from llmsim.generator.plan.loss import LossModel
@@ -74,7 +74,7 @@ def chunks(
     plan: RunPlan, ids: Ids, streams: Streams, tele: Telemetry, run: StackRun, state: TrainState
 ) -> Iterator[pa.Table]:
     """The training phase as time-sorted tables."""
-    lm = LossModel(plan.loss)
+    lm = LossModel(plan.loss, plan.config.seed)
     opening = Rows()
     opening.phase(state.t, "train", "Training")
     pending: list[pa.Table] = [opening.table()]
@@ -414,24 +414,30 @@ def _splice(segments: list[Segment], new: list[Segment]) -> list[Segment]:
 
 
 def _incidents(plan: RunPlan, ctx: Context, tele: Telemetry, ch: Chunk) -> None:
-    """Episodes inside the chunk: placed in time for the telemetry, and an `incident` row."""
+    """Episodes inside the chunk: placed in time for the telemetry, and an `incident` row when
+    the culprit starts holding the job back."""
+    first, last = int(ch.steps[0]), int(ch.steps[-1])
+
+    def starts(step: int) -> float | None:
+        i = step - first
+        return float(ch.t_end[i] - ch.times[i]) if first <= step <= last else None
+
     for e in plan.episodes:
-        if e.last_step < ch.steps[0] or e.first_step > ch.steps[-1]:
+        if e.last_step < first or e.first_step > last:
             continue
-        a = int(np.searchsorted(ch.steps, max(e.first_step, int(ch.steps[0]))))
-        b = int(np.searchsorted(ch.steps, min(e.last_step, int(ch.steps[-1]))))
-        t0 = float(ch.t_end[a] - ch.times[a])
-        t1 = float(ch.t_end[b])
-        tele.add(TimedEpisode(e, t0, t1))
-        if e.first_step >= ch.steps[0]:
-            what = "Thermal throttling" if e.kind == "thermal" else "Straggler"
-            ctx.rows.add(
-                t0,
-                "incident",
-                "train",
-                op=e.kind,
-                step=e.first_step,
-                rank=e.gpu,
-                text=f"{what}: {ctx.gpu_name(e.gpu)}",
-                elapsed=t1 - t0 if e.last_step <= ch.steps[-1] else None,
-            )
+        end = float(ch.t_end[e.last_step - first]) if e.last_step <= last else None
+        slow = starts(e.slow_from)
+        tele.mark(e, start=starts(e.first_step), slow=slow, end=end)
+        if slow is None:
+            continue
+        what = "Thermal throttling" if e.kind == "thermal" else "Straggler"
+        ctx.rows.add(
+            slow,
+            "incident",
+            "train",
+            op=e.kind,
+            step=e.slow_from,
+            rank=e.gpu,
+            text=f"{what}: {ctx.gpu_name(e.gpu)}",
+            elapsed=end - slow if end is not None else None,
+        )

@@ -20,6 +20,7 @@ class Choice:
     model: ModelSpec
     gpu: GpuSpec
     post: PostSpec | None = None  # a post-training run's own choices (lora, dpo, grpo)
+    compiled: bool = False  # the job torch.compiles its blocks (drawn with the profile's chance)
 
     @property
     def stack(self) -> Stack:

@@ -21,54 +21,88 @@ from llmsim.trace.vocab import IncidentKind, IncidentRate
 EPISODES_PER_RUN: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.6, "often": 2.5}
 SPIKES_PER_KSTEP: Final[dict[IncidentRate, float]] = {"none": 0.0, "rare": 0.4, "often": 3.0}
 EPISODE_SECONDS: Final = (60.0, 300.0)
+HEATING_S: Final = 45.0  # a GPU whose cooling fails climbs to its slowdown temperature in ~this
 
 
 @dataclass(frozen=True)
 class Episode:
-    """One GPU slowing the job from `first_step` to `last_step` (both included)."""
+    """One GPU slowing the job from `throttle_step` to `last_step` (both included).
+
+    A straggler is slow from `first_step`. A thermal episode starts when the GPU's cooling
+    fails: it heats up through the first log windows (`first_step` to `throttle_step` - 1, at
+    full clock, so at full speed) until it reaches its slowdown temperature; from then the
+    driver lowers its clock to hold it there (`hold_c`), and the job waits for it.
+    """
 
     kind: IncidentKind  # "straggler" or "thermal"
     gpu: int  # global rank of the culprit
     first_step: int
     last_step: int
-    slowdown: float  # the job's step time grows by this fraction meanwhile
+    slowdown: float  # the job's step time grows by this fraction while the culprit is slow
     clock_drop: float  # share of its SM clock the culprit loses
-    heat: float  # degrees above its usual temperature (thermal)
+    heat: float  # degrees above its usual temperature (a straggler's; thermal: see hold_c)
+    throttle_step: int = 0  # first slow step (0: first_step)
+    hold_c: float = 0.0  # thermal: the temperature its clock holds it at (its slowdown temp)
+
+    @property
+    def slow_from(self) -> int:
+        """The first step the culprit holds the job back."""
+        return self.throttle_step or self.first_step
+
+    def slows(self, step: int) -> bool:
+        """Whether the culprit holds the job back at `step`."""
+        return self.slow_from <= step <= self.last_step
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What the episodes need of the run: its steps, log grid and how its time is spent."""
+
+    first: int  # first step of the window
+    last: int
+    log: int  # log interval: episodes span whole log windows
+    step_s: float
+    compute_share: float  # share of a step spent computing (what a lower clock stretches)
+    slowdown_c: float  # the GPU type's slowdown temperature (nvidia-smi -q)
 
 
 def plan_slowdowns(
-    rate: IncidentRate,
-    gpus: int,
-    first: int,
-    last: int,
-    log: int,
-    step_s: float,
-    rng: np.random.Generator,
+    rate: IncidentRate, gpus: int, pace: Pace, rng: np.random.Generator
 ) -> tuple[Episode, ...]:
-    """Stragglers and thermal throttles inside steps first..last, aligned to log windows."""
+    """Stragglers and thermal throttles inside the window's steps, aligned to log windows.
+
+    A culprit whose SM clock drops by d computes 1 / (1 - d) times as long; the job's step
+    grows by that over the share of the step spent computing.
+    """
     n = int(rng.poisson(EPISODES_PER_RUN[rate]))
-    windows = (last - first + 1) // log
+    windows = (pace.last - pace.first + 1) // pace.log
+    heating = max(1, round(HEATING_S / pace.step_s / pace.log))  # log windows
     out: list[Episode] = []
     for _ in range(n):
-        span = max(1, round(float(rng.uniform(*EPISODE_SECONDS)) / step_s / log))
-        if windows < span + 3:
-            break
-        start_w = int(rng.integers(2, windows - span))
-        a = first + start_w * log
-        b = a + span * log - 1
-        if any(a <= e.last_step + log and e.first_step <= b + log for e in out):
-            continue
+        span = max(1, round(float(rng.uniform(*EPISODE_SECONDS)) / pace.step_s / pace.log))
         thermal = gpus == 1 or rng.random() < 0.5
+        warm = heating if thermal else 0
+        if windows < span + warm + 3:
+            break
+        start_w = int(rng.integers(2, windows - span - warm))
+        a = pace.first + start_w * pace.log
+        slow = a + warm * pace.log
+        b = slow + span * pace.log - 1
+        if any(a <= e.last_step + pace.log and e.first_step <= b + pace.log for e in out):
+            continue
         drop = float(rng.uniform(0.08, 0.3))
+        stretch = (1.0 / (1.0 - drop) - 1.0) * pace.compute_share
         out.append(
             Episode(
                 kind="thermal" if thermal else "straggler",
                 gpu=int(rng.integers(0, gpus)),
                 first_step=a,
                 last_step=b,
-                slowdown=drop * float(rng.uniform(0.8, 1.0)),
+                slowdown=stretch,
                 clock_drop=drop,
-                heat=float(rng.uniform(20.0, 28.0)) if thermal else float(rng.uniform(0.0, 3.0)),
+                heat=0.0 if thermal else float(rng.uniform(0.0, 3.0)),
+                throttle_step=slow,
+                hold_c=pace.slowdown_c + float(rng.uniform(-1.0, 1.5)) if thermal else 0.0,
             )
         )
     return tuple(sorted(out, key=lambda e: e.first_step))
@@ -113,6 +147,6 @@ def slowdown_at(episodes: tuple[Episode, ...], steps: np.ndarray) -> np.ndarray:
     factor = np.ones(len(steps))
     for e in episodes:
         factor = np.where(
-            (steps >= e.first_step) & (steps <= e.last_step), factor * (1 + e.slowdown), factor
+            (steps >= e.slow_from) & (steps <= e.last_step), factor * (1 + e.slowdown), factor
         )
     return factor

@@ -6,6 +6,12 @@ shows a window late in that schedule, so its loss is the fit's value there. A co
 pretraining stage starts from the base model's loss on its own pretraining tokens, a little
 above it on the new data, and settles. Fine-tunes start at 1.5-2.5 and drop at each epoch
 boundary. Loss spikes come from the plan's episodes (grad norm first, then loss).
+
+The noise of a step is a function of the run and the step (a counter-based hash, not a
+sequential stream): a job relaunched from a checkpoint feeds the same batches to the same
+weights, so the steps it redoes repeat their first pass, and so do its evaluations, but for
+the last digits that non-deterministic kernels (bf16 reductions, NCCL's summation order) move
+(RERUN_JITTER, from the caller's stream).
 """
 
 from __future__ import annotations
@@ -25,6 +31,34 @@ NOISE_TAPS: Final = 6  # moving-average length of the (lightly autocorrelated) l
 LOSS_DECIMALS: Final = 4  # stacks print 4+ decimals; the trace stores what is shown
 VAL_MIN, VAL_MAX = 1.012, 1.15  # fine-tune validation / train loss ratio
 FT_DROP_DECAY: Final = 0.65  # each further epoch boundary drops the fine-tune loss by less
+RERUN_JITTER: Final = 2e-4  # sigma of what a rerun of the same step moves (loss; relative: grad)
+# Keys of the per-step noise streams.
+_LOSS, _GRAD, _VAL = 1, 2, 3
+_MIX: Final = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def _hash(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: a well-mixed 64-bit value per input (uint64 arithmetic wraps)."""
+    golden, m1, m2 = (np.uint64(v) for v in _MIX)
+    z = x + golden
+    z = (z ^ (z >> np.uint64(30))) * m1
+    z = (z ^ (z >> np.uint64(27))) * m2
+    out: npt.NDArray[np.uint64] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def step_normals(key: int, stream: int, steps: npt.ArrayLike) -> F64:
+    """Standard normal draws that depend only on (run key, stream, step): Box-Muller over two
+    hashed uniforms."""
+    s = np.asarray(steps, dtype=np.int64).astype(np.uint64)
+    base = _hash(np.full(s.shape, (key * 8 + stream) & (2**64 - 1), dtype=np.uint64))
+    h1 = _hash(base ^ (s * np.uint64(2)))
+    h2 = _hash(base ^ (s * np.uint64(2) + np.uint64(1)))
+    scale = 2.0**-53
+    u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    u2 = ((h2 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    out: F64 = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return out
 
 
 def chinchilla(params: float, tokens: F64 | float) -> F64:
@@ -69,11 +103,11 @@ class LossShape:
 
 
 class LossModel:
-    """A run's loss curve plus noise, evaluated on consecutive chunks of steps."""
+    """A run's loss curve plus noise, evaluated on any steps (`key`: the run's, e.g. its seed)."""
 
-    def __init__(self, shape: LossShape) -> None:
+    def __init__(self, shape: LossShape, key: int = 0) -> None:
         self.s = shape
-        self._tail = np.zeros(NOISE_TAPS - 1)
+        self.key = key
         kernel = 0.55 ** np.arange(NOISE_TAPS)
         self._kernel = kernel / np.sqrt((kernel**2).sum())
 
@@ -113,13 +147,21 @@ class LossModel:
             )
         return out
 
-    def losses(self, steps: F64, rng: np.random.Generator, decimals: int = LOSS_DECIMALS) -> F64:
-        """Training loss at consecutive steps, rounded as printed (call chunk after chunk)."""
-        white = rng.standard_normal(len(steps))
-        full = np.concatenate([self._tail, white])
-        noise = np.convolve(full, self._kernel, mode="valid")
-        self._tail = full[len(full) - (NOISE_TAPS - 1) :]
-        out = self.smooth(steps) + self.s.sigma * noise + self.spike_bump(steps)
+    def noise(self, steps: F64) -> F64:
+        """The loss noise of these steps: a moving average of per-step draws (lightly
+        autocorrelated), the same whenever a step is computed."""
+        lags = steps[:, None] - np.arange(NOISE_TAPS)[None, :]
+        white = step_normals(self.key, _LOSS, lags)
+        out: F64 = white @ self._kernel
+        return out
+
+    def losses(
+        self, steps: F64, rng: np.random.Generator | None, decimals: int = LOSS_DECIMALS
+    ) -> F64:
+        """Training loss at these steps, rounded as printed; `rng` moves only the last digits
+        (a rerun's non-determinism; None: the plan's expectation, without them)."""
+        rerun = _jitter(rng, RERUN_JITTER, len(steps))
+        out = self.smooth(steps) + self.s.sigma * self.noise(steps) + self.spike_bump(steps) + rerun
         rounded: F64 = np.round(np.maximum(out, 0.05), decimals).astype(np.float64)
         return rounded
 
@@ -127,7 +169,8 @@ class LossModel:
         """Global gradient norm before clipping at these steps."""
         s = self.s
         base = s.gn_floor * (1.0 + s.gn_early * np.exp(-steps / s.gn_decay))
-        g: F64 = base * np.exp(rng.normal(0.0, 0.12, len(steps)))
+        rerun = _jitter(rng, RERUN_JITTER, len(steps))
+        g: F64 = base * np.exp(0.12 * step_normals(self.key, _GRAD, steps) + rerun)
         for sp in s.spikes:
             k = steps - sp.step
             g = np.where(k == 0, sp.grad, g)
@@ -138,7 +181,7 @@ class LossModel:
         self,
         step: int,
         train_loss: float,
-        rng: np.random.Generator,
+        rng: np.random.Generator | None,
         decimals: int | None = LOSS_DECIMALS,
     ) -> float:
         """Validation loss after `step`.
@@ -147,16 +190,46 @@ class LossModel:
         within a few percent of the smooth train curve, either side. Fine-tunes: val sees only
         part of each epoch drop and creeps up late, 1-15 % above train.
         """
-        s = self.s
         at = np.array([float(step)])
-        smooth = float(self.smooth(at)[0]) + float(self.spike_bump(at)[0])
+        rerun = _jitter(rng, RERUN_JITTER / 2, 1)
+        return _shown(float(self._validations(at, np.array([train_loss]), rerun)[0]), decimals)
+
+    def _validations(self, steps: F64, train: F64, rerun: F64) -> F64:
+        """Validation losses after these steps before they are printed (the rule above)."""
+        s = self.s
+        smooth = self.smooth(steps) + self.spike_bump(steps)
+        drawn = step_normals(self.key, _VAL, steps)  # the same held-out batches each time
         if s.kind != "finetune":
-            return _shown(smooth * (1.0 + s.val_gap) + float(rng.normal(0.0, 0.002)), decimals)
-        held = float(self._ft_base(at)[0]) - s.val_follow * float(self._ft_drops(at)[0])
-        late = max(0.0, step / s.steps_per_epoch - 1.0)
-        raw = held * (1.0 + s.val_gap) + s.val_creep * (1.0 - math.exp(-late))
-        val = raw + float(rng.normal(0.0, 0.003))
-        return _shown(min(max(val, VAL_MIN * train_loss), VAL_MAX * train_loss), decimals)
+            out: F64 = smooth * (1.0 + s.val_gap) + 0.002 * drawn + rerun
+            return out
+        held = self._ft_base(steps) - s.val_follow * self._ft_drops(steps)
+        late = np.maximum(0.0, steps / s.steps_per_epoch - 1.0)
+        raw = held * (1.0 + s.val_gap) + s.val_creep * (1.0 - np.exp(-late))
+        val: F64 = np.minimum(
+            np.maximum(raw + 0.003 * drawn + rerun, VAL_MIN * train), VAL_MAX * train
+        )
+        return val
+
+    def patience_peak(self, evals: F64, decimals: int | None) -> int:
+        """The highest count of evaluations without a new best validation loss in a row (what
+        an early-stopping callback's patience counter reaches) over these evaluation steps,
+        without a rerun's jitter."""
+        if len(evals) == 0:
+            return 0
+        train = self.losses(evals, None)
+        raw = self._validations(evals, train, np.zeros(len(evals)))
+        vals = raw.astype(np.float32) if decimals is None else np.round(raw, decimals)
+        before = np.concatenate(([np.inf], np.minimum.accumulate(vals)[:-1]))
+        news = np.append(np.flatnonzero(vals < before), len(vals))  # each new best resets it
+        return int((np.diff(news) - 1).max())
+
+
+def _jitter(rng: np.random.Generator | None, sigma: float, n: int) -> F64:
+    """What a rerun's non-deterministic kernels move (within 3 sigma); zeros without `rng`."""
+    if rng is None:
+        return np.zeros(n)
+    out: F64 = np.clip(rng.normal(0.0, sigma, n), -3 * sigma, 3 * sigma)
+    return out
 
 
 def _shown(value: float, decimals: int | None) -> float:

@@ -26,7 +26,14 @@ from llmsim.generator.plan.adapters import safetensors_bytes
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.choose import Profiles, choose, draw_gpu_count
 from llmsim.generator.plan.config import make_config
-from llmsim.generator.plan.episodes import Episode, plan_slowdowns, plan_spikes, spike_somewhere
+from llmsim.generator.plan.duration import fitted
+from llmsim.generator.plan.episodes import (
+    Episode,
+    Pace,
+    plan_slowdowns,
+    plan_spikes,
+    spike_somewhere,
+)
 from llmsim.generator.plan.fit import Fit, Luck, fit, fit_or_explain, seq_len_for, target_tokens
 from llmsim.generator.plan.incidents import (
     FAILURE_SHARE,
@@ -38,7 +45,7 @@ from llmsim.generator.plan.incidents import (
     plan_incidents,
 )
 from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
-from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
+from llmsim.generator.plan.loss import LossModel, LossShape, Spike, chinchilla
 from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
 from llmsim.generator.plan.timing import (
@@ -51,12 +58,13 @@ from llmsim.generator.plan.timing import (
     hub_load_seconds,
     load_seconds,
 )
-from llmsim.trace.config import RunConfig
+from llmsim.trace.config import MAX_STEPS, RunConfig
 from llmsim.trace.vocab import Launcher
 
 RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.py)
 RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
 RNG_RESTARTS: Final = 12
+RNG_COMPILE: Final = 13  # whether the job torch.compiles (before the fit: it changes the speed)
 RNG_NCCL_DEBUG: Final = 21  # NCCL_DEBUG of the launch (its own stream: the rest stays put)
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
@@ -81,37 +89,49 @@ SMALL_JOB_BATCH_TOKENS: Final = 2**17  # a job on one node may go down to this t
 FEW_STEPS: Final = 3 * sched.MIN_WINDOW  # a short run still shows this many steps
 REDRAWS: Final = 40  # model draws tried on a fixed GPU count before giving up
 DRAWN_STEP_MAX: Final = 30.0  # a drawn cluster with slower steps gives way to a bigger one
-# Pretraining-token ratio (tokens / parameters) of each family's base checkpoint.
+# Pretraining-token ratio (tokens / parameters) of a base checkpoint whose budget is not
+# published (Mistral's; invented labs'), by family.
 BASE_TOKENS_PER_PARAM: Final = {"llama": 1500.0, "qwen2": 2500.0, "mistral": 1000.0}
+PATIENCE_LIMITS: Final = (3, 5, 10, 20, 50, 100)  # early_stopping_patience values people type
 
 
 def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     """Decide the whole run on one of `profiles` (the stacks' registry, which
     llmsim.generator.plan_run passes); GeneratorError (one line) when the options cannot be met.
 
-    When a short asked duration cannot hold the run the seed drew (a pretraining window of a
-    slow model), and neither the kind nor the stack was asked for, the same seed plans a
-    fine-tune instead, which can always be short: the user asked for a length, not a kind.
-    Likewise a model and GPU count that no full fine-tune holds (an 8B on one GPU), with the
-    kind left open, plan a LoRA or QLoRA run: what anyone would run there.
+    An asked duration always plans when the options left open allow a run that fits it
+    (plan/duration.py: a smaller model, a fine-tune); otherwise the refusal names the shortest
+    duration that plans and the pinned option to drop.
+    A model and GPU count that no full fine-tune holds (an 8B on one GPU), with the kind left
+    open, plan a LoRA or QLoRA run: what anyone would run there.
     """
-    try:
-        return _plan(options, profiles)
-    except DurationTooShort as short:
-        if options.kind is not None or options.stack is not None:
-            raise
-        try:
-            return _plan(replace(options, kind="finetune"), profiles)
-        except GeneratorError:
-            raise short from None  # what the user can act on: the length to ask for
+    options = replace(options, seed=_seed(options.seed))
+    return fitted(options, lambda asked: _plan(asked, profiles), profiles)
 
 
 def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     """plan_run for options as they are."""
     seed = _seed(options.seed)
     rng = np.random.default_rng([seed, RNG_PLAN])
-    duration = _duration(options, rng)
-    choice, gpus, laid = _lay_out(options, profiles, rng)
+    wanted = _duration(options, rng)
+    choice, gpus, laid = _lay_out(options, profiles, rng, seed)
+    try:
+        return _planned(options, choice, gpus, laid, seed, wanted, rng)
+    except DurationTooShort as short:
+        short.params = param_count(choice.model)  # the planner tries smaller ones
+        raise
+
+
+def _planned(
+    options: GenerateOptions,
+    choice: Choice,
+    gpus: int,
+    laid: Fit,
+    seed: int,
+    duration: float,
+    rng: np.random.Generator,
+) -> RunPlan:
+    """The rest of _plan, once the run is laid out."""
     io = draw_io(node_shape(gpus)[0], rng)
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
@@ -123,15 +143,16 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     )
     flags = _restarts(_flags(choice, gpus, rng), choice.profile, seed)
     flags = _nccl_debug(flags, choice, gpus, seed)
-    episodes = plan_slowdowns(
-        options.incidents,
-        gpus,
-        schedule.resume_step + 1,
-        schedule.total_steps,
-        schedule.log_interval,
-        laid.throughput.step_s,
-        rng,
+    th = laid.throughput
+    pace = Pace(
+        first=schedule.resume_step + 1,
+        last=schedule.total_steps,
+        log=schedule.log_interval,
+        step_s=th.step_s,
+        compute_share=th.pure_s / th.step_s,
+        slowdown_c=choice.gpu.slowdown_c,
     )
+    episodes = plan_slowdowns(options.incidents, gpus, pace, rng)
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
     incidents = _incidents(options, choice, outlines, gpus, laid, schedule, duration, flags, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
@@ -152,6 +173,7 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
         _start(options, era, rng),
         rng,
     )
+    config = replace(config, patience_limit=_patience(choice.profile, schedule, loss, seed))
     return RunPlan(
         config,
         choice,
@@ -186,8 +208,17 @@ def _duration(options: GenerateOptions, rng: np.random.Generator) -> float:
     return float(options.duration)
 
 
+def _compiled(choice: Choice, seed: int) -> Choice:
+    """The choice with the job's torch.compile decided (its own stream: the rest stays put)."""
+    chance = choice.profile.compile_chance
+    if chance <= 0:
+        return choice
+    rng = np.random.default_rng([seed, RNG_COMPILE])
+    return replace(choice, compiled=bool(rng.random() < chance))
+
+
 def _lay_out(
-    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, seed: int
 ) -> tuple[Choice, int, Fit]:
     """The choice, its GPU count and its layout.
 
@@ -195,17 +226,17 @@ def _lay_out(
     the count open, other GPU types are tried when none was asked for.
     """
     if options.gpus is None:
-        return _lay_out_drawn(options, profiles, rng)
+        return _lay_out_drawn(options, profiles, rng, seed)
     for attempt in range(REDRAWS):
-        choice = choose(options, profiles, rng)
+        choice = _compiled(choose(options, profiles, rng), seed)
         seq = seq_len_for(choice, rng)
-        tokens = target_tokens(choice, rng, seq)
+        tokens = _target(choice, rng, seq)
         luck = Luck.draw(choice.profile, rng)
         try:
             laid = fit_or_explain(choice, options.gpus, seq, tokens, luck)
         except GeneratorError as err:
             if options.model is not None and options.kind is None:
-                return _lighter(options, profiles, rng, err)
+                return _lighter(options, profiles, rng, seed, err)
             if options.model is not None or attempt == REDRAWS - 1:
                 raise
             continue
@@ -215,12 +246,16 @@ def _lay_out(
 
 
 def _lighter(
-    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, err: GeneratorError
+    options: GenerateOptions,
+    profiles: Profiles,
+    rng: np.random.Generator,
+    seed: int,
+    err: GeneratorError,
 ) -> tuple[Choice, int, Fit]:
     """The model on these GPUs as a LoRA/QLoRA run, when the kind drawn does not hold it; the
     first refusal `err` when no LoRA run holds it either (or no stack asked for runs one)."""
     try:
-        return _lay_out(replace(options, kind="lora"), profiles, rng)
+        return _lay_out(replace(options, kind="lora"), profiles, rng, seed)
     except GeneratorError:
         raise err from None
 
@@ -233,16 +268,18 @@ def _pinned(choice: Choice, laid: Fit) -> Choice:
 
 
 def _lay_out_drawn(
-    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, seed: int
 ) -> tuple[Choice, int, Fit]:
-    choice = choose(options, profiles, rng)
+    choice = _compiled(choose(options, profiles, rng), seed)
     seq = seq_len_for(choice, rng)
-    tokens = target_tokens(choice, rng, seq)
+    tokens = _target(choice, rng, seq)
     luck = Luck.draw(choice.profile, rng)
     others = [g for g in GPUS if g != choice.gpu and (g.cluster or choice.post is not None)]
     types = [choice.gpu] if options.gpu_type else [choice.gpu, *others]
     most = DRAWN_STEP_MAX_RL if choice.kind == "grpo" else DRAWN_STEP_MAX
-    fallback: tuple[Choice, int, Fit] | None = None
+    # what fits but is slow (a bigger cluster may do better): the first drawn, unless a bigger one
+    # gets through the schedule sooner
+    fallback: tuple[float, tuple[Choice, int, Fit]] | None = None
     for gpu in types:
         trial = replace(choice, gpu=gpu)
         counts = (
@@ -258,24 +295,52 @@ def _lay_out_drawn(
                 continue
             trial = _pinned(trial, found)
             laid = _watchable(trial, gpus, found)
-            if laid.throughput.step_s <= most or options.gpu_type:
+            days = _season_days(trial, laid)
+            if days <= sched.SEASON_DAYS and (laid.throughput.step_s <= most or options.gpu_type):
                 return trial, gpus, laid
-            fallback = fallback or (trial, gpus, laid)  # slow: a bigger cluster may do better
+            late = max(days, sched.SEASON_DAYS)
+            if fallback is None or late < fallback[0]:
+                fallback = (late, (trial, gpus, laid))
     if fallback is not None:
-        return fallback
+        return fallback[1]
     raise GeneratorError(
         f"{choice.model.name} does not fit on any {choice.gpu.short} cluster of up to "
         f"{MAX_GPUS} GPUs with {choice.stack}"
     )
 
 
+def _target(choice: Choice, rng: np.random.Generator, seq_len: int) -> int:
+    """Tokens per step the run is drawn with, never under its schedule's floor."""
+    floor = sched.schedule_batch_floor(choice.model, choice.profile, choice.kind)
+    tokens = target_tokens(choice, rng, seq_len)
+    return tokens if tokens >= floor else 2 ** math.ceil(math.log2(floor))
+
+
+def _season_days(choice: Choice, laid: Fit) -> float:
+    """Days the cluster takes for the run's whole pretraining schedule (its published budget,
+    or 20 tokens per parameter; 0 for other runs): a lab sizes a drawn cluster to the run, so
+    it gets through within sched.SEASON_DAYS where one of up to MAX_GPUS can."""
+    if choice.kind != "pretrain" or choice.profile.continued_pretraining:
+        return 0.0
+    return sched.least_tokens(choice.model) / laid.throughput.tokens_per_s / DAY
+
+
+def _batch_floor(choice: Choice, gpus: int) -> float:
+    """Fewest tokens per step a run of this kind configures when it must shrink its batch
+    (one node may go lower to stay watchable); a pretraining schedule still counts its budget
+    in steps a trace can hold."""
+    floor = float(MIN_BATCH_TOKENS[choice.kind])
+    if gpus <= GPUS_PER_NODE:
+        floor = min(floor, SMALL_JOB_BATCH_TOKENS)
+    least = sched.schedule_batch_floor(choice.model, choice.profile, choice.kind)
+    return max(floor, least * sched.SCHEDULE_STEPS_MAX / (0.9 * MAX_STEPS))
+
+
 def _watchable(choice: Choice, gpus: int, laid: Fit) -> Fit:
     """Halve the batch while steps are longer than a watchable run shows (and batches allow)."""
     long = LONG_STEP_BIG if param_count(choice.model) > 100e9 else LONG_STEP
     long = LONG_STEP_POST.get(choice.kind, long)
-    floor = MIN_BATCH_TOKENS[choice.kind]
-    if gpus <= GPUS_PER_NODE:
-        floor = min(floor, SMALL_JOB_BATCH_TOKENS)
+    floor = _batch_floor(choice, gpus)
     while laid.throughput.step_s > long:
         tokens = laid.global_batch * laid.seq_len // 2
         if tokens < floor:
@@ -298,7 +363,7 @@ def _timings(choice: Choice, laid: Fit, io: Io, rng: np.random.Generator) -> Tim
     startup = float(rng.uniform(15.0, 35.0)) + 0.02 * nodes + profile.startup_extra_s
     step = laid.throughput.step_s
     compiles = profile.first_step_compile_s
-    compile_s = float(rng.uniform(*compiles)) if compiles is not None else 0.0
+    compile_s = float(rng.uniform(*compiles)) if compiles is not None and choice.compiled else 0.0
     first = compile_s + step * float(rng.uniform(0.6, 2.0))
     eval_batch = eval_batch_seconds(laid, profile)
     if choice.post is not None and choice.post.rollout is not None:  # a validation generates
@@ -434,7 +499,7 @@ def _batch_for(
     costs = _costs(timings, laid)
     want = (duration - costs.fixed_s) / (steps * 1.08)
     if want <= 0:
-        raise DurationTooShort(sched.too_short(duration, costs, min(12.0, duration / 40.0)))
+        raise sched.too_short(duration, costs, min(12.0, duration / 40.0))
     tokens = laid.global_batch * laid.seq_len * want / laid.throughput.step_s
     refit = fit(choice, gpus, laid.seq_len, int(tokens), laid.luck, exact=True) or laid
     got = refit.throughput.step_s
@@ -460,8 +525,8 @@ def _short_for(
     room = (duration - costs.fixed_s) / (FEW_STEPS * laid.throughput.step_s)
     if room >= 1.0 or room <= 0.0:
         return laid, timings
-    tokens = int(laid.global_batch * laid.seq_len * room)
-    if tokens < 2 * laid.seq_len * laid.layout.dp:
+    tokens = int(max(laid.global_batch * laid.seq_len * room, _batch_floor(choice, gpus)))
+    if tokens < 2 * laid.seq_len * laid.layout.dp or tokens >= laid.global_batch * laid.seq_len:
         return laid, timings
     smaller = fit(choice, gpus, laid.seq_len, tokens, laid.luck, exact=True)
     if smaller is None or smaller.throughput.step_s >= laid.throughput.step_s:
@@ -475,7 +540,7 @@ def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
     launcher: Launcher = launchers[int(rng.integers(0, len(launchers)))]
     return Flags(
         launcher=launcher,
-        compile=profile.compile_chance > 0 and bool(rng.random() < profile.compile_chance),
+        compile=choice.compiled,
         log_straggler=profile.straggler_report_chance > 0
         and gpus > GPUS_PER_NODE
         and bool(rng.random() < profile.straggler_report_chance),
@@ -595,7 +660,8 @@ def _loss_shape(
             max(5.0, 0.35 * schedule.steps_per_epoch),
         )
     else:
-        base = float(chinchilla(n, BASE_TOKENS_PER_PARAM.get(spec.family, 1000.0) * n))
+        seen = spec.published_tokens or BASE_TOKENS_PER_PARAM.get(spec.family, 1000.0) * n
+        base = float(chinchilla(n, seen))
         floor = base + float(rng.uniform(0.03, 0.12))  # the new data is a little harder
         start, tau = floor + float(rng.uniform(0.08, 0.3)), max(20.0, 0.1 * schedule.total_steps)
     return LossShape(
@@ -618,6 +684,22 @@ def _loss_shape(
         gn_decay=float(max(8.0, 0.6 * schedule.warmup_steps)),
         spikes=spikes,
     )
+
+
+def _patience(profile: StackProfile, schedule: sched.Schedule, loss: LossShape, seed: int) -> int:
+    """The early-stopping patience its config sets: a value people type (3, 5, 10, ...) at
+    least two above the longest run of evaluations without a new best the plan foresees, so
+    the counter never sits one short of stopping a run that does not stop."""
+    first, total, every = schedule.resume_step + 1, schedule.total_steps, schedule.eval_interval
+    # the steps an evaluation can follow (its interval's multiples, the first and the last),
+    # not every step of a window that may hold millions
+    multiples = np.arange(-(-first // every) * every, total + 1, every, dtype=np.int64)
+    steps = np.unique(np.concatenate([multiples, [1, total]]))
+    steps = steps[steps >= first]
+    evals = steps[profile.evaluates(steps, every, total)].astype(np.float64)
+    decimals = None if profile.val_float32 else profile.loss_decimals
+    peak = LossModel(loss, seed).patience_peak(evals, decimals)
+    return next(p for p in PATIENCE_LIMITS if p >= peak + 2 or p == PATIENCE_LIMITS[-1])
 
 
 def _start(options: GenerateOptions, era: Era, rng: np.random.Generator) -> float:

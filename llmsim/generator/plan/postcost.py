@@ -238,7 +238,8 @@ def _adapter_step(
     if choice.kind == "dpo":
         passes += 1.0  # the reference: the base with its adapters disabled
     hw = 2.0 * frozen * passes + 6.0 * trainable + _attention(spec, seq_len, passes + 1.0)
-    eff = efficiency(spec, gpu, 1, speed) * _small_batch(layout, seq_len) * LORA_SPEED
+    eff = efficiency(spec, gpu, choice.profile, choice.compiled, speed)
+    eff *= _small_batch(layout, seq_len) * LORA_SPEED
     if layout.adapter == "qlora":
         eff *= QLORA_SPEED
     pure = tokens * hw / gpus / (gpu.peak_tflops * 1e12 * eff)
@@ -255,6 +256,8 @@ def _adapter_step(
         hw_flops_per_token=hw,
         efficiency=eff,
         bubble=0.0,
+        pure_s=pure,
+        tp_s=0.0,  # one GPU's model: no tensor parallelism
         compute_s=pure,
         comm_s=comm,
         exposed_s=exposed,
@@ -294,7 +297,7 @@ def step(
     if layout.adapter != "none":
         return _adapter_step(choice, layout, gpus, seq_len, accum, speed)
     spec, profile, gpu = choice.model, choice.profile, choice.gpu
-    th = step_time(spec, profile, layout, gpu, gpus, seq_len, accum, speed)
+    th = step_time(spec, profile, layout, gpu, gpus, seq_len, accum, speed, choice.compiled)
     if choice.kind == "dpo":
         return _extra_forwards(choice, th, seq_len, 1.0)
     rollout = post.rollout

@@ -38,6 +38,31 @@ NcclDebug = Literal["INFO", "WARN"]
 
 
 @dataclass(frozen=True, kw_only=True)
+class Benchmark:
+    """A published throughput figure and the layout it was measured with. A stack's own figures
+    calibrate the step-time model (plan/throughput.py; scripts/throughput prints them beside
+    ours, docs/realism.md carries the table); a `ceiling` is another implementation's figure
+    the stack stays below (PyTorch-native FSDP above the HF Trainer)."""
+
+    label: str
+    model: str  # a catalogue model, or a GPT of Megatron's table with `gpt` set
+    gpu: str  # a catalogue GPU type
+    gpus: int
+    tp: int = 1
+    pp: int = 1
+    micro_batch: int
+    global_batch: int  # sequences per step
+    seq_len: int
+    recompute: Recompute
+    compiled: bool = False
+    tokens_per_gpu: float | None = None  # published tok/s per GPU
+    mfu: float | None = None  # published MFU, with the stack's FLOP formula
+    source: str  # file and tag (or page) it comes from
+    gpt: tuple[int, int, int] | None = None  # (hidden, layers, heads): MHA, 4h MLP, 131k vocab
+    ceiling: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class StackProfile:
     """One training stack's facts and rules. Subclasses override the rules that differ (and
     may give fields defaults of their own: the fields are keyword-only)."""
@@ -55,6 +80,13 @@ class StackProfile:
     selective_share: float = 0.95  # activations kept under selective recomputation
     selective_extra: float | None = None  # forward share recomputed (None: the common 5 %)
     logit_bytes: float = 10.0  # per token and vocabulary entry on the last stage
+    # Seconds its unfused (memory-bound) kernels take per second of matmuls on an H100: 0 for
+    # Megatron's Transformer Engine kernels (the reference), more for eager PyTorch modelling
+    # code; `compiled_overhead` the same under torch.compile (None: its runs never compile).
+    eager_overhead: float = 0.0
+    compiled_overhead: float | None = None
+    tp_overlap: float = 0.0  # share of its tensor-parallel collectives hidden behind GEMMs
+    benchmarks: tuple[Benchmark, ...] = ()  # published figures it is calibrated against
     eval_global_batch: bool = False  # an evaluation iteration runs a whole global batch
     # --- what a pretraining run of this stack is
     continued_pretraining: bool = False  # a short continued-pretraining stage, not a schedule
@@ -112,6 +144,10 @@ class StackProfile:
         """(tp, pp) pairs it would use for this model and GPU count, smallest first."""
         return [(1, 1)]
 
+    def modes_for(self, spec: ModelSpec) -> tuple[tuple[int, Recompute], ...]:
+        """The (ZeRO stage, recompute) pairs its runs of `spec` use (all of `modes` by default)."""
+        return self.modes
+
     def sharding(self, layout: Layout) -> Sharding:
         """How the training states of `layout` are sharded over the data-parallel ranks."""
         return "fsdp"
@@ -119,6 +155,12 @@ class StackProfile:
     def rank_params(self, spec: ModelSpec, layout: Layout, stage: int) -> int:
         """Parameters of the replica slice a rank of this pipeline stage works on."""
         return param_count(spec) // layout.tp
+
+    def kernel_overhead(self, compiled: bool) -> float:
+        """Seconds in unfused kernels per second of matmuls on an H100 (plan/throughput.py)."""
+        if compiled and self.compiled_overhead is not None:
+            return self.compiled_overhead
+        return self.eager_overhead
 
     def flops_per_token(self, spec: ModelSpec, seq_len: int, tp: int) -> float:
         """The model FLOPs per token it prints its TFLOP/s and MFU with (6N by default)."""

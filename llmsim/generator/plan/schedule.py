@@ -24,7 +24,12 @@ from llmsim.trace.config import MAX_STEPS
 from llmsim.trace.vocab import RunKind
 
 MIN_WINDOW: Final = 12  # fewest steps a trace shows
-SCHEDULE_DAYS: Final = (20.0, 90.0)  # wall-clock length of a whole pretraining schedule
+SCHEDULE_DAYS: Final = (20.0, 90.0)  # wall-clock length of a drawn pretraining schedule
+SEASON_DAYS: Final = 150.0  # a drawn cluster gets through its schedule within this
+TOKENS_PER_PARAM: Final = (20.0, 1500.0)  # an invented model's schedule: Chinchilla and up
+# Steps of a whole pretraining schedule at most: its batch is at least its tokens / this (Llama
+# 2's 2T at 4M tokens a step is 500k steps; SmolLM2's 11T at 2M, 5.5M)
+SCHEDULE_STEPS_MAX: Final = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -109,13 +114,28 @@ def shortest(costs: Costs, eval_s: float) -> float:
     return costs.fixed_s + MIN_WINDOW * costs.step_s + 2 * eval_s + 2 * costs.checkpoint_s
 
 
+def least_tokens(spec: ModelSpec) -> float:
+    """The fewest tokens a pretraining schedule of `spec` holds: its published budget, else
+    Chinchilla's 20 per parameter."""
+    return float(spec.published_tokens or TOKENS_PER_PARAM[0] * param_count(spec))
+
+
+def schedule_batch_floor(spec: ModelSpec, profile: StackProfile, kind: RunKind) -> float:
+    """Fewest tokens per step of a pretraining schedule from scratch (0 for other runs)."""
+    if kind != "pretrain" or profile.continued_pretraining:
+        return 0.0
+    return least_tokens(spec) / SCHEDULE_STEPS_MAX
+
+
 def _pretrain_tokens(
     spec: ModelSpec, profile: StackProfile, tokens_per_s: float, rng: np.random.Generator
 ) -> tuple[str, int, int]:
     """(dataset, its tokens, tokens of the whole schedule) of a pretraining run.
 
-    From scratch: 20-1500 tokens per parameter, within the corpus, and no more than the cluster
-    gets through in a season (a schedule nobody could finish is a tell).
+    A real model's schedule is its published budget (Llama 3: 15T tokens). Another one trains
+    20-1500 tokens per parameter, no more than the cluster gets through in a season of 20-90
+    days, and never under Chinchilla's 20 (make.py picks a drawn cluster that gets through that
+    within SEASON_DAYS). Either way on a corpus that holds it in one pass.
     """
     n = param_count(spec)
     if profile.continued_pretraining:  # a stage of a few billion tokens
@@ -123,13 +143,15 @@ def _pretrain_tokens(
         return corpus.hub_id, corpus.tokens, int(float(rng.uniform(1.0, 8.0)) * 1e9)
     pool = [c for c in CORPORA if profile.reads(c)]
     days = float(rng.uniform(*SCHEDULE_DAYS))
-    ratio = float(np.exp(rng.uniform(np.log(20.0), np.log(1500.0))))
-    ratio = min(ratio, tokens_per_s * days * DAY / n)
+    lo, hi = TOKENS_PER_PARAM
+    ratio = float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
+    wanted = float(spec.published_tokens) or min(ratio * n, tokens_per_s * days * DAY)
+    wanted = max(wanted, least_tokens(spec))
     corpus = pool[int(rng.integers(0, len(pool)))]
-    big = [c for c in pool if c.tokens >= ratio * n]
-    if corpus.tokens < ratio * n:
+    big = [c for c in pool if c.tokens >= wanted]
+    if corpus.tokens < wanted:
         corpus = big[int(rng.integers(0, len(big)))] if big else max(pool, key=lambda c: c.tokens)
-    tokens = int(min(ratio * n, corpus.tokens * 0.98))
+    tokens = int(min(wanted, corpus.tokens * 0.999))
     return corpus.hub_id, corpus.tokens, tokens
 
 
@@ -166,12 +188,12 @@ def pretrain(
     if window is None:
         window = _window(costs, duration, eval_s, profile.window_evals)
         if window < MIN_WINDOW:
-            raise DurationTooShort(too_short(duration, costs, eval_s))
+            raise too_short(duration, costs, eval_s)
     dataset, dataset_tokens, tokens = _pretrain_tokens(
         spec, profile, fit.throughput.tokens_per_s, rng
     )
     gbt = fit.global_batch * fit.seq_len
-    estimate = max(math.ceil(tokens / gbt), window + ckpt_every)
+    estimate = max(tokens // gbt, window + ckpt_every)
     if profile.continued_pretraining and estimate <= window + ckpt_every:
         resume = 0  # the whole (short) stage fits in the trace
     else:
@@ -220,14 +242,19 @@ def _steps_left(
     return (duration - costs.fixed_s - pauses) / epochs / (costs.step_s * 1.06)
 
 
-def too_short(duration: float, costs: Costs, eval_s: float) -> str:
+def too_short(duration: float, costs: Costs, eval_s: float) -> DurationTooShort:
     """The one-line refusal of a duration that leaves no room for the fewest steps."""
     need = shortest(costs, eval_s)
-    return (
-        f"--duration {duration:.0f} s is too short for this run: start-up, checkpoint loading "
-        f"and the export take about {costs.fixed_s:.0f} s, and {MIN_WINDOW} steps of "
-        f"{costs.step_s:.1f} s with evaluations and saves about {need - costs.fixed_s:.0f} s "
-        f"more (ask for at least {math.ceil(need / 10) * 10:.0f} s)"
+    why = (
+        f"start-up, checkpoint loading and the export take about {costs.fixed_s:.0f} s, and "
+        f"{MIN_WINDOW} steps of {costs.step_s:.1f} s with evaluations and saves about "
+        f"{need - costs.fixed_s:.0f} s more"
+    )
+    return DurationTooShort(
+        f"--duration {duration:.0f} s is too short for this run: {why} "
+        f"(ask for at least {math.ceil(need / 10) * 10:.0f} s)",
+        need,
+        why,
     )
 
 
@@ -269,9 +296,7 @@ def finetune(
             per_epoch = _steps_left(costs, duration or 0.0, epochs, per_epoch_evals, eval_batches)
         steps_per_epoch = max(MIN_WINDOW // epochs + 1, int(per_epoch))
         if per_epoch * epochs < MIN_WINDOW:
-            raise DurationTooShort(
-                too_short(duration or 0.0, costs, eval_batches * costs.eval_batch_s)
-            )
+            raise too_short(duration or 0.0, costs, eval_batches * costs.eval_batch_s)
         richest = max(sets, key=held)
         if steps_per_epoch * fit.global_batch > packed:
             data = richest
@@ -331,7 +356,9 @@ class PostData:
 
 
 def _divisor_near(n: int, target: float) -> int:
-    """The divisor of n nearest `target` (evaluations land on epoch ends)."""
+    """The divisor of n nearest `target` (evaluations land on epoch ends), never so small that
+    the epoch holds many more evaluations than it was sized for (a prime number of steps: one
+    at its end, not one every step)."""
     target = max(1.0, target)
-    divisors = [d for d in range(1, min(n, 20_000) + 1) if n % d == 0]
-    return min(divisors, key=lambda d: (abs(math.log(d / target)), -d))
+    divisors = [d for d in range(1, min(n, 20_000) + 1) if n % d == 0 and d >= 0.7 * target]
+    return min(divisors or [n], key=lambda d: (abs(math.log(d / target)), -d))

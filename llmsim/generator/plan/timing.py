@@ -24,6 +24,10 @@ EXPORT_WRITE_GBS: Final = (2.0, 4.5)  # one process writing safetensors
 EXPORT_GATHER_GBS: Final = (4.0, 9.0)  # merging the sharded checkpoint into full tensors
 SERIALIZE_GBS: Final = 6.0  # converting tensors to safetensors buffers
 HUB_READ_GBS: Final = (1.0, 2.5)  # reading a cached Hub checkpoint, per node
+# What an evaluation batch spends besides its forward pass, per second of it: the eval loader
+# (fewer workers, no prefetch across the pause), the loss gathered and copied to the host every
+# batch (`.item()` / gather_for_metrics) and the smaller kernels of a forward-only batch.
+EVAL_HOST_GAP: Final = 0.3
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,8 @@ def export_seconds(spec: ModelSpec, io: Io) -> float:
     return gather + prepare + serialize + write_seconds(export_bytes(spec), io) + 3.0
 
 
-def eval_batch_seconds(fit: Fit, profile: StackProfile) -> float:
-    """One evaluation batch: a forward pass without recomputation.
+def eval_forward_seconds(fit: Fit, profile: StackProfile) -> float:
+    """The forward pass of one evaluation batch (no recomputation, no backward).
 
     Megatron's eval iteration runs a whole global batch through the pipeline
     (`eval_global_batch`); the others a micro-batch per rank.
@@ -109,8 +113,19 @@ def eval_batch_seconds(fit: Fit, profile: StackProfile) -> float:
     fwd_share = 1.0 / 3.0 / (1.0 + (1 / 3 if fit.layout.recompute == "full" else 0.05))
     per_micro = fit.throughput.compute_s / (1.0 + fit.throughput.bubble) / fit.grad_accum
     if profile.eval_global_batch:
-        return per_micro * fit.grad_accum * fwd_share * (1.0 + fit.throughput.bubble) + 0.05
-    return per_micro * fwd_share + 0.01
+        return per_micro * fit.grad_accum * fwd_share * (1.0 + fit.throughput.bubble)
+    return per_micro * fwd_share
+
+
+def eval_batch_seconds(fit: Fit, profile: StackProfile) -> float:
+    """One evaluation batch: its forward pass and what the host does around it."""
+    forward = eval_forward_seconds(fit, profile)
+    return forward * (1.0 + EVAL_HOST_GAP) + (0.05 if profile.eval_global_batch else 0.01)
+
+
+def eval_busy_share(fit: Fit, profile: StackProfile) -> float:
+    """Share of an evaluation's time a kernel runs (nvidia-smi's utilisation follows it)."""
+    return eval_forward_seconds(fit, profile) / eval_batch_seconds(fit, profile)
 
 
 def hub_load_seconds(spec: ModelSpec, io: Io) -> float:

@@ -55,6 +55,7 @@ class Attempt:
     resume_step: int | None = None  # the checkpoint it starts from (None: the config's)
     hosts: tuple[str, ...] | None = None  # the nodes it runs on (None: the config's)
     elastic: bool = False  # torchrun restarted the workers in place (no new launch)
+    agent_restarts: int = 0  # restarts this torchrun agent has made (a requeue starts a new one)
     started: float = 0.0  # t when its processes started
     pid_shift: int = 0  # new processes get later pids
     agent_shift: int = 0  # a requeued job has a new launcher process too

@@ -377,9 +377,14 @@ def _elastic_restart(ctx: Context, log: Logger, info: bool) -> None:
     """`_invoke_run`: the failed group is restarted while restarts remain (INFO lines)."""
     if not info:
         return
-    left = ctx.plan.flags.max_restarts
+    # torch/distributed/elastic/agent/server/api.py `_invoke_run` logs the restarts left, then
+    # counts one down: 3/3 at the first failure, 2/3 at the next (a requeued job's new agent
+    # starts again at 3/3)
+    most = ctx.plan.flags.max_restarts
+    left = most - ctx.attempt.agent_restarts
     log.info(
-        f"[{ctx.profile.agent_role}] Worker group FAILED. {left}/{left} attempts left; will restart worker group",
+        f"[{ctx.profile.agent_role}] Worker group FAILED. {left}/{most} attempts left; "
+        "will restart worker group",
         _agent(ctx, "restart"),
         dt=0.01,
     )

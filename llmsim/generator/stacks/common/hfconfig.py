@@ -63,8 +63,9 @@ def config_block(spec: ModelSpec, version: str) -> list[str]:
     return [f"{cls} {body[0]}", *body[1:], ""]
 
 
-def generation_block(spec: ModelSpec, version: str) -> list[str]:
-    """`GenerationConfig {` ... `}` for a base model (token ids; sampling for Llama 3.1+)."""
+def generation_config(spec: ModelSpec, version: str) -> dict[str, Any]:
+    """The generation_config.json values of a base model (token ids; sampling for Llama
+    3.1+)."""
     hub = spec.hub
     cfg: dict[str, Any] = {
         "bos_token_id": hub.bos_token_id if hub else 1,
@@ -73,5 +74,10 @@ def generation_block(spec: ModelSpec, version: str) -> list[str]:
     }
     if hub and hub.rope_scaling:  # Llama 3.1 / 3.2 ship sampling defaults
         cfg.update(do_sample=True, temperature=0.6, top_p=0.9)
-    body = json.dumps(cfg, indent=2, sort_keys=True).splitlines()
+    return cfg
+
+
+def generation_block(spec: ModelSpec, version: str) -> list[str]:
+    """`GenerationConfig {` ... `}` for a base model."""
+    body = json.dumps(generation_config(spec, version), indent=2, sort_keys=True).splitlines()
     return [f"GenerationConfig {body[0]}", *body[1:], ""]

@@ -180,7 +180,7 @@ def _rendezvous(ctx: Context, wait: float) -> None:
     world = [c.gpus] * c.gpus_per_node
     block = [
         f"[{ctx.profile.agent_role}] Rendezvous complete for workers. Result:",
-        f"  restart_count={ctx.attempt.number if ctx.attempt.elastic else 0}",
+        f"  restart_count={ctx.attempt.agent_restarts}",
         f"  master_addr={ctx.hosts[0]}",
         f"  master_port={ctx.master_port}",
         "  group_rank=0",

@@ -20,7 +20,7 @@ from llmsim.generator.plan.layout import (
     stage_split,
     tp_allowed,
 )
-from llmsim.generator.plan.profile import StackProfile
+from llmsim.generator.plan.profile import Benchmark, StackProfile
 from llmsim.generator.plan.schedule import MIN_WINDOW, nice
 from llmsim.generator.stacks.megatron import counts
 from llmsim.trace.vocab import Launcher, RunKind
@@ -30,6 +30,39 @@ ERA: Final = Era(
     "0.15.0", "2.9.1", "12.8", "2.27.5", "4.57.1", 1_764_892_800.0, ("torchrun", "srun")
 )
 ENTRYPOINT: Final = "pretrain_gpt.py"
+# The weak-scaling table of README.md (core_v0.15.0, images/model_table.png): GPT models with a
+# 131,072 vocabulary at sequence length 4096 on H100s, data parallel 48, TE kernels with DP, TP
+# and PP overlap, "throughputs include all operations". (label, heads, hidden, layers, TP, PP,
+# batch, MFU); the 70B is the catalogue's nearest model for the planner's own figure.
+_TABLE: Final = (
+    ("1.7B", 16, 2048, 24, 1, 1, 192, 0.41),
+    ("7.1B", 32, 4096, 30, 2, 1, 192, 0.47),
+    ("16B", 48, 6144, 32, 4, 1, 192, 0.49),
+    ("32B", 56, 7168, 48, 8, 1, 192, 0.46),
+    ("70B", 64, 8192, 84, 8, 2, 384, 0.42),
+    ("119B", 80, 10240, 92, 8, 4, 768, 0.43),
+    ("177B", 96, 12288, 96, 8, 6, 1152, 0.44),
+    ("314B", 128, 16384, 96, 8, 8, 1536, 0.48),
+    ("462B", 144, 18432, 112, 8, 16, 3072, 0.47),
+)
+BENCHMARKS: Final = tuple(
+    Benchmark(
+        label=f"GPT {label}, TP {tp} x PP {pp} x DP 48",
+        model=f"GPT-{label}",
+        gpu="H100",
+        gpus=tp * pp * 48,
+        tp=tp,
+        pp=pp,
+        micro_batch=1,
+        global_batch=batch,
+        seq_len=4096,
+        recompute="none",
+        mfu=mfu,
+        source="README.md and images/model_table.png (core_v0.15.0)",
+        gpt=(hidden, layers, heads),
+    )
+    for label, heads, hidden, layers, tp, pp, batch, mfu in _TABLE
+)
 
 
 class MegatronProfile(StackProfile):
@@ -119,6 +152,10 @@ PROFILE: Final = MegatronProfile(
     entrypoint=ENTRYPOINT,
     modes=((1, "none"), (1, "selective"), (1, "full")),
     logit_bytes=6.0,  # fused vocab-parallel cross entropy
+    # Transformer Engine's fused kernels are the reference (eager_overhead 0); --tp-comm-overlap
+    # hides about half of the sequence-parallel collectives (README core_v0.15.0's table).
+    tp_overlap=0.55,
+    benchmarks=BENCHMARKS,
     eval_global_batch=True,  # an eval iteration runs a whole global batch through the pipeline
     logs_first_step=False,
     evaluates_after_loop=True,

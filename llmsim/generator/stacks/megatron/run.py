@@ -96,7 +96,7 @@ class MegatronRun(StackRun):
         stamped = ctx.logger("train", "pylog-stamped", "megatron.core.utils")  # f"{now} | ..."
         log = ctx.logger("train", "pylog", "megatron.core.utils")
         n = c.gpus
-        culprit = next((e for e in ctx.plan.episodes if e.first_step <= step <= e.last_step), None)
+        culprit = next((e for e in ctx.plan.episodes if e.slows(step)), None)
         # the culprit is the slowest rank; its clock and heat show in the readings themselves
         worst = [culprit.gpu] * 2 if culprit else [int(r) for r in rng.integers(0, n, 2)]
         slow = worst[0]

@@ -76,6 +76,7 @@ class TmuxRenderer:
         self._last_step = False  # the final step was seen (the Trainer's bar closes next)
         self._next_glance = GLANCE_EVERY
         self._glance_until = -1.0
+        self._shown = False  # a frame has been drawn (the scheduler may skip to a start point)
         self._procs: dict[int, nvsmi.Process] = {}
         self._host0 = clean_name(config.hostnames[0]) if config.hostnames else "localhost"
         screen.session = clean_name(config.tmux_session or TMUX_SESSION)
@@ -119,6 +120,8 @@ class TmuxRenderer:
 
     def region(self, cols: int, rows: int) -> list[Row]:
         """The whole screen."""
+        if not self._shown:
+            self._opened()
         return self.screen.region(cols, rows)
 
     def cursor(self, cols: int, rows: int) -> tuple[int, int] | None:
@@ -191,6 +194,15 @@ class TmuxRenderer:
             for line in self.lines_of.lines(ev):
                 pane.print(job_row(line))
         return []
+
+    def _opened(self) -> None:
+        """The first frame: a glance at the cluster that an incident started while the
+        scheduler skipped to a start point is over, so the screen opens on the job's window."""
+        self._shown = True
+        if self.screen.window != 0:
+            self._glance_until = -1.0
+            self.screen.window = 0
+            self.screen.changed()
 
     def _write(self, row: Row) -> None:
         pane = self.screen.pane
