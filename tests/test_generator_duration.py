@@ -86,3 +86,22 @@ def test_a_refusal_names_a_duration_and_an_option_that_work(options: GenerateOpt
     assert flag in _FIELDS, text
     unpinned: dict[str, Any] = {_FIELDS[flag]: None}
     plan_run(replace(options, **unpinned))  # so does dropping the option
+
+
+def test_a_drawn_run_that_fits_no_cluster_is_drawn_again() -> None:
+    """Seed 41 at 2 minutes draws a GRPO batch of Llama-2-7B no cluster holds: with nothing
+    pinned the search plans another run (scripts/duration-plans: 200 of 200 seeds)."""
+    p = plan_run(GenerateOptions(seed=41, duration=120.0))
+    assert 0.6 * 120 < _length(p) < 1.3 * 120
+    with pytest.raises(GeneratorError):  # pinned, the refusal stands
+        plan_run(
+            GenerateOptions(
+                seed=41,
+                duration=120.0,
+                model="Llama-2-7B",
+                kind="grpo",
+                stack="verl",
+                gpus=64,
+                gpu_type="A100",
+            )
+        )
