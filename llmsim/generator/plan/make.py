@@ -37,6 +37,7 @@ from llmsim.generator.plan.incidents import (
 from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
 from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
+from llmsim.generator.plan.terminal import Terminal, draw_terminal
 from llmsim.generator.plan.timing import (
     Io,
     checkpoint_bytes,
@@ -53,6 +54,7 @@ from llmsim.trace.vocab import Launcher
 RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.py)
 RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
 RNG_RESTARTS: Final = 12
+RNG_TERMINAL: Final = 13  # the engineer's terminal (plan/terminal.py): its own stream
 TORCHRUN_RESTARTS: Final = (0, 3)  # --max-restarts a torchrun launch uses
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
@@ -133,6 +135,9 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
         _start(options, era, rng),
         rng,
     )
+    terminal = draw_terminal(seed, config.nodes, config.hostnames, RNG_TERMINAL)
+    config = _with_terminal(config, terminal)
+    flags = replace(flags, wandb=terminal.wandb)
     return RunPlan(
         config,
         choice,
@@ -145,7 +150,22 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
         incidents,
         flags,
         _estimate_bytes(config, laid, timings),
+        terminal,
     )
+
+
+def _with_terminal(config: RunConfig, terminal: Terminal) -> RunConfig:
+    """The config with what the player shows of the terminal (trace 2.4's optional keys)."""
+    out = replace(
+        config,
+        login_host=terminal.login_host,
+        tmux_session=terminal.tmux_session,
+        monitor_interval=terminal.monitor_interval,
+        driver_version=terminal.driver,
+        driver_cuda_version=terminal.driver_cuda,
+    )
+    out.check()
+    return out
 
 
 def _seed(seed: int | None) -> int:

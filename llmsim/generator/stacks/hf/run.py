@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from typing import Final
 
 from llmsim.generator.stacks.common import launch
+from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.common.trainer import resume_load
 from llmsim.generator.stacks.common.trainer_run import TrainerRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hf import fsdp
+from llmsim.generator.stacks.hf.terminal import TERMINAL
 
 # How __post_init__ leaves `--fsdp "full_shard auto_wrap"` (a list of FSDPOption, printed by
 # repr) and an fsdp.json of {"state_dict_type": "SHARDED_STATE_DICT"} (its keys, then the
@@ -52,6 +54,10 @@ class FsdpRun(TrainerRun):
     def close(self, ctx: Context) -> None:
         """torchrun's agent after the workers exit."""
         launch.torchrun_end(ctx, info=ctx.agent_info)
+
+    def terminal(self) -> StackTerminal:
+        """The shell around the job (stacks/hf/terminal.py)."""
+        return TERMINAL
 
 
 RUN: Final = FsdpRun()

@@ -48,6 +48,7 @@ GLANCE_EVERY: Final = 300.0  # trace seconds between routine glances at the clus
 # CUDA 12.8, the runs' toolkit, needs (nvidia-smi then says CUDA Version 12.8).
 DRIVER: Final = "570.133.20"
 PROCESS_NAME: Final = "/usr/bin/python"
+XET_SUMMARY_BARS: Final = 2  # hf-xet's `Processing Files` and `New Data Upload` bars (speed)
 
 
 def job_row(line: Line) -> Row:
@@ -243,11 +244,24 @@ class TmuxRenderer:
         pane = self.screen.pane
         done, total = ev.done or 0, ev.total or 0
         op = ev.op
+        if op == "upload" and ev.rank is not None:  # hf-xet's bars, each on its line
+            meter = Meter(
+                done,
+                total,
+                ev.elapsed or 0.0,
+                clean_name(ev.text or ""),
+                "B",
+                True,
+                xet=True,
+                speed=ev.rank < XET_SUMMARY_BARS,
+            )
+            pane.bar(ev.rank, meter)  # the reporter closes them all at its end
+            return
         if op == "upload":
             meter = Meter(done, total, ev.elapsed or 0.0, clean_name(ev.text or ""), "B", True)
             position = 0
             leave = True
-        elif op in self._kept:
+        elif op == "convert" or op in self._kept:  # a converter's at the shell, or a kept one
             meter = Meter(done, total, ev.elapsed or 0.0, clean_name(ev.text or ""))
             position, leave = 0, True
         elif self._hf and op == "eval" and pane.bars:
@@ -305,6 +319,8 @@ class TmuxRenderer:
 
     def _shell_row(self, ev: Event) -> None:
         pane = self.screen.pane
+        while pane.bars:  # the tool at the shell has ended: tqdm leaves its bars (leave=True)
+            pane.close_bar(0, leave=True)
         text = clean_name(ev.text or "") if ev.op != "output" else None
         if ev.op == "prompt":
             if pane.at_prompt:  # a prompt after a prompt: Enter on an empty line
