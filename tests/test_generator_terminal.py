@@ -1,4 +1,4 @@
-"""The engineer's terminal the generator writes around every job (issue 21, trace 2.4): the
+"""The engineer's terminal the generator writes around every job (issue 21, trace 2.5): the
 prompt and the typed launch at t = 0, rank 0's node sampled at watch's interval from the
 cluster's own samples, nvidia-smi's process list with the launcher's PIDs, W&B's start and end,
 the converter at the shell with `ls -lh` and an upload of exactly the files the export wrote,

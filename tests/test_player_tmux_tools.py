@@ -1,4 +1,4 @@
-"""The tools at the engineer's shell as the tmux layout draws them (trace 2.4): hf-xet's bars
+"""The tools at the engineer's shell as the tmux layout draws them (trace 2.5): hf-xet's bars
 (huggingface_hub 0.36.0's XetProgressReporter, checked against the real tqdm.format_meter),
 stamp marks with an offset (`ls -l`'s dates, W&B's run folders), the bars left on screen when
 the shell prints again, and the classic and plain layouts ending a run at its summary.

@@ -24,7 +24,7 @@ from llmsim.trace.vocab import (
 )
 
 SCHEMA_MAJOR: Final = 2
-SCHEMA_MINOR: Final = 4
+SCHEMA_MINOR: Final = 5
 SCHEMA_VERSION: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 # File key-value metadata keys.

@@ -12,7 +12,7 @@ from llmsim.player.dialects.base import Line, Segment, Stamps
 from llmsim.trace import Event
 
 STAMP_MARK = "{stamp}"  # where an `inline-stamp` line's text takes the playback stamp
-# The general mark (2.4): `{stamp}`, `{stamp-S}` (the stamp S seconds before the line's: a file's
+# The general mark (2.5): `{stamp}`, `{stamp-S}` (the stamp S seconds before the line's: a file's
 # mtime in `ls -l`, the start of a W&B run in its footer), either with `:pattern` (a strftime
 # pattern of its own, else the `origin`'s); in `inline-stamp` and `wandb` lines.
 MARK: Final = re.compile(
