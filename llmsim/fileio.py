@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from llmsim.errors import InputError
+from llmsim.errors import InputError, os_reason
 
 EXISTS = "{path} exists (use --force to overwrite)"
 
@@ -40,6 +39,27 @@ def check_target(target: Path, *, overwrite: bool) -> None:
         raise exists_error(target)
 
 
+def temp_prefix(target: Path) -> str:
+    """`.NAME.` for the temp file of `target`, NAME shortened so that the temp name (the prefix,
+    8 random characters and `.tmp`) is no longer than the longest name the folder takes: a
+    name of 242 to 255 bytes is a good name for an output, and its temp file must be too."""
+    room = _name_max(target.parent) - len(TEMP_EXTRA)
+    name = target.name
+    while len(os.fsencode(name)) > room and name:
+        name = name[:-1]  # by characters, so that a multi-byte one is never cut in half
+    return f".{name}."
+
+
+TEMP_EXTRA = "..XXXXXXXX.tmp"  # what the temp name adds to the target's: 14 bytes
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder yet, no pathconf (Windows)
+        return 255
+
+
 def umask() -> int:
     """The process umask (read without changing it for longer than a moment)."""
     mask = os.umask(0o022)
@@ -61,7 +81,7 @@ def atomic_path(target: Path, *, overwrite: bool = False, mkdir: bool = False) -
     try:
         if mkdir:
             directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, name = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=directory)
         os.close(fd)
         # mkstemp makes the file 0600; outputs are shareable data files: honour the umask.
         os.chmod(name, 0o666 & ~umask())
@@ -103,8 +123,4 @@ def publish(tmp: Path, target: Path, *, overwrite: bool) -> None:
 
 def reason(exc: BaseException) -> str:
     """The OS's words for a failed write ("No space left on device"), on one short line."""
-    text = " ".join(str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc).split())
-    errno = re.search(r"\[errno (\d+)\]", text)  # pyarrow: "Error writing bytes ... [errno 28] ..."
-    if errno:
-        return os.strerror(int(errno.group(1)))
-    return text[:160] or type(exc).__name__
+    return os_reason(exc, writing=True)

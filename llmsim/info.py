@@ -10,9 +10,10 @@ counts, a second reads only the losses into as many buckets as the sparkline has
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import numpy as np
 import pyarrow as pa
@@ -199,8 +200,26 @@ def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def to_text(info: dict[str, Any]) -> str:
-    """Human-readable multi-line report. Strings from the trace are made inert for a terminal."""
+VALUE_COLUMN: Final = 13  # where the values start: "  incidents  " is the longest label
+
+
+def to_text(info: dict[str, Any], width: int | None = None) -> str:
+    """Human-readable multi-line report. Strings from the trace are made inert for a terminal.
+    With `width`, a longer line is wrapped under its value (a terminal of that many columns)."""
+    lines = _text_lines(info)
+    if width is None:
+        return "\n".join(lines)
+    return "\n".join(part for line in lines for part in _fit(line, width))
+
+
+def _fit(line: str, width: int) -> list[str]:
+    if len(line) <= width:
+        return [line]
+    indent = " " * (VALUE_COLUMN if line.startswith("  ") else 2)
+    return textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def _text_lines(info: dict[str, Any]) -> list[str]:
     c = {k: clean_name(v) if isinstance(v, str) else v for k, v in info["config"].items()}
     s = info["summary"]
     if s:
@@ -246,7 +265,7 @@ def to_text(info: dict[str, Any]) -> str:
                 f"  restarts   {s['restarts']}: {_fmt(s['steps_redone'], ',')} steps redone, "
                 f"{format_clock(s['time_lost_s'] or 0.0)} lost"
             )
-    return "\n".join(lines)
+    return lines
 
 
 def _incident_lines(info: dict[str, Any]) -> list[str]:

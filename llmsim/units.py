@@ -159,11 +159,16 @@ def format_clock(seconds: float) -> str:
 
 
 def parse_clock(text: str) -> float | None:
-    """Seconds in a clock position 'MM:SS' or 'H:MM:SS' (None if `text` is not one)."""
+    """Seconds in a clock position 'MM:SS' or 'H:MM:SS' (None if `text` is not one; infinity
+    if it is too far to be a float: it is past the end of anything)."""
     m = _CLOCK.fullmatch(text.strip())
     if m is None:
         return None
-    return int(m.group("h") or 0) * 3600 + int(m.group("m")) * 60 + float(m.group("s"))
+    whole = int(m.group("h") or 0) * 3600 + int(m.group("m")) * 60
+    try:
+        return float(whole) + float(m.group("s"))
+    except OverflowError:  # 400 digits of minutes
+        return math.inf
 
 
 def format_duration(seconds: float, *, full: bool = False) -> str:

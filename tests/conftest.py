@@ -2,7 +2,7 @@
 
 Also for the whole session: Hypothesis runs derandomised when CI is set (the `ci` profile),
 and XDG_CACHE_HOME points at a temporary folder, so no test (nor any process it starts)
-writes fresh runs into the real ~/.cache.
+writes fresh runs into the real ~/.cache; COLUMNS is unset (a test that wants a width sets it).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(cache))
         mp.delenv("LLMSIM_DEBUG", raising=False)
+        mp.delenv("COLUMNS", raising=False)  # `list`, `info` and help fit it: tests say when
+        mp.delenv("LINES", raising=False)
         mp.delenv("TMUX", raising=False)  # inside a real tmux, play draws no status line
         yield cache
 

@@ -6,8 +6,12 @@ Sources, per group (versions as llmsim's eras, docs/stacks.md):
   %(levelname)s - %(name)s - %(message)s", datefmt "%m/%d/%Y %H:%M:%S"), trainer.py's
   `Running training`/`Running Evaluation` blocks, the logged dicts (ProgressCallback.on_log),
   trainer_pt_utils.log_metrics, TrainingArguments.__str__, PretrainedConfig.__repr__;
-- DeepSpeed 0.18.0: utils/logging.py ("[%(asctime)s] [%(levelname)s] [%(filename)s:%(lineno)d:
+- DeepSpeed 0.17.5: utils/logging.py ("[%(asctime)s] [%(levelname)s] [%(filename)s:%(lineno)d:
   %(funcName)s] %(message)s"), runtime/config.py `print` (the engine configuration dump);
+- torch 2.8/2.9 Python warnings as warnings.showwarning prints them (`path:line: Category:
+  message` and the stripped source line): distributed_c10d.py barrier (2.8: 4807),
+  fully_sharded_data_parallel.py set_state_dict_type (2.8: 678);
+- bash's `set -x` trace of torchtitan's run_train.sh (`+ cmd`);
 - Megatron-LM core_v0.15.0: training/training.py `training_log` and
   `evaluate_and_print_results`, training/arguments.py `_print_args`, training/initialize.py,
   training/checkpointing.py, core/timers.py, core/utils.py (straggler report), and the records
@@ -27,7 +31,12 @@ Sources, per group (versions as llmsim's eras, docs/stacks.md):
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Final
+
+from llmsim.player.dialects import Line
+from llmsim.player.views.renderer import Renderer, RenderOptions
+from llmsim.trace import RunConfig, open_trace
 
 Patterns = tuple[re.Pattern[str], ...]
 
@@ -49,6 +58,14 @@ SHARED: Final = _all(
     r"elastic/agent/server/(api|local_elastic_agent)\.py|elastic/multiprocessing/api\.py|"
     r"elastic/multiprocessing/errors/__init__\.py):\d+\] .*",
     r"(\[rank0\]:)?[\w-]+:\d+:\d+ \[\d\] NCCL INFO .*",
+    # NCCL 2.27 init.cc showVersion at NCCL_DEBUG=WARN: rank 0, VERSION level, no host prefix
+    r"(\[rank0\]:)?NCCL version 2\.27\.[35]\+cuda12\.9",
+    # ProcessGroupNCCL's destructor when destroy_process_group() was never called (2.8: 1538,
+    # 2.9: 1524), TORCH_WARN_ONCE's "Warning: ... (function operator())"
+    r"\[rank\d+\]:\[W\d{4} \d\d:\d\d:\d\d\.\d{9} ProcessGroupNCCL\.cpp:(1538|1524)\] Warning: "
+    r"WARNING: destroy_process_group\(\) was not called before program exit, which can leak "
+    r"resources\. For more info, please see https://pytorch\.org/docs/stable/distributed\.html"
+    r"#shutdown \(function operator\(\)\)",
     rf"\[{SECS}\] INFO +export +\| Saved: .*",  # the classic layout's, from shard and file rows
     # a finished tqdm bar: `{desc}: {percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{left}, ...]`
     r"[\w .-]+: +\d+%\|[█▏▎▍▌▋▊▉ ]*\| [\d.,]+ ?\w*/[\d.,]+ ?\w* \[[\d:]+<[\d:]+.*\]",
@@ -95,13 +112,20 @@ INCIDENTS: Final = _all(
     r"last enqueued work: \d+, last completed work: \d+",
     rf"{C10}Stack trace of the failed collective not found, potentially because FlightRecorder "
     r"is disabled\. You can enable it by setting TORCH_NCCL_TRACE_BUFFER_SIZE to a non-zero value\.",
+    rf"{C10}Stack trace of the failed collective: ",
+    r"(\[rank\d+\]:)?#\d+ \w+ from /usr/local/lib/python3\.12/dist-packages/torch/[\w/]+\.py:\d+",
+    rf"{C10}\[{PG} Rank \d+\] First PG on this rank to signal dumping\.",
+    rf"{C10}\[{PG} Rank \d+\] ProcessGroupNCCL preparing to dump debug info\. Include stack "
+    r"trace: 1",
+    rf"{C10}\[{PG} Rank \d+\] Process group watchdog thread terminated with exception: "
+    rf"\[Rank \d+\] Watchdog caught collective operation timeout: {WORK}",
     rf"{C10}\[Rank \d+\] Some NCCL operations have failed or timed out\. Due to the asynchronous "
     r"nature of CUDA kernels, subsequent GPU operations might run on corrupted/incomplete data\.",
     rf"{C10}\[Rank \d+\] To avoid data inconsistency, we are taking the entire process down\.",
     r"terminate called after throwing an instance of 'c10::DistBackendError'",
     rf"  what\(\):  \[{PG} Rank \d+\] Process group watchdog thread terminated with exception: "
     rf"\[Rank \d+\] Watchdog caught collective operation timeout: {WORK}",
-    r"Exception raised from (checkTimeout|ncclCommWatchdog) at /pytorch/torch/csrc/distributed/"
+    r"Exception raised from (checkTimeout|run) at /pytorch/torch/csrc/distributed/"
     r"c10d/ProcessGroupNCCL\.cpp:\d+ \(most recent call first\):",
     rf"frame #\d: [^()]+(\(.*\))? \+ {HEX} \({HEX} in /[\w/.+-]+\.so(\.\d+)?\)",
     # torchrun's traceback and ChildFailedError (errors/__init__.py)
@@ -123,7 +147,7 @@ INCIDENTS: Final = _all(
     r"  error_file: <N/A>",
     r"  traceback : Signal \d+ \(SIG(ABRT|TERM|KILL)\) received by PID \d+",
     # Slurm
-    r"srun: error: [\w-]+: task \d+: Aborted \(core dumped\)",
+    r"srun: error: [\w-]+: tasks? [\d,-]+: Aborted \(core dumped\)",
     r"srun: Job step aborted: Waiting up to 32 seconds for job step to finish\.",
     r"srun: error: Timed out waiting for job step to complete",
     r"slurmstepd: error: \*\*\* STEP \d+\.0 ON [\w-]+ CANCELLED AT "
@@ -141,15 +165,28 @@ HF: Final = _all(
     rf"'train_steps_per_second': {NUM}, 'train_loss': {NUM}, 'epoch': {NUM}\}}",
     r"[_a-z0-9]+=.*,",  # TrainingArguments(...) body
     r"\)",
-    r' *("[\w.]+": ?.*|[{}\[\]],?|"[\w.]+",?|[\d.e+-]+,?)',  # JSON bodies (configs)
+    # JSON bodies (configs; DeepSpeed's ScientificNotationEncoder ends items with ", ")
+    r' *("[\w.]+": ?.*|[{}\[\]](, ?)?|"[\w.]+",?|[\d.e+-]+,?)',
     r"\*\*\*\*\* (Running Evaluation|train metrics) \*\*\*\*\*",
     r"  \w+ +=\s+\S+",
     r"Training completed\. Do not forget to share your model on huggingface\.co/models =\)",
     r"(Running tokenizer on dataset|Grouping texts in chunks of \d+) \(num_proc=\d+\): "
     r"100%\|█{10}\| \d+/\d+ \[[\d:]+<00:00, [\d.]+ examples/s\]",
 )
+TORCH_PY: Final = r"/usr/local/lib/python3\.12/dist-packages/torch/distributed/"
+FSDP_WARNING: Final = _all(
+    rf"{TORCH_PY}fsdp/fully_sharded_data_parallel\.py:678: FutureWarning: FSDP\.state_dict_type\(\) "
+    r"and FSDP\.set_state_dict_type\(\) are being deprecated\. Please use APIs, get_state_dict\(\) "
+    r"and set_state_dict\(\), which can support different parallelisms, FSDP1, FSDP2, DDP\. API "
+    r"doc: https://pytorch\.org/docs/stable/distributed\.checkpoint\.html#torch\.distributed\."
+    r"checkpoint\.state_dict\.get_state_dict \.Tutorial: https://pytorch\.org/tutorials/recipes/"
+    r"distributed_checkpoint_recipe\.html \.",
+    r"  warnings\.warn\(",
+    rf"{TORCH_PY}distributed_c10d\.py:4807: UserWarning: No device id is provided via "
+    r"`init_process_group` or `barrier `\. Using the current device set by the user\. ",
+    r"  warnings\.warn\(  # warn only once",
+)
 DEEPSPEED: Final = _all(rf"\[{MILLIS}\] \[(INFO|WARNING|ERROR)\] \[\w+\.py:\d+:\w+\] .*")
-ACCELERATE: Final = _all(rf"{US_DATE} - INFO - accelerate\.utils\.fsdp_utils - .*")
 
 # --- Megatron-LM ---------------------------------------------------------------------------
 MEGATRON: Final = _all(
@@ -166,9 +203,38 @@ MEGATRON: Final = _all(
     r"context-parallel sizes: None, tensor-model-parallel size: \d+, pipeline-model-parallel "
     r"size: \d+",
     r"using torch\.bfloat16 for parameters \.\.\.",
+    # validate_args (arguments.py, core_v0.15.0: 618-620, 623, 747-748)
+    r"WARNING: Setting args\.overlap_p2p_comm and args\.align_param_gather to False since "
+    r"non-interleaved schedule does not support overlapping p2p communication and aligned "
+    r"param AG",
+    r"Number of virtual stages per pipeline stage: None",
+    r"accumulate and all-reduce gradients in fp32 for bfloat16 data type\.",
     r"-+ (end of )?arguments -+",
-    r"  \w+ \.+ .*",
-    r"setting number of microbatches to constant \d+",
+    r"  \w{1,47} \.+ .*",
+    r"  \w{48,}  .*",  # _print_args: no dots from 48 characters on
+    # global_vars.py:236 _set_one_logger (the last rank)
+    r"WARNING: one_logger package is required to enable e2e metrics tracking\. please go to "
+    r"https://confluence\.nvidia\.com/display/MLWFO/Package\+Repositories for details to "
+    r"install it",
+    # theoretical_memory_usage.py (137-176, 348-365)
+    r"Number of parameters in transformer block in billions:  ?\d+\.\d\d",
+    r"Number of parameters in embedding layers in billions: \d+\.\d\d",
+    r"Total number of parameters in billions: \d+\.\d\d",
+    r"Number of parameters in (most loaded|other) shards? in billions: \d+\.\d{4}",
+    r"compute_activation_memory(_without_sp| with SP)",
+    r"Activation memory footprint per transformer layer( \(precise, without SP\))?: "
+    r"\d+\.\d MB",
+    r"Number of in-flight microbatches: \d+",
+    r"Theoretical memory footprints: weight and optimizer=\d+\.\d\d MB, activation=\d+\.\d\d "
+    r"MB, total=\d+\.\d\d MB",
+    # checkpointing.py 496-497, 1412, 1603
+    r"Storing distributed optimizer sharded state of type dp_reshardable",
+    r"sharded_state_dict metadata loaded from the checkpoint: \{'distrib_optim_sharding_type': "
+    r"'dp_reshardable', 'singleton_local_shards': False, 'chained_optim_avoid_prefix': True\}",
+    r" checkpoint version 3\.0",
+    # training.py evaluate(verbose=True), 2545/2549
+    r"Evaluating on \d+ samples",
+    r"Evaluating iter \d+/\d+",
     r"> building HuggingFaceTokenizer tokenizer \.\.\.",
     r" > padded vocab \(size: \d+\) with \d+ dummy tokens \(new size: \d+\)",
     r"> initializing torch distributed \.\.\.",
@@ -202,14 +268,14 @@ MEGATRON: Final = _all(
             ("MxUtl", "%"),
             ("MnClk", "MHz"),
             ("MxClk", "MHz"),
-            ("MnDRtt", "us"),
-            ("MxDRtt", "us"),
+            ("MnDRtt", "ms"),
+            ("MxDRtt", "ms"),
             ("MnEtpt", "TF"),
         )
     )
     + r"\| MxEtpt/Rnk: [\d.]+TF/\d+",
     r"INFO:megatron\.core\.utils:\^\^\^\^ (Bottom|Top   ) \d+ Ranks with (lowest |highest) "
-    r"Etpt\(TF\):( [\d.]+TF/\d+,)+",
+    r"Etpt\(TF\):( [\d.]+/\d+,)+",
     r"Params for bucket \d+ \(\d+ elements, \d+ padded size\):",
     r"\s+module\.[\w.]+",
     r" loading distributed checkpoint from \S+ at iteration \d+",
@@ -233,23 +299,23 @@ MEGATRON: Final = _all(
 TITAN: Final = _all(
     rf"\[rank0\]:\[titan\] {MILLIS} - root - (INFO|WARNING) - .*",
     # run_train.sh's `set -ex` (bash 5.2's xtrace of the script), multinode_trainer.slurm's echo
-    r"\+ (NGPU=\d+|export LOG_RANK=0|LOG_RANK=0|CONFIG_FILE=\S+|TRAIN_FILE=torchtitan\.train|"
-    r"TORCHFT_LIGHTHOUSE=http://localhost:29510|PYTORCH_ALLOC_CONF=expandable_segments:True|"
-    r"torchrun --nproc_per_node=\d+ --rdzv_backend c10d --rdzv_endpoint=localhost:0 "
-    r"--local-ranks-filter 0 --role rank --tee 3 -m torchtitan\.train --job\.config_file \S+"
-    r"( --metrics\.enable_wandb)?)",
+    r"\+ (NGPU=\d+|export LOG_RANK=0|LOG_RANK=0|CONFIG_FILE=\./torchtitan/models/llama3/"
+    r"train_configs/llama3_\d+b\.toml|TRAIN_FILE=torchtitan\.train|TORCHFT_LIGHTHOUSE=http://"
+    r"localhost:29510|PYTORCH_ALLOC_CONF=expandable_segments:True|torchrun --nproc_per_node=\d+ "
+    r"--rdzv_backend c10d --rdzv_endpoint=localhost:0 --local-ranks-filter 0 --role rank --tee 3 "
+    r"-m torchtitan\.train --job\.config_file \S+( --[\w.]+( \S+)?)*)",
     r"Node IP: [\d.]+",
 )
 
 ALLOWED: Final[dict[str, Patterns]] = {
-    "hf": SHARED + WANDB + INCIDENTS + HF + ACCELERATE,
+    "hf": SHARED + WANDB + INCIDENTS + HF + FSDP_WARNING,
     "hf-deepspeed": SHARED + WANDB + INCIDENTS + HF + DEEPSPEED,
     "megatron": SHARED + WANDB + INCIDENTS + MEGATRON,
     "torchtitan": SHARED + WANDB + INCIDENTS + TITAN,
 }
 # Lines only that stack prints: a line of one of these in another stack's run is a tell.
 EXCLUSIVE: Final[dict[str, Patterns]] = {
-    "hf": ACCELERATE,
+    "hf": FSDP_WARNING[:1],
     "hf-deepspeed": DEEPSPEED,
     "megatron": tuple(
         p for p in MEGATRON if p.pattern.startswith((" \\[", " validation", "using world", "(INFO"))
@@ -271,3 +337,19 @@ def foreign(stack: str, lines: list[str]) -> list[str]:
     if stack not in ("hf", "hf-deepspeed"):
         others += HF_FAMILY
     return [ln for ln in lines if any(p.fullmatch(ln) for p in others)]
+
+
+def _text(line: Line) -> str:
+    return "".join(text for text, _ in (*line.prefix, *line.body))
+
+
+def rendered(path: Path) -> tuple[RunConfig, list[str]]:
+    """Every line the player prints for the run, as its renderer draws them (UTC stamps, no
+    colour, sanitised): the stack's lines through its dialect and the player's frame (kept bars,
+    `Saved:` lines, the summary box), which the patterns know as shared by every stack."""
+    trace = open_trace(path)
+    renderer = Renderer(trace.config, RenderOptions(ascii=False, utc=True))
+    lines: list[str] = []
+    for ev in trace.events():
+        lines += [_text(line) for line in renderer.feed(ev)]
+    return trace.config, lines

@@ -1,4 +1,5 @@
-"""Casts: read by the real asciinema, equal to what play writes, HTML in chromium, GIF by agg."""
+"""Casts: read by the real asciinema, equal to what play writes, HTML in chromium (GIFs:
+tests/test_gif.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from llmsim.errors import InputError, UsageError
 from llmsim.player import CastOptions, PlayOptions, StartAt, export_cast
 from llmsim.player.options import Layout
 from llmsim.player.scheduler.clock import Clock
-from llmsim.player.sinks import gif
 from llmsim.trace import open_trace
 
 ASCIINEMA = shutil.which("asciinema") or str(Path(sys.executable).with_name("asciinema"))
@@ -215,23 +215,3 @@ def test_html_page_loops_when_asked(
         times.append(float(browser.evaluate(f"{PLAYER}.getCurrentTime()")))
         time.sleep(0.1)
     assert any(b < a for a, b in itertools.pairwise(times)), times
-
-
-def test_gif_is_animated(tmp_path: Path, synthetic_trace: Path) -> None:
-    if gif.find_agg() is None:
-        pytest.skip("agg is not installed (pip install 'llmsim[gif]'); CI installs it")
-    out = tmp_path / "run.gif"
-    _export([synthetic_trace], out, cols=80, rows=24, speed=20, start_at=StartAt(point="train"))
-    data = out.read_bytes()
-    assert data.startswith(b"GIF89a")
-    assert data.count(b"\x21\xf9\x04") > 1  # more than one frame (graphic control extensions)
-    assert [p.name for p in tmp_path.iterdir()] == ["run.gif"]  # no temp file left
-
-
-def test_gif_without_agg_names_the_extra(
-    tmp_path: Path, synthetic_trace: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(gif, "find_agg", lambda: None)
-    with pytest.raises(UsageError, match=re.escape("pip install 'llmsim[gif]'")):
-        export_cast([synthetic_trace], str(tmp_path / "x.gif"), CastOptions(), report=print)
-    assert list(tmp_path.iterdir()) == []

@@ -3,17 +3,22 @@ default, required options marked, examples last; mirrored vocabularies equal the
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Final
 
 import pytest
 from typer.main import get_command
 
-from llmsim.cli import app, main, params
+from llmsim.cli import main, params
+from llmsim.cli.app import app
 from llmsim.cli.helpfmt import EXAMPLES_HEADING, option_record
 from llmsim.trace.vocab import INCIDENT_RATES, RUN_KINDS, STACKS
 
 COMMANDS: Final = ("generate", "play", "cast", "info", "list")
+GOLDEN_HELP: Final = Path(__file__).resolve().parent / "goldens" / "help"
+UPDATE: Final = os.environ.get("LLMSIM_UPDATE_GOLDENS") == "1"
 # (command, option, choices its help must list)
 CHOICES: Final = [
     ("generate", "--stack", (*STACKS, "list")),
@@ -95,12 +100,52 @@ def test_cast_help_says_asciinema_2_cannot_open_v3(capsys: pytest.CaptureFixture
 
 
 def test_mirrored_vocabularies_equal_the_real_ones() -> None:
+    from llmsim.cli import cast
     from llmsim.generator.options import MODEL_CHOICES
-    from llmsim.player.options import COLOR_MODES, LAYOUTS, START_POINTS, THEMES, TIMESTAMP_MODES
+    from llmsim.player.options import (
+        COLOR_MODES,
+        GIF_FONT_SIZES,
+        GIF_FPS,
+        GIF_THEMES,
+        LAYOUTS,
+        START_POINTS,
+        THEMES,
+        TIMESTAMP_MODES,
+    )
 
     assert params.LAYOUTS == LAYOUTS
     assert params.THEMES == THEMES
+    assert params.GIF_THEMES == GIF_THEMES
+    assert (cast.FPS, cast.FONT_SIZES) == (GIF_FPS, GIF_FONT_SIZES)
     assert params.COLOR_MODES == COLOR_MODES
     assert params.TIMESTAMP_MODES == TIMESTAMP_MODES
     assert params.MODEL_CHOICES == MODEL_CHOICES
     assert params.START_POINTS_TEXT.startswith(", ".join(START_POINTS))
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_text_is_pinned(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole page at 80 columns, as tests/goldens/help/<command>.txt holds it: a typer
+    release that changed what the help shows would fail here. After changing an option on
+    purpose: LLMSIM_UPDATE_GOLDENS=1 python -m pytest tests/test_cli_help.py"""
+    monkeypatch.setenv("COLUMNS", "80")
+    text = help_of(capsys, *([command] if command else []))
+    golden = GOLDEN_HELP / f"{command or 'llmsim'}.txt"
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_help_fits_the_terminal_up_to_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widest = {}
+    for columns in (60, 200):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        text = help_of(capsys, "play")
+        body = text.split(f"\n{EXAMPLES_HEADING}:\n")[0]  # examples are kept whole
+        widest[columns] = max(len(line) for line in body.splitlines())
+    assert widest[60] <= 58 < widest[200] <= 78

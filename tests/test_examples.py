@@ -1,8 +1,9 @@
 """Every runnable example in README.md, docs/*.md and the `--help` texts runs, so none can rot.
 
 Examples are the lines of ```sh blocks and of each help's "Examples:" section. Each source runs
-in its own temporary folder (with `traces/` linked there, as in a clone), line after line, so
-an example may use what an earlier one made. `llmsim` commands run in-process through
+in its own temporary folder, line after line, so an example may use what an earlier one made;
+the folder is not a clone (no `traces/` there), so every example works wherever llmsim is
+installed: runs are named, not found by path. `llmsim` commands run in-process through
 `llmsim.cli.main` and must exit 0; `python -c` one-liners and `asciinema play` run as programs.
 Bounded, never changed otherwise: `play` gets `--speed 1e6 --exit-after-runs 1` appended (the
 last value of an option wins), a `.gif` cast `--speed 1e6`, `asciinema play` `-s 1000 -i 0.01`.
@@ -143,7 +144,6 @@ def test_every_example_runs(
     for name, examples in found.items():
         cwd = tmp_path / name.replace("/", "_")
         cwd.mkdir()
-        (cwd / "traces").symlink_to(ROOT / "traces")
         monkeypatch.chdir(cwd)
         for example in examples:
             run_example(example, cwd, capfd)

@@ -168,6 +168,7 @@ def test_a_hung_collective_and_a_lost_gpu_show_on_the_monitor(runs: dict[str, Ru
 def test_processes_carry_the_launchers_pids_and_exit_before_the_prompt(
     runs: dict[str, Run],
 ) -> None:
+    checked = 0
     for name, run in runs.items():
         procs = run.of("process")
         if run.plan.config.stack == "megatron":  # in the NGC container: nvidia-smi lists none
@@ -180,12 +181,16 @@ def test_processes_carry_the_launchers_pids_and_exit_before_the_prompt(
         texts = " ".join(r["text"] or "" for r in run.of("log"))
         pids = [int(r["origin"]) for r in sorted(first, key=lambda r: r["rank"])]
         assert pids == list(range(pids[0], pids[0] + per))  # one torchrun's workers
-        # rank 0's PID as the job's own lines print it (NCCL's host:pid:tid, the launchers')
-        assert re.search(rf"[:\s']{pids[0]}[:\s,\]]", texts), (name, pids[0])
+        # rank 0's PID as the job's own lines print it (NCCL's host:pid:tid at NCCL_DEBUG=INFO;
+        # at WARN a run that ends well may print no worker's PID at all)
+        if run.plan.flags.nccl_debug == "INFO":
+            assert re.search(rf"[:\s']{pids[0]}[:\s,\]]", texts), (name, pids[0])
+            checked += 1
         exits = [r for r in procs if r["op"] == "exit"]
         assert len(exits) % per == 0 and exits
         after_job = next(r for r in run.shell("prompt") if r["t"] > starts[0]["t"])
         assert exits[-1]["t"] < after_job["t"]
+    assert checked  # some run's PIDs were checked against its lines
 
 
 def test_no_line_of_llmsims_own(runs: dict[str, Run]) -> None:

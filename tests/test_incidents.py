@@ -20,8 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from stack_patterns import unmatched
-from test_stacks import rendered
+from stack_patterns import rendered, unmatched
 
 from llmsim.generator import GenerateOptions, GeneratorError, RunPlan, plan_run, write_trace
 from llmsim.generator.phases.build import tables

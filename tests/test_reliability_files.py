@@ -4,24 +4,33 @@ Cast headers and events, the HTML page's embedded cast and options, `info --json
 `list --json` hold no NaN or Infinity (which Python's json would print and every strict reader
 refuses); cast times are finite, never decrease and print exactly; the real `asciinema` reads
 the casts at the speed and idle-limit extremes. Options that cannot give a valid file are
-usage errors that write nothing.
+usage errors that write nothing. What goes to stdout is whole or the command fails loudly: into
+a pipe another process made non-blocking, with or without PYTHONUNBUFFERED=1, every byte
+arrives (it used to be cut short with exit 0, or end with 120 and Python's three lines); under
+a file-size limit it is `cannot write to stdout: File too large`, exit 1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
+import select
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_kit import assert_one_line_error, call, hostile_trace, strict_json
+from reliability_kit import LLMSIM, assert_one_line_error, call, env, hostile_trace, strict_json
 from synthetic import write_trace
 
 from llmsim.player.options import MAX_SPEED, MIN_SPEED
 
-ASCIINEMA = str(Path(__import__("sys").executable).parent / "asciinema")
+ASCIINEMA = str(Path(sys.executable).parent / "asciinema")
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +151,88 @@ def test_json_documents_are_strict(trace: Path, tmp_path: Path) -> None:
     status, out, _ = call(["info", "--json", str(tmp_path / "missing.parquet"), str(trace)])
     assert status == 1 and len(strict_json(out)["traces"]) == 1  # the good one, still JSON
     json.dumps(doc)
+
+
+# --- stdout: whole, or a loud failure -------------------------------------------------------------
+
+
+def _into_nonblocking_pipe(argv: list[str], unbuffered: bool) -> tuple[int, bytes, bytes]:
+    """`llmsim ARGV` writing into a pipe whose write end is non-blocking (as a Node.js reader
+    leaves it), read slowly: (status, what arrived, stderr)."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    extra = {"PYTHONUNBUFFERED": "1"} if unbuffered else {}
+    proc = subprocess.Popen([*LLMSIM, *argv], stdout=w, stderr=subprocess.PIPE, env=env(**extra))
+    os.close(w)
+    got = bytearray()
+    try:
+        time.sleep(0.5)  # the pipe fills: writes would block
+        while chunk := os.read(r, 16384):
+            got += chunk
+            select.select([], [], [], 0.001)  # a slow reader
+        _, err = proc.communicate(timeout=120)
+    finally:
+        os.close(r)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, bytes(got), err
+
+
+def test_stdout_into_a_nonblocking_pipe_is_whole() -> None:
+    """The issue's example: `cast -o -` and `info --json` into a non-blocking pipe (58,693 of
+    686,061 bytes with exit 0; without PYTHONUNBUFFERED exit 120)."""
+    trace = "llama-3-8b-sft"
+    for argv in (["cast", trace, "-o", "-"], ["info", "--json", *[trace] * 15]):
+        status, whole, _ = call(argv)
+        assert status == 0 and len(whole) > 65_536  # more than the pipe holds
+        for unbuffered in (True, False):
+            status, got, err = _into_nonblocking_pipe(argv, unbuffered)
+            assert (status, err) == (0, b""), (argv[0], unbuffered, err[-300:])
+            assert got == whole.encode(), (argv[0], unbuffered, len(got), len(whole))
+
+
+def _limit_file_size(limit: int) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as Python itself has it
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["unbuffered", "buffered"])
+def test_stdout_under_a_file_size_limit_fails_loudly(tmp_path: Path, unbuffered: bool) -> None:
+    """`cast -o -`, `info --json` and `play` redirected to a file, under a file-size limit: one
+    line naming stdout, exit 1 (never a cut file with exit 0, nor Python's own message)."""
+    extra = {"PYTHONUNBUFFERED": "1"} if unbuffered else {}
+    trace = "llama-3-8b-sft"
+    commands = [["cast", trace, "-o", "-"]]
+    if not unbuffered:  # (play writes its own bytes: Python's buffering is not in its way)
+        commands += [["info", "--json", *[trace] * 15], ["play", "--once", "--speed", "1e6", trace]]
+    for i, argv in enumerate(commands):
+        with (tmp_path / f"out{i}").open("wb") as out:
+            proc = subprocess.run(
+                [*LLMSIM, *argv],
+                stdout=out,
+                stderr=subprocess.PIPE,
+                env=env(**extra),
+                preexec_fn=lambda: _limit_file_size(20_000),
+                timeout=120,
+                check=False,
+            )
+        assert proc.returncode == 1, argv
+        assert_one_line_error(proc.stderr, "cannot write to stdout: File too large")
+        assert (tmp_path / f"out{i}").stat().st_size == 20_000
+
+
+def test_stdout_that_is_dev_full_is_named() -> None:
+    """The issue's example: /dev/full as stdout was `No space left on device`, not naming
+    stdout. Every command that prints says it before doing any work."""
+    for argv in (  # (list and generate check stdout as info does)
+        ["cast", "llama-3-8b-sft", "-o", "-"],
+        ["play", "--once", "--speed", "1e6", "llama-3-8b-sft"],
+        ["info", "llama-3-8b-sft"],
+    ):
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.run(
+                [*LLMSIM, *argv], stdout=full, stderr=subprocess.PIPE, env=env(), check=False
+            )
+        assert proc.returncode == 1, argv
+        assert_one_line_error(proc.stderr, "cannot write to stdout: No space left on device")

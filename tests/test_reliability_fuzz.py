@@ -1,11 +1,23 @@
-"""Mutants of the bundled traces, through `info`, `play --once` and `cast`.
+"""Fuzzed surfaces: mutants of the bundled traces, states of the fresh-run cache, signals.
 
 Each mutant is a bundled trace with bytes flipped in its data pages or its footer, or with its
 metadata (run config or schema version) changed to a hostile value. For every mutant and every
 command, with a good trace beside it in the same playlist: exit status 0 or 1, at most one line
 on stderr and it names the mutant, no escape byte in any output, no temp file left, and the
-good trace still plays. Deterministic: the mutants come from a fixed seed, MUTANTS of them per
-run (LLMSIM_FUZZ_MUTANTS=500 for a deep search, LLMSIM_FUZZ_SEED for another sample).
+good trace still plays.
+
+Each cache state is a folder of what a user's cache may hold beside llmsim's runs (their own
+traces, files and links and FIFOs under run names, temp files of ours and of others, dates in
+the past and the future): pruning removes only runs and leftovers of ours, keeps the cache
+within its limit, never opens what is not a file, and the runs played instead of fresh ones
+are ours. Each signal case is a stop signal at a random moment of `generate`, `cast` or `play`
+on a terminal: 128 + n (or 0 if it came after the end), no temp file, the terminal restored.
+
+Deterministic: the cases come from a fixed seed, MUTANTS of each per run (LLMSIM_FUZZ_MUTANTS=500
+for a deep search, LLMSIM_FUZZ_SEED for another sample).
+
+Hooks for more surfaces (GIF options, shell-completion files): add a case builder to
+`SURFACES` below with what it must hold; each becomes a test of MUTANTS cases like these.
 """
 
 from __future__ import annotations
@@ -13,16 +25,23 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from playback import play_on_pty
 from reliability_kit import DONE, HOSTILE_VALUES, assert_clean_lines, assert_inert, call
 from synthetic import write_trace
 
 from llmsim.bundled import find_bundled
+from llmsim.errors import stop_signals
+from llmsim.fresh import STALE_TMP_S, FreshOptions, FreshRuns, is_fresh_run
+from llmsim.player import PlayOptions
+from llmsim.player.live.control import CODES, Op
 from llmsim.trace.schema import META_CONFIG, META_VERSION
 
 MUTANTS = int(os.environ.get("LLMSIM_FUZZ_MUTANTS", "12"))
@@ -190,3 +209,172 @@ def test_the_mutants_are_mutated() -> None:
     """Control: every mutant differs from its source, and all three kinds are there."""
     kinds = {what.split()[0] for _, what, _ in CASES}
     assert {"data", "footer", "config", "version"} <= kinds or MUTANTS < 6
+
+
+# --- states of the fresh-run cache ----------------------------------------------------------------
+
+NOW = time.time()
+DATES = {"old": NOW - 3 * STALE_TMP_S, "recent": NOW - 5.0, "future": NOW + 10 * 365 * 86400}
+
+
+def _entry(folder: Path, i: int, rng: random.Random, good: Path) -> tuple[str, bool]:
+    """One random thing in a cache folder: (its name, whether pruning may remove it)."""
+    kind = rng.choice(
+        ["user", "ours", "ours", "junk", "link", "fifo", "folder", "dangling", "tmp", "tmp"]
+    )
+    seed = 1000 + i
+    models = rng.choice(["mix", "real", "invented", "all", "mix-0123abcd"])
+    run = f"fresh-{seed}-{models}.parquet"
+    date = DATES[rng.choice(sorted(DATES))]
+    if kind == "user":
+        name = rng.choice([f"mine-{i}.parquet", f"fresh-{seed}.parquet", run.upper()])
+        (folder / name).write_bytes(good.read_bytes())  # an llmsim trace, but not named ours
+        removable = False
+    elif kind == "ours":
+        name, removable = run, True
+        write_trace(folder / name, seed=seed)
+    elif kind == "junk":  # our name, not our run: another seed inside, or no trace at all
+        name, removable = run, False
+        (folder / name).write_bytes(rng.choice([good.read_bytes(), b"PAR1 junk", b""]))
+    elif kind == "link":
+        name, removable = run, False
+        (folder / name).symlink_to(good)
+    elif kind == "fifo":
+        name, removable = run, False
+        os.mkfifo(folder / name)
+    elif kind == "folder":
+        name, removable = run, False
+        (folder / name).mkdir()
+    elif kind == "dangling":
+        name, removable = run, False
+        (folder / name).symlink_to(folder / "nothing-here")
+    else:
+        name = f".{run}.{rng.choice(['abcd1234', 'x_y_z_0w', 'QQQQQQQQ'])}.tmp"
+        body = rng.choice([b"", b"PAR1\x15", b"notes of someone"])
+        if rng.random() < 0.3:
+            name = f".notes-{i}.tmp"  # not the name of a temp file of ours
+        (folder / name).write_bytes(body)
+        ours = not name.startswith(".notes-")  # the atomic writer's name for a run of ours
+        removable = ours and body in (b"", b"PAR1\x15") and date != DATES["recent"]
+    if not (folder / name).is_fifo():
+        os.utime(folder / name, (date, date), follow_symlinks=False)
+    return name, removable
+
+
+def cache_states(count: int, seed: int) -> list[int]:
+    """Seeds of `count` random cache states (each state is built from its seed)."""
+    rng = random.Random(seed ^ 0xCAC4E)
+    return [rng.randrange(2**32) for _ in range(count)]
+
+
+def _snapshot(folder: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in os.listdir(folder):
+        path = folder / name
+        if path.is_symlink():
+            out[name] = ("link", os.readlink(path))
+        elif path.is_file() and not path.is_fifo():
+            out[name] = path.read_bytes()
+        else:
+            out[name] = "special"
+    return out
+
+
+@pytest.mark.parametrize("state", cache_states(MUTANTS, SEED))
+def test_a_cache_state_loses_only_what_llmsim_made(state: int, good: Path, tmp_path: Path) -> None:
+    rng = random.Random(state)
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    entries = [_entry(folder, i, rng, good) for i in range(rng.randint(3, 12))]
+    keep = write_trace(folder / "fresh-1-mix.parquet", seed=1)  # the run just made
+    before = _snapshot(folder)
+    limit = rng.randint(3, 6)
+    fresh = FreshRuns.__new__(FreshRuns)
+    fresh.folder, fresh.options, fresh._report = folder, FreshOptions(limit=limit), print
+    fresh._fallback_runs = [good]
+    fresh._prune(keep=keep)
+    after = _snapshot(folder)
+    removable = {name for name, may in entries if may}
+    for name, value in before.items():
+        if name not in removable:
+            assert after.get(name) == value, (state, name)  # untouched, byte for byte
+    leftovers = {name for name in removable if name.startswith(".")}
+    assert not leftovers & set(after), state  # a killed generator's temp files are gone
+    ours = [n for n in after if is_fresh_run(folder / n)]
+    assert keep.name in ours and len(ours) <= limit - 1, (state, ours)
+    said: list[str] = []
+    fresh._report = said.append
+    fresh._give_up("a test")  # the runs played instead: the fallback, then only ours
+    played = [next(fresh._replay) for _ in range(len(ours) + 1)]  # type: ignore[arg-type]
+    assert played[0] == good and sorted(p.name for p in played[1:]) == sorted(ours)
+    assert len(said) == 1
+
+
+# --- stop signals at random moments ----------------------------------------------------------------
+
+# SIGALRM is left out in-process: pytest-timeout's handler has it (real processes get it in
+# test_reliability_data_loss and test_reliability_terminal).
+SIGNALS = [s for s in stop_signals() if s != signal.SIGALRM]
+
+
+def signal_cases(count: int, seed: int) -> list[tuple[str, int, int]]:
+    """(command, signal, after how many frames or row groups), deterministic."""
+    rng = random.Random(seed ^ 0x516)
+    commands = ("generate", "cast", "play")
+    most = {"generate": 3, "cast": 60, "play": 60}  # row groups written, frames shown
+    return [
+        (command, rng.choice(SIGNALS), rng.randint(1, most[command]))
+        for command in (commands[i % 3] for i in range(count))
+    ]
+
+
+@pytest.mark.parametrize(("command", "sig", "after"), signal_cases(MUTANTS, SEED))
+def test_a_stop_signal_at_any_moment(
+    command: str, sig: int, after: int, good: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status_of_stop = 128 + sig
+    if command == "play":
+        frames = [0]
+
+        def on_frame(at: float, late: float) -> None:
+            frames[0] += 1
+            if frames[0] == after:
+                signal.raise_signal(sig)
+
+        options = PlayOptions(once=True, speed=50)
+        status, data = play_on_pty([good], options, on_frame=on_frame)
+        assert status in (0, status_of_stop), (sig, after)
+        tail = data[-40:].decode("utf-8", "replace")
+        assert tail.endswith(CODES[Op.SHOW_CURSOR]) and CODES[Op.RESET] in tail, (sig, after)
+        return
+    from llmsim.player.sinks.cast import CastSink
+    from llmsim.trace.writer import TraceWriter
+
+    cls, name = (TraceWriter, "write") if command == "generate" else (CastSink, "show")
+    real = getattr(cls, name)
+    calls = [0]
+
+    def hooked(self: object, *args: object) -> Any:
+        calls[0] += 1
+        if calls[0] == after:
+            signal.raise_signal(sig)
+        return real(self, *args)
+
+    monkeypatch.setattr(cls, name, hooked)
+    out = tmp_path / ("run.parquet" if command == "generate" else "run.cast")
+    small = ["--duration", "2m", "--model", "Llama-3.2-1B", "--gpus", "8"]
+    argv = ["generate", "-o", str(out), "--seed", "1", *small]
+    if command == "cast":
+        argv = ["cast", str(good), "-o", str(out)]
+    status, _, err = call(argv)
+    assert (status, err) in ((0, ""), (status_of_stop, "")), (sig, after, err)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ([out.name] if status == 0 else []), (sig, after, left)
+
+
+# Builders of cases for more surfaces (see the module's docstring): name -> (count, seed) -> cases.
+SURFACES: dict[str, Callable[[int, int], list[Any]]] = {
+    "trace mutants": mutants,
+    "cache states": cache_states,
+    "stop signals": signal_cases,
+}

@@ -35,10 +35,11 @@ from reliability_kit import (
 from synthetic import config as base_config
 from synthetic import write_trace
 
+from llmsim.fresh import FreshOptions, FreshRuns, cache_dir
 from llmsim.player import PlayOptions, play
 from llmsim.player.options import MAX_SPEED, MIN_SPEED
 from llmsim.player.scheduler.clock import Clock
-from llmsim.trace import TraceWriter, make_table
+from llmsim.trace import TraceWriter, make_table, open_trace
 from llmsim.trace.reader import MAX_T
 from llmsim.trace.schema import META_CONFIG
 
@@ -168,6 +169,12 @@ def test_huge_seeds_and_start_points_are_fine(tmp_path: Path) -> None:
     for argv in (
         ["play", "--once", "--speed", "1e6", "--shuffle", "--seed", str(10**100)],
         ["play", "--once", "--speed", "1e6", "--start-at", "99999999:00"],  # past the end
+        # The issue's example (OverflowError, exit 70): more minutes than a float holds.
+        ["play", "--once", "--speed", "1e6", "--start-at", "9" * 400 + ":00"],
+        ["play", "--once", "--speed", "1e6", "--start-at", "9" * 400 + ":00:00"],
+        ["play", "--once", "--speed", "1e6", "--start-at", "7" * 300 + ":00"],
+        ["play", "--once", "--speed", "1e6", "--start-at", "0:" + "5" * 400 + ":00"],
+        ["cast", "-o", "-", "--layout", "classic", "--start-at", "9" * 400 + ":00"],
         ["play", "--once", "--speed", str(MAX_SPEED), "--exit-after", "99999999h"],
         [
             "play",
@@ -471,3 +478,78 @@ def test_any_command_line_ends_cleanly(fuzz_dir: tuple[Path, Path], data: st.Dat
         assert out.startswith('{"version"'), argv
         strict_json(out.splitlines()[0])
     json.dumps(argv)  # (hypothesis shows the argv on failure)
+
+
+# --- bytes that are not UTF-8 ---------------------------------------------------------------------
+
+# Python hands a program its arguments, environment and file names that are not UTF-8 with each
+# bad byte as a lone surrogate (PEP 383): what `llmsim` gets for `$'\xff\xfe'`.
+NOT_UTF8 = "\udcff\udcfe"
+
+
+def test_paths_titles_and_folders_that_are_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's examples (exit 70): `generate -o` a name that is not UTF-8, `cast -t` a title
+    that is not (and `-o -` wrote invalid UTF-8 JSON with exit 0), a non-UTF-8 XDG_CACHE_HOME
+    (fresh runs gave up with internal-error text). Also a folder for `generate`, cast outputs
+    of each kind, and such a trace through play, info and cast."""
+    trace = write_trace(tmp_path / f"in{NOT_UTF8}.parquet")
+    runs = tmp_path / f"runs{NOT_UTF8}"
+    small = ["--seed", "3", "--duration", "2m", "--model", "Llama-3.2-1B", "--gpus", "8"]
+    for argv in (
+        ["generate", "-o", str(tmp_path / f"t{NOT_UTF8}.parquet"), *small],
+        ["generate", "-o", str(runs), *small],
+    ):
+        status, out, err = call(argv)
+        assert (status, err) == (0, ""), argv
+        assert out.startswith("wrote ") and "\ufffd" in out  # shown, not as raw bytes
+    assert open_trace(tmp_path / f"t{NOT_UTF8}.parquet").config.seed == 3
+    assert len(os.listdir(os.fsencode(runs))) == 1
+    title = f"title {NOT_UTF8} end"
+    status, out, err = call(["cast", str(trace), "-t", title, "-o", "-"])
+    assert (status, err) == (0, "")
+    assert json.loads(out.splitlines()[0])["title"] == "title \ufffd\ufffd end"
+    out.encode("utf-8")  # no lone surrogate left to write
+    for suffix in ("cast", "html"):
+        target = tmp_path / f"o{NOT_UTF8}.{suffix}"
+        status, _, err = call(["cast", str(trace), "-t", title, "-o", str(target)])
+        assert (status, err) == (0, ""), suffix
+        assert "title \ufffd\ufffd end" in target.read_text("utf-8")
+    for argv in (["play", "--once", "--speed", "1e6"], ["info"], ["info", "--json"]):
+        status, out, err = call([*argv, str(trace)])
+        assert (status, err) == (0, ""), argv
+    cache = tmp_path / f"cache{NOT_UTF8}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    fresh = FreshRuns(cache_dir(), FreshOptions(seed=5, generate_args=tuple(small[2:])), print)
+    with fresh:
+        while (path := next(fresh)) is None:
+            pass
+    assert open_trace(path).config.seed == 5 and NOT_UTF8 in str(path)
+
+
+def test_environment_and_option_values_that_are_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TERM, HOME, TERMINFO that are not UTF-8 change nothing; option values and run names
+    that are not UTF-8 are one usage line each, never an internal error."""
+    for name, value in (("TERM", f"xterm{NOT_UTF8}"), ("HOME", str(tmp_path / NOT_UTF8))):
+        with monkeypatch.context() as env_patch:
+            env_patch.setenv(name, value)
+            env_patch.setenv("TERMINFO", str(tmp_path / NOT_UTF8))
+            status, out, err = call(["play", "--once", "--speed", "1e6", "llama-3-8b-sft"])
+            assert (status, err) == (0, "") and DONE in out, name
+    for argv in (
+        ["play", f"run{NOT_UTF8}"],
+        ["play", "--models", NOT_UTF8],
+        ["play", "--exit-after", f"1{NOT_UTF8}", "llama-3-8b-sft"],
+        ["play", "--start-at", f"1{NOT_UTF8}", "llama-3-8b-sft"],
+        ["info", f"run{NOT_UTF8}"],
+        ["cast", "llama-3-8b-sft", "-o", "x.gif", "--theme", NOT_UTF8],
+        ["generate", "--model", f"x{NOT_UTF8}"],
+        ["generate", "--gpu-type", f"x{NOT_UTF8}"],
+        ["generate", "--max-size", f"1{NOT_UTF8}"],
+    ):
+        status, out, err = call(argv, cwd=tmp_path)
+        assert status in (1, 2), argv
+        assert_one_line_error(err)

@@ -4,13 +4,19 @@ Hostile-but-valid traces play and cast under `prlimit --as` of 1 GB: a small fil
 telemetry (the player keeps one sample and what the screen shows), millions of rows sharing one
 time (beats are cut every MAX_BEAT_LINES lines, so Ctrl-C and --exit-after act within a beat
 instead of after the whole pile), and `info` of a ~300 MB trace streams. A malloc that
-fails under a smaller limit is one line, not a bug.
+fails under a smaller limit is one line, not a bug. Text is bounded in total: a 79 kB trace of
+20,000 rows of 65,000-character text (3.7 GB for `play`) stays small in play, info and every
+kind of cast, measured as each process's peak resident memory (wait4); a beat, a frame and the
+lines held back while behind hold a bounded amount of text; an HTML page is written as the
+recording is made, never held whole.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +29,18 @@ import pytest
 from reliability_kit import LLMSIM, Pty, assert_one_line_error, env
 from synthetic import config
 
-from llmsim.player import PlayOptions
-from llmsim.player.scheduler.playlist import MAX_BEAT_LINES, iter_show
+from llmsim.bundled import find_bundled
+from llmsim.player import CastOptions, PlayOptions
+from llmsim.player.cast import export_cast
+from llmsim.player.scheduler.clock import Clock
+from llmsim.player.scheduler.playlist import MAX_BEAT_LINES, MAX_BEAT_TEXT, iter_show, text_size
+from llmsim.player.scheduler.runner import MAX_PENDING_TEXT, Runner
+from llmsim.player.sinks import Frame
+from llmsim.player.sinks.cast import CastSink
 from llmsim.player.views.renderer import RenderOptions
 from llmsim.trace import TraceWriter, make_table
 from llmsim.trace.config import MAX_GPUS
+from llmsim.trace.reader import MAX_GROUP_TEXT, MAX_TEXT
 from llmsim.trace.schema import LIST_COLUMNS, META_CONFIG, META_VERSION, SCHEMA, SCHEMA_VERSION
 
 GB = 1 << 30
@@ -193,3 +206,174 @@ def test_rows_sharing_one_time_make_bounded_beats(tmp_path: Path) -> None:
     sizes = [len(beat.logs) for beat in iter_show([pile], options, RenderOptions())]
     assert max(sizes) <= MAX_BEAT_LINES
     assert sum(sizes) >= rows  # every line still comes out
+
+
+# --- text bounded in total ------------------------------------------------------------------------
+
+MB = 1 << 20
+RESIDENT_LIMIT = 500 * MB  # the issue's bound for play, info and cast of any accepted trace
+
+
+def long_lines(path: Path, rows: int, kind: str = "phase", column: str = "text") -> Path:
+    """`rows` rows of `kind` whose `column` holds the same 65,000 characters: a file of tens
+    of kB (one dictionary entry) that holds `rows` x 65 kB of text."""
+    line = ("x" * 63 + " ") * (65_000 // 64) + "y" * (65_000 % 64)
+    extra = {"level": "INFO", "source": "plain"} if kind == "log" else {}
+    with TraceWriter(path, config()) as writer:
+        for start in range(0, rows, 4000):  # a row group at a time: this process stays small
+            n = min(4000, rows - start)
+            t = (start + np.arange(n)) * 0.001
+            columns = {"t": t, "kind": kind, "phase": "train", column: line, **extra}
+            writer.write(make_table(n, columns))
+    return path
+
+
+# A process's peak resident memory, as its parent sees it (wait4). Measured from a small
+# launcher: Linux carries the high-water mark of the memory a process was forked with across
+# exec, so a child of this (big) test process would report this process's size.
+LAUNCH = (
+    "import resource, subprocess, sys\n"
+    "status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def _peak(argv: list[str]) -> tuple[int, int, bytes]:
+    """Run `llmsim ARGV` to its end: (status, peak resident bytes, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LAUNCH, *LLMSIM, *argv],
+        capture_output=True,
+        env=env(),
+        check=True,
+        timeout=300,
+    )
+    status, kib = proc.stdout.split()
+    return int(status), int(kib) * 1024, proc.stderr
+
+
+def test_a_small_trace_of_long_lines_stays_small(tmp_path: Path) -> None:
+    """The issue's example: 20,000 rows of 65,000 characters in a file of tens of kB (play 3.7
+    GB, info 2.4 GB, the `path` variant 4.75 GB). Each command's peak resident memory stays
+    under 500 MB: the text columns are read as dictionaries, Events share their strings."""
+    text = long_lines(tmp_path / "text.parquet", 20_000)
+    path = long_lines(tmp_path / "path.parquet", 20_000, column="path")
+    assert text.stat().st_size < 120_000 and path.stat().st_size < 120_000
+    commands = [
+        ["play", "--once", "--speed", "1e6", str(text)],
+        ["info", "--json", str(text)],
+        ["cast", str(text), "-o", "-"],
+        ["play", "--once", "--speed", "1e6", str(path)],
+    ]
+    for argv in commands:
+        status, peak, err = _peak(argv)
+        assert (status, err) == (0, b""), argv
+        assert peak < RESIDENT_LIMIT, (argv, peak // MB)
+
+
+def test_a_row_group_of_too_much_text_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Distinct long strings cannot share a dictionary entry: a row group with more than
+    MAX_GROUP_TEXT bytes of text is refused, by its footer, before it is read; the other traces
+    of the playlist play."""
+    rows = MAX_GROUP_TEXT // 60_000 + 10
+    texts = [f"{i:06d}" + "z" * 59_994 for i in range(rows)]  # compresses, yet all distinct
+    heavy = tmp_path / "heavy.parquet"
+    with TraceWriter(heavy, config()) as writer:
+        columns = {"t": np.arange(rows) * 1.0, "kind": "phase", "phase": "train", "text": texts}
+        writer.write(make_table(rows, columns))
+    assert heavy.stat().st_size < 2_000_000
+    good = tmp_path / "good.parquet"
+    long_lines(good, 10, kind="log")
+    status, peak, err = _peak(["play", "--once", "--speed", "1e6", str(heavy), str(good)])
+    assert status == 1 and peak < RESIDENT_LIMIT
+    assert_one_line_error(err, "heavy.parquet", "row group 0 holds", "bytes of text")
+
+
+def test_beats_and_frames_hold_bounded_text(tmp_path: Path) -> None:
+    """Lines of up to 64 KiB are shown whole (MAX_TEXT), so beats are cut by text as well as by
+    lines, and the lines held back while behind are written once they are MAX_PENDING_TEXT."""
+    rows = 200  # 13 MB of text, all at (nearly) one time
+    trace = long_lines(tmp_path / "long.parquet", rows, kind="log")
+    options = PlayOptions(once=True, layout="plain")  # the job's lines, whole
+    beats = list(iter_show([trace], options, RenderOptions(verbatim=True)))
+    sizes = [text_size(beat.logs) for beat in beats]
+    assert max(sizes) <= MAX_BEAT_TEXT + 2 * MAX_TEXT
+    assert sum(sizes) >= rows * 65_000  # every line, whole
+
+    class Behind(Clock):
+        def due(self, at: float) -> bool:  # always late: every beat's lines are held back
+            return True
+
+    frames: list[int] = []
+
+    class Sink:
+        def start(self) -> None: ...
+        def prepare(self, view: object) -> None: ...
+        def resize(self) -> None: ...
+        def suspend(self) -> None: ...
+        def resume(self) -> None: ...
+        def notice(self, message: str) -> None: ...
+        def close(self, at: float) -> None: ...
+        def show(self, frame: Frame) -> None:
+            frames.append(text_size(frame.logs))
+
+    Runner(Sink(), Behind.virtual()).run(iter(beats))
+    assert sum(frames) == sum(sizes)
+    assert max(frames) <= MAX_PENDING_TEXT + MAX_BEAT_TEXT + 2 * MAX_TEXT
+
+
+def test_html_is_written_as_it_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's example: the HTML export held the whole recording (1.65 GB for four 3.2 MB
+    traces; 6.05 GB for four 9.9 MB ones, measured), and wrote the page only at the end. Now the
+    page grows on disk while the runs are recorded, and embeds the cast file's bytes."""
+    trace = find_bundled("llama-3-8b-sft")
+    assert trace is not None
+    html, cast = tmp_path / "r.html", tmp_path / "r.cast"
+    written: list[int] = []
+    real = CastSink.show
+
+    def show(self: CastSink, frame: Frame) -> None:
+        real(self, frame)
+        temp = [p for p in tmp_path.iterdir() if p.name.startswith(".r.html.")]
+        written.append(temp[0].stat().st_size if temp else 0)
+
+    monkeypatch.setattr(CastSink, "show", show)
+    assert export_cast([trace, trace], str(html), CastOptions(), report=print) == 0
+    monkeypatch.undo()
+    assert export_cast([trace, trace], str(cast), CastOptions(), report=print) == 0
+    page = html.read_text("utf-8")
+    assert written[len(written) // 2] > len(page) // 3  # half-way, a third of the page is out
+    start = page.index('var cast = "') + len("var cast = ")
+    end = page.index('";\n', start) + 1
+    assert json.loads(page[start:end]) == cast.read_text("utf-8")
+
+
+def test_a_row_group_read_in_many_batches_converts_its_text_once(
+    synthetic_trace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group cut into many batches (wide telemetry) shares one dictionary of text: its
+    values are made once, not once per batch (a 32 MiB dictionary per one-row batch would be a
+    hang), and every row still gets its own text."""
+    import llmsim.trace.reader as reader_module
+    from llmsim.trace import open_trace
+
+    whole = [
+        (ev.t, ev.kind, ev.text, ev.path, ev.gpu_util)
+        for ev in open_trace(synthetic_trace).events()
+    ]
+    monkeypatch.setattr(reader_module, "MAX_BATCH_VALUES", 16 * 6)  # one row of lists a batch
+    made: list[int] = []
+    real = reader_module._words
+
+    def spy(dictionary: Any, held: Any, column: int) -> list[Any]:
+        before = held.get(column)
+        words = real(dictionary, held, column)
+        made.append(int(before is None or before[1] is not words))
+        return words
+
+    monkeypatch.setattr(reader_module, "_words", spy)
+    trace = open_trace(synthetic_trace)
+    cut = [(ev.t, ev.kind, ev.text, ev.path, ev.gpu_util) for ev in trace.events()]
+    assert cut == whole
+    batches = len(made) // 9  # the nine dictionary columns
+    assert batches > 10 * trace._pf.num_row_groups  # many batches...
+    assert sum(made) <= 9 * trace._pf.num_row_groups  # ...one conversion per group and column

@@ -1,18 +1,24 @@
 """Class 8 — one bad trace never aborts the playlist.
 
 Whatever is wrong with one file (its name, its bytes, its metadata, its permissions, where
-its symlink points) and whatever state stderr is in: one line naming the file, the file
+its symlink points, an unreadable last row group a start point needs, memory running out while
+its rows are read) and whatever state stderr is in: one line naming the file, the file
 skipped, the rest played, and exit status 1 at the end. `info` shows the others too; `cast`
 records them. Nothing played, nothing recorded: exit 1. The reader's unit tests
 (test_trace_format.py) prove each refusal in-process; these prove what each command does.
+Endless play goes on too: players sharing the cache use each other's runs, a generator that
+cannot start gives way to the runs there are, a file under a fresh run's name that is not
+that run is skipped, never played.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +36,16 @@ from reliability_kit import (
     bad_traces,
     call,
     copy_trace,
+    env,
     reachable_by_nobody,
     run_all,
     with_metadata,
 )
 from synthetic import write_trace
 
+import llmsim.trace.reader
+from llmsim.errors import os_reason
+from llmsim.fresh import FreshOptions, FreshRuns, is_fresh_run
 from llmsim.trace.schema import META_VERSION
 
 BAD_KINDS = (
@@ -278,3 +288,132 @@ def test_an_empty_folder_and_a_folder_of_bad_ones(
     status, out, err = call(["play", "--once", "--speed", "1e6", str(runs)])
     assert status == 1 and out.count(DONE) == 1
     assert_clean_lines(err, [str(runs / "a.parquet")])
+
+
+# --- endless play: the fresh-run cache and its generator -------------------------------------------
+
+
+def test_two_players_share_the_cache(tmp_path: Path) -> None:
+    """The issue's example: two `play --seed 100` sharing the cache; one gave up fresh runs
+    ("...exists (use --force to overwrite)", an option play does not have). Both now play the
+    same fresh runs, whichever wrote each first."""
+    argv = [*LLMSIM, "play", "--seed", "100", "--models", "invented", "--speed", "1e6"]
+    players = run_all(
+        [[*argv, "--exit-after-runs", "3"]] * 2, envs=[env(XDG_CACHE_HOME=str(tmp_path))] * 2
+    )
+    for proc in players:
+        assert (proc.returncode, proc.stderr) == (0, b"")
+        assert proc.stdout.decode().count(DONE) == 3
+    runs = sorted((tmp_path / "llmsim" / "runs").glob("fresh-*.parquet"))
+    assert {"fresh-100-invented.parquet", "fresh-101-invented.parquet"} <= {p.name for p in runs}
+    assert all(is_fresh_run(p) for p in runs)
+
+
+def _no_statistics_last_group_corrupt(path: Path, good: Path) -> Path:
+    """`good` rewritten without statistics (so its duration is read from its last row group's
+    `t` column), that column's bytes then overwritten."""
+    table = pq.read_table(good)
+    half = table.num_rows // 2
+    with pq.ParquetWriter(str(path), table.schema, write_statistics=False) as writer:
+        writer.write_table(table.slice(0, half))
+        writer.write_table(table.slice(half))
+    meta = pq.ParquetFile(path).metadata
+    chunk = meta.row_group(meta.num_row_groups - 1).column(0)
+    data = bytearray(path.read_bytes())
+    start = chunk.data_page_offset
+    data[start : start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_share_of_a_run_with_an_unreadable_last_row_group(tmp_path: Path, good: Path) -> None:
+    """The issue's example: `--start-at N%` needs the run's length from its last row group;
+    unreadable, it aborted the whole playlist. Now one line and the rest plays / is recorded."""
+    bad = _no_statistics_last_group_corrupt(tmp_path / "bad-end.parquet", good)
+    for argv in (
+        ["play", "--once", "--speed", "1e6", "--start-at", "50%"],
+        ["cast", "-o", "-", "--layout", "classic", "--start-at", "50%"],
+        ["play", "--speed", "1e6", "--start-at", "0%", "--exit-after-runs", "2"],
+    ):
+        status, out, err = call([*argv, str(bad), str(good)])
+        assert status == 1, argv
+        assert_one_line_error(err, "bad-end.parquet", "corrupt or truncated")
+        assert DONE in out, argv
+
+
+def test_memory_running_out_while_rows_become_events(
+    tmp_path: Path, good: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's example: a MemoryError while a trace's rows become events ended the
+    playlist. Now that trace is one line (`not enough memory`), the rest plays."""
+    first = copy_trace(good, tmp_path, "first.parquet")
+    real = llmsim.trace.reader._slices
+    calls = [0]
+
+    def out_of_memory(rb: pa.RecordBatch, gpus: int) -> Iterator[pa.RecordBatch]:
+        calls[0] += 1
+        if calls[0] == 1:  # the first trace's first rows: as a failed malloc would
+            raise MemoryError
+        return real(rb, gpus)
+
+    monkeypatch.setattr(llmsim.trace.reader, "_slices", out_of_memory)
+    for argv in (["play", "--once", "--speed", "1e6"], ["cast", "-o", "-", "--layout", "classic"]):
+        calls[0] = 0
+        status, out, err = call([*argv, str(first), str(good)])
+        assert status == 1, argv
+        assert_one_line_error(err, "first.parquet", "not enough memory to read the trace")
+        assert out.count(DONE) == 1
+
+
+IMPOSSIBLE = [  # (why, when: the how-many-th generator fails to start)
+    (BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"), 1),  # a process limit
+    (FileNotFoundError(errno.ENOENT, "No such file or directory", "/usr/bin/python3"), 2),
+    (OSError(errno.ENOMEM, "Cannot allocate memory"), 2),
+]
+
+
+@pytest.mark.parametrize(
+    ("failure", "when"),
+    IMPOSSIBLE,
+    ids=["nproc-at-start", "interpreter-removed-while-playing", "nomem-while-playing"],
+)
+def test_a_generator_that_cannot_start_gives_way_to_the_runs_there_are(
+    failure: OSError, when: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's examples: a background generator that cannot start (a process limit, the
+    interpreter removed while playing) ended endless play. Now it is said once and the runs
+    there are play on (bundled and cached)."""
+    real = subprocess.Popen
+    calls = [0]
+
+    def popen(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        if calls[0] >= when:
+            raise failure
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("llmsim.fresh.subprocess.Popen", popen)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    argv = ["play", "--models", "invented", "--speed", "1e6", "--exit-after-runs", "4"]
+    status, out, err = call([*argv, "--seed", "7"])
+    assert status == 0
+    line = assert_one_line_error(err.replace("warning", "error"), "cannot start llmsim generate")
+    assert "no fresh run could be made" in line and os_reason(failure) in line
+    assert out.count(DONE) == 4
+
+
+def test_a_file_under_a_fresh_runs_name_that_is_not_that_run_is_skipped(tmp_path: Path) -> None:
+    """The issue's example: a corrupt file under a fresh run's name was reused by every later
+    play. It is neither played nor removed: its seed is skipped."""
+    options = FreshOptions(seed=50, generate_args=("--duration", "2m", "--gpus", "8"))
+    probe = FreshRuns.__new__(FreshRuns)
+    probe.folder, probe.options = tmp_path, options
+    corrupt = probe._file_for(50)
+    corrupt.write_bytes(b"PAR1 this was a trace once")
+    other = probe._file_for(51)
+    other.symlink_to(corrupt)  # a link is not a run we made either
+    with FreshRuns(tmp_path, options, print) as fresh:
+        while (path := next(fresh)) is None:
+            pass
+    assert path == probe._file_for(52) and is_fresh_run(path)
+    assert corrupt.read_bytes() == b"PAR1 this was a trace once" and other.is_symlink()

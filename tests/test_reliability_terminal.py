@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -39,6 +40,7 @@ from reliability_kit import (
     env,
     hostile_trace,
 )
+from reliability_kit import MORE_STOPS as KIT_STOPS
 from synthetic import write_trace
 
 from llmsim.player import PlayOptions, StartAt
@@ -212,7 +214,12 @@ def _state(pid: int) -> str:
 # --- stop signals: always restored, also with the output suspended or unread -------------------
 
 
-STOPS = [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131), (signal.SIGINT, 130)]
+STOPS: list[tuple[int, int]] = [
+    (signal.SIGTERM, 143),
+    (signal.SIGHUP, 129),
+    (signal.SIGQUIT, 131),
+    (signal.SIGINT, 130),
+]
 
 
 def _players(traces: dict[str, Path], count: int, speed: str) -> list[Pty]:
@@ -235,12 +242,27 @@ def _players(traces: dict[str, Path], count: int, speed: str) -> list[Pty]:
     return players
 
 
-@pytest.mark.parametrize(("sig", "status"), STOPS, ids=[s.name for s, _ in STOPS])
+# The issue's other stop signals (SIGUSR1, SIGUSR2, SIGPWR, SIGVTALRM ended play with the cursor
+# hidden) take the same path in this process; SIGALRM, which pytest-timeout holds here, and
+# SIGXCPU are sent to real processes below.
+ISSUE_STOPS = [
+    (sig, status)
+    for sig, status in KIT_STOPS
+    if sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGPWR, signal.SIGVTALRM)
+]
+
+
+@pytest.mark.parametrize(
+    ("sig", "status"),
+    STOPS + ISSUE_STOPS,
+    ids=[signal.Signals(s).name for s, _ in STOPS + ISSUE_STOPS],
+)
 def test_stop_signals_restore_the_terminal(
-    sig: signal.Signals, status: int, traces: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    sig: int, status: int, traces: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SIGTERM, SIGHUP, Ctrl-\\ (SIGQUIT) and Ctrl-C, delivered to play() on a pty in this
-    process once the region is up: 128 + n, the terminal restored, the region left in place."""
+    """SIGTERM, SIGHUP, Ctrl-\\ (SIGQUIT), Ctrl-C and the issue's SIGUSR1, SIGUSR2, SIGPWR,
+    SIGVTALRM, delivered to play() on a pty in this process once the region is up: 128 + n, the
+    terminal restored, the region left in place."""
     monkeypatch.setenv("TERM", "xterm-256color")
     frames = [0]
 
@@ -254,6 +276,59 @@ def test_stop_signals_restore_the_terminal(
     assert got == status
     screen = _restored(data, 100, 30)
     assert any(line.startswith("Epoch 1/2") for line in screen.display)
+
+
+def test_an_alarm_restores_the_terminal(traces: dict[str, Path]) -> None:
+    """SIGALRM from outside (it ended play with the cursor hidden): 142, restored."""
+    player = _players(traces, 1, "4")[0]
+    try:
+        os.kill(player.proc.pid, signal.SIGALRM)
+        assert player.finish() == 142
+        screen = _restored(bytes(player.received))
+        assert any(line.startswith("Epoch 1/2") for line in screen.display)  # left in place
+    finally:
+        player.kill()
+
+
+def test_a_cpu_limit_restores_the_terminal(traces: dict[str, Path]) -> None:
+    """SIGXCPU, from `ulimit -t` (prlimit here): 152, the terminal restored before the hard
+    limit's SIGKILL."""
+    plain = str(traces["plain"])
+    argv = ["--cpu=1:30", *LLMSIM, "play", "--speed", "1e6", plain]
+    master, slave = os.openpty()
+    proc = subprocess.Popen(["prlimit", *argv], stdin=slave, stdout=slave, stderr=slave, env=env())
+    os.close(slave)
+    player = Pty.__new__(Pty)
+    player.master, player.proc, player.received = master, proc, bytearray()
+    try:
+        assert player.finish(timeout=60) == 152
+        _restored(bytes(player.received), 80, 24)
+    finally:
+        player.kill()
+
+
+def test_a_closed_terminal_ends_with_129_not_an_error(traces: dict[str, Path]) -> None:
+    """The issue's example: the terminal window is closed (the pty's other end goes away, every
+    write fails with EIO). Was `Input/output error`, exit 1; now 129, as the hang-up it is.
+    Also `info` writing to that terminal."""
+    plain = str(traces["plain"])
+    commands = [
+        ("play", plain, "--speed", "4"),
+        ("info", *[plain] * 100),  # (cast -o - writes through the same stdout as info)
+    ]
+    terminals = [Pty(*argv) for argv in commands]
+    try:
+        for terminal in terminals:
+            # It is writing (unread, the terminal's buffer soon fills): close the terminal.
+            assert select.select([terminal.master], [], [], 30)[0], terminal.proc.args
+            os.close(terminal.master)
+        for terminal, argv in zip(terminals, commands, strict=True):
+            assert terminal.proc.wait(timeout=30) == 129, argv
+    finally:
+        for terminal in terminals:
+            if terminal.proc.poll() is None:
+                terminal.proc.kill()
+                terminal.proc.wait()
 
 
 def test_stop_signals_act_while_the_terminal_is_suspended(traces: dict[str, Path]) -> None:

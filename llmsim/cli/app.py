@@ -1,24 +1,29 @@
-"""The `llmsim` command line: one module per command, wired here; `main` is the one exit path.
+"""The `llmsim` command line as a typer app: one module per command, wired here.
 
 Parsing and wiring only: each command module checks its options and calls the generator or
-the player; `main` turns whatever escapes into one line on stderr and an exit status
-(`llmsim.cli.report` decides which). Heavy modules (numpy, pyarrow, the player, the
-generator) are imported inside the commands that need them, so `llmsim --help` starts fast.
+the player; `run` turns typer's usage errors into one line and a status, and leaves the rest to
+`llmsim.cli.entry.main`, the one exit path (`llmsim.cli.report` decides the status). Heavy
+modules (numpy, pyarrow, the player, the generator) are imported inside the commands that need
+them, so `llmsim --help` starts fast; `llmsim play` usually does not come here at all
+(`llmsim.cli.quickplay`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final
 
 import typer
 
-from llmsim.cli import cast, generate, info, listing, play, report
+from llmsim.cli import cast, completion, generate, info, listing, play, report
 from llmsim.cli.helpfmt import ToolCommand, ToolGroup
-from llmsim.cli.signals import EXIT_SIGINT, EXIT_SIGPIPE, Terminated
-from llmsim.cli.stdio import STDOUT_CLOSED, guard_standard_streams, is_closed_stdout, quiet_stdout
-from llmsim.errors import EXIT_INPUT
+from llmsim.cli.stdio import discard_stdout, quiet_stdout
+from llmsim.errors import EXIT_SIGINT, EXIT_SIGPIPE, PROG
 
 # typer vendors click (typer._click) where older releases used click itself: the exception
 # classes are found through typer's public BadParameter instead of importing either.
@@ -42,6 +47,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # typer's completion protocol for bash, zsh, fish and PowerShell; its two options give way
+    # to llmsim.cli.completion's of the same names (ToolGroup keeps the first declared).
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -52,6 +60,38 @@ def _show_version(value: bool) -> None:
 
         typer.echo(f"llmsim {__version__}")
         raise typer.Exit()
+
+
+def _list_modules(value: bool) -> None:
+    if value:  # genact's -l/--list-modules: what can play, as `llmsim list` shows it
+        listing.list_command()
+        raise typer.Exit()
+
+
+def _completion_option(option: str) -> Callable[[str | None], None]:
+    def answer(value: str | None) -> None:
+        if value is not None:  # reached when not first: `llmsim` handles that case in main()
+            typer.echo(completion.answer(option, value, completion_script))
+            raise typer.Exit()
+
+    return answer
+
+
+def completion_script(shell: str) -> str:
+    """The completion script for `shell`, as the completion protocol prints it
+    (`_LLMSIM_COMPLETE=source_<shell> llmsim`), run here rather than in a second process."""
+    buffer = io.StringIO()
+    saved = os.environ.get(completion.COMPLETE_VAR)
+    os.environ[completion.COMPLETE_VAR] = f"source_{shell}"
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+            app(args=[], prog_name=PROG, standalone_mode=False)
+    finally:
+        if saved is None:
+            del os.environ[completion.COMPLETE_VAR]
+        else:
+            os.environ[completion.COMPLETE_VAR] = saved
+    return buffer.getvalue().strip()
 
 
 @app.callback()
@@ -66,6 +106,43 @@ def root(
             help="Print the version and exit.",
         ),
     ] = False,
+    list_modules: Annotated[
+        bool,
+        typer.Option(
+            "-l",
+            "--list-modules",
+            is_eager=True,
+            callback=_list_modules,
+            help="List the bundled runs and exit (genact's spelling of `llmsim list`).",
+        ),
+    ] = False,
+    install_completion: Annotated[
+        str | None,
+        typer.Option(
+            completion.INSTALL_OPTION,
+            metavar="[SHELL]",
+            is_eager=True,
+            callback=_completion_option(completion.INSTALL_OPTION),
+            help="Install tab completion (commands, options, run names, stacks, models, GPU "
+            f"types) for {', '.join(completion.INSTALLABLE)}; the shell llmsim runs in if "
+            "omitted.",
+            autocompletion=completion.completer(completion.INSTALLABLE),
+            show_default=False,
+        ),
+    ] = None,
+    show_completion: Annotated[
+        str | None,
+        typer.Option(
+            *completion.SHOW_OPTIONS,
+            metavar="[SHELL]",
+            is_eager=True,
+            callback=_completion_option(completion.SHOW_OPTIONS[0]),
+            help="Print the completion script for bash, zsh, fish or powershell, to install "
+            "by hand (genact's --print-completions).",
+            autocompletion=completion.completer(completion.SHOWABLE),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Make a terminal look like a large language model is training on a GPU cluster.
 
@@ -85,6 +162,7 @@ def _guarded(command: Callable[..., None]) -> Callable[..., None]:
             quiet_stdout()
             raise typer.Exit(EXIT_SIGPIPE) from None
         except KeyboardInterrupt:
+            discard_stdout()
             raise typer.Exit(EXIT_SIGINT) from None
 
     return run
@@ -101,13 +179,19 @@ _register("info", info.info, info.EXAMPLES)
 _register("list", listing.list_command, listing.EXAMPLES)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: run the app; every error becomes one line and a status."""
-    closed = guard_standard_streams()
+def run(args: list[str]) -> int:
+    """Run the typer app on `args`; typer's (click's) errors become one line and a status.
+
+    Everything else propagates to `llmsim.cli.entry.main`, the one exit path, which also
+    takes `play` the quick way, without typer, when it can (`llmsim.cli.quickplay`).
+    """
     try:
-        result = app(
-            args=None if argv is None else list(argv), prog_name="llmsim", standalone_mode=False
-        )
+        asked = completion.request(args)
+        if asked is not None:
+            typer.echo(completion.answer(*asked, completion_script))
+            return 0
+        result = app(args=args, prog_name=PROG, standalone_mode=False)
+        sys.stdout.flush()  # here, where a failure is said in one line, not at exit
     except _ClickUsageError as exc:
         return _usage_error(exc)
     except _ClickException as exc:
@@ -115,21 +199,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 1))
     except SystemExit as exc:  # typer's completion options exit from their callbacks
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    except Terminated as exc:  # SIGTERM/SIGHUP while writing: quiet, like Ctrl-C
-        return exc.status
-    except KeyboardInterrupt:
-        return EXIT_SIGINT
-    except BrokenPipeError:
-        quiet_stdout()
-        return EXIT_SIGPIPE
-    except OSError as exc:
-        if not is_closed_stdout(exc, closed):
-            return report.fail(exc)
-        quiet_stdout()  # or the interpreter's last flush fails again on the way out
-        report.error(STDOUT_CLOSED)
-        return EXIT_INPUT
-    except Exception as exc:  # LlmsimError, MemoryError or a bug: report.status_of decides
-        return report.fail(exc)
     return result if isinstance(result, int) else 0
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from llmsim.cli import listing, params
+from llmsim.cli.completion import complete_gpu_types, complete_models
 from llmsim.cli.params import LIST, MODEL_CHOICES, choice, completer
 from llmsim.cli.stdio import require_stdout
 from llmsim.errors import InputError, UsageError
@@ -62,6 +63,7 @@ def generate(
             metavar="NAME|list",
             help="A model from the catalogue; `--model list` shows it with parameter counts. "
             "Random if omitted.",
+            autocompletion=complete_models,
         ),
     ] = None,
     models: Annotated[
@@ -88,6 +90,7 @@ def generate(
             metavar="TYPE|list",
             help="GPU type such as H100 or A100; `--gpu-type list` shows them with memory and "
             "TFLOPS. Random if omitted.",
+            autocompletion=complete_gpu_types,
         ),
     ] = None,
     stack: Annotated[
@@ -167,6 +170,7 @@ def generate(
         return
     folder = _check_output(output, count)
     params.at_least(count, 1, "--count", MAX_COUNT)
+    _check_seeds(seed, count)
     limit = params.size(max_size, "--max-size")
     params.at_least(epochs, 1, "--epochs", MAX_EPOCHS)
     params.at_least(steps_per_epoch, 1, "--steps-per-epoch")
@@ -212,6 +216,22 @@ def _check_output(output: str, count: int) -> Path:
             "or a .parquet file)"
         )
     return path
+
+
+def _check_seeds(seed: int | None, count: int) -> None:
+    """--seed N with --count M uses seeds N to N+M-1: refuse at once, naming what the user
+    typed, a batch whose seeds would go past the largest (not after planning its first run)."""
+    if seed is None:
+        return
+    from llmsim.generator.plan.make import MAX_SEED
+
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be from 0 to {MAX_SEED}, not {seed}")
+    if seed + count - 1 > MAX_SEED:
+        raise UsageError(
+            f"--seed {seed} with --count {count} needs seeds up to {seed + count - 1}, over the "
+            f"largest, {MAX_SEED}; --seed {MAX_SEED - count + 1} or lower gives {count} runs"
+        )
 
 
 def _catalogue_requests(
@@ -300,8 +320,8 @@ def _check_space(plans: Sequence[RunPlan], output: Path) -> None:
     need = sum(p.estimated_bytes for p in plans)
     if need > free:
         raise InputError(
-            f"not enough space in {folder}: the traces need about {need / 1e9:.1f} GB, "
-            f"{free / 1e9:.1f} GB are free"
+            f"not enough space in {folder}: the traces need about {format_size(need)}, "
+            f"{format_size(free)} are free"
         )
 
 

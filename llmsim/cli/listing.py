@@ -10,6 +10,7 @@ import typer
 
 from llmsim.cli import tables
 from llmsim.cli.stdio import require_stdout
+from llmsim.cli.width import output_width
 
 EXAMPLES: Final = (
     "llmsim list",
@@ -39,7 +40,8 @@ def show(sections: Sequence[Section], as_json: bool) -> None:
         doc.update({key: rows() for key, _, rows in sections})
         typer.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
-    typer.echo("\n\n".join(tables.render(columns, rows()) for _, columns, rows in sections))
+    width = output_width()
+    typer.echo("\n\n".join(tables.render(cols, rows(), width) for _, cols, rows in sections))
 
 
 def list_command(

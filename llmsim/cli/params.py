@@ -1,40 +1,32 @@
 """Option values shared by several commands: checked once, with one wording for each mistake.
 
 Every check raises `llmsim.errors.UsageError` (exit 2) with a one-line message naming the
-option; `RUN|TRACE|DIR` arguments resolve bundled run names here.
+option; `RUN|TRACE|DIR` arguments resolve bundled run names here. Nothing here imports typer
+(the quick way into `play` uses these checks without it); the typer declarations of options
+several commands share are in `llmsim.cli.common`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
-import typer
-
+from llmsim.cli.completion import completer as completer  # used by every command's options
 from llmsim.errors import InputError, UsageError
 from llmsim.units import parse_clock, parse_duration, parse_size
 
 if TYPE_CHECKING:
     from llmsim.generator.options import ModelChoice
-    from llmsim.player.options import ColorMode, Layout, StartAt, Theme, TimestampMode
+    from llmsim.player.options import ColorMode, GifTheme, Layout, StartAt, Theme, TimestampMode
 
 T = TypeVar("T", bound=str)
 
 LIST: Final = "list"  # `--model list`, `--gpu-type list`, `--stack list`
 START_POINTS_TEXT: Final = "train, eval, checkpoint, export, N% or MM:SS"
-
-
-def completer(choices: Iterable[str]) -> Callable[[str], list[str]]:
-    """A shell-completion callback offering `choices` that start with what was typed."""
-    options = list(choices)
-
-    def complete(incomplete: str) -> list[str]:
-        return [c for c in options if c.startswith(incomplete)]
-
-    return complete
 
 
 def choice(value: str, choices: Sequence[T], option: str) -> T:
@@ -43,6 +35,12 @@ def choice(value: str, choices: Sequence[T], option: str) -> T:
         if value.strip().lower() == c.lower():
             return c
     raise UsageError(f"{option} must be one of {', '.join(choices)}; not {value!r}")
+
+
+def text(value: str) -> str:
+    """A free-text option (a title) as the user meant it: bytes that are not UTF-8, which Python
+    keeps as lone surrogates that no UTF-8 file can hold, become U+FFFD."""
+    return os.fsencode(value).decode("utf-8", "replace")
 
 
 def duration(value: str | None, option: str) -> float | None:
@@ -90,27 +88,31 @@ def at_least(value: int | None, low: int, option: str, high: int | None = None) 
     return value
 
 
-def start_at(value: str | None) -> StartAt | None:
-    """`--start-at train|eval|checkpoint|export|N%|MM:SS` as the player's StartAt."""
+def start_at(value: str | None, option: str = "--start-at") -> StartAt | None:
+    """`--start-at` (or `--stop-at`) `train|eval|checkpoint|export|N%|MM:SS`: a point in a run,
+    as the player's StartAt."""
     if value is None:
         return None
     from llmsim.player.options import START_POINTS, StartAt
 
     text = value.strip().lower()
     if text in START_POINTS:
-        return StartAt(point=choice(text, START_POINTS, "--start-at"))
+        return StartAt(point=choice(text, START_POINTS, option))
     if text.endswith("%"):
         try:
             percent = float(text[:-1])
         except ValueError:
             percent = math.nan
         if not 0 <= percent < 100:
-            raise UsageError(f"--start-at {value!r}: a share of the run must be from 0% to 99%")
+            raise UsageError(
+                f"{option} {value!r}: a share of the run must be at least 0% and below 100%"
+            )
         return StartAt(fraction=percent / 100)
     seconds = parse_clock(text)
     if seconds is None:
-        raise UsageError(f"--start-at must be one of {START_POINTS_TEXT}; not {value!r}")
-    return StartAt(seconds=seconds)
+        raise UsageError(f"{option} must be one of {START_POINTS_TEXT}; not {value!r}")
+    # Past the end of any run (each then plays from its start), however many digits it has.
+    return StartAt(seconds=min(seconds, sys.float_info.max))
 
 
 def resolve_traces(names: Sequence[str]) -> list[Path]:
@@ -130,15 +132,55 @@ def resolve_traces(names: Sequence[str]) -> list[Path]:
             raise UsageError(f"{name!r} names no run, trace or folder")
         path = Path(name)
         missing = _missing(path)
-        bundled = find_bundled(name) if missing else None
+        bare = path.name == name and not name.endswith(SUFFIX)
+        # A bare name in a working folder that cannot be searched: no file of its can be
+        # read anyway, and a bundled run of that name is what was meant.
+        bundled = find_bundled(name) if missing or (bare and _unsearchable(path)) else None
         if bundled is not None:
             path = bundled
-        elif missing and path.name == name and not name.endswith(SUFFIX):
-            raise InputError(
-                f"{name}: no such file, folder or bundled run (`llmsim list` shows the runs)"
-            )
+        elif missing and bare:
+            raise InputError(f"{name}: no such file, folder or bundled run{_suggest(name)}")
         paths.append(path)
     return paths
+
+
+def _suggest(name: str) -> str:
+    """`; did you mean A or B?` with the bundled runs closest to `name`, else where to look."""
+    from llmsim.bundled import bundled_names
+
+    typed = name.lower()
+    scored = sorted((_likeness(typed, n.lower()), -len(n), n) for n in bundled_names())[::-1]
+    best = scored[0][0] if scored else 0.0
+    # The closest few, not the rest of the list: within a quarter of the best, and like it.
+    close = [n for score, _, n in scored if score >= max(0.6, best - 0.25)][:3]
+    if not close:
+        return " (`llmsim list` shows the runs)"
+    either = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f"; did you mean {either}? (`llmsim list` shows the runs)"
+
+
+def _likeness(typed: str, run: str) -> float:
+    """How much `typed` looks like the run's name, 0 to 1: 1 when it is part of it, else the
+    better of its likeness to the whole name and to the name's beginning (names are typed from
+    their start: `llama3-70b` is nearly `llama-3-70b…`)."""
+    import difflib
+
+    if typed in run:
+        return 1.0
+    whole = difflib.SequenceMatcher(None, typed, run).ratio()
+    start = difflib.SequenceMatcher(None, typed, run[: len(typed) + 1]).ratio()
+    return max(whole, start)
+
+
+def _unsearchable(path: Path) -> bool:
+    """True if looking `path` up fails for want of permission (its folder cannot be searched)."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _missing(path: Path) -> bool:
@@ -152,65 +194,10 @@ def _missing(path: Path) -> bool:
     return False
 
 
-# Options that mean the same in several commands: declared once.
-SpeedOption = Annotated[
-    float,
-    typer.Option(
-        "-s",
-        "--speed",
-        metavar="X",
-        help="Playback speed factor: 2 plays twice as fast, 0.5 at half speed.",
-    ),
-]
-StartAtOption = Annotated[
-    str | None,
-    typer.Option(
-        "--start-at",
-        metavar="train|eval|checkpoint|export|N%|MM:SS",
-        help="Where each run starts: its first training step, validation, checkpoint or "
-        "export, a share of its length, or a time into it; the screen starts as it would be "
-        "there. From the beginning if omitted.",
-        autocompletion=completer(("train", "eval", "checkpoint", "export")),
-    ),
-]
-LayoutOption = Annotated[
-    str | None,
-    typer.Option(
-        "--layout",
-        metavar="tmux|classic|plain",
-        help="What the screen looks like: tmux (its status line and panes, the job's output "
-        "as the stack prints it, nvidia-smi watching the GPUs), classic (the dashboard: GPU "
-        "grid, loss chart, bars, summary box) or plain (the job's lines only). tmux if "
-        "omitted (`play` to a pipe or a file: plain).",
-        autocompletion=completer(("tmux", "classic", "plain")),
-    ),
-]
-IdleTimeLimitOption = Annotated[
-    str | None,
-    typer.Option(
-        "-i",
-        "--idle-time-limit",
-        metavar="DURATION",
-        help="Cap every pause at this long, as asciinema's -i does (2 or 2s, 500ms). "
-        "No cap if omitted.",
-    ),
-]
-
-
 def layout(value: str | None, default: Layout | None = None) -> Layout | None:
     """`--layout` as the player's Layout (`default` when omitted)."""
     return default if value is None else choice(value, LAYOUTS, "--layout")
 
-
-TracesArgument = Annotated[
-    list[str] | None,
-    typer.Argument(
-        metavar="[RUN|TRACE|DIR]...",
-        help="Bundled run names (see `llmsim list`), trace files or folders of traces. "
-        "The bundled runs if omitted.",
-        show_default=False,
-    ),
-]
 
 # The player's and generator's choices, mirrored so that `llmsim --help` imports neither
 # (importing `llmsim.player` costs about 0.2 s): mypy checks each value against the real
@@ -228,5 +215,15 @@ THEMES: Final[tuple[Theme, ...]] = (
     "solarized-dark",
     "solarized-light",
     "tango",
+)
+GIF_THEMES: Final[tuple[GifTheme, ...]] = (
+    "asciinema",
+    "dracula",
+    "github-dark",
+    "github-light",
+    "monokai",
+    "nord",
+    "solarized-dark",
+    "solarized-light",
 )
 MODEL_CHOICES: Final[tuple[ModelChoice, ...]] = ("real", "invented", "all")

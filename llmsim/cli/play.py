@@ -1,35 +1,29 @@
-"""`llmsim play`: stream runs to the terminal with their original timing; endless fresh runs."""
+"""`llmsim play`: its options as typer declares them; what it does is `llmsim.cli.playing`.
+
+`llmsim.cli.quickplay` reads the same options without typer (the fast way to the first frame):
+a change here is made there too, and tests/test_quickplay.py says so if it is not.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated, Final
 
 import typer
 
-from llmsim.cli import params, report
-from llmsim.cli.params import (
-    COLOR_MODES,
-    MODEL_CHOICES,
-    TIMESTAMP_MODES,
+from llmsim.cli import playing
+from llmsim.cli.common import (
     IdleTimeLimitOption,
     LayoutOption,
     SpeedOption,
     StartAtOption,
     TracesArgument,
-    choice,
-    completer,
 )
-from llmsim.cli.stdio import require_stdout
-from llmsim.errors import UsageError
-
-if TYPE_CHECKING:
-    from llmsim.player.options import PlayOptions
+from llmsim.cli.params import COLOR_MODES, MODEL_CHOICES, TIMESTAMP_MODES, completer
 
 EXAMPLES: Final = (
     "llmsim play",
     "llmsim play llama-3-8b-sft --once --speed 20",
-    "llmsim play traces/ --shuffle --exit-after 2h10min",
+    "llmsim play --shuffle --exit-after 2h10min",
     "llmsim play --models real --seed 42 --start-at train",
     "llmsim play --exit-after-runs 3 --speed 50 --color never | tail -n 20",
     "llmsim play llama-3-70b-pretrain --layout classic -i 2",
@@ -52,18 +46,19 @@ def play(
         str | None,
         typer.Option(
             "--exit-after",
+            "--exit-after-time",  # genact's spelling
             metavar="DURATION",
             help="Stop after this much wall time and exit with status 0, e.g. 250ms, 10m or "
-            "2h10min (genact's --exit-after-time). Never if omitted.",
+            "2h10min. Never if omitted.",
         ),
     ] = None,
     exit_after_runs: Annotated[
         int | None,
         typer.Option(
             "--exit-after-runs",
+            "--exit-after-modules",  # genact's spelling
             metavar="N",
-            help="Stop after N runs have played and exit with status 0 (genact's "
-            "--exit-after-modules). Never if omitted.",
+            help="Stop after N runs have played and exit with status 0. Never if omitted.",
         ),
     ] = None,
     start_at: StartAtOption = None,
@@ -110,73 +105,23 @@ def play(
     On a terminal, tmux's screen: the job's output as its stack prints it in one pane,
     nvidia-smi watching rank 0's node in another (--layout classic: the dashboard); when the
     output is not a terminal, the job's lines only. With no run named, the bundled runs play
-    first (a small fine-tune opens), then freshly
-    generated ones (made in the background into ~/.cache/llmsim/runs, the last 20 kept), so
-    the same run never shows twice. Ctrl-C stops it (exit status 130).
+    first (a small fine-tune opens), then freshly generated ones (made in the background into
+    ~/.cache/llmsim/runs, the last 20 kept), so the same run never shows twice. Ctrl-C stops it (exit status 130).
     """
-    require_stdout()  # it prints: say a closed stdout before any work
-    from llmsim.player.options import PlayOptions
-
-    options = PlayOptions(
-        speed=params.speed(speed),
+    status = playing.run(
+        traces,
+        speed=speed,
         once=once,
         shuffle=shuffle,
+        exit_after=exit_after,
+        exit_after_runs=exit_after_runs,
+        start_at=start_at,
         seed=seed,
-        exit_after=params.duration(exit_after, "--exit-after"),
-        exit_after_runs=params.at_least(exit_after_runs, 1, "--exit-after-runs"),
-        start_at=params.start_at(start_at),
-        color=choice(color, COLOR_MODES, "--color"),
-        timestamps=choice(timestamps, TIMESTAMP_MODES, "--timestamps"),
-        layout=params.layout(layout),
-        idle_time_limit=params.duration(idle_time_limit, "--idle-time-limit"),
+        models=models,
+        color=color,
+        timestamps=timestamps,
+        layout=layout,
+        idle_time_limit=idle_time_limit,
     )
-    which = None if models is None else choice(models, MODEL_CHOICES, "--models")
-    if traces:
-        if which is not None:
-            raise UsageError(
-                "--models chooses among the bundled and fresh runs; it does not "
-                "apply to runs named on the command line"
-            )
-        status = _play_named(params.resolve_traces(traces), options)
-    else:
-        status = _play_endless(options, which)
     if status:
         raise typer.Exit(status)
-
-
-def _play_named(paths: list[Path], options: PlayOptions) -> int:
-    from llmsim.player import play as run_play
-
-    return run_play(paths, options, report=report.warn)
-
-
-def _bundled(which: str | None) -> tuple[list[Path], frozenset[int]]:
-    """The bundled runs of the chosen kind of model, and the seeds of all bundled runs.
-
-    Lively ones first: fine-tunes (a few seconds of set-up, then steps) before pretraining
-    windows (minutes of set-up on hundreds of nodes), smaller clusters before larger.
-    """
-    from llmsim.bundled import bundled_traces
-    from llmsim.trace import open_trace
-
-    runs, seeds = [], set()
-    for path in bundled_traces():
-        config = open_trace(path).config
-        seeds.add(config.seed)
-        if which in (None, "all") or config.invented == (which == "invented"):
-            runs.append((config.kind != "finetune", config.gpus, path.name, path))
-    return [path for *_, path in sorted(runs)], frozenset(seeds)
-
-
-def _play_endless(options: PlayOptions, which: str | None) -> int:
-    """The bundled runs, then fresh ones made in the background, never the same twice."""
-    from llmsim.fresh import FreshOptions, FreshRuns, cache_dir
-    from llmsim.player import play as run_play
-
-    runs, seeds = _bundled(which)
-    enough = options.exit_after_runs is not None and options.exit_after_runs <= len(runs)
-    if options.once or enough:
-        return run_play(runs, options, report=report.warn)
-    fresh_options = FreshOptions(seed=options.seed, models=which, skip_seeds=seeds)
-    with FreshRuns(cache_dir(), fresh_options, report.warn, fallback=runs) as fresh:
-        return run_play(runs, options, fresh=fresh, report=report.warn)

@@ -7,8 +7,8 @@ argument holding an escape sequence or a newline prints as visible, harmless tex
     llmsim.errors.InputError (TraceError, failed writes)   1   the message names the file
     OSError that no layer turned into an InputError        1   the OS's words and the file
     MemoryError (a malloc failed, e.g. under ulimit -v)     1   "not enough memory"
-    any other exception (a bug)                           70   "internal error", where to
-                                                               report it, LLMSIM_DEBUG=1
+    any other exception (a bug)                           70   "internal error", what a bug
+                                                               report needs (LLMSIM_DEBUG=1)
 """
 
 from __future__ import annotations
@@ -19,8 +19,16 @@ import sys
 import traceback
 from typing import Final, TextIO
 
-from llmsim.errors import ERROR_PREFIX, EXIT_INPUT, EXIT_INTERNAL, ISSUES_URL, PROG, LlmsimError
-from llmsim.sanitize import clean
+from llmsim.errors import (
+    BUG_REPORT,
+    ERROR_PREFIX,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    PROG,
+    LlmsimError,
+    os_reason,
+)
+from llmsim.sanitize import MAX_MESSAGE, clean
 
 DEBUG_ENV: Final = "LLMSIM_DEBUG"
 NO_MEMORY: Final = "not enough memory (a memory limit such as ulimit -v, or a trace too big)"
@@ -36,7 +44,7 @@ def _write(stream: TextIO, line: str) -> None:
 
 def one_line(message: str) -> str:
     """`message` made inert and joined onto one line (what every printed message becomes)."""
-    return " ".join(clean(message).split())
+    return " ".join(clean(message, MAX_MESSAGE).split())
 
 
 def error(message: str) -> None:
@@ -63,13 +71,13 @@ def message_of(exc: BaseException) -> str:
     if isinstance(exc, LlmsimError):
         return str(exc)
     if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        reason = os_reason(exc)
         return f"{exc.filename}: {reason}" if exc.filename else reason
     if isinstance(exc, MemoryError):
         return NO_MEMORY
     return (
         f"internal error: {type(exc).__name__}: {exc} -- this is a bug in llmsim; please "
-        f"report it at {ISSUES_URL} ({DEBUG_ENV}=1 shows the traceback)"
+        f"report it with {BUG_REPORT}"
     )
 
 

@@ -1,14 +1,15 @@
 """Stop signals while the command line writes files.
 
-While a file is being written, Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGQUIT (Ctrl-\\) unwind
-the program by raising `Terminated`, so the atomic writer removes its temp file before the
-process ends with 128 + the signal number (130, 143, 129, 131) instead of dying with the file
-half-written (SIGQUIT would also dump core). An exception raised by a signal handler can be
-lost: C code that checks for signals (numpy, pyarrow) may clear the error and carry on. So
-until the write has unwound, the exception is raised again every RETRY seconds (SIGALRM);
-further stop signals meanwhile are ignored, so they cannot cut the clean-up short.
-SIGHUP, SIGQUIT and SIGALRM do not exist on every OS: they are looked up, never named at
-import time.
+While a file is being written, every stop signal (`llmsim.errors.stop_signals`: Ctrl-C,
+SIGTERM, SIGHUP, Ctrl-\\, SIGUSR1, SIGXCPU, ...) unwinds the program by raising `Terminated`,
+so the atomic writer removes its temp file before the process ends with 128 + the signal
+number (130, 143, 129, 131, ...) instead of dying with the file half-written. A signal that
+was ignored when llmsim started stays ignored: `nohup llmsim generate` outlives its terminal.
+An exception raised by a signal handler can be lost: C code that checks for signals (numpy,
+pyarrow) may clear the error and carry on. So until the write has unwound, the exception is
+raised again every RETRY seconds (SIGALRM); further stop signals meanwhile are ignored, so
+they cannot cut the clean-up short. SIGALRM is a stop signal too, unless someone else's
+handler (a test harness's timeout) has it: then an alarm that is not ours goes to them.
 """
 
 from __future__ import annotations
@@ -20,17 +21,9 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Final
 
-EXIT_SIGPIPE: Final = 128 + 13  # what a shell reports for a process ended by SIGPIPE
-EXIT_SIGINT: Final = 128 + 2
-
+from llmsim.errors import signal_status, stop_signals, takes_over
 
 RETRY: Final = 0.25  # seconds after which a stop that was swallowed is raised again
-
-
-def stop_signals() -> tuple[signal.Signals, ...]:
-    """SIGINT and SIGTERM, and SIGHUP and SIGQUIT where the OS has them."""
-    names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
-    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
 
 
 class Terminated(BaseException):
@@ -47,7 +40,7 @@ class Terminated(BaseException):
     @property
     def status(self) -> int:
         """The shell's exit status for this signal (143 SIGTERM, 129 SIGHUP, 131 SIGQUIT)."""
-        return 128 + self.signum
+        return signal_status(self.signum)
 
 
 class _Stop:
@@ -81,9 +74,16 @@ def terminate_as_interrupt() -> Iterator[None]:
             raise Terminated(stop.signum)
         if callable(previous):  # someone else's alarm (a test harness's timeout)
             previous(signum, frame)
+        elif previous != signal.SIG_IGN:  # an alarm nobody asked for: a stop like the others
+            on_stop(signum, frame)
 
-    saved = {sig: signal.signal(sig, on_stop) for sig in stop_signals()}
-    previous = signal.signal(signal.SIGALRM, on_alarm) if hasattr(signal, "SIGALRM") else None
+    alarm = getattr(signal, "SIGALRM", None)
+    saved = {
+        sig: signal.signal(sig, on_stop)
+        for sig in stop_signals()
+        if sig != alarm and takes_over(sig)
+    }
+    previous = signal.signal(alarm, on_alarm) if alarm is not None else None
     try:
         yield
     except Exception:
@@ -93,7 +93,7 @@ def terminate_as_interrupt() -> Iterator[None]:
     finally:
         if stop.signum is not None:
             _alarm(0)
-        if hasattr(signal, "SIGALRM"):
-            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        if alarm is not None:
+            signal.signal(alarm, previous if previous is not None else signal.SIG_DFL)
         for sig, handler in saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)

@@ -6,6 +6,7 @@ text table (the printing). Strings from traces are made inert before they are dr
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,14 @@ CellKind = Literal["text", "params", "duration", "mib", "tflops", "invented"]
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: the row key, its heading, how to show a value, right-aligned or not."""
+    """A table column: the row key, its heading, how to show a value, right-aligned or not,
+    and when it gives way on a narrow terminal (1 first, then 2, ...; None: never)."""
 
     key: str
     heading: str
     right: bool = False
     kind: CellKind = "text"
+    drop: int | None = None
 
 
 def _cell(value: Any, kind: CellKind) -> str:
@@ -44,37 +47,63 @@ def _cell(value: Any, kind: CellKind) -> str:
     return clean_name(str(value))
 
 
-def render(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> str:
-    """An aligned text table with a heading row (two spaces between columns)."""
-    cells = [[c.heading for c in columns]]
-    cells += [[_cell(row.get(c.key), c.kind) for c in columns] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+GAP: Final = 2  # spaces between columns
+
+
+def render(
+    columns: Sequence[Column], rows: Sequence[dict[str, Any]], width: int | None = None
+) -> str:
+    """An aligned text table with a heading row, fitted to `width` columns when given: the
+    columns that give way are left out in their order until it fits, then a last text column
+    is wrapped under itself. (`--json` always has every field.)"""
+    table = {c: [c.heading, *(_cell(row.get(c.key), c.kind) for row in rows)] for c in columns}
+    widths = {c: max(len(v) for v in table[c]) for c in columns}
+    shown = _fit(list(columns), widths, width)
+    *lead, last = shown
+    indent = sum(widths[c] + GAP for c in lead)
+    room = None if width is None or last.right else width - indent
     lines = []
-    for r in cells:
+    for i in range(len(rows) + 1):
         parts = [
-            v.rjust(w) if c.right else v.ljust(w)
-            for v, w, c in zip(r, widths, columns, strict=True)
+            table[c][i].rjust(widths[c]) if c.right else table[c][i].ljust(widths[c]) for c in lead
         ]
-        lines.append("  ".join(parts).rstrip())
+        tail = table[last][i].rjust(widths[last]) if last.right else table[last][i]
+        pieces = (
+            textwrap.wrap(tail, room) if room is not None and len(tail) > room >= 10 else [tail]
+        )
+        lines.append((" " * GAP).join([*parts, pieces[0]]).rstrip())
+        lines += [" " * indent + more for more in pieces[1:]]
     return "\n".join(lines)
 
 
+def _fit(shown: list[Column], widths: dict[Column, int], width: int | None) -> list[Column]:
+    """The columns kept: those that give way leave, in their order, until the table fits."""
+    while width is not None and sum(widths[c] + GAP for c in shown) - GAP > width:
+        optional = [c for c in shown if c.drop is not None]
+        if not optional:
+            break
+        shown.remove(min(optional, key=lambda c: c.drop or 0))
+    return shown
+
+
+# On a narrow terminal the run's model gives way first (the run's name and size say it), the
+# model's family next (its name says it).
 RUN_COLUMNS: Final = (
     Column("name", "RUN"),
-    Column("model", "MODEL"),
+    Column("model", "MODEL", drop=1),
     Column("params", "PARAMS", right=True, kind="params"),
     Column("gpus", "GPUS", right=True),
-    Column("gpu", "GPU"),
+    Column("gpu", "GPU", drop=3),
     Column("stack", "STACK"),
-    Column("kind", "KIND"),
+    Column("kind", "KIND", drop=2),
     Column("duration_s", "LENGTH", right=True, kind="duration"),
 )
 MODEL_COLUMNS: Final = (
     Column("name", "MODEL"),
     Column("params", "PARAMS", right=True, kind="params"),
-    Column("invented", "ARCHITECTURE", kind="invented"),
-    Column("family", "FAMILY"),
-    Column("hub_id", "HUB ID"),
+    Column("invented", "ARCH", kind="invented", drop=3),
+    Column("family", "FAMILY", drop=1),
+    Column("hub_id", "HUB ID", drop=2),
 )
 GPU_COLUMNS: Final = (
     Column("short", "GPU TYPE"),

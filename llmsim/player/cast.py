@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from llmsim.bundled import bundled_traces
 from llmsim.errors import UsageError
@@ -30,6 +29,9 @@ from llmsim.player.views.renderer import RenderOptions
 from llmsim.sanitize import clean_name
 from llmsim.trace import RunConfig, TraceError
 
+if TYPE_CHECKING:
+    from llmsim.player.sinks.gif import Progress
+
 __all__ = ["CastOptions", "export_cast", "heading", "write_cast"]
 
 SUFFIXES: Final = (".cast", ".html", ".gif")
@@ -42,12 +44,20 @@ def heading(config: RunConfig | None) -> str:
     return f"{clean_name(config.model)} · {config.gpus:,}× {clean_name(config.gpu_short)}"
 
 
-def export_cast(paths: Sequence[Path], output: str, options: CastOptions, *, report: Report) -> int:
+def export_cast(
+    paths: Sequence[Path],
+    output: str,
+    options: CastOptions,
+    *,
+    report: Report,
+    progress: Progress | None = None,
+) -> int:
     """Write the recording to `output`: `x.cast`, `x.html`, `x.gif`, or `-` (a cast on stdout).
 
     Unreadable traces are reported through `report` and skipped: the recording holds the
     others and the exit status returned is 1 (0 when every trace played). UsageError for an
     output kind llmsim cannot write, InputError if no trace can be played or the file cannot.
+    `progress(done, total)` hears how far a GIF's rendering is.
     """
     skipped: list[str] = []
 
@@ -74,7 +84,7 @@ def export_cast(paths: Sequence[Path], output: str, options: CastOptions, *, rep
     elif suffix == ".html":
         _write_html(files, header, options, Path(output), say)
     elif suffix == ".gif":
-        _write_gif(files, header, options, Path(output), say)
+        _write_gif(files, header, options, Path(output), say, progress)
     else:
         with (
             atomic_path(Path(output), overwrite=options.overwrite) as tmp,
@@ -90,12 +100,22 @@ def write_cast(
     options: CastOptions,
     write: Callable[[str], object],
     report: Report,
+    *,
+    hand_back: bool = True,
 ) -> None:
-    """Record the playlist as cast lines through `write` (ShowError if nothing plays)."""
+    """Record the playlist as cast lines through `write` (ShowError if nothing plays).
+
+    With `options.length` the recording ends that many seconds after its start, where the
+    runs' own end would come later: its last event (the region left tidy) is at exactly that
+    time, so a 30 s recording lasts 30 s in every player. `hand_back=False` leaves out the
+    closing bytes that give the terminal back to a shell (the cursor on a new row below the
+    screen, which scrolls it): a GIF ends on the screen as it was.
+    """
     play = PlayOptions(
         speed=options.speed,
         once=True,
         start_at=options.start_at,
+        stop_at=options.stop_at,
         timestamps="trace",
         layout=options.layout,
         idle_time_limit=options.idle_time_limit,
@@ -106,10 +126,11 @@ def write_cast(
         ascii=options.ascii, utc=True, verbatim=options.layout != "classic", color=options.color
     )
     sink = CastSink(header, Styler(options.color, options.ascii), write, report, options.layout)
-    runner = Runner(sink, Clock.virtual())
+    clock = Clock.virtual()
+    runner = Runner(sink, clock, exit_after=options.length)
     sink.start()
     runner.run(iter_show(files, play, render))
-    sink.close(runner.last_at)
+    sink.close(clock.elapsed(), hand_back)  # the last beat's time, or the length that cut it
 
 
 def _first_config(files: Sequence[Path]) -> RunConfig | None:
@@ -124,12 +145,9 @@ def _first_config(files: Sequence[Path]) -> RunConfig | None:
 def _write_html(
     files: Sequence[Path], header: CastHeader, options: CastOptions, target: Path, say: Report
 ) -> None:
-    from llmsim.player.sinks.html_page import build_page
+    from llmsim.player.sinks.html_page import embed, page_parts
 
-    chunks: list[str] = []
-    write_cast(files, header, options, chunks.append, say)
-    page = build_page(
-        "".join(chunks),
+    head, tail = page_parts(
         title=header.title or "llmsim",
         cols=options.cols,
         rows=options.rows,
@@ -137,29 +155,39 @@ def _write_html(
         loop=options.loop,
         theme=options.theme,
     )
-    with atomic_path(target, overwrite=options.overwrite) as tmp:
-        tmp.write_text(page, encoding="utf-8", newline="\n")
+    with (
+        atomic_path(target, overwrite=options.overwrite) as tmp,
+        tmp.open("w", encoding="utf-8", newline="\n") as fh,
+    ):
+        fh.write(head)  # then the cast as it is recorded: the page is never held whole
+        write_cast(files, header, options, lambda piece: fh.write(embed(piece)), say)
+        fh.write(tail)
 
 
 def _write_gif(
-    files: Sequence[Path], header: CastHeader, options: CastOptions, target: Path, say: Report
+    files: Sequence[Path],
+    header: CastHeader,
+    options: CastOptions,
+    target: Path,
+    say: Report,
+    progress: Progress | None,
 ) -> None:
     from llmsim.player.sinks import gif
 
-    if gif.find_agg() is None:  # say so before recording anything
-        raise UsageError(f"writing {target.name} needs agg, which is not installed ({gif.EXTRA})")
-    with (
-        atomic_path(target, overwrite=options.overwrite) as tmp,
-        tempfile.TemporaryDirectory(prefix="llmsim-gif-") as work,
-    ):
-        cast = Path(work) / "recording.cast"
-        with cast.open("w", encoding="utf-8", newline="\n") as fh:
-            write_cast(files, header, options, fh.write, say)
+    gif.require_agg(target)  # say so before recording anything
+    gif.check_size(options.cols, options.rows, options.font_size)
+    settings = gif.GifSettings(
+        fps=options.fps,
+        font_size=options.font_size,
+        theme=options.theme,
+        idle_time_limit=options.idle_time_limit,
+    )
+    with atomic_path(target, overwrite=options.overwrite) as tmp, tmp.open("wb") as out:
         gif.render_gif(
-            cast,
-            tmp,
+            # agg holds the last frame 3 s (and the GIF loops): the screen, not a shell's turn.
+            lambda write: write_cast(files, header, options, write, say, hand_back=False),
+            out,
+            settings,
             target=target,
-            loop=options.loop,
-            theme=options.theme,
-            idle_time_limit=options.idle_time_limit,
+            progress=progress,
         )

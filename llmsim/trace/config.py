@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
+from llmsim.errors import one_line
 from llmsim.trace.errors import TraceError
 from llmsim.trace.upgrade import upgrade_config
 from llmsim.trace.vocab import (
@@ -181,7 +182,7 @@ class RunConfig:
         try:
             data = json.loads(raw, parse_int=_parse_int, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise TraceError(f"run config is not valid JSON ({_short(exc)})") from None
+            raise TraceError(f"run config is not valid JSON ({one_line(exc, 120)})") from None
         if not isinstance(data, dict):
             raise TraceError("run config is not a JSON object")
         if minor is not None:
@@ -234,10 +235,6 @@ def _parse_int(digits: str) -> int:
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:120] or type(exc).__name__
 
 
 def _check_value(name: str, typ: str, value: Any) -> Any:

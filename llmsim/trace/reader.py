@@ -9,9 +9,15 @@ and the test that proves it.
 
 Memory stays bounded by the screen, not by the trace: row groups are read in batches of at
 most `MAX_BATCH_VALUES` per-GPU values (sized from the footer's value counts, so an ordinary
-row group is one batch) and turned into Events in slices of at most `MAX_SLICE_VALUES`, so a
-trace of 65,536-GPU telemetry never becomes hundreds of megabytes of arrays or millions of
-Python floats at once.
+row group is one batch) and turned into Events in slices of at most `MAX_SLICE_VALUES` values
+and `SLICE_ROWS` rows, so a trace of 65,536-GPU telemetry never becomes hundreds of megabytes
+of arrays or millions of Python floats at once, and a player converts rows as it plays them.
+Text is bounded in total, not only per string: a small file can hold the same 64 KiB line
+20,000 times (dictionary encoding), which read as plain strings is 1.3 GB. So the free-text
+columns are read as dictionaries (each distinct string once; Events share one Python string
+per distinct value), and a row group with more than `MAX_GROUP_TEXT` bytes of text is
+refused: the footer's sizes bound what a dictionary can hold, and are checked against what is
+decoded.
 
 A file is opened only after stat() says it is a regular file, without blocking, and checked
 again on the open descriptor (a FIFO swapped in meanwhile is refused, never waited on); it is
@@ -36,6 +42,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llmsim.errors import one_line, os_reason
 from llmsim.trace.config import MAX_GPUS, RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.events import Event
@@ -98,9 +105,16 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "redone": (0, 10**8),
     "lost_s": (0.0, MAX_T),
 }
-MAX_TEXT: Final = 65_536
+MAX_TEXT: Final = 65_536  # characters of one string (a log line, a path)
+# Bytes of strings in one row group, uncompressed, as the footer counts them: what bounds the
+# memory of its dictionaries. A row group of the generator's (16,384 rows) holds a few MB.
+MAX_GROUP_TEXT: Final = 32 << 20
+TEXT_COLUMNS: Final = ("text", "path")  # free text (the other string columns are dictionaries)
 MAX_CONFIG_BYTES: Final = 4 << 20  # the run config JSON; a 65,536-GPU cluster needs ~2 MB
 MAX_SLICE_VALUES: Final = 1 << 20  # per-GPU values turned into Python objects at a time
+# Rows turned into Events at a time: a player pays for rows as it plays them, not for minutes of
+# trace ahead at once (a row group can hold most of a run).
+SLICE_ROWS: Final = 64
 MAX_BATCH_VALUES: Final = 1 << 22  # per-GPU values decoded from the file at a time (~16 MB)
 MAX_BATCH_ROWS: Final = 1 << 16  # rows of a batch without per-GPU lists
 READ_BUFFER: Final = 1 << 20  # bytes: column chunks are read in pieces, not whole
@@ -116,7 +130,7 @@ class TraceFile:
         self._file = _open_regular_file(self.path)
         weakref.finalize(self, self._file.close)  # closed with the TraceFile, however it ends
         try:
-            self._pf = pq.ParquetFile(self._file, pre_buffer=False, buffer_size=READ_BUFFER)
+            self._pf = self._parquet()
             schema = self._pf.schema_arrow
             self.num_rows = self._pf.metadata.num_rows
         except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
@@ -127,7 +141,7 @@ class TraceFile:
             ) from None
         except (pa.ArrowException, OSError) as exc:
             raise TraceError(
-                f"{self.path}: not a readable Parquet file ({_one_line(exc)})"
+                f"{self.path}: not a readable Parquet file ({one_line(exc)})"
             ) from None
         meta = schema.metadata or {}
         self.version = self._check_version(meta)
@@ -135,6 +149,24 @@ class TraceFile:
         self.config = self._read_config(meta, int(self.version.split(".")[1]))
         if self.num_rows == 0:
             raise TraceError(f"{self.path}: the trace holds no events")
+        # The columns are there: read the text ones as dictionaries (the footer is reused).
+        try:
+            self._pf = self._parquet(self._pf.metadata, TEXT_COLUMNS)
+        except (pa.ArrowException, OSError, MemoryError) as exc:
+            raise TraceError(
+                f"{self.path}: not a readable Parquet file ({one_line(exc)})"
+            ) from None
+
+    def _parquet(
+        self, metadata: pq.FileMetaData | None = None, dictionaries: tuple[str, ...] = ()
+    ) -> pq.ParquetFile:
+        return pq.ParquetFile(
+            self._file,
+            metadata=metadata,
+            pre_buffer=False,
+            buffer_size=READ_BUFFER,
+            read_dictionary=list(dictionaries) or None,  # each distinct string once (see above)
+        )
 
     def _check_version(self, meta: dict[bytes, bytes]) -> str:
         if META_VERSION not in meta:
@@ -182,6 +214,7 @@ class TraceFile:
         last_t = 0.0
         try:
             for i in range(self._pf.num_row_groups):
+                self._check_group_text(i, wanted)
                 rows = self._batch_rows(i) if any(c in LIST_COLUMNS for c in wanted) else None
                 for rb in self._pf.iter_batches(
                     batch_size=rows or MAX_BATCH_ROWS,
@@ -190,12 +223,13 @@ class TraceFile:
                     use_threads=False,  # no thread pool: it cannot fail to start under ulimit
                 ):
                     self._validate(rb)
+                    self._check_text_size(rb, i)
                     last_t = self._check(rb, last_t)
                     yield rb
         except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
             raise TraceError(f"{self.path}: not enough memory to read the trace") from None
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-            raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+            raise TraceError(f"{self.path}: corrupt or truncated ({one_line(exc)})") from None
 
     def _validate(self, rb: pa.RecordBatch) -> None:
         """Offsets, dictionary indices and the UTF-8 of strings, as Arrow checks them."""
@@ -207,6 +241,46 @@ class TraceFile:
                 raise
             name = rb.schema.names[int(where.group(1))]
             raise TraceError(f"{self.path}: corrupt text in column {name!r} (not UTF-8)") from None
+
+    def _check_group_text(self, group: int, wanted: list[str]) -> None:
+        """TraceError if the wanted string columns of row group `group` hold more than
+        MAX_GROUP_TEXT bytes (the footer's count, uncompressed)."""
+        meta = self._pf.metadata.row_group(group)
+        text = sum(
+            meta.column(j).total_uncompressed_size
+            for j, name in self._text_leaves.items()
+            if name in wanted
+        )
+        if text > MAX_GROUP_TEXT:
+            raise TraceError(
+                f"{self.path}: row group {group} holds {text:,} bytes of text, over the "
+                f"{MAX_GROUP_TEXT:,} llmsim reads at once (a real run's hold a few MB)"
+            )
+
+    @functools.cached_property
+    def _text_leaves(self) -> dict[int, str]:
+        """Indexes of the Parquet leaf columns holding strings, and their names."""
+        schema = self._pf.metadata.schema
+        names = {*TEXT_COLUMNS, *DICT_COLUMNS}
+        return {
+            j: schema.column(j).path for j in range(len(schema)) if schema.column(j).path in names
+        }
+
+    def _check_text_size(self, rb: pa.RecordBatch, group: int) -> None:
+        """A string column's dictionary holds no more than its footer said: the footer's sizes
+        are what bound the memory of a batch, so a file that understates them is refused."""
+        meta = self._pf.metadata.row_group(group)
+        for j, name in self._text_leaves.items():
+            if name not in rb.schema.names:
+                continue
+            col = rb.column(name)
+            if not isinstance(col, pa.DictionaryArray):
+                continue
+            data = col.dictionary.buffers()[2]
+            if data is not None and data.size > meta.column(j).total_uncompressed_size:
+                raise TraceError(
+                    f"{self.path}: corrupt (column {name!r} holds more text than the file says)"
+                )
 
     def _batch_rows(self, group: int) -> int:
         """Rows per batch of row group `group`, so that no batch decodes more than
@@ -227,12 +301,24 @@ class TraceFile:
         ]
 
     def events(self) -> Iterator[Event]:
-        """Yield every row as an Event, streaming in slices of bounded size."""
+        """Yield every row as an Event, streaming in slices of bounded size. Rows with the same
+        text share one Python string (a dictionary's values are made once per row group)."""
         make = Event._make
+        made: dict[int, tuple[pa.Array[Any], list[Any]]] = {}  # column: dictionary, values
         for rb in self.batches():
-            for part in _slices(rb, self.config.gpus):
-                columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
-                yield from map(make, zip(*columns, strict=True))
+            try:
+                words = {
+                    i: _words(col.dictionary, made, i)
+                    for i, col in enumerate(rb.columns)
+                    if isinstance(col, pa.DictionaryArray)
+                }
+                for part in _slices(rb, self.config.gpus):
+                    columns = [
+                        _values(part.column(i), words.get(i)) for i in range(part.num_columns)
+                    ]
+                    yield from map(make, zip(*columns, strict=True))
+            except MemoryError:
+                raise TraceError(f"{self.path}: not enough memory to read the trace") from None
 
     @property
     def duration(self) -> float:
@@ -251,12 +337,14 @@ class TraceFile:
         except MemoryError:
             raise TraceError(f"{self.path}: not enough memory to read the trace") from None
         except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
-            raise TraceError(f"{self.path}: corrupt or truncated ({_one_line(exc)})") from None
+            raise TraceError(f"{self.path}: corrupt or truncated ({one_line(exc)})") from None
         return value if math.isfinite(value) and value > 0 else 0.0
 
     def read_table(self) -> pa.Table:
-        """The whole validated trace as one table (for tests and small traces; not for playback)."""
-        return pa.Table.from_batches(list(self.batches()), schema=self._pf.schema_arrow)
+        """The whole validated trace as one table in the trace schema (for tests and small
+        traces; not for playback)."""
+        tables = [pa.Table.from_batches([rb]).cast(SCHEMA) for rb in self.batches()]
+        return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
 
     def close(self) -> None:
         """Close the file now (it is closed anyway when the TraceFile is collected)."""
@@ -402,6 +490,29 @@ def _list_values(lists: pa.ListArray[Any]) -> pa.Array[Any]:
     return lists.values.slice(first, last - first)
 
 
+def _words(
+    dictionary: pa.Array[Any], made: dict[int, tuple[pa.Array[Any], list[Any]]], column: int
+) -> list[Any]:
+    """The Python values of a column's dictionary, made once for all the batches of a row group
+    that share it: a row group cut into many batches (wide telemetry) gets a copy of the same
+    dictionary in each, and comparing it (a memcmp) is far cheaper than converting it again."""
+    held = made.get(column)
+    if held is None or len(held[0]) != len(dictionary) or not held[0].equals(dictionary):
+        made[column] = held = (dictionary, dictionary.to_pylist())
+    return held[1]
+
+
+def _values(col: pa.Array[Any], words: list[Any] | None) -> list[Any]:
+    """The column as Python values; a dictionary column's from `words`, its values made once
+    (DictionaryArray.to_pylist makes a new string per row, and is slow)."""
+    if words is None or not isinstance(col, pa.DictionaryArray):
+        return col.to_pylist()
+    indices = col.indices
+    if indices.null_count:
+        return [None if i is None else words[i] for i in indices.to_pylist()]
+    return [words[i] for i in indices.to_numpy().tolist()]
+
+
 def _has_overlong(strings: pa.StringArray) -> bool:
     """Whether a string has more than MAX_TEXT characters. Its UTF-8 bytes bound its characters
     from above, so only strings of more than MAX_TEXT bytes have their characters counted."""
@@ -441,7 +552,7 @@ def _open_regular_file(path: Path) -> BinaryIO:
     except OSError as exc:
         if exc.errno == errno.ENOENT and os.path.islink(path):
             raise TraceError(f"{path}: a symbolic link to nothing (no such file)") from None
-        raise TraceError(f"{path}: {_os_reason(exc)}") from None
+        raise TraceError(f"{path}: {os_reason(exc)}") from None
     try:
         _refuse_unless_regular(path, os.fstat(fd).st_mode)
         os.set_blocking(fd, True)
@@ -464,16 +575,6 @@ def _refuse_unless_regular(path: Path, mode: int) -> None:
         raise TraceError(f"{path}: is {kind}, not a trace file")
 
 
-def _os_reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOENT:
-        return "no such file"
-    if exc.errno == errno.ELOOP:
-        return "too many levels of symbolic links"
-    if exc.errno == errno.EACCES:
-        return "permission denied"
-    return " ".join(str(exc.strerror or exc).split())[:160]
-
-
 def _slices(rb: pa.RecordBatch, gpus: int) -> Iterator[pa.RecordBatch]:
     """`rb` cut into slices whose per-GPU lists hold at most MAX_SLICE_VALUES values in all.
 
@@ -481,13 +582,9 @@ def _slices(rb: pa.RecordBatch, gpus: int) -> Iterator[pa.RecordBatch]:
     """
     has_lists = any(rb.column(name).null_count < rb.num_rows for name in LIST_COLUMNS)
     rows = max(1, MAX_SLICE_VALUES // (gpus * len(LIST_COLUMNS))) if has_lists else rb.num_rows
+    rows = min(rows, SLICE_ROWS)
     if rows >= rb.num_rows:
         yield rb
         return
     for start in range(0, rb.num_rows, rows):
         yield rb.slice(start, rows)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:160] if text else type(exc).__name__

@@ -81,8 +81,11 @@ class TraceWriter:
             schema = SCHEMA.with_metadata(
                 {META_VERSION: SCHEMA_VERSION.encode(), META_CONFIG: self.config.to_json().encode()}
             )
+            # Opened by Python, not by pyarrow from a name: a name that is not UTF-8 (Python
+            # keeps its bytes as lone surrogates, which pyarrow cannot encode) is written too.
+            sink = stack.enter_context(tmp.open("wb"))
             self._writer = pq.ParquetWriter(
-                str(tmp), schema, compression="zstd", write_statistics=["t"]
+                sink, schema, compression="zstd", write_statistics=["t"]
             )
         except (OSError, pa.ArrowException) as exc:
             # Unwind with the error: a plain close() would tell atomic_path all went well and

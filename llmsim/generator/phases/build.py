@@ -24,7 +24,8 @@ from llmsim.generator.stacks.context import Context, Ids
 from llmsim.generator.stacks.registry import run_for
 from llmsim.trace.writer import TraceWriter, make_table
 
-# Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0 and 11-13.
+# Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0, 11-13 and 21, the
+# Megatron converter's listing 16.
 RNG_IDS, RNG_INIT, RNG_LOSS, RNG_TIMES, RNG_EVALS, RNG_LINES = 1, 2, 3, 4, 5, 6
 RNG_TELEMETRY, RNG_EXPORT, RNG_SUMMARY, RNG_FINISH = 7, 8, 9, 10
 RNG_SHELL, RNG_MONITOR = 14, 15  # the engineer's shell, rank 0's node at watch's interval

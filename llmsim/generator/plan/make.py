@@ -36,6 +36,7 @@ from llmsim.generator.plan.incidents import (
 )
 from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
 from llmsim.generator.plan.loss import LossShape, Spike, chinchilla
+from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
 from llmsim.generator.plan.terminal import Terminal, draw_terminal
 from llmsim.generator.plan.timing import (
@@ -55,7 +56,7 @@ RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.
 RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
 RNG_RESTARTS: Final = 12
 RNG_TERMINAL: Final = 13  # the engineer's terminal (plan/terminal.py): its own stream
-TORCHRUN_RESTARTS: Final = (0, 3)  # --max-restarts a torchrun launch uses
+RNG_NCCL_DEBUG: Final = 21  # NCCL_DEBUG of the launch (its own stream: the rest stays put)
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
 MAX_DURATION: Final = 400 * DAY
@@ -105,7 +106,8 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     schedule, laid, timings, outlines = _schedule_around(
         options, choice, gpus, laid, io, timings, duration, outlines, rng
     )
-    flags = _restarts(_flags(choice, gpus, rng), seed)
+    flags = _restarts(_flags(choice, gpus, rng), choice.profile, seed)
+    flags = _nccl_debug(flags, choice, gpus, seed)
     episodes = plan_slowdowns(
         options.incidents,
         gpus,
@@ -396,12 +398,20 @@ def _flags(choice: Choice, gpus: int, rng: np.random.Generator) -> Flags:
     )
 
 
-def _restarts(flags: Flags, seed: int) -> Flags:
+def _restarts(flags: Flags, profile: StackProfile, seed: int) -> Flags:
     """--max-restarts of a job whose workers torchrun's agent starts (its own random stream)."""
     if flags.launcher != "torchrun":
         return flags
     rng = np.random.default_rng([seed, RNG_RESTARTS])
-    return replace(flags, max_restarts=TORCHRUN_RESTARTS[int(rng.integers(0, 2))])
+    choices = profile.torchrun_restarts
+    return replace(flags, max_restarts=choices[int(rng.integers(0, 2)) % len(choices)])
+
+
+def _nccl_debug(flags: Flags, choice: Choice, gpus: int, seed: int) -> Flags:
+    """NCCL_DEBUG of the launch, among the values the stack's launches use."""
+    levels = choice.profile.nccl_debug_levels(gpus, flags.launcher)
+    rng = np.random.default_rng([seed, RNG_NCCL_DEBUG])
+    return replace(flags, nccl_debug=levels[int(rng.integers(0, len(levels)))])
 
 
 def _schedule_around(

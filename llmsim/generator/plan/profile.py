@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final, Literal
 
 import numpy as np
 
@@ -29,6 +30,11 @@ from llmsim.generator.catalog.exportform import SAVE_PRETRAINED, ExportForm
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout, Recompute, Sharding
 from llmsim.trace.vocab import Launcher, RunKind, Stack
+
+MERGED_INFO_MAX: Final = 64  # ranks whose merged output may carry NCCL's INFO set-up
+# NCCL_DEBUG of a launch: INFO prints every process's communicator set-up, WARN only rank 0's
+# bare `NCCL version` line (NCCL 2.27 src/init.cc showVersion, src/debug.cc)
+NcclDebug = Literal["INFO", "WARN"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +84,12 @@ class StackProfile:
     # --distributed-timeout-minutes 5, the HF scripts' --ddp_timeout 300.
     collective_timeout_s: int = 300
     rank0_only: bool = False  # only rank 0's lines reach the console shown
+    # torchrun's launch: its --role (the agent's `[role]` and, with --tee, the workers'
+    # `[{role}{local_rank}]:`), the --max-restarts values its launches use, a fixed --rdzv_id
+    agent_role: str = "default"
+    torchrun_restarts: tuple[int, ...] = (0, 3)
+    rdzv_id: str | None = None
+    rdzv_by_ip: bool = False  # the launch names the rendezvous host by its address
 
     # --- which runs it takes
 
@@ -122,6 +134,13 @@ class StackProfile:
         """Its pretraining runs' save (= evaluation) interval, drawn (None: sized by the
         window, evaluations every third of it and saves every half)."""
         return None
+
+    def typed_cadences(
+        self, log: int, every_eval: int, every_save: int, total: int
+    ) -> tuple[int, int, int]:
+        """(logging, evaluation, save) intervals as the stack's users type them, from the ones
+        the common rule sized for the run (the default keeps those)."""
+        return log, every_eval, every_save
 
     def align_window(
         self, resume: int, window: int, every: int, log: int, fixed: bool, rng: np.random.Generator
@@ -179,6 +198,19 @@ class StackProfile:
     def launch_env(self, nodes: int) -> Mapping[str, str]:
         """Environment variables its launch recipe sets that change what the job prints."""
         return {}
+
+    def merged_output(self, gpus: int, launcher: Launcher) -> bool:
+        """Whether the console shows every rank's output merged (srun runs one task per GPU
+        and collects their stdout), not only node 0's workers (torchrun, launch.py)."""
+        return launcher == "srun"
+
+    def nccl_debug_levels(self, gpus: int, launcher: Launcher) -> tuple[NcclDebug, ...]:
+        """NCCL_DEBUG values its launches use (one is drawn per run). INFO makes every process
+        print its communicator set-up: not where more than MERGED_INFO_MAX ranks' output is
+        merged (nobody runs that: sixty lines from each of hundreds of ranks)."""
+        if self.merged_output(gpus, launcher) and gpus > MERGED_INFO_MAX:
+            return ("WARN",)
+        return ("INFO", "WARN")
 
     def agent_info(self, nodes: int) -> bool:
         """Whether torchrun's agent logs at INFO (LOGLEVEL=INFO in the launch environment)."""

@@ -13,7 +13,7 @@ from llmsim.generator.plan.episodes import Episode
 from llmsim.generator.plan.fit import Fit
 from llmsim.generator.plan.incidents import Incidents
 from llmsim.generator.plan.loss import LossShape
-from llmsim.generator.plan.profile import StackProfile
+from llmsim.generator.plan.profile import NcclDebug, StackProfile
 from llmsim.generator.plan.schedule import Schedule
 from llmsim.generator.plan.terminal import Terminal
 from llmsim.generator.plan.timing import Io
@@ -42,6 +42,7 @@ class Flags:
     log_straggler: bool  # Megatron --log-straggler: the straggler report
     gc_freq: int  # torchtitan's periodic GC
     max_restarts: int  # torchrun --max-restarts (0 where another launcher starts the job)
+    nccl_debug: NcclDebug = "WARN"  # NCCL_DEBUG in the launch environment (drawn by plan_run)
     wandb: bool = False  # the run logs to W&B (drawn with the terminal: plan/terminal.py)
 
 

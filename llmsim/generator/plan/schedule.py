@@ -160,6 +160,7 @@ def pretrain(
     every = profile.save_interval(log, costs.step_s, rng)
     if every is not None:
         eval_every = ckpt_every = every
+    log, eval_every, ckpt_every = profile.typed_cadences(log, eval_every, ckpt_every, guess)
     eval_batches = _eval_batches(profile, costs.eval_batch_s, min(12.0, duration / 40.0))
     eval_s = eval_batches * costs.eval_batch_s
     if window is None:
@@ -272,23 +273,26 @@ def finetune(
             f"{data.hub_id} holds ({packed:,} packed sequences of {fit.seq_len:,} tokens)"
         )
     total = steps_per_epoch * epochs
-    log = log_interval(profile, costs.step_s)
+    log = min(log_interval(profile, costs.step_s), max(1, steps_per_epoch // 4))
     eval_every = _divisor_near(steps_per_epoch, steps_per_epoch / per_epoch_evals)
+    peak = _lr("finetune", profile, spec, rng)
+    ckpt_every = eval_every * int(rng.choice((1, 2)))
+    log, eval_every, ckpt_every = profile.typed_cadences(log, eval_every, ckpt_every, total)
     return Schedule(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         total_steps=total,
         resume_step=0,
         warmup_steps=max(min(10, max(1, total // 10)), round(0.03 * total)),
-        lr_peak=(peak := _lr("finetune", profile, spec, rng)),
+        lr_peak=peak,
         lr_min=0.1 * peak,
         dataset=data.hub_id,
         dataset_tokens=data.examples * data.mean_tokens,
         examples=examples,
-        log_interval=min(log, max(1, steps_per_epoch // 4)),
+        log_interval=log,
         eval_interval=eval_every,
         eval_batches=eval_batches,
-        checkpoint_interval=eval_every * int(rng.choice((1, 2))),
+        checkpoint_interval=ckpt_every,
         save_total_limit=int(rng.integers(2, 4)),
     )
 

@@ -99,6 +99,21 @@ class Context:
         return self.profile.agent_info(self.config.nodes)
 
     @property
+    def launch_env(self) -> dict[str, str]:
+        """The environment the launch shown sets that changes what the job prints: the
+        stack's recipe (LOGLEVEL, a script's exports) and the run's NCCL_DEBUG. Where the
+        launch command is typed (issue 21) it shows these."""
+        env = dict(self.profile.launch_env(self.config.nodes))
+        if self.config.gpus > 1:
+            env.setdefault("NCCL_DEBUG", self.plan.flags.nccl_debug)
+        return env
+
+    @property
+    def merged(self) -> bool:
+        """Whether the console merges every rank's output (srun), not node 0's workers only."""
+        return self.profile.merged_output(self.config.gpus, self.config.launcher)
+
+    @property
     def checkpoint_dir(self) -> str:
         """The folder the run's checkpoints go into."""
         return self.profile.checkpoint_dir(self.config.output_dir)

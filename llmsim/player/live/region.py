@@ -32,6 +32,10 @@ class LiveRegion:
         self._widths: list[int] = []  # its rows' widths in cells
         self._rows_above_cursor = 0  # rows from the region's first row down to the cursor row
         self._full = True  # the next frame redraws everything (after a resize or a clear)
+        # The last frame's rows with their text and width: most rows of a frame are the same
+        # as the frame before (the grid changes every 10 s, a bar once a step), and styling and
+        # measuring a row is most of what a frame costs at 1x.
+        self._styled: dict[Row, tuple[str, int]] = {}
 
     @property
     def lines(self) -> list[str]:
@@ -54,8 +58,7 @@ class LiveRegion:
                 return ""
             texts, widths = self._texts, self._widths
         else:
-            texts = [self.styler.text(row) for row in region]
-            widths = [row_width(row) for row in region]
+            texts, widths = self._style(region)
         if not logs and not self._full and len(texts) == len(self._texts):
             pieces = self._changed_rows(texts, widths)
         else:
@@ -68,6 +71,32 @@ class LiveRegion:
         self._rows_above_cursor = max(0, len(texts) - 1)
         self._full = False
         return encode(pieces)
+
+    def again(self) -> str:
+        """The region as last drawn, drawn once more in its place (the same picture, written
+        anew: a recording's last frame, for renderers that keep only output that touches the
+        screen)."""
+        if not self._texts:
+            return ""
+        pieces = self._erase()
+        for i, row in enumerate(self._texts):
+            pieces += [Move(Op.NEWLINE), row] if i else [row]
+        return encode(pieces)
+
+    def _style(self, region: Sequence[Row]) -> tuple[list[str], list[int]]:
+        """Each row's terminal text and width, reusing those of the rows the last frame had."""
+        last: dict[Row, tuple[str, int]] = self._styled
+        kept: dict[Row, tuple[str, int]] = {}
+        texts, widths = [], []
+        for row in region:
+            hit = last.get(row) or kept.get(row)
+            if hit is None:
+                hit = (self.styler.text(row), row_width(row))
+            kept[row] = hit
+            texts.append(hit[0])
+            widths.append(hit[1])
+        self._styled = kept
+        return texts, widths
 
     def _erase(self) -> list[Piece]:
         return [Move(Op.CR), Move(Op.UP, self._rows_above_cursor), Move(Op.ERASE_DOWN)]

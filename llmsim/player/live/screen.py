@@ -24,6 +24,7 @@ class FullScreen:
     def __init__(self, styler: Styler) -> None:
         self.styler = styler
         self._texts: list[str] = []
+        self._cursor: tuple[int, int] | None = None  # where the last frame left it (None: hidden)
         self._full = True
 
     @property
@@ -54,7 +55,21 @@ class FullScreen:
         if cursor is not None:
             pieces += [Move(Op.GOTO, cursor[0], cursor[1]), Move(Op.SHOW_CURSOR)]
         self._texts = texts
+        self._cursor = cursor
         self._full = False
+        return encode(pieces)
+
+    def again(self) -> str:
+        """The last frame's screen drawn once more, every row, the cursor where it was: the
+        same picture, written anew (a recording's last frame, for renderers that keep only
+        output that touches the screen)."""
+        if not self._texts:
+            return ""
+        pieces: list[Piece] = [Move(Op.HIDE_CURSOR), Move(Op.GOTO, 0, 0), Move(Op.ERASE_SCREEN)]
+        for i, text in enumerate(self._texts):
+            pieces += [Move(Op.GOTO, i, 0), text]
+        if self._cursor is not None:
+            pieces += [Move(Op.GOTO, *self._cursor), Move(Op.SHOW_CURSOR)]
         return encode(pieces)
 
     def redraw(self) -> None:

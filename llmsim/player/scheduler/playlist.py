@@ -31,7 +31,7 @@ from llmsim.player.views.renderer import Renderer, RenderOptions, transition_lin
 from llmsim.player.views.segments import Line, Row, View
 from llmsim.player.views.tmux.feed import TmuxRenderer
 from llmsim.player.views.tmux.screen import TmuxOptions, TmuxScreen
-from llmsim.sanitize import ascii_fold, clean, clean_name
+from llmsim.sanitize import MAX_MESSAGE, ascii_fold, clean, clean_name
 from llmsim.trace import Event, TraceError
 
 if TYPE_CHECKING:  # the reader (pyarrow) is loaded when the first trace is opened
@@ -46,6 +46,9 @@ CATCH_UP_EVENTS: Final = 64  # printing events kept from before a start point (a
 # the same frames as the terminal.
 FRAME: Final = 1 / 60
 MAX_BEAT_LINES: Final = 1_000  # log lines in one beat; more rows at one time split the beat
+# Characters of log text in one beat: a line may be 64 KiB (the reader's limit), so lines alone
+# do not bound a beat's memory; more text within one frame splits the beat too.
+MAX_BEAT_TEXT: Final = 1 << 20
 # Kinds whose rows change what the live region shows (the others only print log lines).
 LIVE_KINDS: Final = frozenset(
     {"phase", "progress", "step", "telemetry", "eval", "checkpoint", "incident", "summary"}
@@ -152,12 +155,13 @@ def iter_show(
     render: RenderOptions,
     *,
     wall_start: float | None = None,
-    fresh: Iterable[Path] | None = None,
+    fresh: Iterable[Path | None] | None = None,
 ) -> Generator[Beat, None, None]:
     """Yield the beats of the playlist: the traces in turn, looping unless `options.once`.
 
-    With `fresh`, the traces play once and then every path `fresh` yields plays. No paths
-    means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
+    With `fresh`, the traces play once and then every path `fresh` yields plays (None: the
+    next one is not ready; an empty beat is yielded, so that the runner can act on signals
+    and limits while it waits). No paths means the bundled runs. `timestamps == "wall"` with a `wall_start` (unix time of playlist
     time 0) stamps runs with the wall clock; otherwise with their config.start_time. ShowError
     when a whole cycle plays no trace to its end.
     """
@@ -208,7 +212,7 @@ def _show(
     options: PlayOptions,
     render: RenderOptions,
     wall_start: float | None,
-    fresh: Iterable[Path] | None,
+    fresh: Iterable[Path | None] | None,
 ) -> Generator[Beat, None, None]:
     show = _Show(options, render, wall_start)
     files = expand_paths(paths) if paths else bundled_traces()
@@ -216,6 +220,9 @@ def _show(
         played = yield from show.cycle(files)
         if fresh is not None and not options.once:
             for path in fresh:
+                if path is None:  # still being made: the runner looks at signals and limits
+                    yield Beat(show.end or 0.0, [], False, None)
+                    continue
                 played = (yield from show.play(path)) or played
             if not played:
                 raise ShowError("none of the traces could be played")
@@ -268,8 +275,11 @@ class _Show:
             return False
         from llmsim.trace import open_trace
 
+        wanted = self.options.start_at
         try:
             trace = open_trace(path)
+            if wanted is not None and wanted.fraction is not None:
+                _ = trace.duration  # read before the run is announced: it may be unreadable
         except TraceError as exc:
             return (yield from self._refuse(path, str(exc)))
         errors: list[str] = []
@@ -284,13 +294,13 @@ class _Show:
             self.bad.add(path)
             if not run.renderer.finished:
                 yield Beat(self.end, [], True, None)  # clear the half-drawn region
-            yield Beat(self.end, [], False, None, notice=clean(errors[0]))
+            yield Beat(self.end, [], False, None, notice=clean(errors[0], MAX_MESSAGE))
             return False
         return True
 
     def _refuse(self, path: Path, message: str) -> Generator[Beat, None, bool]:
         self.bad.add(path)
-        yield Beat(self.end or 0.0, [], False, None, notice=clean(message))
+        yield Beat(self.end or 0.0, [], False, None, notice=clean(message, MAX_MESSAGE))
         return False
 
     def _transition(self) -> Generator[Beat, None, float]:
@@ -332,6 +342,10 @@ class _Run:
         catch_up, markers, pending, events = self._seek(events, errors)
         if not catch_up and pending is not None:
             pending, events = self._lead_in(pending, events)
+        stop = self.show.options.stop_at
+        if stop is not None:  # the run ends before the first event at its stop point
+            reached = _stop_test(stop, self.trace, self.renderer)
+            events = itertools.takewhile(lambda ev: not reached(ev), events)
         start = pending.t if pending is not None else 0.0
         self._stamp_from(start, catch_up[0].t if catch_up else start)
         logs = [line for ev in catch_up for line in self.renderer.lines(ev)]
@@ -347,9 +361,12 @@ class _Run:
             live = bool(catch_up)
             catch_up = []
             drawn = renderer.version  # tmux's screen changes with every line printed
+            size = text_size(logs)
             while pending is not None and pending.t <= limit:
                 t = pending.t
-                logs.extend(feed(pending))
+                lines = feed(pending)
+                logs.extend(lines)
+                size += text_size(lines)
                 live = live or pending.kind in kinds or renderer.version != drawn
                 mark = self.marker(pending)
                 if mark is not None:
@@ -359,12 +376,14 @@ class _Run:
                     # The classic and plain layouts end a run at its summary: what follows it
                     # (the engineer's shell, trace 2.4) is the tmux layout's only.
                     pending = None
-                if len(logs) >= MAX_BEAT_LINES and pending is not None and pending.t <= limit:
+                full = len(logs) >= MAX_BEAT_LINES or size >= MAX_BEAT_TEXT
+                if full and pending is not None and pending.t <= limit:
                     # Rows within one frame without end: a beat of its own every so many
-                    # lines, so memory stays bounded and signals are looked at meanwhile.
+                    # lines (or so much text), so memory stays bounded and signals are looked
+                    # at meanwhile.
                     at = self.offset + (t - start) / speed
                     yield Beat(at, logs, live, self.renderer, at, tuple(markers))
-                    logs, markers, live = [], [], False
+                    logs, markers, live, size = [], [], False, 0
             at = self.offset + (t - start) / speed
             next_at = self.offset + (pending.t - start) / speed if pending is not None else None
             end = pending is None and not errors
@@ -382,7 +401,7 @@ class _Run:
         wanted = self.show.options.start_at
         if wanted is None or first is None:
             return [], [], first, events
-        at = _start_test(wanted, self.trace, self.renderer)
+        at = _point_test(wanted, self.trace, self.renderer)
         kept: deque[Event] = deque(maxlen=CATCH_UP_EVENTS)
         chapter: list[str] = []
         ev: Event | None = first
@@ -463,10 +482,15 @@ class _Run:
         self.renderer.base = base
 
 
-def _start_test(
+def text_size(lines: Iterable[Line]) -> int:
+    """Characters of text in `lines` (what a beat's or a frame's memory grows with)."""
+    return sum(len(text) for line in lines for text, _ in (*line.prefix, *line.body))
+
+
+def _point_test(
     wanted: StartAt, trace: TraceFile, renderer: RunRenderer
 ) -> Callable[[Event], bool]:
-    """The test an event passes when it is where the run should start."""
+    """The test an event passes when it is at the point `wanted` (to start or stop at)."""
     if wanted.point == "train":
         return lambda ev: ev.kind == "step" and renderer.prints(ev)
     if wanted.point is not None:
@@ -476,6 +500,15 @@ def _start_test(
     if wanted.fraction is not None:
         seconds = wanted.fraction * trace.duration
     return lambda ev: ev.t >= seconds
+
+
+def _stop_test(wanted: StartAt, trace: TraceFile, renderer: RunRenderer) -> Callable[[Event], bool]:
+    """The test an event passes when the run should stop before it: at the point's chapter
+    (for "train": its "Training" chapter, or its first step shown if the chapter comes later)."""
+    at = _point_test(wanted, trace, renderer)
+    if wanted.point != "train":
+        return at
+    return lambda ev: (ev.kind == "phase" and ev.phase == "train") or at(ev)
 
 
 def _guard(events: Iterator[Event], errors: list[str]) -> Iterator[Event]:

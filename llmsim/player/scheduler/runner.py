@@ -2,7 +2,8 @@
 
 When playback falls behind (a high speed, a slow terminal) a beat that only changes the live
 region is skipped, since the next frame shows the newer state, and log lines are held and
-written with the next frame (up to MAX_PENDING_LINES); log lines are never dropped. Limits
+written with the next frame (up to MAX_PENDING_LINES lines or MAX_PENDING_TEXT characters);
+log lines are never dropped. Limits
 (`exit_after` playlist seconds, `exit_after_runs` finished runs) and stop signals end the loop
 cleanly with the held lines written. Ctrl-Z hands the sink the terminal's restoration, stops
 the process with playlist time standing still, and has the sink draw again when continued.
@@ -15,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from llmsim.player.scheduler.clock import Clock
-from llmsim.player.scheduler.playlist import Beat
+from llmsim.player.scheduler.playlist import Beat, text_size
 from llmsim.player.scheduler.signals import Signals
 from llmsim.player.sinks import Frame, Sink
 from llmsim.player.views.segments import Line
 
 MAX_PENDING_LINES: Final = 2_000  # log lines held back while behind before forcing a write
+MAX_PENDING_TEXT: Final = 1 << 20  # characters of them (a line may be 64 KiB)
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Runner:
     runs: int = 0  # runs finished
     notices: int = 0  # traces reported as unplayable
     _pending: list[Line] = field(default_factory=list)
+    _pending_text: int = 0  # characters in _pending
     _markers: tuple[str, ...] = ()
     _last: Beat | None = None
 
@@ -105,13 +108,15 @@ class Runner:
             self.skipped += beat.live  # coalesced: the next frame shows the newer state
             return
         self._pending.extend(beat.logs)
-        if behind and len(self._pending) < MAX_PENDING_LINES:
+        self._pending_text += text_size(beat.logs)
+        held = len(self._pending) < MAX_PENDING_LINES and self._pending_text < MAX_PENDING_TEXT
+        if behind and held:
             return  # hold the logs for the next frame: one write instead of many
         self._show(beat)
 
     def _show(self, beat: Beat) -> None:
         frame = Frame(beat.at, self._pending, beat.view, self._markers)
-        self._pending, self._markers = [], ()
+        self._pending, self._markers, self._pending_text = [], (), 0
         self.sink.show(frame)
         self.frames += 1
         if self.on_frame is not None:

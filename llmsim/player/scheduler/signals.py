@@ -3,8 +3,10 @@
 Handlers only set flags: one that wrote or exited could cut a frame in half. The sleep is a
 select() on a wake-up pipe (signal.set_wakeup_fd), so a signal ends it at once.
 
-- SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT (Ctrl-\\) stop playback with 128 + the signal
-  number, the terminal restored.
+- The stop signals (`llmsim.errors.stop_signals`: Ctrl-C, SIGTERM, SIGHUP, Ctrl-\\, SIGUSR1,
+  SIGALRM, SIGXCPU, SIGPWR, ...) stop playback with 128 + the signal number, the terminal
+  restored. One ignored when llmsim started stays ignored (`nohup llmsim play`), and one with
+  a handler of someone else's keeps it (`llmsim.errors.takes_over`).
 - On a terminal, SIGTSTP (Ctrl-Z) asks the scheduler to restore the terminal and then stop
   the process for real (`suspend`); SIGCONT (`fg`, or after a SIGSTOP nobody could catch)
   asks it to draw the live region again. SIGWINCH asks it to lay the region out again.
@@ -23,6 +25,7 @@ import threading
 from types import FrameType
 from typing import Final
 
+from llmsim.errors import signal_status, stop_signals, takes_over
 from llmsim.player.scheduler.clock import MAX_SLEEP
 
 
@@ -30,7 +33,6 @@ def _signals(*names: str) -> tuple[signal.Signals, ...]:
     return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
 
 
-STOP_SIGNALS: Final = _signals("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 _SUSPEND: Final = _signals("SIGTSTP")
 _CONTINUE: Final = _signals("SIGCONT")
 _RESIZE: Final = _signals("SIGWINCH")
@@ -59,7 +61,8 @@ class Signals:
         os.set_blocking(w, False)
         self._pipe = (r, w)
         self._old_wakeup = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        watched = STOP_SIGNALS + ((*_SUSPEND, *_CONTINUE, *_RESIZE) if self._terminal else ())
+        watched = [sig for sig in stop_signals() if takes_over(sig)]
+        watched += (*_SUSPEND, *_CONTINUE, *_RESIZE) if self._terminal else ()
         for sig in watched:
             self._saved[sig] = signal.signal(sig, self._handle)
         return self
@@ -84,7 +87,7 @@ class Signals:
         elif self.stop_status is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C while stopping: leave at once
         else:
-            self.stop_status = 128 + signum
+            self.stop_status = signal_status(signum)
 
     @property
     def pending(self) -> bool:

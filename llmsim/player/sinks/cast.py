@@ -72,8 +72,13 @@ class CastSink:
         """Pass the message on (it is not part of the recording)."""
         self.report(message)
 
-    def close(self, at: float) -> None:
-        """Leave the recorded terminal tidy (the layout's closing bytes)."""
-        closing = self.compose.close()
-        if closing:
-            self.write(self.encoder.line(at, "o", closing))
+    def close(self, at: float, hand_back: bool = True) -> None:
+        """Leave the recorded terminal tidy (the layout's closing bytes), as `play` leaves it
+        for the shell after it: the cursor on a new row below the screen, which scrolls it.
+
+        `hand_back=False` (a GIF: the screen in a loop, no shell after it) ends on the screen
+        as it is instead, drawn once more at `at`: agg keeps only events that change something,
+        and this one marks where the recording ends (after `--length`)."""
+        data = self.compose.close() if hand_back else self.compose.again()
+        if data:
+            self.write(self.encoder.line(at, "o", data))

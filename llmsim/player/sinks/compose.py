@@ -44,6 +44,10 @@ class Composer(Protocol):
         """Bytes that make room to print a message; the next frame draws everything again."""
         ...
 
+    def again(self) -> str:
+        """The last frame's picture written once more, unchanged ("" if nothing is drawn)."""
+        ...
+
     def suspend(self, echoed: int) -> str:
         """Bytes before the process stops (Ctrl-Z)."""
         ...
@@ -77,6 +81,9 @@ class Lines:
 
     def clear(self) -> str:
         return ""
+
+    def again(self) -> str:
+        return ""  # printed lines are not drawn again: that would print them twice
 
     def suspend(self, echoed: int) -> str:
         return ""
@@ -116,6 +123,9 @@ class Region:
 
     def clear(self) -> str:
         return self.region.clear()
+
+    def again(self) -> str:
+        return self.region.again()
 
     def suspend(self, echoed: int) -> str:
         return self.region.suspend(echoed)
@@ -163,6 +173,9 @@ class Screen:
 
     def clear(self) -> str:
         return self.screen.clear()
+
+    def again(self) -> str:
+        return self.screen.again()
 
     def suspend(self, echoed: int) -> str:
         return self.screen.suspend()

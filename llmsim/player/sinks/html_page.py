@@ -2,7 +2,9 @@
 
 The page loads nothing from the network: the player's JS and CSS (npm `asciinema-player`,
 Apache-2.0, licence in assets/) are inlined, and so is the cast, so it plays offline in any
-browser from a file:// URL or an e-mail attachment.
+browser from a file:// URL or an e-mail attachment. The page is written as a stream: the part
+before the cast, the cast as it is recorded (a JSON string, escaped piece by piece), the part
+after it, so a long recording is never held in memory whole.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ def _json_in_script(value: object) -> str:
     )
 
 
-def build_page(
-    cast_text: str,
+def embed(cast_piece: str) -> str:
+    """A piece of the cast as it goes inside the page's JSON string. Escaping is per character,
+    so the pieces of a cast, each embedded, make the embedded cast."""
+    return _json_in_script(cast_piece)[1:-1]
+
+
+def page_parts(
     *,
     title: str,
     cols: int,
@@ -41,8 +48,9 @@ def build_page(
     idle_time_limit: float | None,
     loop: bool = False,
     theme: str | None = None,
-) -> str:
-    """Return the whole HTML document for `cast_text` (an asciicast v2 or v3 file's content).
+) -> tuple[str, str]:
+    """The HTML document before and after the embedded cast (an asciicast v2 or v3 file's
+    content, each piece through `embed`).
 
     `loop`: play again from the start when done (a kiosk); `theme`: one of the player's
     themes (llmsim.player.options.THEMES; None: its default, "asciinema").
@@ -59,7 +67,7 @@ def build_page(
     }
     if idle_time_limit is not None:
         options["idleTimeLimit"] = idle_time_limit
-    return f"""<!DOCTYPE html>
+    head = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -83,7 +91,8 @@ h1 {{ font-size: 16px; font-weight: normal; margin: 0 0 12px 0; }}
 </script>
 <script>
 (function () {{
-  var cast = {_json_in_script(cast_text)};
+  var cast = \""""
+    tail = f"""\";
   window.llmsimPlayer = AsciinemaPlayer.create(
     {{ data: cast }},
     document.getElementById("player"),
@@ -94,3 +103,4 @@ h1 {{ font-size: 16px; font-weight: normal; margin: 0 0 12px 0; }}
 </body>
 </html>
 """
+    return head, tail

@@ -48,6 +48,7 @@ class Output:
         self.fd = fd
         self.should_stop = should_stop
         self.aborted = False  # a write was given up: the output may be stopped or unread
+        self.failed: OSError | None = None  # a write the output refused (EPIPE, EIO, ENOSPC)
         self._own = _nonblocking_copy(fd)
         self._wfd = self._own if self._own is not None else fd
 
@@ -64,6 +65,9 @@ class Output:
             except BlockingIOError:
                 self._wait(deadline)
                 continue
+            except OSError as exc:
+                self.failed = exc  # nothing more goes to this output, not even the restore
+                raise
             view = view[written:]
 
     def _wait(self, deadline: float | None) -> None:

@@ -13,6 +13,7 @@ their terminal on the remote side); anything else is line mode. No TERM at all i
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -68,12 +69,32 @@ def _find(term: str, dirs: list[Path]) -> bytes | None:
         return None
     for folder in dirs:
         for sub in (term[0], f"{ord(term[0]):02x}"):
-            try:
-                with open(folder / sub / term, "rb") as fh:
-                    return fh.read(_MAX_ENTRY)
-            except OSError:
-                continue
+            entry = _read_entry(folder / sub / term)
+            if entry is not None:
+                return entry
     return None
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The bytes of a compiled entry, if `path` is a regular file. Anything else (a FIFO, a
+    device, a socket) is passed over without waiting: it is opened non-blocking and looked
+    at before anything is read, as the trace reader does (a FIFO would block the player
+    before its first frame; a terminal device would hand over what the user types)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError):  # ValueError: a NUL in TERM
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(_MAX_ENTRY)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _ansi_moves(entry: bytes) -> bool:

@@ -59,17 +59,21 @@ def _style(health: int, util: float) -> str:
 
 def _cells(s: Sample, lo: int, hi: int, g: Glyphs) -> list[Segment]:
     """One glyph per GPU; runs of the same style share one segment."""
-    health, util = s.health, s.ev.gpu_util or ()
+    health, util, gpu, shades, color = s.health, s.ev.gpu_util or (), g.gpu, g.shades, s.color
     out: list[Segment] = []
+    run: list[str] = []  # the glyphs of the current run of one style
+    style: str | None = None
     for i in range(lo, hi):
         h = min(Health.LOST, max(Health.OK, health[i]))
         busy = util[i] if i < len(util) else 0.0
-        style = _style(h, busy)
-        glyph = g.gpu[h] if h or s.color else g.shades[heat_level(busy)]
-        if out and out[-1][1] == style:
-            out[-1] = (out[-1][0] + glyph, style)
-        else:
-            out.append((glyph, style))
+        cell = _style(h, busy)
+        if cell != style and run:
+            out.append(("".join(run), style))
+            run = []
+        style = cell
+        run.append(gpu[h] if h or color else shades[heat_level(busy)])
+    if run:
+        out.append(("".join(run), style))
     return out
 
 

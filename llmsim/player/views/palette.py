@@ -7,6 +7,7 @@ names into SGR codes (llmsim.player.live.ansi). Dialects use the names listed in
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Final
 
@@ -74,12 +75,9 @@ HEALTH_STYLES: Final = (None, "warn", "crit", "lost")
 
 
 def heat_level(util: float) -> int:
-    """The heat level (0 idle .. 4 busy) of a GPU at `util` % utilisation."""
-    level = 0
-    for step in HEAT_STEPS:
-        if util >= step:
-            level += 1
-    return level
+    """The heat level (0 idle .. 4 busy) of a GPU at `util` % utilisation: one step up per
+    HEAT_STEPS reached."""
+    return bisect.bisect_right(HEAT_STEPS, util)
 
 
 def heat_style(util: float) -> str:

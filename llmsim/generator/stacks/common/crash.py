@@ -1,45 +1,46 @@
-"""What a job prints when one rank is lost: the NCCL watchdog of every other rank, the process
-abort, and the launcher's report (the GPU monitor shows the lost or hung GPU: the node's
-samples, phases/node_telemetry.py).
+"""What a job prints when one rank is lost: the NCCL watchdog of every other rank, each
+process's abort, and the launcher's report (the GPU monitor shows the lost or hung GPU: the
+node's samples, phases/node_telemetry.py).
 
 Sources:
-- PyTorch ProcessGroupNCCL (WorkNCCL::checkTimeout, the watchdog's status line, the abort through
-  `c10::DistBackendError`): message texts as in torch 2.7-2.9 logs; the `.cpp` line numbers are
-  those of torch 2.7 logs (2.8/2.9's could not be checked: the wheels hold no C++ sources).
+- PyTorch ProcessGroupNCCL (WorkNCCL::checkTimeout, Watchdog::runLoop's status line, the failed
+  collective's stack or why there is none, the dump signal, handleException, Watchdog::run's
+  LOG and rethrow, std::terminate on the `c10::DistBackendError`): texts and `.cpp` lines of
+  torch 2.8.0 and 2.9.0 read from their libtorch_cuda.so (stacks/common/torchlines.py).
 - torch 2.8/2.9 elastic agent (wheels): multiprocessing/api.py `_poll` (`failed (exitcode: ...)`
   after `close()` has sent `closing signal`), `_close` (SIGKILL after a 30 s grace, the signals
   printed as numbers by Python 3.11+), agent/server/api.py `_invoke_run` (restart lines),
   errors/__init__.py (`ChildFailedError`'s table, 60 columns at most), run.py's traceback.
 - Slurm srun/slurmstepd (`srun: error: host: task N: Aborted (core dumped)`, `Job step
-  aborted`, `*** STEP j.0 ON host CANCELLED AT ... ***`); DeepSpeed 0.18 launch.py
+  aborted`, `*** STEP j.0 ON host CANCELLED AT ... ***`); DeepSpeed launch.py
   `sigkill_handler` (`Killing subprocess`, `... exits with return code = -6`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
+
+import numpy as np
 
 from llmsim.generator.plan.incidents import KILL_GRACE_S, Failure
 from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.common import launch, nccl
+from llmsim.generator.stacks.common.torchlines import (
+    PGNCCL_SRC,
+    SITE,
+    TORCH_LIB,
+    TorchLines,
+    torch_lines,
+)
 from llmsim.generator.stacks.context import Context
 
-SITE: Final = "/usr/local/lib/python3.12/dist-packages"
-TORCH_LIB: Final = f"{SITE}/torch/lib"
-# ProcessGroupNCCL.cpp lines of each message (torch 2.7 logs; see the module docstring).
-PGNCCL: Final = {
-    "timeout": 632,
-    "status": 2268,
-    "no_trace": 670,
-    "failed": 684,
-    "down": 698,
-    "rethrow": 1901,
-}
 SIGABRT: Final = -6
 SIGTERM: Final = 15
 SIGKILL: Final = 9
 TABLE_MAX: Final = 60  # ChildFailedError.format_msg caps its rules at 60 columns
+ABORT_AFTER_S: Final = (0.2, 1.0)  # from a rank's watchdog message to its process aborting
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,16 @@ class Collective:
         )
 
 
-def world_collective(ctx: Context, steps_done: int) -> Collective:
+def world_collective(ctx: Context, steps_done: int, gather: bool | None = None) -> Collective:
     """The collective of the failing step when the states are sharded over the whole world
-    (FSDP, ZeRO-3): a block's parameters all-gathered, or its gradients reduce-scattered."""
+    (FSDP, ZeRO-3): a block's parameters all-gathered, or its gradients reduce-scattered
+    (`gather`: which, None to draw)."""
     c, rng = ctx.config, ctx.rng
     block = (c.params - 2 * c.vocab * c.hidden) // max(1, c.layers)
     per_step = 3 * c.layers * c.grad_accum + 4
     group, pg = c.gpus, "PG ID 0 PG GUID 0(default_pg)"
-    gather = bool(rng.random() < 0.6)
+    drawn = bool(rng.random() < 0.6)
+    gather = drawn if gather is None else gather
     shard = -(-block // group)
     op = "_ALLGATHER_BASE" if gather else "_REDUCE_SCATTER_BASE"
     numel_in, numel_out = (shard, shard * group) if gather else (shard * group, shard)
@@ -90,122 +93,194 @@ def job_id(ctx: Context) -> int:
     return 400_000 + (ctx.ids.agent_pid * 7) % 900_000
 
 
-def watchdog(ctx: Context, failure: Failure, coll: Collective, ranks: list[int], t: float) -> None:
-    """Each printing rank's watchdog timing out on the collective the culprit never joined."""
+@dataclass(frozen=True)
+class Stack:
+    """The Python stack the flight recorder kept of the failed collective (innermost first):
+    (function, file under the site's packages, line)."""
+
+    frames: tuple[tuple[str, str, int], ...]
+
+    def lines(self) -> list[str]:
+        """`#i name from path:line` (the recorder's CapturedTraceback, as torch prints it)."""
+        return [
+            f"#{i} {fn} from {SITE}/{path}:{line}" for i, (fn, path, line) in enumerate(self.frames)
+        ]
+
+
+def watchdog(
+    ctx: Context,
+    failure: Failure,
+    coll: Collective,
+    ranks: Sequence[int],
+    t: float,
+    recorded: Stack | None = None,
+) -> dict[int, tuple[float, int]]:
+    """Each printing rank's watchdog timing out on the collective the culprit never joined, and
+    its dump signal; returns, per rank, when its watchdog thread rethrew (the process aborts
+    next) and the milliseconds its message says the collective ran.
+
+    `recorded`: the failed collective's stack when the flight recorder is on (torchtitan sets
+    TORCH_FR_BUFFER_SIZE); else torch says it has none. TORCH_NCCL_DUMP_ON_TIMEOUT defaults to
+    on, so the first PG of each rank signals the dump and the heartbeat monitor starts it.
+    """
     rng = ctx.rng
+    tl = torch_lines(ctx.config.torch_version)
+    at = "ProcessGroupNCCL.cpp:{}"
+    thrown: dict[int, tuple[float, int]] = {}
     for rank in ranks:
         ctx.clock.t = t + float(rng.uniform(0.0, 0.06))
         log = ctx.logger("train", "c10", rank=rank)
         g = coll.group_rank(rank)
+        prefix = f"[{coll.pg} Rank {g}]"
         ran = failure.timeout_s * 1000 + int(rng.integers(3, 99))
-        at = "ProcessGroupNCCL.cpp:{}"
         log.line(
             "ERROR",
             f"[Rank {g}] Watchdog caught collective operation timeout: "
             f"{coll.work(failure.timeout_s)} ran for {ran} milliseconds before timing out.",
-            at.format(PGNCCL["timeout"]),
+            at.format(tl.pgnccl["timeout"]),
         )
         enqueued = coll.seq + int(rng.integers(1, 4))
         log.line(
             "ERROR",
-            f"[{coll.pg} Rank {g}]  failure detected by watchdog at work sequence id: "
+            f"{prefix}  failure detected by watchdog at work sequence id: "
             f"{coll.seq} PG status: last enqueued work: {enqueued}, last completed work: "
             f"{coll.seq - 1}",
-            at.format(PGNCCL["status"]),
+            at.format(tl.pgnccl["status"]),
         )
+        if recorded is not None:  # one LOG message over several lines: one glog prefix
+            log.line(
+                "ERROR", "Stack trace of the failed collective: ", at.format(tl.pgnccl["trace"])
+            )
+            tee = rank if ctx.profile.rank0_only else None  # torchrun --tee prefixes every line
+            ctx.logger("train", "plain", rank=tee).lines(recorded.lines(), level="ERROR")
+        else:
+            log.line(
+                "ERROR",
+                "Stack trace of the failed collective not found, potentially because "
+                "FlightRecorder is disabled. You can enable it by setting "
+                "TORCH_NCCL_TRACE_BUFFER_SIZE to a non-zero value.",
+                at.format(tl.pgnccl["no_trace"]),
+            )
         log.line(
             "ERROR",
-            "Stack trace of the failed collective not found, potentially because "
-            "FlightRecorder is disabled. You can enable it by setting "
-            "TORCH_NCCL_TRACE_BUFFER_SIZE to a non-zero value.",
-            at.format(PGNCCL["no_trace"]),
+            f"{prefix} First PG on this rank to signal dumping.",
+            at.format(tl.pgnccl["signal_dump"]),
+        )
+        log.line(  # the heartbeat monitor thread answers the signal
+            "ERROR",
+            f"{prefix} ProcessGroupNCCL preparing to dump debug info. Include stack trace: 1",
+            at.format(tl.pgnccl["dump_info"]),
+            dt=float(rng.uniform(0.001, 0.01)),
         )
         log.line(
             "ERROR",
             f"[Rank {g}] Some NCCL operations have failed or timed out. Due to the "
             "asynchronous nature of CUDA kernels, subsequent GPU operations might run on "
             "corrupted/incomplete data.",
-            at.format(PGNCCL["failed"]),
+            at.format(tl.pgnccl["failed"]),
         )
         log.line(
             "ERROR",
             f"[Rank {g}] To avoid data inconsistency, we are taking the entire process down.",
-            at.format(PGNCCL["down"]),
+            at.format(tl.pgnccl["down"]),
         )
+        log.line(
+            "ERROR",
+            f"{_terminated(coll, g, failure.timeout_s, ran)}",
+            at.format(tl.pgnccl["terminated"]),
+        )
+        thrown[rank] = (ctx.clock.t, ran)
+    return thrown
+
+
+def _terminated(coll: Collective, g: int, timeout_s: int, ran: int) -> str:
+    """Watchdog::run's message: the watchdog's exception, prefixed by the PG."""
+    return (
+        f"[{coll.pg} Rank {g}] Process group watchdog thread terminated with exception: "
+        f"[Rank {g}] Watchdog caught collective operation timeout: {coll.work(timeout_s)} ran "
+        f"for {ran} milliseconds before timing out."
+    )
 
 
 class _Libs:
     """Load addresses of the shared libraries of one process: frames in one library lie
     close together (its base plus the function's offset)."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.rng = ctx.rng
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
         self.bases: dict[str, int] = {}
 
-    def addr(self, lib: str, offset: str) -> str:
+    def addr(self, lib: str, offset: int) -> str:
         if lib not in self.bases:
             top = 0x7F0000000000 + int(self.rng.integers(0x10, 0xFF)) * 0x100000000
             self.bases[lib] = top + int(self.rng.integers(0, 0x1000)) * 0x1000
-        return f"{self.bases[lib] + int(offset, 16):#x}"
+        return f"{self.bases[lib] + offset:#x}"
 
 
-def terminate(ctx: Context, failure: Failure, coll: Collective, rank: int, ran_ms: int) -> None:
-    """The abort of one process (std::terminate on the watchdog's DistBackendError)."""
+def terminate(
+    ctx: Context, failure: Failure, coll: Collective, rank: int, ran_ms: int, tl: TorchLines
+) -> None:
+    """One process's abort: std::terminate on the watchdog's rethrown DistBackendError, which
+    carries the backtraces of both throws (checkTimeout's, then Watchdog::run's)."""
     log = ctx.logger("train", "plain")
     g = coll.group_rank(rank)
-    what = (
-        f"[{coll.pg} Rank {g}] Process group watchdog thread terminated with exception: "
-        f"[Rank {g}] Watchdog caught collective operation timeout: "
-        f"{coll.work(failure.timeout_s)} ran for {ran_ms} milliseconds before timing out."
-    )
-    src = "/pytorch/torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp"
-    libs = _Libs(ctx)
-    cuda, c10, gnu = (
+    libs = _Libs(ctx.rng)
+    cuda, c10, torch = (
         f"{TORCH_LIB}/libtorch_cuda.so",
         f"{TORCH_LIB}/libc10.so",
-        "/lib/x86_64-linux-gnu",
+        f"{TORCH_LIB}/libtorch.so",
     )
-    # (function + offset as printed, the library, the symbol's offset in it)
-    frames = (
-        ("c10::Error::Error(c10::SourceLocation, std::string) + 0x96", c10, "0x991b6"),
-        (
+    gnu = "/lib/x86_64-linux-gnu"
+    error = f"c10::Error::Error(c10::SourceLocation, std::string) + {tl.error_ctor:#x}"
+    # (function + offset as printed, the library, the address's offset in it)
+    first = (
+        (error, c10, tl.error_at + tl.error_ctor),
+        _frame(
             "c10d::ProcessGroupNCCL::WorkNCCL::checkTimeout(std::optional<std::chrono::duration"
-            "<long, std::ratio<1l, 1000l> > >) + 0x2b4",
+            "<long, std::ratio<1l, 1000l> > >)",
             cuda,
-            "0xe4ec74",
+            tl.check_timeout,
         ),
-        ("c10d::ProcessGroupNCCL::watchdogHandler() + 0x890", cuda, "0xe507d0"),
-        ("c10d::ProcessGroupNCCL::ncclCommWatchdog() + 0x14d", cuda, "0xe5183d"),
-        ("<unknown function> + 0xdc253", f"{gnu}/libstdc++.so.6", "0xdc253"),
-        ("<unknown function> + 0x94ac3", f"{gnu}/libc.so.6", "0x94ac3"),
-        ("<unknown function> + 0x126850", f"{gnu}/libc.so.6", "0x126850"),
+        _frame("c10d::ProcessGroupNCCL::Watchdog::runLoop()", cuda, tl.run_loop),
+        _frame("c10d::ProcessGroupNCCL::Watchdog::run()", cuda, tl.run),
+        ("<unknown function> + 0xdc253", f"{gnu}/libstdc++.so.6", 0xDC253),
+        ("<unknown function> + 0x94ac3", f"{gnu}/libc.so.6", 0x94AC3),
+        ("<unknown function> + 0x126850", f"{gnu}/libc.so.6", 0x126850),
     )
-    rethrow = (
-        frames[0],
-        ("<unknown function> + 0xe5c6fc", cuda, "0xe5c6fc"),
-        ("<unknown function> + 0x145c0", f"{TORCH_LIB}/libtorch.so", "0x145c0"),
-        frames[5],
-        frames[6],
+    rethrown = (
+        first[0],
+        (f"<unknown function> + {tl.dist_error_ret:#x}", cuda, tl.dist_error_ret),
+        (f"<unknown function> + {tl.run_cold_ret:#x}", cuda, tl.run_cold_ret),
+        ("<unknown function> + 0x145c0", torch, 0x145C0),
+        first[5],
+        first[6],
     )
     lines = [
         "terminate called after throwing an instance of 'c10::DistBackendError'",
-        f"  what():  {what}",
-        f"Exception raised from checkTimeout at {src}:{PGNCCL['timeout']} (most recent call "
-        "first):",
+        f"  what():  {_terminated(coll, g, failure.timeout_s, ran_ms)}",
+        f"Exception raised from checkTimeout at {PGNCCL_SRC}:{tl.pgnccl['check_timeout']} "
+        "(most recent call first):",
     ]
     lines += [
-        f"frame #{n}: {f} ({libs.addr(lib, at)} in {lib})" for n, (f, lib, at) in enumerate(frames)
+        f"frame #{n}: {f} ({libs.addr(lib, at)} in {lib})" for n, (f, lib, at) in enumerate(first)
     ]
     lines += [
         "",
-        f"Exception raised from ncclCommWatchdog at {src}:{PGNCCL['rethrow']} (most recent "
-        "call first):",
+        f"Exception raised from run at {PGNCCL_SRC}:{tl.pgnccl['rethrow']} (most recent call "
+        "first):",
     ]
     lines += [
-        f"frame #{n}: {f} ({libs.addr(lib, at)} in {lib})" for n, (f, lib, at) in enumerate(rethrow)
+        f"frame #{n}: {f} ({libs.addr(lib, at)} in {lib})"
+        for n, (f, lib, at) in enumerate(rethrown)
     ]
     lines.append("")
     log.lines(lines, level="ERROR")
+
+
+def _frame(name: str, lib: str, at: tuple[int, int]) -> tuple[str, str, int]:
+    """A symbolised frame: `name + offset`, in `lib` at the symbol's address plus the offset."""
+    symbol, offset = at
+    return f"{name} + {offset:#x}", lib, symbol + offset
 
 
 @dataclass(frozen=True)
@@ -219,15 +294,28 @@ class Aborts:
 
 
 def aborts(ctx: Context, failure: Failure) -> Aborts:
-    """Node 0's workers after the watchdog: the agent polls every 0.1 s, so it finds one to
-    three of them already aborted and stops the rest (the culprit among them) with a signal."""
+    """Node 0's workers after the watchdog. Every healthy rank's watchdog fires within a few
+    hundredths of a second and each process aborts on its own; the agent, polling every 0.1 s,
+    finds most of them gone and stops the rest (the culprit, a straggler or two) with a signal.
+    Drawn from the failure's own stream: the crash and the launcher's report see the same."""
     c = ctx.config
+    rng = np.random.default_rng([c.seed, failure.step, failure.gpu, 7])
     local = list(range(min(c.gpus_per_node, c.gpus)))
-    healthy = [local[i] for i in ctx.rng.permutation(len(local)) if local[i] != failure.gpu]
-    k = 1 + int(ctx.rng.integers(0, min(3, len(healthy))))
-    aborted = tuple(sorted(healthy[:k]))
+    healthy = [local[i] for i in rng.permutation(len(local)) if local[i] != failure.gpu]
+    late = int(rng.integers(0, min(3, len(healthy))))  # not yet aborted when the agent polled
+    aborted = tuple(sorted(healthy[: len(healthy) - late]))
     signalled = tuple(sorted(r for r in local if r not in aborted))
     return Aborts(healthy[0], aborted, signalled, failure.cause == "xid79" and failure.gpu in local)
+
+
+def aborting(ctx: Context, failure: Failure, ranks: Sequence[int]) -> list[int]:
+    """The printing ranks whose own abort reaches the console: every one under srun (no agent
+    stops them), node 0's that aborted before torchrun's agent sent its signals."""
+    c = ctx.config
+    if ctx.merged:
+        return list(ranks)
+    ab = aborts(ctx, failure)
+    return [r for r in ranks if r in ab.aborted or c.node_of(r) > 0]
 
 
 def _agent(ctx: Context, key: str) -> str:
@@ -282,11 +370,11 @@ def _elastic_restart(ctx: Context, log: Logger, info: bool) -> None:
         return
     left = ctx.plan.flags.max_restarts
     log.info(
-        f"[default] Worker group FAILED. {left}/{left} attempts left; will restart worker group",
+        f"[{ctx.profile.agent_role}] Worker group FAILED. {left}/{left} attempts left; will restart worker group",
         _agent(ctx, "restart"),
         dt=0.01,
     )
-    log.info("[default] Stopping worker group", _agent(ctx, "stopping"))
+    log.info(f"[{ctx.profile.agent_role}] Stopping worker group", _agent(ctx, "stopping"))
 
 
 def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
@@ -340,14 +428,22 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
         (at if line.endswith("{stamp}") else log).line("ERROR", line, dt=0.2 if i == 0 else 0.0)
 
 
-def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
-    """srun reaping the step once a task aborts (every rank's stdout merges into one log)."""
+def srun_report(ctx: Context, failure: Failure, job: int) -> None:
+    """srun reaping the step as its tasks abort (every rank's stdout merges into one log): one
+    error per node's batch of exit notifications, the tasks as a range (Slurm 25.05
+    src/srun/launch.c:357-460 `_task_finish`: "%s: %s %s: %s%s", host, task(s), ids, strsignal,
+    " (core dumped)")."""
     log = ctx.logger("train", "plain")
     c = ctx.config
-    tasks = sorted({*ab.aborted, *[c.gpus_per_node * n for n in range(1, min(c.nodes, 3))]})
-    for task in tasks[:4]:
-        host = ctx.host_of(task)
-        log.line("ERROR", f"srun: error: {host}: task {task}: Aborted (core dumped)", dt=0.05)
+    dead = [r for r in printing_ranks(ctx) if r != failure.gpu]
+    for node in sorted({c.node_of(r) for r in dead}):
+        ids = [r for r in dead if c.node_of(r) == node]
+        word = "task" if len(ids) == 1 else "tasks"
+        log.line(
+            "ERROR",
+            f"srun: error: {ctx.hosts[node]}: {word} {_ranges(ids)}: Aborted (core dumped)",
+            dt=0.05,
+        )
     log.line("ERROR", "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
     log.at("inline-stamp", "%Y-%m-%dT%H:%M:%S").line(
         "ERROR",
@@ -359,6 +455,21 @@ def srun_report(ctx: Context, failure: Failure, ab: Aborts, job: int) -> None:
         log.line("ERROR", "srun: error: Timed out waiting for job step to complete")
 
 
+def _ranges(ids: list[int]) -> str:
+    """Slurm's bit_fmt: sorted ids as comma-separated ranges (`0-7`, `8,10-15`)."""
+    out: list[str] = []
+    ids = sorted(ids)
+    start = prev = ids[0]
+    for i in [*ids[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    return ",".join(out)
+
+
 def deepspeed_report(ctx: Context, args: str) -> None:
     """launch.py's sigkill_handler after a worker exits non-zero (one node)."""
     log = ctx.logger("train", "deepspeed")
@@ -366,7 +477,7 @@ def deepspeed_report(ctx: Context, args: str) -> None:
     for rank in range(c.gpus_per_node):
         log.info(
             f"Killing subprocess {ctx.worker_pid(rank)}",
-            "launch.py:335:sigkill_handler",
+            launch.DS_AT["killing"],
             dt=0.002,
         )
     last = c.gpus_per_node - 1
@@ -374,7 +485,7 @@ def deepspeed_report(ctx: Context, args: str) -> None:
     log.line(
         "ERROR",
         f"{cmd} exits with return code = {SIGABRT}",
-        "launch.py:341:sigkill_handler",
+        launch.DS_AT["exit_code"],
         dt=0.01,
     )
 

@@ -2,8 +2,12 @@
 
 Sources: torch/distributed/run.py, launcher/api.py, elastic/agent/server/api.py and
 elastic/multiprocessing/api.py of torch 2.8.0 and 2.9.0 (wheels; line numbers below), and
-deepspeed/launcher/runner.py, launch.py of DeepSpeed 0.18.0 (sdist). The agent logs at WARNING
-unless LOGLEVEL=INFO; the worker-group lines need INFO.
+deepspeed/launcher/runner.py, multinode_runner.py, launch.py of DeepSpeed 0.17.5 (tag v0.17.5,
+the version the deepspeed stack pins: see hf_deepspeed/deepspeed.py). The agent logs at WARNING
+unless LOGLEVEL=INFO; the worker-group lines need INFO. The deepspeed launcher processes log at
+INFO (their --log_level); launch.py echoes every NCCL variable of its environment (main, 139),
+and the runner hands them to srun in its `--export` list (EXPORT_ENVS and the accelerator's
+`NCCL` prefix, runner.py:590-594; PYTHONPATH is the working directory, 576-580).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Final
 
 import numpy as np
 
+from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
 # torch version -> line of each agent log call (multi-line messages carry the first line).
@@ -97,9 +102,13 @@ def torchrun_start(ctx: Context, info: bool) -> None:
     log = ctx.init.at("torchrun")
     if ctx.attempt.elastic:
         if info:
-            log.info("[default] Rendezvous'ing worker group", _origin(ctx, "rdzv"), dt=0.2)
+            log.info(
+                f"[{ctx.profile.agent_role}] Rendezvous'ing worker group",
+                _origin(ctx, "rdzv"),
+                dt=0.2,
+            )
             _rendezvous(ctx, float(ctx.rng.uniform(1.0, 4.0)) if c.nodes > 1 else 0.05)
-            log.info("[default] Starting worker group", _origin(ctx, "group"))
+            log.info(f"[{ctx.profile.agent_role}] Starting worker group", _origin(ctx, "group"))
         return
     if c.gpus_per_node > 1:
         omp = (
@@ -114,8 +123,11 @@ def torchrun_start(ctx: Context, info: bool) -> None:
     if not info:
         return
     rng = ctx.rng
-    endpoint = f"{ctx.hosts[0]}:{RDZV_PORT}" if c.nodes > 1 else "localhost:0"
+    head = ctx.ip(0) if ctx.profile.rdzv_by_ip else ctx.hosts[0]
+    endpoint = f"{head}:{RDZV_PORT}" if c.nodes > 1 else "localhost:0"
     run_id = str(int(rng.integers(10**8, 10**9))) if c.nodes > 1 else "none"
+    if c.nodes > 1 and ctx.profile.rdzv_id is not None:  # the launch script's --rdzv_id
+        run_id = ctx.profile.rdzv_id
     tmp = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[int(i)] for i in rng.integers(0, 36, 8))
     keys = [
         ("entrypoint", ctx.profile.entrypoint),
@@ -143,10 +155,13 @@ def torchrun_start(ctx: Context, info: bool) -> None:
     log.info("use_agent_store: True", _origin(ctx, "store"), dt=0.01)
     # WorkerSpec.get_entrypoint_name: the basename of the executable the workers run
     python = ctx.python.rsplit("/", 1)[-1]
-    log.info(f"[default] starting workers for entrypoint: {python}", _origin(ctx, "start"))
-    log.info("[default] Rendezvous'ing worker group", _origin(ctx, "rdzv"))
+    log.info(
+        f"[{ctx.profile.agent_role}] starting workers for entrypoint: {python}",
+        _origin(ctx, "start"),
+    )
+    log.info(f"[{ctx.profile.agent_role}] Rendezvous'ing worker group", _origin(ctx, "rdzv"))
     _rendezvous(ctx, float(rng.uniform(1.0, 4.0)) if c.nodes > 1 else 0.05)
-    log.info("[default] Starting worker group", _origin(ctx, "group"))
+    log.info(f"[{ctx.profile.agent_role}] Starting worker group", _origin(ctx, "group"))
     log.info(
         f"log directory set to: /tmp/torchelastic_{tmp}/{run_id}_{_tmp(rng)}",
         _origin(ctx, "logdir"),
@@ -164,7 +179,7 @@ def _rendezvous(ctx: Context, wait: float) -> None:
     local = list(range(c.gpus_per_node))
     world = [c.gpus] * c.gpus_per_node
     block = [
-        "[default] Rendezvous complete for workers. Result:",
+        f"[{ctx.profile.agent_role}] Rendezvous complete for workers. Result:",
         f"  restart_count={ctx.attempt.number if ctx.attempt.elastic else 0}",
         f"  master_addr={ctx.hosts[0]}",
         f"  master_port={ctx.master_port}",
@@ -187,7 +202,8 @@ def torchrun_end(ctx: Context, info: bool) -> None:
         return
     log = ctx.close.at("torchrun")
     log.info(
-        "[default] worker group successfully finished. Waiting 300 seconds for other "
+        f"[{ctx.profile.agent_role}] worker group successfully finished. Waiting 300 seconds "
+        "for other "
         "agents to finish.",
         _origin(ctx, "finished"),
         dt=0.1,
@@ -207,16 +223,48 @@ def torchrun_end(ctx: Context, info: bool) -> None:
     )
 
 
+# DeepSpeed 0.17.5: file:line:function of each launcher log call
+DS_AT: Final[dict[str, str]] = {
+    "accelerator": "real_accelerator.py:260:get_accelerator",
+    "hostfile": "runner.py:220:fetch_hostfile",
+    "ip": "runner.py:499:main",
+    "cmd": "runner.py:610:main",
+    "nccl_env": "launch.py:139:main",
+    "world_info": "launch.py:146:main",
+    "nnodes": "launch.py:152:main",
+    "mapping": "launch.py:163:main",
+    "world_size": "launch.py:164:main",
+    "visible": "launch.py:168:main",
+    "spawned": "launch.py:256:main",
+    "killing": "launch.py:319:sigkill_handler",
+    "exit_code": "launch.py:325:sigkill_handler",
+    "exit_ok": "launch.py:351:main",
+}
+WORKDIR: Final = "/workspace"  # where the job is launched (the runner's PYTHONPATH)
+
+
+def _imported(log: Logger, dt: float) -> None:
+    """A launcher process importing deepspeed: the accelerator's detection and the default
+    TorchCheckpointEngine argument of runtime/engine.py:2873 (logged before any process group,
+    hence `[Rank -1]`, through utils/logging.py:107)."""
+    log.info("Setting ds_accelerator to cuda (auto detect)", DS_AT["accelerator"], dt=dt)
+    log.info(
+        "[Rank -1] [TorchCheckpointEngine] Initialized with serialization = False",
+        "logging.py:107:log_dist",
+        dt=0.3,
+    )
+
+
 def deepspeed_start(ctx: Context, script: str, args: str) -> None:
     """The deepspeed runner, and launch.py on one node (srun across several)."""
     c = ctx.config
     log = ctx.init.at("deepspeed")
-    accel = "real_accelerator.py:260:get_accelerator"
-    log.info("Setting ds_accelerator to cuda (auto detect)", accel, dt=1.2)
+    nccl_debug = ctx.plan.flags.nccl_debug
+    _imported(log, 1.2)
     if c.nodes == 1:
         log.warning(
             "Unable to find hostfile, will proceed with training with local resources only.",
-            "runner.py:232:fetch_hostfile",
+            DS_AT["hostfile"],
             dt=0.6,
         )
         ids = ", ".join(str(i) for i in range(c.gpus_per_node))
@@ -225,32 +273,33 @@ def deepspeed_start(ctx: Context, script: str, args: str) -> None:
             f"cmd = {ctx.python} -u -m deepspeed.launcher.launch --world_info={world} "
             f"--master_addr=127.0.0.1 --master_port={ctx.master_port} "
             f"--enable_each_rank_log=None {script} {args}",
-            "runner.py:630:main",
+            DS_AT["cmd"],
         )
-        log.info("Setting ds_accelerator to cuda (auto detect)", accel, dt=1.1)
-        log.info(f"WORLD INFO DICT: {{'localhost': [{ids}]}}", "launch.py:162:main", dt=0.01)
-        log.info(f"nnodes=1, num_local_procs={c.gpus_per_node}, node_rank=0", "launch.py:168:main")
+        _imported(log, 1.1)
+        log.info(f"0 NCCL_DEBUG={nccl_debug}", DS_AT["nccl_env"], dt=0.01)
+        log.info(f"WORLD INFO DICT: {{'localhost': [{ids}]}}", DS_AT["world_info"])
+        log.info(f"nnodes=1, num_local_procs={c.gpus_per_node}, node_rank=0", DS_AT["nnodes"])
         log.info(
             f"global_rank_mapping=defaultdict(<class 'list'>, {{'localhost': [{ids}]}})",
-            "launch.py:179:main",
+            DS_AT["mapping"],
         )
-        log.info(f"dist_world_size={c.gpus}", "launch.py:180:main")
-        log.info(f"Setting CUDA_VISIBLE_DEVICES={ids.replace(', ', ',')}", "launch.py:184:main")
+        log.info(f"dist_world_size={c.gpus}", DS_AT["world_size"])
+        log.info(f"Setting CUDA_VISIBLE_DEVICES={ids.replace(', ', ',')}", DS_AT["visible"])
         for rank in range(c.gpus_per_node):
             log.info(
                 f"process {ctx.worker_pid(rank)} spawned with command: "
                 f"['{ctx.python}', '-u', '{script}', '--local_rank={rank}', "
                 f"{_quoted(args)}]",
-                "launch.py:272:main",
+                DS_AT["spawned"],
                 dt=0.004,
             )
         return
     ip = ctx.ip(0)
-    log.info(f"Using IP address of {ip} for node {ctx.hosts[0]}", "runner.py:515:main", dt=0.3)
+    log.info(f"Using IP address of {ip} for node {ctx.hosts[0]}", DS_AT["ip"], dt=0.3)
     log.info(
-        f"cmd = srun -n {c.gpus} --nodes {c.nodes} --export=ALL,MASTER_ADDR={ip},"
-        f"MASTER_PORT={ctx.master_port} {ctx.python} -u {script} {args}",
-        "runner.py:630:main",
+        f"cmd = srun -n {c.gpus} --nodes {c.nodes} --export=ALL,NCCL_DEBUG={nccl_debug},"
+        f"PYTHONPATH={WORKDIR} {ctx.python} -u {script} {args}",
+        DS_AT["cmd"],
     )
 
 
@@ -274,7 +323,7 @@ def deepspeed_end(ctx: Context) -> None:
     for rank in range(ctx.config.gpus_per_node):
         log.info(
             f"Process {ctx.worker_pid(rank)} exits successfully.",
-            "launch.py:367:main",
+            DS_AT["exit_ok"],
             dt=float(ctx.rng.uniform(0.0, 0.05)),
         )
 

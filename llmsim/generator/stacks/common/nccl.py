@@ -1,10 +1,16 @@
-"""NCCL's own lines with NCCL_DEBUG=INFO: communicator set-up only (NCCL prints no timings of
-collectives; those would need NCCL_DEBUG_SUBSYS=COLL and still carry no times).
+"""NCCL's own lines: communicator set-up only (NCCL prints no timings of collectives; those
+would need NCCL_DEBUG_SUBSYS=COLL and still carry no times).
 
-Source: NCCL v2.27.5-1 (init.cc, bootstrap.cc, plugin/net.cc, transport/*.cc, graph/*.cc) and
-REFERENCE-LOGS.md section 5 for the order. The prefix is `{host}:{pid}:{tid} [{cudaDev}]`, the
-init thread's tid differing from the pid. The pip wheels of torch 2.8/2.9 pin 2.27.3/2.27.5,
-built with CUDA 12.9.
+Source: NCCL v2.27.3-1 (src/debug.cc, init.cc, bootstrap.cc, misc/cudawrap.cc, plugin/net.cc,
+transport/net_ib.cc, p2p.cc, net.cc, nvls.cc, generic.cc, graph/rings.cc, graph/tuning.cc).
+What the launch's NCCL_DEBUG lets through (debug.cc `ncclDebugInit`, init.cc `showVersion`):
+- unset or WARN: rank 0 alone prints its version, bare (`VERSION` level: no host prefix);
+- INFO (default sub-systems INIT, BOOTSTRAP, ENV): every process prints its own set-up, each
+  line `{host}:{pid}:{tid} [{cudaDev}] NCCL INFO ...`, the process's main thread (tid = pid) for
+  bootstrap, driver, version and config, the init thread for the rest; only rank 0 prints the
+  rings (`Channel 00/24 :` with every rank: graph/rings.cc `if (rank == 0)`), each rank its own
+  trees and the connections it makes. The processes run at once: their lines interleave.
+The pip wheels of torch 2.8/2.9 pin NCCL 2.27.3/2.27.5, built with CUDA 12.9.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
 
 _IB_DEVS: Final = (0, 3, 4, 5, 6, 9, 10, 11)
-MAX_RING_PRINT: Final = 16  # ring lines list every rank: only small worlds print them
 DRIVER_VERSION: Final = 12080  # cudaDriverVersion of a CUDA 12.8 driver
+MERGED_MAX: Final = 64  # ranks of a merged (srun) console shown; more is sampled
 
 
 def _prefix(ctx: Context, rank: int, thread: bool) -> str:
@@ -31,25 +37,54 @@ def _bus(ctx: Context, rank: int) -> str:
     return ids[ctx.config.local_rank(rank) % len(ids)]
 
 
-def _head(ctx: Context, comm: int, rank: int, nranks: int) -> str:
+def _comm(ctx: Context, comm: int, rank: int) -> str:
+    """The communicator's address in this rank's process (each process has its own heap)."""
+    base = int(ctx.ids.comm_hex[comm], 16)
+    return f"{base + ((rank * 0x9E3779B1) % 0x7FFFF) * 0x100:#x}"
+
+
+def _head(ctx: Context, comm: int, rank: int, nranks: int, group_rank: int | None = None) -> str:
     dev = ctx.config.local_rank(rank)
+    r = rank if group_rank is None else group_rank
     return (
-        f"ncclCommInitRankConfig comm {ctx.ids.comm_hex[comm]} rank {rank} nranks {nranks} "
+        f"ncclCommInitRankConfig comm {_comm(ctx, comm, rank)} rank {r} nranks {nranks} "
         f"cudaDev {dev} nvmlDev {dev} busId {_bus(ctx, rank)} commId {ctx.ids.comm_ids[comm]}"
     )
 
 
+def info(ctx: Context) -> bool:
+    """Whether this launch runs with NCCL_DEBUG=INFO."""
+    return ctx.plan.flags.nccl_debug == "INFO" and ctx.config.gpus > 1
+
+
 def init_lines(ctx: Context, log: Logger) -> None:
-    """The world communicator as rank 0 sets it up, and Init COMPLETE of the ranks that print."""
+    """The world communicator's set-up as the launch's NCCL_DEBUG shows it: every printing
+    rank's block, interleaved (INFO), or rank 0's bare version line (WARN)."""
     c = ctx.config
     if c.gpus == 1:
         return
-    n, nodes = c.gpus, c.nodes
+    if not info(ctx):
+        if 0 in printing_ranks(ctx):
+            log.info(f"NCCL version {c.nccl_version}+cuda12.9", dt=0.05)
+        return
+    start = ctx.clock.t
+    end = start
+    for rank in printing_ranks(ctx):
+        ctx.clock.t = start + float(ctx.rng.uniform(0.0, 0.08))
+        _rank_block(ctx, log, rank)
+        end = max(end, ctx.clock.t)
+    ctx.clock.t = end
+
+
+def _rank_block(ctx: Context, log: Logger, rank: int) -> None:
+    """One process's lines for the world communicator, from bootstrap to Init COMPLETE."""
+    c = ctx.config
+    n, nodes, dev = c.gpus, c.nodes, c.local_rank(rank)
     nvls = c.gpu_short in ("H100", "H200")
-    main, init = _prefix(ctx, 0, False), _prefix(ctx, 0, True)
-    oob = f"bond0:{ctx.ip(0)}<0>"
-    log.info(f"{main} NCCL INFO Bootstrap: Using {oob}", dt=0.05)
-    log.info(f"{main} NCCL INFO cudaDriverVersion {DRIVER_VERSION}")
+    main, init = _prefix(ctx, rank, False), _prefix(ctx, rank, True)
+    oob = f"bond0:{ctx.ip(c.node_of(rank))}<0>"
+    log.info(f"{main} NCCL INFO Bootstrap: Using {oob}")
+    log.info(f"{main} NCCL INFO cudaDriverVersion {DRIVER_VERSION}", dt=0.002)
     log.info(f"{main} NCCL INFO NCCL version {c.nccl_version}+cuda12.9")
     log.info(f"{main} NCCL INFO Comm config Blocking set to 1")
     log.info(f"{init} NCCL INFO NET/Plugin: Could not find: libnccl-net.so.", dt=0.2)
@@ -58,46 +93,29 @@ def init_lines(ctx: Context, log: Logger) -> None:
     log.info(f"{init} NCCL INFO Initialized NET plugin IB")
     log.info(f"{init} NCCL INFO Assigned NET plugin IB to comm")
     log.info(f"{init} NCCL INFO Using network IB")
-    log.info(f"{init} NCCL INFO DMA-BUF is available on GPU device 0")
-    log.info(f"{init} NCCL INFO {_head(ctx, 0, 0, n)} - Init START", dt=0.02)
-    log.info(f"{init} NCCL INFO Setting affinity for GPU 0 to ffffffff,00000000,ffffffff", dt=0.3)
+    log.info(f"{init} NCCL INFO DMA-BUF is available on GPU device {dev}")
+    log.info(f"{init} NCCL INFO {_head(ctx, 0, rank, n)} - Init START", dt=0.02)
+    started = ctx.clock.t
+    total = float(ctx.rng.uniform(1.5, 4.5)) + 0.002 * n  # what its Init timings line says
+    mask = "ffffffff,00000000,ffffffff" if dev < 4 else "00000000,ffffffff,00000000,ffffffff"
+    log.info(f"{init} NCCL INFO Setting affinity for GPU {dev} to {mask}", dt=0.3)
     if nvls:
         log.info(
-            f"{init} NCCL INFO NVLS multicast support is available on dev 0 (NVLS_NCHANNELS 16)"
+            f"{init} NCCL INFO NVLS multicast support is available on dev {dev} (NVLS_NCHANNELS 16)"
         )
     log.info(
-        f"{init} NCCL INFO comm {ctx.ids.comm_hex[0]} rank 0 nRanks {n} nNodes {nodes} "
-        f"localRanks {c.gpus_per_node} localRank 0 MNNVL 0"
+        f"{init} NCCL INFO comm {_comm(ctx, 0, rank)} rank {rank} nRanks {n} nNodes {nodes} "
+        f"localRanks {c.gpus_per_node} localRank {dev} MNNVL 0"
     )
-    _topology(ctx, log, init, nvls)
-    _complete(ctx, log, init)
-
-
-def _topology(ctx: Context, log: Logger, init: str, nvls: bool) -> None:
-    c = ctx.config
-    n, nodes = c.gpus, c.nodes
     channels = 24 if nvls else 16
-    if n <= MAX_RING_PRINT:
+    if rank == 0:
         ring = "".join(f" {i:3d}" for i in range(n))
         for ch in range(channels):
             log.info(f"{init} NCCL INFO Channel {ch:02d}/{channels} :{ring}")
-    down = f"1/{c.gpus_per_node}/-1" if nodes > 1 else "1/-1/-1"
-    trees = " ".join(f"[{ch}] {down}->0->-1" for ch in range(channels))
+    trees = " ".join(f"[{ch}] {_tree(ctx, rank, ch >= channels // 2)}" for ch in range(channels))
     log.info(f"{init} NCCL INFO Trees {trees}")
     log.info(f"{init} NCCL INFO P2P Chunksize set to 524288")
-    if c.gpus_per_node > 1:
-        for ch in range(channels):
-            log.info(f"{init} NCCL INFO Channel {ch:02d}/0 : 0[0] -> 1[1] via P2P/CUMEM/read")
-    if nodes > 1:
-        last = n - 1
-        log.info(
-            f"{init} NCCL INFO Channel 00/0 : {last}[{c.local_rank(last)}] -> 0[0] "
-            "[receive] via NET/IB/0/GDRDMA"
-        )
-        log.info(
-            f"{init} NCCL INFO Channel 00/0 : 0[0] -> {c.gpus_per_node}[0] [send] via "
-            "NET/IB/0/GDRDMA"
-        )
+    _connections(ctx, log, init, rank, channels)
     log.info(f"{init} NCCL INFO Connected all rings, use ring PXN 0 GDR 1", dt=0.4)
     log.info(f"{init} NCCL INFO Connected all trees")
     if nvls:
@@ -113,6 +131,53 @@ def _topology(ctx: Context, log: Logger, init: str, nvls: bool) -> None:
         f"{init} NCCL INFO TUNER/Plugin: Could not find: libnccl-tuner.so. Using internal "
         "tuner plugin."
     )
+    done = max(0.01, started + total - ctx.clock.t)
+    log.info(f"{init} NCCL INFO {_head(ctx, 0, rank, n)} - Init COMPLETE", dt=done)
+    log.info(f"{init} NCCL INFO {_timings(ctx, total, rank, n)}")
+
+
+def _tree(ctx: Context, rank: int, mirrored: bool) -> str:
+    """`down0/down1/down2->rank->up`: a chain inside each node; across nodes the nodes' first
+    ranks form a binary tree (the second half of the channels uses the mirrored tree)."""
+    c = ctx.config
+    g, node, local = c.gpus_per_node, c.node_of(rank), c.local_rank(rank)
+    down = [rank + 1 if local + 1 < g else -1, -1, -1]
+    up = rank - 1 if local > 0 else -1
+    if local == 0 and c.nodes > 1:
+        pos = c.nodes - 1 - node if mirrored else node
+
+        def first(p: int) -> int:
+            return (c.nodes - 1 - p if mirrored else p) * g
+
+        kids = [first(k) for k in (2 * pos + 1, 2 * pos + 2) if k < c.nodes]
+        down[1 : 1 + len(kids)] = kids
+        up = first((pos - 1) // 2) if pos > 0 else -1
+    return f"{down[0]}/{down[1]}/{down[2]}->{rank}->{up}"
+
+
+def _connections(ctx: Context, log: Logger, init: str, rank: int, channels: int) -> None:
+    """The ring connections this rank makes: to the next GPU over NVLink, or from the previous
+    node and to the next one over the network."""
+    c = ctx.config
+    g, n, local = c.gpus_per_node, c.gpus, c.local_rank(rank)
+    nxt = (rank + 1) % n
+    prev = (rank - 1) % n
+    for ch in range(channels):
+        if c.nodes > 1 and local == 0:
+            log.info(
+                f"{init} NCCL INFO Channel {ch:02d}/0 : {prev}[{c.local_rank(prev)}] -> "
+                f"{rank}[{local}] [receive] via NET/IB/{local}/GDRDMA"
+            )
+        if c.nodes > 1 and local == g - 1:
+            log.info(
+                f"{init} NCCL INFO Channel {ch:02d}/0 : {rank}[{local}] -> "
+                f"{nxt}[{c.local_rank(nxt)}] [send] via NET/IB/{local}/GDRDMA"
+            )
+        else:
+            log.info(
+                f"{init} NCCL INFO Channel {ch:02d}/0 : {rank}[{local}] -> "
+                f"{nxt}[{c.local_rank(nxt)}] via P2P/CUMEM/read"
+            )
 
 
 def _timings(ctx: Context, total: float, rank: int, nranks: int) -> str:
@@ -126,38 +191,51 @@ def _timings(ctx: Context, total: float, rank: int, nranks: int) -> str:
     )
 
 
-def _complete(ctx: Context, log: Logger, init: str) -> None:
-    c = ctx.config
-    total = float(ctx.rng.uniform(1.5, 4.5)) + 0.002 * c.gpus
-    log.info(f"{init} NCCL INFO {_head(ctx, 0, 0, c.gpus)} - Init COMPLETE", dt=0.2)
-    log.info(f"{init} NCCL INFO {_timings(ctx, total, 0, c.gpus)}")
-    for rank in printing_ranks(ctx)[1:]:
-        log.info(
-            f"{_prefix(ctx, rank, True)} NCCL INFO {_head(ctx, 0, rank, c.gpus)} - Init COMPLETE",
-            dt=float(ctx.rng.uniform(0.0, 0.02)),
-        )
-
-
 def printing_ranks(ctx: Context) -> list[int]:
-    """Ranks whose lines reach the console shown: node 0's (and, merged by srun, a few more)."""
+    """Ranks whose lines reach the console shown: node 0's workers under torchrun or launch.py;
+    every rank where srun merges their output (up to MERGED_MAX; a bigger job shows node 0's,
+    the next node's first and the last rank)."""
     c = ctx.config
     if ctx.profile.rank0_only:  # e.g. run_train.sh's --local-ranks-filter 0
         return [0]
-    ranks = list(range(c.gpus_per_node))
-    if c.launcher in ("srun", "deepspeed") and c.nodes > 1:  # the deepspeed runner uses srun too
-        ranks += [c.gpus_per_node, c.gpus - 1]
-    return ranks
+    if ctx.merged:
+        if c.gpus <= MERGED_MAX:
+            return list(range(c.gpus))
+        return [*range(c.gpus_per_node), c.gpus_per_node, c.gpus - 1]
+    return list(range(c.gpus_per_node))
 
 
 def group_lines(ctx: Context, log: Logger, sizes: tuple[tuple[int, int], ...]) -> None:
-    """Further communicators (Megatron's tensor, pipeline, data groups): START and COMPLETE."""
-    init = _prefix(ctx, 0, True)
+    """Further communicators (Megatron's tensor, pipeline, data groups): each printing rank's
+    START, COMPLETE and timings of every group it joins (INFO only)."""
+    c = ctx.config
+    if not info(ctx):
+        return
     for slot, size in sizes:
-        if size <= 1 or size == ctx.config.gpus:
+        if size <= 1 or size == c.gpus:
             continue
-        log.info(f"{init} NCCL INFO {_head(ctx, slot, 0, size)} - Init START", dt=0.05)
-        log.info(
-            f"{init} NCCL INFO {_head(ctx, slot, 0, size)} - Init COMPLETE",
-            dt=float(ctx.rng.uniform(0.2, 0.8)),
-        )
-        log.info(f"{init} NCCL INFO {_timings(ctx, float(ctx.rng.uniform(0.3, 1.2)), 0, size)}")
+        start = ctx.clock.t + 0.05
+        end = start
+        for rank in printing_ranks(ctx):
+            ctx.clock.t = start + float(ctx.rng.uniform(0.0, 0.05))
+            init = _prefix(ctx, rank, True)
+            member = _group_rank(ctx, slot, rank)
+            head = _head(ctx, slot, rank, size, member)
+            log.info(f"{init} NCCL INFO {head} - Init START")
+            log.info(
+                f"{init} NCCL INFO {head} - Init COMPLETE", dt=float(ctx.rng.uniform(0.2, 0.8))
+            )
+            total = float(ctx.rng.uniform(0.3, 1.2))
+            log.info(f"{init} NCCL INFO {_timings(ctx, total, member, size)}")
+            end = max(end, ctx.clock.t)
+        ctx.clock.t = end
+
+
+def _group_rank(ctx: Context, slot: int, rank: int) -> int:
+    """A rank's place in Megatron's tensor (1), pipeline (2) or data (3) group."""
+    c = ctx.config
+    if slot == 1:
+        return rank % c.tp
+    if slot == 2:
+        return rank // (c.tp * c.dp)
+    return (rank // c.tp) % c.dp

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from llmsim.generator.plan.incidents import TEARDOWN_S, Failure
 from llmsim.generator.stacks.common import crash
 from llmsim.generator.stacks.common.terminal import DEFAULT, StackTerminal
+from llmsim.generator.stacks.common.torchlines import torch_lines
 from llmsim.generator.stacks.context import Context
 
 
@@ -100,24 +101,35 @@ class StackRun(ABC):
         gather a block's parameters or reduce-scatter its gradients over the whole world."""
         return crash.world_collective(ctx, steps_done)
 
+    def recorded(self, ctx: Context, coll: crash.Collective) -> crash.Stack | None:
+        """The failed collective's Python stack when the job runs torch's flight recorder
+        (None: the recorder is off, torch's default)."""
+        return None
+
     def crash(self, ctx: Context, failure: Failure, t_wd: float, steps_done: int) -> float:
-        """Watchdog lines of the printing ranks and one process's abort; returns when it died."""
+        """Watchdog lines of the printing ranks and the abort of each that aborts on its own;
+        returns when the last of them died."""
         coll = self.collective(ctx, failure, steps_done)
         ranks = [r for r in crash.printing_ranks(ctx) if r != failure.gpu]
         t_wd += float(ctx.rng.uniform(0.0, 0.9))  # the watchdog wakes every second
-        crash.watchdog(ctx, failure, coll, ranks, t_wd)
-        ctx.clock.t = t_wd + float(ctx.rng.uniform(0.2, 1.0))
-        ran = failure.timeout_s * 1000 + int(ctx.rng.integers(3, 99))
-        crash.terminate(ctx, failure, coll, ranks[0], ran)
-        return ctx.clock.t
+        thrown = crash.watchdog(ctx, failure, coll, ranks, t_wd, self.recorded(ctx, coll))
+        tl = torch_lines(ctx.config.torch_version)
+        end = ctx.clock.t
+        for rank in crash.aborting(ctx, failure, ranks):
+            at, ran = thrown[rank]
+            ctx.clock.t = at + float(ctx.rng.uniform(*crash.ABORT_AFTER_S))
+            crash.terminate(ctx, failure, coll, rank, ran, tl)
+            end = max(end, ctx.clock.t)
+        ctx.clock.t = end
+        return end
 
     def report(self, ctx: Context, failure: Failure) -> float:
         """The launcher's report once the processes are down; returns when it is done."""
         c = ctx.config
         ctx.clock.tick(float(ctx.rng.uniform(*TEARDOWN_S)) * 0.1)
         ab = crash.aborts(ctx, failure)
-        if c.launcher == "srun" or (c.launcher == "deepspeed" and c.nodes > 1):
-            crash.srun_report(ctx, failure, ab, crash.job_id(ctx))
+        if ctx.merged:
+            crash.srun_report(ctx, failure, crash.job_id(ctx))
         elif c.launcher == "deepspeed":
             crash.deepspeed_report(ctx, self.script_args(ctx))
         else:

@@ -9,7 +9,7 @@ first line only (Python logging); the rest are plain rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards
@@ -41,11 +41,19 @@ AT: Final[dict[str, str]] = {
     "continuing": "trainer.py:2549",
     "resume_load": "trainer.py:2934",
     "completed": "trainer.py:2810",
+    "warning_once": "logging.py:328",
     "save": "trainer.py:4309",
     "rotate": "trainer.py:4418",
     "eval": "trainer.py:4643",
 }
 _RUNNING_LINES: Final = (2519, 2520, 2521, 2522, 2525, 2526, 2527, 2528)
+# training_args.py:116-124 default_logdir(): runs/<%b%d_%H-%M-%S>_<socket.gethostname()>; the
+# stamp is the playback clock's (an inline-stamp row), so it agrees with the lines around it
+LOGDIR_STAMP: Final = "{stamp}"  # an inline-stamp row's mark
+LOGDIR_FORMAT: Final = "%b%d_%H-%M-%S"
+USE_CACHE: Final = (  # utils/generic.py:961, through logging.py:328's warning_once
+    "`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`."
+)
 _EVAL_LINES: Final = (4643, 4645, 4648)
 _CONTINUE_LINES: Final = (2549, 2550, 2551, 2553)
 
@@ -68,17 +76,20 @@ def cache_dir(ctx: Context) -> str:
 
 
 def process_warnings(ctx: Context, ranks: list[int]) -> None:
-    """Every process's `Process rank: ...` summary (WARNING: replicas print it too).
+    """Every process's `Process rank: ...` summary (WARNING: replicas print it too), in the
+    order the processes get there (they race).
 
     The example scripts print `training_args.fp16` there, so a bf16 run says False.
     """
     log = script_log(ctx)
-    for rank in ranks:
-        local = ctx.config.local_rank(rank)
+    start = ctx.clock.t
+    arrival = start + ctx.rng.uniform(0.0, 0.05, len(ranks))
+    for i in map(int, arrival.argsort(kind="stable")):
+        local = ctx.config.local_rank(ranks[i])
+        ctx.clock.t = float(arrival[i])
         log.warning(
             f"Process rank: {local}, device: cuda:{local}, n_gpu: 1, distributed training: "
-            f"{ctx.config.gpus > 1}, 16-bits training: False",
-            dt=float(ctx.rng.uniform(0.0, 0.05)),
+            f"{ctx.config.gpus > 1}, 16-bits training: False"
         )
 
 
@@ -88,7 +99,6 @@ def arguments_dump(
     """`Training/evaluation parameters TrainingArguments(...)` from the main process;
     `sharding`: the arguments the launch sets for FSDP (as __post_init__ leaves them)."""
     c, s = ctx.config, ctx.plan.schedule
-    resume = ctx.checkpoint_path(ctx.resume_step) if ctx.resume_step else None
     overrides = {
         "bf16": True,
         "do_train": True,
@@ -99,7 +109,7 @@ def arguments_dump(
         "gradient_checkpointing": True,
         "learning_rate": c.lr_peak,
         "log_level": "info",
-        "logging_dir": f"{c.output_dir}/runs",
+        "logging_dir": f"{c.output_dir}/runs/{LOGDIR_STAMP}_{ctx.hosts[0]}",
         "logging_first_step": True,
         "logging_steps": c.log_interval,
         "lr_scheduler_kwargs": {"min_lr_rate": 0.1},
@@ -108,7 +118,7 @@ def arguments_dump(
         "output_dir": c.output_dir,
         "per_device_eval_batch_size": c.micro_batch,
         "per_device_train_batch_size": c.micro_batch,
-        "resume_from_checkpoint": resume,
+        "resume_from_checkpoint": None,  # the script finds the checkpoint itself
         "run_name": c.name,
         "save_steps": s.checkpoint_interval,
         "save_total_limit": c.save_total_limit,
@@ -124,7 +134,24 @@ def arguments_dump(
     overrides.update(sharding or {})
     lines = training_arguments(overrides)
     script_log(ctx).info(f"Training/evaluation parameters {lines[0]}", dt=0.01)
-    ctx.init.lines(lines[1:])
+    for line in lines[1:]:
+        if LOGDIR_STAMP in line:  # default_logdir(): local time when the arguments were parsed
+            ctx.init.at("inline-stamp", LOGDIR_FORMAT).info(line)
+        else:
+            ctx.init.info(line)
+    if ctx.resume_step:
+        checkpoint_detected(ctx)
+
+
+def checkpoint_detected(ctx: Context) -> None:
+    """The example script's own check (run_clm.py, 4.x): --output_dir holds a checkpoint and
+    --resume_from_checkpoint was not given, so it resumes from the newest one
+    (trainer_utils.get_last_checkpoint); main process only."""
+    script_log(ctx).info(
+        f"Checkpoint detected, resuming training at {ctx.checkpoint_path(ctx.resume_step)}. To "
+        "avoid this behavior, change the `--output_dir` or add `--overwrite_output_dir` to train "
+        "from scratch."
+    )
 
 
 def load_tokenizer(ctx: Context, cache: str) -> None:
@@ -163,8 +190,9 @@ def load_config(ctx: Context, cache: str) -> None:
     ctx.init.lines(block[1:])
 
 
-def load_weights(ctx: Context, cache: str) -> tuple[float, float]:
-    """from_pretrained: the weights file, the shard bar, the generation config. (t0, t1)."""
+def weights_file(ctx: Context, cache: str) -> None:
+    """from_pretrained's first lines: the weights file, then the dtype the model is built in
+    (_get_dtype -> _set_default_dtype logs `Instantiating`, before the init context)."""
     spec = ctx.plan.choice.model
     files = spec.hub.weight_files if spec.hub else len(shards(spec))
     log = transformers_log(ctx)
@@ -179,24 +207,63 @@ def load_weights(ctx: Context, cache: str) -> tuple[float, float]:
         AT["instantiate"],
         dt=0.05,
     )
-    block = generation_block(spec, ctx.config.transformers_version)
-    log.info(f"Generate config {block[0]}", AT["gen_dump"])
+
+
+def generation_from_model(ctx: Context) -> None:
+    """The model's __init__: its generation config made from the model config."""
+    block = generation_block(ctx.plan.choice.model, ctx.config.transformers_version)
+    transformers_log(ctx).info(f"Generate config {block[0]}", AT["gen_dump"])
     ctx.init.lines(block[1:])
+
+
+def load_shards(ctx: Context, cache: str, ranks: Sequence[int]) -> tuple[float, float]:
+    """Every loading process's `Loading checkpoint shards` bar (modeling_utils.py:5465, not
+    rank-gated: each process reads the weights, FSDP without cpu_ram_efficient_loading as
+    ZeRO-3), then the generation config file. Returns the load's (start, end)."""
+    spec = ctx.plan.choice.model
+    files = spec.hub.weight_files if spec.hub else len(shards(spec))
     t0 = ctx.clock.t + 0.3
     span = max(2.0, ctx.plan.timings.load_s)
-    ctx.rows.progress(
-        t0, span, "init", "load_checkpoint", "Loading checkpoint shards", files, "shards", files
-    )
-    ctx.clock.t = t0 + span
+    end = t0 + span
+    for rank in ranks:  # the processes start and finish reading at slightly different times
+        start = t0 + (0.0 if rank == 0 else float(ctx.rng.uniform(0.0, 0.15)))
+        took = span * (1.0 if rank == 0 else float(ctx.rng.uniform(0.96, 1.04)))
+        ctx.rows.progress(
+            start,
+            took,
+            "init",
+            "load_checkpoint",
+            "Loading checkpoint shards",
+            files,
+            "shards",
+            files,
+        )
+        end = max(end, start + took)
+    ctx.clock.t = end
+    log = transformers_log(ctx)
     log.info(
         f"loading configuration file generation_config.json from cache at "
         f"{cache}/generation_config.json",
         AT["gen_load"],
         dt=0.05,
     )
+    block = generation_block(spec, ctx.config.transformers_version)
     log.info(f"Generate config {block[0]}", AT["gen_dump"])
     ctx.init.lines(block[1:])
     return t0, ctx.clock.t
+
+
+def use_cache_warnings(ctx: Context, ranks: Sequence[int]) -> None:
+    """Each process's first training forward with gradient checkpointing: transformers'
+    check_model_inputs turns use_cache off and says so once (warning_once, every rank)."""
+    log = transformers_log(ctx, "train")
+    start = ctx.clock.t
+    end = start
+    for _ in ranks:  # each process as its first forward begins (the step's first hundredths)
+        ctx.clock.t = start + float(ctx.rng.uniform(0.0, 0.04))
+        log.warning(USE_CACHE, AT["warning_once"])
+        end = max(end, ctx.clock.t)
+    ctx.clock.t = end
 
 
 def _model_cls(ctx: Context) -> str:
@@ -209,22 +276,34 @@ def _bar(desc: str, n: int, seconds: float, unit: str) -> str:
     return f"{desc}: 100%|██████████| {n}/{n} [{format_clock(seconds)}<00:00, {rate:.2f} {unit}/s]"
 
 
-def prepare_data(ctx: Context) -> None:
-    """Loading, tokenising and packing the dataset (datasets' map bars as a log keeps them)."""
+def prepare_data(ctx: Context, barrier: Callable[[bool], None]) -> None:
+    """Loading, tokenising and packing the dataset (datasets' map bars as a log keeps them).
+
+    The script wraps the tokenisation in `training_args.main_process_first()`: the replicas
+    call `dist.barrier()` on entering and wait while the main process maps, which calls it on
+    leaving; `barrier(main)` prints what that first collective does (its warning, the lazy NCCL
+    set-up once the main process joins)."""
     c, s = ctx.config, ctx.plan.schedule
     if c.kind == "pretrain":  # a corpus is streamed, not tokenised up front
         script_log(ctx).info(f"Loading dataset {c.dataset} (streaming=True)", dt=0.5)
+        barrier(False)
+        barrier(True)
         return
     examples = _raw_examples(ctx)
     script_log(ctx).info(f"Loading dataset {c.dataset}", dt=0.5)
     procs = int(ctx.rng.choice((16, 32, 64)))
-    for desc, n in (
-        (f"Running tokenizer on dataset (num_proc={procs})", examples),
-        (f"Grouping texts in chunks of {c.seq_len} (num_proc={procs})", examples),
+    barrier(False)
+    for i, (desc, n) in enumerate(
+        (
+            (f"Running tokenizer on dataset (num_proc={procs})", examples),
+            (f"Grouping texts in chunks of {c.seq_len} (num_proc={procs})", examples),
+        )
     ):
         took = n / float(ctx.rng.uniform(4000.0, 20000.0))
         ctx.clock.tick(took)
         ctx.init.info(_bar(desc, n, took, "examples"))
+        if i == 0:
+            barrier(True)
     script_log(ctx).info(
         f"Packed {s.examples:,} sequences of {c.seq_len:,} tokens per epoch", dt=0.1
     )

@@ -8,6 +8,7 @@ multi-node launch recipes set LOGLEVEL=INFO.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -19,6 +20,10 @@ from llmsim.units import format_params
 
 FINETUNE_MAX: Final = 80e9
 PRETRAIN_MAX: Final = 15e9
+# What people type for --logging_steps, and for --eval_steps / --save_steps (HF's defaults are
+# 500; ratios below 1 are allowed too, these runs use whole steps)
+TYPED_LOGGING: Final = (1, 5, 10)
+TYPED_EVERY: Final = (5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +48,27 @@ class TrainerProfile(StackProfile):
             )
         return None
 
+    def log_interval(self, step_s: float) -> int:
+        """--logging_steps: 1, 5 or 10, whichever prints about every 12 seconds."""
+        return _nearest(TYPED_LOGGING, 12.0 / step_s)
+
+    def typed_cadences(
+        self, log: int, every_eval: int, every_save: int, total: int
+    ) -> tuple[int, int, int]:
+        """--logging_steps, --eval_steps and --save_steps as typed: the logging value not above
+        the rule's, the evaluation value nearest its interval (not past the run's end), saves
+        as often or half as often."""
+        logging = max(v for v in TYPED_LOGGING if v <= max(1, log))
+        fits = [v for v in TYPED_EVERY if v <= total] or [1]
+        ev = _nearest(tuple(fits), float(every_eval))
+        save = 2 * ev if every_save >= 2 * every_eval and 2 * ev in TYPED_EVERY else ev
+        return logging, ev, save
+
     def launch_env(self, nodes: int) -> Mapping[str, str]:
         """Multi-node launches log torchrun's agent at INFO."""
         return {"LOGLEVEL": "INFO"} if nodes > 1 else {}
+
+
+def _nearest(values: tuple[int, ...], x: float) -> int:
+    """The value nearest `x` on a log scale."""
+    return min(values, key=lambda v: abs(math.log(v / max(x, 1e-9))))

@@ -1,42 +1,41 @@
-"""Accelerate's FSDP checkpoint lines (accelerate 1.11.0 utils/fsdp_utils.py).
+"""What FSDP itself prints in a Trainer run (torch 2.8.0, accelerate 1.11.0).
 
-The Trainer saves an FSDP checkpoint with SHARDED_STATE_DICT through accelerate, whose logger
-(`accelerate.utils.fsdp_utils`) prints in the script's format when ACCELERATE_LOG_LEVEL=info,
-as the usual launch recipes set it.
+- The Trainer saves and loads an FSDP checkpoint through accelerate's fsdp_utils
+  (`save_fsdp_model`, `save_fsdp_optimizer`, `load_fsdp_model`, `load_fsdp_optimizer`), which
+  wrap their work in `FSDP.state_dict_type(...)` for FSDP1 (utils/fsdp_utils.py:117-124). That
+  calls `set_state_dict_type`, whose FutureWarning (fully_sharded_data_parallel.py:678 in
+  2.8.0) each process prints once: at its first save, or at the load of a process that resumes.
+- accelerate's own INFO lines there (`Saving model to ...`, fsdp_utils.py:150/158/272/278) go
+  through `get_logger`, which lowers its level only when ACCELERATE_LOG_LEVEL is set
+  (logging.py:86-125); the launch sets no such variable, so the root's WARNING level keeps them
+  out, as it does in a real run launched the same way.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
 
-from llmsim.generator.rows import Logger
+from llmsim.generator.stacks.common.torchlines import (
+    FSDP_STATE_DICT_WARNING,
+    python_warning,
+    torch_lines,
+)
 from llmsim.generator.stacks.context import Context
 
-ORIGIN: Final = "accelerate.utils.fsdp_utils"
-MODEL_DIR: Final = "pytorch_model_fsdp_0"
-OPTIMIZER_DIR: Final = "optimizer_0"
 
-
-def logger(ctx: Context, phase: str) -> Logger:
-    """Accelerate's logger in the example scripts' format."""
-    return ctx.logger(phase, "hf-script", ORIGIN)  # type: ignore[arg-type]
-
-
-def save_model(log: Logger, where: str, seconds: float) -> None:
-    """dist_cp.save of the sharded model state."""
-    log.info(f"Saving model to {where}/{MODEL_DIR}")
-    log.info(f"Model saved to {where}/{MODEL_DIR}", dt=seconds)
-
-
-def save_optimizer(log: Logger, where: str, seconds: float) -> None:
-    """dist_cp.save of the sharded optimizer state."""
-    log.info(f"Saving Optimizer state to {where}/{OPTIMIZER_DIR}")
-    log.info(f"Optimizer state saved in {where}/{OPTIMIZER_DIR}", dt=seconds)
-
-
-def load(log: Logger, where: str, seconds: float) -> None:
-    """Resuming: the sharded model, then the optimizer."""
-    log.info(f"Loading model from {where}/{MODEL_DIR}")
-    log.info(f"Model loaded from {where}/{MODEL_DIR}", dt=seconds / 3)
-    log.info(f"Loading Optimizer from {where}/{OPTIMIZER_DIR}")
-    log.info(f"Optimizer loaded from {where}/{OPTIMIZER_DIR}", dt=2 * seconds / 3)
+def state_dict_warnings(ctx: Context, ranks: Sequence[int], phase: str) -> None:
+    """Every process's FutureWarning on its first FSDP.state_dict_type() (stderr, unprefixed:
+    torchrun passes the workers' streams through)."""
+    line = torch_lines(ctx.config.torch_version).fsdp_state_dict_warn
+    text = python_warning(
+        "distributed/fsdp/fully_sharded_data_parallel.py",
+        line,
+        FSDP_STATE_DICT_WARNING,
+        "warnings.warn(",
+    )
+    log = ctx.logger(phase, "plain")  # type: ignore[arg-type]
+    start = ctx.clock.t
+    for _ in ranks:  # the same text from each process, unprefixed
+        ctx.clock.t = start + float(ctx.rng.uniform(0.0, 0.05))
+        log.lines(text, level="WARNING")
+    ctx.clock.t = start

@@ -1,4 +1,4 @@
-"""The Hugging Face Trainer with DeepSpeed ZeRO-3 or ZeRO-2 (DeepSpeed 0.18.0, transformers
+"""The Hugging Face Trainer with DeepSpeed ZeRO-3 or ZeRO-2 (DeepSpeed 0.17.5, transformers
 4.57.1), launched by the deepspeed runner (srun across nodes)."""
 
 from __future__ import annotations
@@ -7,11 +7,14 @@ from typing import Final
 
 from llmsim.generator.catalog.exportform import ZERO_TO_FP32
 from llmsim.generator.catalog.software import Era
-from llmsim.generator.plan.layout import Layout, Sharding
+from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout, Sharding
 from llmsim.generator.stacks.common.trainer_profile import TrainerProfile
+from llmsim.trace.vocab import Launcher
 
-# DeepSpeed 0.18.0 (2025-10-07) with transformers 4.57.1 on torch 2.8.0.
-ERA: Final = Era("0.18.0", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_400_000.0, ("deepspeed",))
+# DeepSpeed 0.17.5 (2025-08-19: the last release whose logger prints INFO in a Trainer run, see
+# hf_deepspeed/deepspeed.py) with transformers 4.57.1 (2025-10-14, the newest of the set) on
+# torch 2.8.0.
+ERA: Final = Era("0.17.5", "2.8.0", "12.8", "2.27.3", "4.57.1", 1_760_400_000.0, ("deepspeed",))
 
 
 class DeepSpeedProfile(TrainerProfile):
@@ -20,6 +23,11 @@ class DeepSpeedProfile(TrainerProfile):
     def sharding(self, layout: Layout) -> Sharding:
         """ZeRO's stage decides what is sharded."""
         return "zero3" if layout.zero_stage == 3 else "zero2"
+
+    def merged_output(self, gpus: int, launcher: Launcher) -> bool:
+        """Across nodes the runner launches through srun (`--launcher slurm`): every rank's
+        output merged."""
+        return launcher == "srun" or (launcher == "deepspeed" and gpus > GPUS_PER_NODE)
 
     def strategy(self, layout: Layout) -> str:
         """`DeepSpeed ZeRO-3 over N ranks`."""

@@ -1,6 +1,6 @@
-"""A Hugging Face Trainer run with DeepSpeed ZeRO, launched by the deepspeed runner: the engine's
-set-up, partition loads, saves and step reports (hf_deepspeed/deepspeed.py) around the
-Trainer's own lines."""
+"""A Hugging Face Trainer run with DeepSpeed ZeRO, launched by the deepspeed runner: DeepSpeed's
+import and process-group lines, ZeRO-3's init context, the engine's set-up, partition loads,
+saves and step reports (hf_deepspeed/deepspeed.py) around the Trainer's own lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.stacks.common import launch
+from llmsim.generator.stacks.common import launch, nccl
 from llmsim.generator.stacks.common.run import Readings
 from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.common.trainer import AT, save_pretrained, transformers_log
@@ -17,8 +17,6 @@ from llmsim.generator.stacks.common.trainer_run import TrainerRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hf_deepspeed import deepspeed
 from llmsim.generator.stacks.hf_deepspeed.terminal import TERMINAL
-
-MAX_START_LINES: Final = 64  # ranks whose `Setting ds_accelerator` reaches the merged srun log
 
 
 class DeepSpeedRun(TrainerRun):
@@ -28,21 +26,16 @@ class DeepSpeedRun(TrainerRun):
         """The deepspeed runner, and launch.py on one node."""
         launch.deepspeed_start(ctx, ctx.profile.entrypoint, self.script_args(ctx))
 
-    def worker_ranks(self, ctx: Context) -> list[int]:
-        """Over srun every rank's stdout is merged: the first 64 ranks' start-up lines."""
-        c = ctx.config
-        return (
-            list(range(min(c.gpus, MAX_START_LINES))) if c.nodes > 1 else super().worker_ranks(ctx)
-        )
-
     def worker_start(self, ctx: Context, ranks: list[int]) -> None:
-        """Each process detects its accelerator."""
-        for _ in ranks:
-            ctx.logger("init", "deepspeed").info(
-                "Setting ds_accelerator to cuda (auto detect)",
-                "real_accelerator.py:260:get_accelerator",
-                dt=float(ctx.rng.uniform(0, 0.03)),
-            )
+        """Each process imports deepspeed."""
+        deepspeed.imported(ctx, ranks)
+
+    def process_group(self, ctx: Context, ranks: list[int]) -> None:
+        """`training_args.should_log` sets the devices up first thing: accelerate has DeepSpeed
+        start torch.distributed, which passes each process's device (comm/torch.py), so NCCL
+        sets its communicator up right there, before the script's first line."""
+        deepspeed.init_distributed(ctx)
+        nccl.init_lines(ctx, ctx.init)
 
     def deepspeed_config(self, ctx: Context) -> str:
         """ds_config_zeroN.json."""
@@ -51,6 +44,16 @@ class DeepSpeedRun(TrainerRun):
     def extra_args(self, ctx: Context) -> str:
         """--deepspeed with its config file."""
         return f" --deepspeed {self.deepspeed_config(ctx)}"
+
+    def model_context(self, ctx: Context, ranks: list[int]) -> None:
+        """ZeRO-3 builds the model inside zero.Init."""
+        if ctx.plan.fit.layout.zero_stage == 3:
+            deepspeed.zero_init(ctx, ranks)
+
+    def model_created(self, ctx: Context) -> None:
+        """Leaving zero.Init."""
+        if ctx.plan.fit.layout.zero_stage == 3:
+            deepspeed.model_created(ctx)
 
     def engine(self, ctx: Context) -> None:
         """deepspeed.initialize as the Trainer calls it."""
@@ -62,15 +65,17 @@ class DeepSpeedRun(TrainerRun):
 
     def resume_load(self, ctx: Context, where: str, seconds: float) -> None:
         """The engine reads its ZeRO partitions back."""
-        deepspeed.resume(ctx, seconds)
+        deepspeed.resume(ctx, where, ctx.resume_step, seconds)
 
     def save_checkpoint(self, ctx: Context, where: str, step: int, seconds: float) -> None:
-        """The Trainer's save_pretrained, then the engine's partitions."""
+        """The Trainer's save_pretrained (ZeRO-3 gathers the 16-bit weights for it), then the
+        engine's partitions."""
         log = transformers_log(ctx, "checkpoint")
         log.info(f"Saving model checkpoint to {where}", AT["save"])
         ctx.clock.tick(seconds * 0.15)
         save_pretrained(ctx, log, where)
-        deepspeed.save(ctx.logger("checkpoint", "deepspeed"), where, step)
+        stage = ctx.plan.fit.layout.zero_stage
+        deepspeed.save(ctx.logger("checkpoint", "deepspeed"), where, step, stage)
         ctx.clock.tick(seconds * 0.85)
 
     def extras(
@@ -82,19 +87,27 @@ class DeepSpeedRun(TrainerRun):
         step_time: npt.NDArray[np.float64],
         readings: Readings,
     ) -> None:
-        """The engine's step report and ThroughputTimer line every steps_per_print steps."""
+        """Inside engine.step(), before the Trainer's loss dict: the engine's step report when
+        its global step reaches a multiple of steps_per_print, and the ThroughputTimer's line
+        when the timer's own count does (it counts from this process's first step)."""
         c = ctx.config
         mem = ctx.plan.fit.memory.stages[0]
         allocated = mem.weights + mem.grads + mem.optimizer + mem.buffers
-        for i in np.flatnonzero(steps % deepspeed.STEPS_PER_PRINT == 0):
-            ctx.clock.t = float(t_end[i]) - 0.002  # inside engine.step(), before the Trainer logs
+        first = ctx.resume_step + 1
+        timer = steps - first + 1
+        every = deepspeed.STEPS_PER_PRINT
+        for i in np.flatnonzero((steps % every == 0) | (timer % every == 0)):
+            ctx.clock.t = float(t_end[i]) - 0.002
             log = ctx.logger("train", "deepspeed")
-            deepspeed.step_report(ctx, log, int(steps[i]), float(lr[i]), 0)
-            current = c.global_batch / float(step_time[i])
-            running = deepspeed.noisy(ctx.rng, current, 0.004)
-            deepspeed.throughput(
-                ctx, log, int(steps[i]), running, current, allocated, mem.allocated
-            )
+            step = int(steps[i])
+            if step % every == 0:
+                deepspeed.step_report(ctx, log, step, float(lr[i]), 0)
+            if timer[i] % every == 0:
+                current = c.global_batch / float(step_time[i])
+                running = deepspeed.running_average(ctx, steps, step_time, step, first)
+                deepspeed.throughput(
+                    ctx, log, int(timer[i]), running, current, allocated, mem.allocated
+                )
 
     def close(self, ctx: Context) -> None:
         """launch.py's lines when the workers exit."""

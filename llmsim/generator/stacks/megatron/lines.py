@@ -16,11 +16,15 @@ from typing import Final
 from llmsim.generator.catalog.datasets import corpus_of
 from llmsim.generator.rows import Logger
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.megatron.argdefaults import ARGUMENT_DEFAULTS
 from llmsim.generator.stacks.megatron.counts import padded_vocab, rank_params
+from llmsim.generator.stacks.megatron.memory import theoretical_lines
 from llmsim.generator.stacks.megatron.terminal import TERMINAL
 
 DATA_ROOT: Final = "/lustre/datasets"
 STRAGGLER_MINMAX: Final = 4  # --straggler-minmax-count: the report's Bottom/Top lines
+SHARDING_TYPE: Final = "dp_reshardable"  # the distributed optimizer's checkpoint layout
+SPLIT: Final = "99,1,0"  # --split: no test split, so no test indices and no test evaluation
 EXIT_DURATION_MIN: Final = 230  # save and exit before a 4-hour Slurm limit; the next job resumes
 
 
@@ -36,49 +40,35 @@ def data_prefix(ctx: Context) -> str:
     return f"{DATA_ROOT}/{short}/{short}_text_document"
 
 
-def _args(ctx: Context) -> dict[str, object]:
+def _launch_args(ctx: Context) -> dict[str, object]:
+    """What the launch passes (pretrain_gpt.py's command line), by argument name."""
     c, layout, spec = ctx.config, ctx.plan.fit.layout, ctx.plan.choice.model
     recompute = layout.recompute
     scaling = dict(spec.hub.rope_scaling) if spec.hub else {}
     first = layout.stage_layers[0] if layout.uneven else None
     return {
-        "accumulate_allreduce_grads_in_fp32": True,
         "adam_beta1": c.adam_beta1,
         "adam_beta2": c.adam_beta2,
         "adam_eps": 1e-08,
+        "add_bias_linear": False,  # --disable-bias-linear (store_false, arguments.py:2193)
         "add_qkv_bias": c.qkv_bias,
-        "attention_backend": "AttnBackend.auto",
         "attention_dropout": 0.0,
-        "attention_softmax_in_fp32": False,
         "bf16": True,
-        "bias_dropout_fusion": True,
-        "bias_swiglu_fusion": True,
-        "check_for_nan_in_loss_and_grad": True,
-        "ckpt_format": "torch_dist",
         "clip_grad": c.grad_clip,
-        "consumed_train_samples": 0,
-        "context_parallel_size": 1,
         "cross_entropy_loss_fusion": True,
-        "data_parallel_size": c.dp,
         "data_path": [data_prefix(ctx)],
-        "dataloader_type": "single",
         "decoder_first_pipeline_num_layers": first,
         "decoder_last_pipeline_num_layers": layout.stage_layers[-1] if layout.uneven else None,
-        "disable_bias_linear": True,
-        "distributed_backend": "nccl",
         "distributed_timeout_minutes": ctx.profile.collective_timeout_s // 60,
         "eval_interval": c.eval_interval,
         "eval_iters": c.eval_batches,
         "exit_duration_in_mins": EXIT_DURATION_MIN,
-        "exit_interval": None,
         "ffn_hidden_size": c.ffn,
-        "fp16": False,
         "global_batch_size": c.global_batch,
         "group_query_attention": c.kv_heads < c.heads,
         "hidden_dropout": 0.0,
         "hidden_size": c.hidden,
         "init_method_std": 0.02,
-        "iteration": 0,
         "kv_channels": c.head_dim,
         "load": ctx.checkpoint_dir,
         "log_interval": c.log_interval,
@@ -88,7 +78,6 @@ def _args(ctx: Context) -> dict[str, object]:
         "lr_decay_iters": c.total_steps,
         "lr_decay_style": "cosine",
         "lr_warmup_iters": c.warmup_steps,
-        "make_vocab_size_divisible_by": 128,
         "manual_gc": True,
         "manual_gc_interval": 100,
         "max_position_embeddings": c.max_position_embeddings,
@@ -100,14 +89,10 @@ def _args(ctx: Context) -> dict[str, object]:
         "num_layers": c.layers,
         "num_query_groups": c.kv_heads,
         "num_workers": 2,
-        "optimizer": "adam",
         "overlap_grad_reduce": True,
         "overlap_param_gather": True,
-        "padded_vocab_size": padded_vocab(c.vocab, c.tp),
-        "params_dtype": "torch.bfloat16",
         "pipeline_model_parallel_size": c.pp,
         "position_embedding_type": "rope",
-        "rank": 0,
         "recompute_granularity": None if recompute == "none" else recompute,
         "recompute_method": "uniform" if recompute == "full" else None,
         "recompute_num_layers": 1 if recompute == "full" else None,
@@ -115,24 +100,20 @@ def _args(ctx: Context) -> dict[str, object]:
         "rotary_base": int(spec.rope_theta),
         "save": ctx.checkpoint_dir,
         "save_interval": c.checkpoint_interval,
-        "seed": 1234,
         "seq_length": c.seq_len,
         "sequence_parallel": c.tp > 1,
-        "split": "99,1,0",
+        "split": SPLIT,
         "straggler_minmax_count": STRAGGLER_MINMAX,
         "swiglu": True,
         "tensor_model_parallel_size": c.tp,
         "tokenizer_model": c.hub_id or f"{DATA_ROOT}/tokenizers/{c.model.lower()}",
         "tokenizer_type": "HuggingFaceTokenizer",
         "train_iters": c.total_steps,
-        "transformer_impl": "transformer_engine",
         "untie_embeddings_and_output_weights": not c.tied_embeddings,
         "use_distributed_optimizer": True,
         "use_flash_attn": False,
         "use_rope_scaling": scaling.get("rope_type") == "llama3",
-        "use_mcore_models": True,
         "weight_decay": c.weight_decay,
-        "world_size": c.gpus,
         **_wandb_args(ctx),
     }
 
@@ -152,8 +133,53 @@ def _wandb_args(ctx: Context) -> dict[str, object]:
     }
 
 
+def _validated(ctx: Context) -> dict[str, object]:
+    """What parse_args and validate_args set before the dump (arguments.py:347-1209)."""
+    c = ctx.config
+    return {
+        "rank": 0,
+        "world_size": c.gpus,
+        "data_parallel_size": c.dp,
+        "transformer_pipeline_model_parallel_size": c.pp,
+        "virtual_pipeline_model_parallel_size": None,  # no interleaving
+        "overlap_p2p_comm": False,  # non-interleaved schedule
+        "align_param_gather": False,
+        "accumulate_allreduce_grads_in_fp32": True,  # bf16 with fp32 main grads
+        "params_dtype": "torch.bfloat16",
+        "main_grads_dtype": "torch.float32",
+        "main_params_dtype": "torch.float32",
+        "exp_avg_dtype": "torch.float32",
+        "exp_avg_sq_dtype": "torch.float32",
+        "consumed_train_samples": 0,
+        "skipped_train_samples": 0,
+        "consumed_valid_samples": 0,
+        "variable_seq_lengths": False,
+        "use_dist_ckpt": True,  # ckpt_format torch_dist
+        "dataloader_type": "single",
+        "encoder_num_layers": c.layers,
+        "encoder_seq_length": c.seq_len,
+        "start_weight_decay": c.weight_decay,
+        "end_weight_decay": c.weight_decay,
+        "expert_tensor_parallel_size": c.tp,
+        "bias_gelu_fusion": False,  # no bias at all
+    }
+
+
+def argument_values(ctx: Context) -> dict[str, str]:
+    """Every name the dump prints with its value: the parser's defaults, what the launch
+    passes, what validate_args derives. Only names that exist at dump time (a launch argument
+    under another name is a bug: KeyError)."""
+    values = dict(ARGUMENT_DEFAULTS)
+    for name, value in {**_launch_args(ctx), **_validated(ctx)}.items():
+        if name not in values:
+            raise KeyError(f"Megatron core_v0.15.0 has no argument {name!r} at dump time")
+        values[name] = str(value)
+    return values
+
+
 def arguments(ctx: Context) -> None:
-    """validate_args' summary and the sorted argument dump (arguments.py `_print_args`)."""
+    """validate_args' rank-0 lines and the sorted argument dump (arguments.py `_print_args`,
+    1212-1224): 24 dashes either side of the title, 48 - len(name) dots (two spaces from 48)."""
     c = ctx.config
     log = ctx.init
     log.info(
@@ -162,9 +188,20 @@ def arguments(ctx: Context) -> None:
         f"pipeline-model-parallel size: {c.pp}",
         dt=3.0,
     )
+    if c.pp > 1:
+        log.info(
+            "WARNING: Setting args.overlap_p2p_comm and args.align_param_gather to False since "
+            "non-interleaved schedule does not support overlapping p2p communication and "
+            "aligned param AG"
+        )
+    log.info("Number of virtual stages per pipeline stage: None")
+    log.info("accumulate and all-reduce gradients in fp32 for bfloat16 data type.")
     log.info("using torch.bfloat16 for parameters ...")
     log.info("------------------------ arguments ------------------------")
-    rows = [f"  {k} {'.' * (48 - len(k))} {v}" for k, v in _args(ctx).items()]
+    rows = [
+        f"  {k} {'.' * (48 - len(k))} {v}" if len(k) < 48 else f"  {k}  {v}"
+        for k, v in argument_values(ctx).items()
+    ]
     log.lines(sorted(rows, key=str.lower))
     log.info("-------------------- end of arguments ---------------------")
 
@@ -173,13 +210,24 @@ def initialize(ctx: Context, nccl: Callable[[], None]) -> None:
     """initialize_megatron: tokenizer, torch.distributed (NCCL), seeds, compiled helpers."""
     c = ctx.config
     log = ctx.init
-    log.info(f"setting number of microbatches to constant {c.grad_accum}")
+    # global_vars.set_global_variables: the microbatch calculator (rank 0, through
+    # training.py's basicConfig: num_microbatches_calculator.py:227), the tokenizer, then
+    # _set_one_logger on the last rank, which cannot import one_logger (global_vars.py:236)
+    log.at("pylog", "megatron.core.num_microbatches_calculator").info(
+        f"setting number of microbatches to constant {c.grad_accum}"
+    )
     log.info("> building HuggingFaceTokenizer tokenizer ...", dt=0.4)
     padded = padded_vocab(c.vocab, c.tp)
     log.info(
         f" > padded vocab (size: {c.vocab}) with {padded - c.vocab} dummy tokens "
         f"(new size: {padded})",
         dt=1.1,
+    )
+    log.info(
+        "WARNING: one_logger package is required to enable e2e metrics tracking. please go to "
+        "https://confluence.nvidia.com/display/MLWFO/Package+Repositories for details to "
+        "install it",
+        dt=0.01,
     )
     log.info("> initializing torch distributed ...", dt=0.1)
     nccl()
@@ -247,7 +295,7 @@ def model(ctx: Context) -> None:
         "disable_symmetric_registration=False, delay_wgrad_compute=False)",
         dt=0.4,
     )
-    _buckets(ctx, log, bucket)
+    _buckets(ctx, log)
     opt = log.at("pylog", "megatron.core.optimizer")
     opt.info(
         f"Setting up optimizer with config OptimizerConfig(optimizer='adam', lr={c.lr_peak}, "
@@ -304,29 +352,22 @@ def _params(ctx: Context, stage: int) -> list[tuple[str, int]]:
     return out
 
 
-def _buckets(ctx: Context, log: Logger, bucket: int) -> None:
-    """param_and_grad_buffer's bucket plan, logged on each pipeline stage's first rank.
-
-    Parameters fill a bucket in backward order until it holds bucket_size elements; with the
-    distributed optimizer each bucket is padded to a multiple of lcm(dp, 128).
-    """
+def _buckets(ctx: Context, log: Logger) -> None:
+    """param_and_grad_buffer's bucket plan, logged on each pipeline stage's first rank."""
     c = ctx.config
     stages = range(c.pp) if c.pp <= 4 else (0, c.pp - 1)
     core = log.at("pylog", "megatron.core.distributed.param_and_grad_buffer")
-    pad = math.lcm(c.dp, 128)
     for stage in stages:
-        groups: list[list[tuple[str, int]]] = [[]]
-        for name, numel in _params(ctx, stage):
-            if sum(n for _, n in groups[-1]) >= bucket:
-                groups.append([])
-            groups[-1].append((name, numel))
+        groups = bucket_plan(ctx, stage)
         core.info(
             f"Number of buckets for gradient all-reduce / reduce-scatter: {len(groups)}", dt=0.05
         )
         for i, group in enumerate(groups):
             numel = sum(n for _, n in group)
-            padded = -(-numel // pad) * pad
-            log.info(f"Params for bucket {i + 1} ({numel} elements, {padded} padded size):")
+            log.info(
+                f"Params for bucket {i + 1} ({numel} elements, {padded_bucket(ctx, numel)} "
+                "padded size):"
+            )
             log.lines([f"\t{name}" for name, _ in group])
 
 
@@ -343,7 +384,15 @@ def load_checkpoint(ctx: Context) -> tuple[float, float]:
     ctx.rows.progress(
         start, span, "init", "load_checkpoint", "Loading checkpoint", c.pp, "shards", min(c.pp, 8)
     )
-    ctx.clock.tick(span)
+    # the metadata the save stored (_build_sharded_state_dict_metadata, checkpointing.py:352-390)
+    log.info(
+        "sharded_state_dict metadata loaded from the checkpoint: "
+        f"{{'distrib_optim_sharding_type': '{SHARDING_TYPE}', 'singleton_local_shards': False, "
+        "'chained_optim_avoid_prefix': True}",
+        dt=span * 0.05,
+    )
+    ctx.clock.t = start + span
+    log.info(" checkpoint version 3.0")  # checkpointing.py:1603 (saved as 3.0 at 786)
     log.info(
         f"  successfully loaded checkpoint from {ctx.checkpoint_dir} [ t 1/{c.tp}, "
         f"p 1/{c.pp} ] at iteration {ctx.resume_step}"
@@ -386,8 +435,11 @@ def datasets(ctx: Context, setup_ms: float) -> None:
     idx.info(f"> total number of sequences: {docs}")
     idx.info(f"> total number of documents: {docs}")
     gpt = log.at("pylog", "megatron.core.datasets.gpt_dataset")
-    digest = "".join(f"{int(b):02x}" for b in ctx.rng.integers(0, 256, 16))
-    for split, n in (("train", train), ("valid", evals), ("test", c.eval_batches * c.global_batch)):
+    # --split 99,1,0 gives no test split (blended_megatron_dataset_config.py:144-185): no test
+    # GPTDataset is built, though the target sizes above count one
+    for split, n in (("train", train), ("valid", evals)):
+        # each split's dataset has its own config, hence its own cache digest
+        digest = "".join(f"{int(b):02x}" for b in ctx.rng.integers(0, 256, 16))
         gpt.info(f"Load the GPTDataset {split} indices")
         for part in ("document", "sample", "shuffle"):
             gpt.info(
@@ -416,14 +468,18 @@ def datasets(ctx: Context, setup_ms: float) -> None:
 
 
 def save_start(ctx: Context, log: Logger, step: int) -> None:
-    """save_checkpoint's first line (no timestamp before core 0.16)."""
+    """save_checkpoint's first lines (checkpointing.py:447, no timestamp before core 0.16; then
+    496-497: the distributed optimizer's sharding type, dp_reshardable on torch >= 2.6)."""
     log.info(
         f"saving checkpoint at iteration {step:7d} to {ctx.checkpoint_dir} in torch_dist format"
     )
+    log.info(f"Storing distributed optimizer sharded state of type {SHARDING_TYPE}", dt=0.01)
 
 
 def memory_report(ctx: Context, log: Logger, step: int) -> None:
-    """report_memory after the first logged iterations, from each (tensor, pipeline) rank."""
+    """After the first logged iteration: rank 0's theoretical memory report (megatron/memory.py),
+    then report_memory from each rank with data-parallel rank 0 (each (tensor, pipeline) rank)."""
+    log.lines(theoretical_lines(ctx), dt=0.01)
     c = ctx.config
     mem = ctx.plan.fit.memory
     for p in range(c.pp):
@@ -446,3 +502,34 @@ def memory_report(ctx: Context, log: Logger, step: int) -> None:
 def finish(ctx: Context, log: Logger) -> None:
     """After the last iteration."""
     dated(log, "after training is done")
+
+
+def evaluating(ctx: Context, log: Logger) -> None:
+    """evaluate() with verbose=True, as the post-training `do_valid` calls it (training.py:
+    2544-2549; in-loop validation passes verbose=False): the sample count, then one line as each
+    evaluation iteration starts (eval_batch_size is the global batch)."""
+    c = ctx.config
+    start = ctx.clock.t
+    log.info(f"Evaluating on {c.eval_batches * c.global_batch} samples")
+    for i in range(c.eval_batches):
+        ctx.clock.t = start + i * ctx.plan.timings.eval_batch_s
+        log.info(f"Evaluating iter {i + 1}/{c.eval_batches}")
+    ctx.clock.t = start
+
+
+def bucket_plan(ctx: Context, stage: int) -> list[list[tuple[str, int]]]:
+    """param_and_grad_buffer's buckets of a pipeline stage: parameters fill a bucket in
+    backward order until it holds ddp_bucket_numel(dp) elements."""
+    groups: list[list[tuple[str, int]]] = [[]]
+    bucket = ddp_bucket_numel(ctx.config.dp)
+    for name, numel in _params(ctx, stage):
+        if sum(n for _, n in groups[-1]) >= bucket:
+            groups.append([])
+        groups[-1].append((name, numel))
+    return groups
+
+
+def padded_bucket(ctx: Context, numel: int) -> int:
+    """A bucket's size padded, with the distributed optimizer, to a multiple of lcm(dp, 128)."""
+    pad = math.lcm(ctx.config.dp, 128)
+    return -(-numel // pad) * pad

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.plan.incidents import Failure
-from llmsim.generator.stacks.common import crash, launch, nccl
+from llmsim.generator.stacks.common import crash, launch, nccl, teardown
 from llmsim.generator.stacks.common.run import Reading, Readings, StackRun
 from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.context import Context
@@ -49,6 +49,16 @@ class MegatronRun(StackRun):
             megatron.finish(ctx, log)
         megatron.save_start(ctx, log, step)
         ctx.clock.tick(seconds)
+
+    def eval_begin(self, ctx: Context, step: int) -> None:
+        """The post-training validation runs evaluate() verbosely; in-loop ones do not."""
+        if step == ctx.config.total_steps:
+            megatron.evaluating(ctx, ctx.logger("eval", "plain"))
+
+    def finish(self, ctx: Context, runtime: float, train_loss: float) -> None:
+        """pretrain() returns without destroying the process group: each node's local rank 0
+        warns at exit (common/teardown.py)."""
+        teardown.destroy_warnings(ctx, nccl.printing_ranks(ctx))
 
     def saved(self, ctx: Context, step: int, seconds: float) -> None:
         megatron.timers(
@@ -116,13 +126,14 @@ class MegatronRun(StackRun):
         stamped.info(
             f"| MnRtt/Rnk: {ms * 0.995:.2f}ms/{ranks[1]} | MxRtt/Rnk: {ms:.2f}ms/{slow} | "
             f"{nvml}"
-            # get_batch time: measured in ms, labelled "us" by the detector
-            f"MnDRtt/Rnk: {rng.uniform(5, 20):.2f}us/{ranks[7]} | "
-            f"MxDRtt/Rnk: {data_ms:.2f}us/{data_rank} | "
+            # get_batch time in ms (_min_max's `o_dt.min_btime = _ValueWithRank(..., "ms")`)
+            f"MnDRtt/Rnk: {rng.uniform(5, 20):.2f}ms/{ranks[7]} | "
+            f"MxDRtt/Rnk: {data_ms:.2f}ms/{data_rank} | "
             f"MnEtpt/Rnk: {tflops[order[0]]:.2f}TF/{flops_ranks[order[0]]} | "
             f"MxEtpt/Rnk: {tflops[order[-1]]:.2f}TF/{flops_ranks[order[-1]]}"
         )
-        ends = [f"{tflops[j]:.2f}TF/{flops_ranks[j]}," for j in order]
+        # the Bottom/Top entries are built without a unit (utils.py report)
+        ends = [f"{tflops[j]:.2f}/{flops_ranks[j]}," for j in order]
         bottom, top4 = " ".join(ends[:4]), " ".join(ends[-4:])
         log.info(f"^^^^ Bottom {megatron.STRAGGLER_MINMAX} Ranks with lowest  Etpt(TF): {bottom}")
         log.info(f"^^^^ Top    {megatron.STRAGGLER_MINMAX} Ranks with highest Etpt(TF): {top4}")
@@ -136,7 +147,9 @@ class MegatronRun(StackRun):
         """The distributed optimizer reduce-scatters a gradient bucket over its data-parallel
         group (its own process group: a rank's place in it is (rank // tp) % dp)."""
         c, rng = ctx.config, ctx.rng
-        bucket = megatron.ddp_bucket_numel(c.dp)
+        groups = megatron.bucket_plan(ctx, 0)  # node 0's ranks are on the first stage
+        numel = sum(n for _, n in groups[int(rng.integers(0, len(groups)))])
+        bucket = megatron.padded_bucket(ctx, numel)
         per_step = 6 + 2 * c.grad_accum * max(1, c.pp - 1)
         pg = f"PG ID {3 + int(rng.integers(0, 4))} PG GUID {7 + c.pp}"
         seq = crash.sequence(ctx, steps_done, per_step)

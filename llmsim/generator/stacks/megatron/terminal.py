@@ -74,7 +74,7 @@ class MegatronTerminal(StackTerminal):
         )
         tasks = 6 * c.layers + (2 if c.tied_embeddings else 3)
         bridge = BRIDGES.get(c.family, "LlamaBridge")
-        rng = np.random.default_rng([c.seed, 21])  # the folder's listing order (os.iterdir)
+        rng = np.random.default_rng([c.seed, 16])  # the folder's listing order (os.iterdir)
         listed = [files[int(i)][0] for i in rng.permutation(len(files))]
         says = [
             Say("start", f"🔄 Starting export: {save} -> {dest}"),

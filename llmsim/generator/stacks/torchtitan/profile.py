@@ -11,9 +11,9 @@ from typing import Final
 from llmsim.generator.catalog.architecture import ModelSpec, embedding_params, param_count
 from llmsim.generator.catalog.exportform import TITAN_TO_HF
 from llmsim.generator.catalog.software import Era
-from llmsim.generator.plan.layout import Layout, tp_allowed
-from llmsim.generator.plan.profile import StackProfile
-from llmsim.trace.vocab import RunKind
+from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout, tp_allowed
+from llmsim.generator.plan.profile import NcclDebug, StackProfile
+from llmsim.trace.vocab import Launcher, RunKind
 
 # torchtitan v0.2.0 (2025-10-17) on torch 2.9.0 (2025-10-15).
 ERA: Final = Era("0.2.0", "2.9.0", "12.8", "2.27.5", "", 1_760_659_200.0, ("torchrun",))
@@ -74,8 +74,14 @@ class TitanProfile(StackProfile):
         return 10 if step_s < 1.5 else 5 if step_s < 4 else 1
 
     def launch_env(self, nodes: int) -> Mapping[str, str]:
-        """Multi-node launches log torchrun's agent at INFO."""
-        return {"LOGLEVEL": "INFO"} if nodes > 1 else {}
+        """multinode_trainer.slurm exports LOGLEVEL=INFO and NCCL_DEBUG=WARN; run_train.sh
+        sets neither (the agent logs at WARNING)."""
+        return {"LOGLEVEL": "INFO", "NCCL_DEBUG": "WARN"} if nodes > 1 else {}
+
+    def nccl_debug_levels(self, gpus: int, launcher: Launcher) -> tuple[NcclDebug, ...]:
+        """Across nodes the Slurm script's WARN; on one node what the user sets before
+        run_train.sh."""
+        return ("WARN",) if gpus > GPUS_PER_NODE else ("INFO", "WARN")
 
 
 PROFILE: Final = TitanProfile(
@@ -99,4 +105,8 @@ PROFILE: Final = TitanProfile(
     first_step_compile_s=(25.0, 70.0),
     compile_chance=0.7,
     rank0_only=True,  # run_train.sh: --local-ranks-filter 0
+    agent_role="rank",  # --role rank
+    torchrun_restarts=(0,),  # neither launch script passes --max-restarts
+    rdzv_id="101",  # multinode_trainer.slurm's --rdzv_id
+    rdzv_by_ip=True,  # ... and --rdzv_endpoint "$head_node_ip:29500"
 )

@@ -8,7 +8,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from llmsim.generator.stacks.common import launch, nccl
+from llmsim.generator.plan.incidents import Failure
+from llmsim.generator.stacks.common import crash, launch, nccl
 from llmsim.generator.stacks.common.run import Readings, StackRun
 from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.context import Context
@@ -22,11 +23,26 @@ class TitanRun(StackRun):
     """torchtitan's [rank0]: lines around the steps."""
 
     def init(self, ctx: Context) -> tuple[float, float, float]:
+        """One node: run_train.sh, whose `set -x` shows its commands; several: the Slurm
+        script's `srun torchrun` (LOGLEVEL=INFO, NCCL_DEBUG=WARN, the same rank-0 filter), node
+        0's torchrun output on the console. Then Trainer.__init__."""
+        if ctx.config.nodes == 1 and not ctx.attempt.elastic:
+            ctx.init.lines(titan.run_train_sh(ctx), dt=0.05)
         launch.torchrun_start(ctx, info=ctx.agent_info)
         workers = ctx.clock.tick(float(ctx.rng.uniform(4.0, 10.0)))
-        nccl.init_lines(ctx, ctx.logger("init", "plain", rank=0))
-        load0, _ = titan.init(ctx)
+        load0, _ = titan.init(
+            ctx, lambda: nccl.init_lines(ctx, ctx.logger("init", "plain", rank=0))
+        )
         return workers, load0, ctx.clock.t
+
+    def collective(self, ctx: Context, failure: Failure, steps_done: int) -> crash.Collective:
+        """FSDP2 reduce-scatters a block's gradients over the data-parallel shards."""
+        return crash.world_collective(ctx, steps_done, gather=False)
+
+    def recorded(self, ctx: Context, coll: crash.Collective) -> crash.Stack | None:
+        """init_distributed turns the flight recorder on (TORCH_FR_BUFFER_SIZE =
+        comm.trace_buf_size, 20000 by default): the failed collective's stack is known."""
+        return crash.Stack(titan.RS_STACK)
 
     def save(
         self, ctx: Context, step: int, seconds: float, last: bool, dropped: int | None

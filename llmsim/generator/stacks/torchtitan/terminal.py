@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from llmsim.generator.stacks.common.crash import SITE
 from llmsim.generator.stacks.common.shell import Command, Launch
 from llmsim.generator.stacks.common.terminal import (
     Converter,
@@ -27,17 +26,17 @@ from llmsim.generator.stacks.common.terminal import (
     batch,
     python_window,
 )
+from llmsim.generator.stacks.common.torchlines import python_warning
 from llmsim.generator.stacks.common.wandb import History, WandbRun
 from llmsim.generator.stacks.context import Context
+from llmsim.generator.stacks.torchtitan.lines import WANDB_SWITCH, overrides
 from llmsim.generator.stacks.torchtitan.profile import FLAVORS
 
 CONFIGS: Final = "./torchtitan/models/llama3/train_configs"
 ASSETS: Final = {"8B": "Llama-3.1-8B", "70B": "Llama-3.1-70B", "405B": "Llama-3.1-405B"}
-WANDB_SWITCH: Final = "--metrics.enable_wandb"
-DCP_WARNING: Final = (
-    f"{SITE}/torch/distributed/checkpoint/utils.py:483: UserWarning: torch.distributed is "
-    "disabled, unavailable or uninitialized, assuming the intent is to {what} in a single "
-    "process."
+DCP_WARNING: Final = (  # torch/distributed/checkpoint/utils.py:483 (torch 2.9.0)
+    "UserWarning: torch.distributed is disabled, unavailable or uninitialized, assuming the "
+    "intent is to {what} in a single process."
 )
 
 
@@ -50,13 +49,15 @@ class TitanTerminal(StackTerminal):
     wandb_rank = 0  # --local-ranks-filter 0 --role rank --tee 3
 
     def launch(self, ctx: Context, script_args: str) -> Launch:
-        """The config's flavor, W&B switched on by an override when the run logs to it."""
+        """The config's flavor and the run's overrides (lines.overrides, W&B's switch among
+        them) after run_train.sh, whose xtrace is the job's first output (run.py). Across
+        nodes the overrides are in the edited Slurm script, W&B's switch typed."""
         c = ctx.config
         flavor = FLAVORS.get(c.model, "8B").lower()
         config = f"{CONFIGS}/llama3_{flavor}.toml"
-        extra = f" {WANDB_SWITCH}" if ctx.plan.flags.wandb else ""
         if c.nodes > 1:
-            submitted = batch(ctx, f"multinode_trainer.slurm{extra}", "torchtitan_multi_node")
+            switch = f" {WANDB_SWITCH}" if ctx.plan.flags.wandb else ""
+            submitted = batch(ctx, f"multinode_trainer.slurm{switch}", "torchtitan_multi_node")
             assert submitted.submit is not None
             return Launch(
                 submitted.run,
@@ -64,22 +65,8 @@ class TitanTerminal(StackTerminal):
                 submitted.job_id,
                 (f"Node IP: {ctx.ip(0)}",),
             )
-        xtrace = (
-            f"+ NGPU={c.gpus_per_node}",
-            "+ export LOG_RANK=0",
-            "+ LOG_RANK=0",
-            f"+ CONFIG_FILE={config}",
-            "+ TRAIN_FILE=torchtitan.train",
-            "+ TORCHFT_LIGHTHOUSE=http://localhost:29510",
-            "+ PYTORCH_ALLOC_CONF=expandable_segments:True",
-            "+ TORCHFT_LIGHTHOUSE=http://localhost:29510",
-            f"+ torchrun --nproc_per_node={c.gpus_per_node} --rdzv_backend c10d "
-            "--rdzv_endpoint=localhost:0 --local-ranks-filter 0 --role rank --tee 3 "
-            f"-m torchtitan.train --job.config_file {config}{extra}",
-        )
-        return Launch(
-            Command(f"CONFIG_FILE={config} ./run_train.sh{extra}", "bash"), None, None, xtrace
-        )
+        extra = f" {overrides(ctx)}".rstrip()
+        return Launch(Command(f"CONFIG_FILE={config} ./run_train.sh{extra}", "bash"))
 
     def tty(self, launch: Launch) -> bool:
         """torchrun's --tee pipes the workers' output."""
@@ -99,8 +86,11 @@ class TitanTerminal(StackTerminal):
         )
         says = []
         for stage, what in (("start", "load"), ("prepare", "save")):
-            says.append(Say(stage, DCP_WARNING.format(what=what)))
-            says.append(Say(stage, "  return func(*args, **kwargs)"))
+            warning = DCP_WARNING.format(what=what)
+            for line in python_warning(
+                "distributed/checkpoint/utils.py", 483, warning, "return func(*args, **kwargs)"
+            ):
+                says.append(Say(stage, line))
         return Converter(Command(command, python_window(ctx)), tuple(says))
 
     def wandb_run(self, ctx: Context) -> WandbRun:
