@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import tqdm  # type: ignore[import-untyped]  # the oracle of tqdm's meter (no stubs)
-from playback import record, tmux_running
+from playback import Recording, record, tmux_running
 
 from llmsim.cli import main
 from llmsim.generator import GenerateOptions, plan_run, write_trace
+from llmsim.player import StartAt
 from llmsim.player.dialects.base import Stamps
 from llmsim.player.dialects.logformats import log_line
+from llmsim.player.sinks import Frame
 from llmsim.player.views.tmux.tqdm import Meter, meter
 from llmsim.trace import Event, open_trace
 
@@ -143,3 +145,17 @@ def test_a_real_tmux_draws_wandbs_star_and_what_follows() -> None:
     with tmux_running(argv, 60, 6) as tmux:
         lines = tmux.wait_for("the lines", lambda ls: any("EXIT=" in x for x in ls))
     assert lines[0] == "⭐️ View project at: x" and lines[1] == "next line"
+
+
+def test_a_start_past_the_launch_still_names_the_window_after_the_job() -> None:
+    """tmux names the window after the foreground command (`enter`'s origin): with the launch
+    skipped by `--start-at train`, the status line still says python3, not bash."""
+    trace = Path(__file__).parent.parent / "llmsim" / "traces" / "llama-3-8b-sft.parquet"
+    names: set[str] = set()
+
+    def check(rec: Recording, frame: Frame) -> None:
+        if frame.at < 5.0:
+            names.add(rec.lines()[-1].split()[1])
+
+    record([trace], 120, 36, layout="tmux", start_at=StartAt(point="train"), on_frame=check)
+    assert names == {"0:python3*"}

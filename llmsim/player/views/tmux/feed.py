@@ -168,6 +168,8 @@ class TmuxRenderer:
         elif kind == "summary":
             self.finished = True
             self._job_ended()
+        elif kind == "shell":
+            self._foreground(ev)
         self._glance(ev.t)
         if s.signature() != before:
             s.changed()
@@ -317,6 +319,14 @@ class TmuxRenderer:
         if want != s.window:
             s.window = want
 
+    def _foreground(self, ev: Event) -> None:
+        """The window's name follows the shell's foreground command: state, not a printed
+        line, so a start point past the launch (`--start-at train`) still names the job."""
+        if ev.op == "prompt":
+            self.screen.job_name = clean_name(ev.origin or SHELL_NAME)
+        elif ev.op == "enter" and ev.origin:
+            self.screen.job_name = clean_name(ev.origin)
+
     def _shell_row(self, ev: Event) -> None:
         pane = self.screen.pane
         while pane.bars:  # the tool at the shell has ended: tqdm leaves its bars (leave=True)
@@ -326,13 +336,10 @@ class TmuxRenderer:
             if pane.at_prompt:  # a prompt after a prompt: Enter on an empty line
                 pane.enter()
             pane.type(((text or "", None),))
-            self.screen.job_name = clean_name(ev.origin or SHELL_NAME)
         elif ev.op == "keys":
             pane.type(((text or "", None),))
         elif ev.op == "enter":
             pane.enter()
-            if ev.origin:
-                self.screen.job_name = clean_name(ev.origin)
         elif ev.op == "output":
             line = self.lines_of.lines(ev._replace(kind="log"))
             for one in line:
