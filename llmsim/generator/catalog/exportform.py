@@ -5,7 +5,7 @@ shell's `ls -lh` and upload list the same files).
 - `save_pretrained` (the default): bf16 shards of at most 5 GB, config, tokenizer and index.
 - `accelerate merge-weights` (accelerate 1.11.0 `utils/fsdp_utils.py:merge_fsdp_weights`): one
   `model.safetensors` in the checkpoint's dtype, nothing else.
-- DeepSpeed's `zero_to_fp32.py --safe_serialization` (0.18.0): fp32 shards of at most 5 GB
+- DeepSpeed's `zero_to_fp32.py --safe_serialization` (0.17.5): fp32 shards of at most 5 GB
   (`--max_shard_size 5GB`, `split_torch_state_dict_into_shards`) and the index.
 - torchtitan's `convert_to_hf.py` and Megatron-Bridge's export keep the Hub release's sharding
   (its `model.safetensors.index.json`: the bf16 5 GB split), torchtitan's in fp32 (it loads

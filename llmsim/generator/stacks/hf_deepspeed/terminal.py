@@ -2,7 +2,7 @@
 script across nodes), then DeepSpeed's `zero_to_fp32.py`, which the Trainer copies into every
 checkpoint, turning the last checkpoint's ZeRO partitions into fp32 safetensors.
 
-DeepSpeed 0.18.0 (and 0.17.5: the file is the same) `utils/zero_to_fp32.py`: `Processing zero
+DeepSpeed 0.17.5 (the stack's pin; 0.18.0's file is identical) `utils/zero_to_fp32.py`: `Processing zero
 checkpoint '<dir>/<tag>'` (196), the `Loading checkpoint shards` bar over the data-parallel
 ranks' optimizer files (151), `Detected checkpoint of type zero stage N, world_size: W` (200),
 `Parsing checkpoint created by deepspeed==V` (205); ZeRO-3: the `Gathering sharded weights` bar
