@@ -189,6 +189,7 @@ def _summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
         "steps": row["step"],
         "final_loss": row["loss"],
         "final_ppl": row["ppl"],
+        "final_reward": row.get("reward"),
         "avg_gpu_util_pct": row["avg_gpu_util"],
         "peak_mem_mib": row["peak_mem_mib"],
         "output_path": row["path"],
@@ -242,10 +243,21 @@ def _text_lines(info: dict[str, Any]) -> list[str]:
         "  phases     " + ", ".join(f"{k} {v:.0f}s" for k, v in info["phases_s"].items()),
         f"  duration   {info['duration_s']:.0f} s simulated",
     ]
+    if c.get("adapter", "none") != "none":
+        trainable = int(c["trainable_params"])
+        total = int(c["params"]) + trainable
+        kind = "QLoRA (4-bit NF4 base)" if c["adapter"] == "qlora" else "LoRA (bf16 base)"
+        lines.append(
+            f"  trains     {kind} r={c['lora_rank']} alpha={c['lora_alpha']}: {trainable:,} of "
+            f"{total:,} parameters ({100 * trainable / total:.4f}%)"
+        )
+    # DPO's and GRPO's losses are no language-model loss: they have no perplexity to show
+    no_ppl = c.get("kind") in ("dpo", "grpo")
     if info["steps"]:
+        ppl = "" if no_ppl else f"(ppl {_fmt(info['final_ppl'], '.2f')})  "
         lines.append(
             f"  loss       {info['first_loss']:.4f} -> {info['final_loss']:.4f} "
-            f"(ppl {_fmt(info['final_ppl'], '.2f')})  {info['loss_sparkline']}"
+            f"{ppl}{info['loss_sparkline']}"
         )
     lines.append(
         f"  events     {info['evals']} evals, {info['checkpoints']} checkpoints, "
@@ -256,7 +268,9 @@ def _text_lines(info: dict[str, Any]) -> list[str]:
         lines.append(
             f"  summary    {_fmt(s['total_time_s'], '.0f')} s, {_fmt(s['epochs'], '')} epochs, "
             f"{_fmt(s['steps'], ',')} steps, loss {_fmt(s['final_loss'], '.4f')}, "
-            f"ppl {_fmt(s['final_ppl'], '.2f')}, util {_fmt(s['avg_gpu_util_pct'], '.1f')}%, "
+            + ("" if no_ppl else f"ppl {_fmt(s['final_ppl'], '.2f')}, ")
+            + (f"reward {s['final_reward']:.4f}, " if s.get("final_reward") is not None else "")
+            + f"util {_fmt(s['avg_gpu_util_pct'], '.1f')}%, "
             f"peak mem {_fmt(s['peak_mem_mib'], '.0f')} MiB, {_fmt(s['total_size_bytes'], ',')} B "
             f"in {s['output_path']}"
         )

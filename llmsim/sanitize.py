@@ -14,7 +14,9 @@ from typing import Final
 
 from rich.cells import get_character_cell_size
 
-MAX_TEXT: Final = 1_000  # characters of a log message kept; a real log line is far shorter
+# Characters of a log message kept: longer than any real line (verl prints a ~6,000-character
+# metrics line every step, vLLM its engine config in ~2,500), short enough to bound a frame.
+MAX_TEXT: Final = 16_384
 MAX_MESSAGE: Final = 1_000  # characters of one of llmsim's own messages (an error, a notice)
 MAX_NAME: Final = 200  # characters of a label, path, run or host name kept
 ELLIPSIS: Final = "…"

@@ -22,6 +22,17 @@ Sources, per group (versions as llmsim's eras, docs/stacks.md):
   NCCL 2.27 (`{host}:{pid}:{tid} [{dev}] NCCL INFO ...`), and the classic layout's frame (bars,
   the summary box, the success line);
 - wandb 0.22.3's start and end lines (WANDB);
+- TRL 0.24.0 (TRL): accelerate 1.11.0 commands/launch.py:1203-1208 (the defaults warning),
+  datasets' map bars with the trainers' descriptions (sft_trainer.py:917/947/1045,
+  dpo_trainer.py:652/657/664), PEFT 0.17.1 peft_model.py:836-851 (`trainable params: ...`), the
+  trainers' logged dicts (transformers ProgressCallback, TRL's `log` overrides), vLLM 0.10.2's
+  logger (logger.py:25-27) and weight_utils.py's `_BAR_FORMAT`, trl/scripts/*.py's last prints,
+  accelerate's frames of a failed multi-GPU launch (accelerate_cli.py:50, launch.py:1222/1226/853);
+- verl 0.6.0 (VERL): the example script's xtrace, main_ppo.py:65 `ray init kwargs`, Ray's driver
+  logger (`%(asctime)s\t%(levelname)s %(filename)s:%(lineno)s -- %(message)s`), every actor line
+  behind Ray's `(TaskRunner pid=N) ` / `(WorkerDict pid=N) ` prefix (the console logger's
+  `step:N - k:v` lines among them: utils/logger/aggregate_logger.py:26-31), tqdm's
+  `Training Progress` bar (ray_trainer.py:1003);
 - a lost rank (INCIDENTS): PyTorch ProcessGroupNCCL's watchdog messages and the `c10::DistBackendError` abort
   (c10 glog prefix `[L%m%d %H:%M:%S.nnnnnnnnn file.cpp:line]`), torch.distributed.elastic's
   `ChildFailedError` (errors/__init__.py `_MSG_FORMAT_TEMPLATE`, `_FAILURE_FORMAT_TEMPLATE`) and
@@ -307,11 +318,63 @@ TITAN: Final = _all(
     r"Node IP: [\d.]+",
 )
 
+# --- TRL (SFT with PEFT, DPO, GRPO with vLLM colocated) -----------------------------------
+_TRL_KEY: Final = r"'[\w/]+': " + NUM
+TRL: Final = _all(
+    r"The following values were not passed to `accelerate launch` and had defaults used "
+    r"instead:",
+    r" {8}`--(num_processes|num_machines|mixed_precision|dynamo_backend)` was set to a value of "
+    r"`'?\w+'?`",
+    r"To avoid this warning pass in values for each of the problematic parameters or run "
+    r"`accelerate config`\.",
+    r"(Converting (train|eval) dataset to ChatML|Tokenizing (train|eval) dataset|Packing (train|eval)"
+    r" dataset|Extracting prompt in (train|eval) dataset|Applying chat template to (train|eval) "
+    r"dataset): 100%\|█{10}\| \d+/\d+ \[[\d:]+<00:00, [\d.]+ examples/s\]",
+    r"trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%: \d+\.\d{4}",
+    rf"\{{'loss': {NUM}, 'grad_norm': {NUM}, 'learning_rate': {NUM}, ({_TRL_KEY}, )*'epoch': "
+    rf"{NUM}\}}",
+    rf"\{{'eval_loss': {NUM}, 'eval_runtime': {NUM}, 'eval_samples_per_second': {NUM}, "
+    rf"'eval_steps_per_second': {NUM}, ({_TRL_KEY}, )*'epoch': {NUM}\}}",
+    rf"\{{'train_runtime': {NUM}, 'train_samples_per_second': {NUM}, "
+    rf"'train_steps_per_second': {NUM}, 'train_loss': {NUM}, 'epoch': {NUM}\}}",
+    r"(INFO|WARNING) \d\d-\d\d \d\d:\d\d:\d\d \[[\w.]+\.py:\d+\] .*",
+    r"Loading safetensors checkpoint shards: +\d+% Completed \| \d+/\d+ \[[\d:]+<([\d:]+|\?), "
+    r"( *[\d.]+|\?)it/s\]",
+    r"Capturing CUDA graphs \(mixed prefill-decode, PIECEWISE\): 100%\|█{10}\| \d+/\d+ "
+    r"\[[\d:]+<00:00, [\d.]+it/s\]",
+    r"✅ Training completed\.",
+    r"💾 Model saved to \S+\.",
+    r'  File "/usr/local/(bin/accelerate|lib/python3\.12/dist-packages/accelerate/commands/'
+    r'(accelerate_cli|launch)\.py)", line \d+, in (<module>|main|launch_command|multi_gpu_launcher)',
+    r"    (args\.func\(args\)|multi_gpu_launcher\(args\)|distrib_run\.run\(args\))",
+)
+
+# --- verl (GRPO on Ray) ---------------------------------------------------------------------
+VERL: Final = _all(
+    r"\+ python3 -m verl\.trainer\.main_ppo algorithm\.adv_estimator=grpo .*",
+    r"ray init kwargs: \{'num_cpus': None, 'runtime_env': \{'env_vars': \{.*\}, "
+    r"'working_dir': None\}\}",
+    rf"{MILLIS} INFO worker\.py:\d+ -- (Started a local Ray instance\. View the dashboard at "
+    r"[\d.]+:8265 |Connecting to existing Ray cluster at address: [\d.]+:6379\.\.\.|Connected to "
+    r"Ray cluster\. View the dashboard at [\d.]+:8265 )",
+    r"\((TaskRunner|WorkerDict) pid=\d+\) .*",
+    r"Training Progress: +\d+%\|[█▏▎▍▌▋▊▉ ]{10}\| \d+/\d+ \[[\d:]+<([\d:]+|\?), "
+    r"([\d.]+s/it|[\d.]+it/s|\?it/s)\]",
+)
+
+# A LoRA run that keeps its adapters saves them from its own script (phases/export_adapter.py):
+# the classic layout's lines, which the tmux layout does not draw.
+ADAPTER_EXPORT: Final = _all(
+    rf"\[{SECS}\] INFO +export +\| (Saving the Q?LoRA adapter of|Export complete:) .*",
+)
+
 ALLOWED: Final[dict[str, Patterns]] = {
     "hf": SHARED + WANDB + INCIDENTS + HF + FSDP_WARNING,
     "hf-deepspeed": SHARED + WANDB + INCIDENTS + HF + DEEPSPEED,
     "megatron": SHARED + WANDB + INCIDENTS + MEGATRON,
     "torchtitan": SHARED + WANDB + INCIDENTS + TITAN,
+    "trl": SHARED + WANDB + INCIDENTS + TRL + ADAPTER_EXPORT,
+    "verl": SHARED + WANDB + VERL,
 }
 # Lines only that stack prints: a line of one of these in another stack's run is a tell.
 EXCLUSIVE: Final[dict[str, Patterns]] = {
@@ -321,6 +384,8 @@ EXCLUSIVE: Final[dict[str, Patterns]] = {
         p for p in MEGATRON if p.pattern.startswith((" \\[", " validation", "using world", "(INFO"))
     ),
     "torchtitan": TITAN,
+    "trl": tuple(p for p in TRL if p.pattern.startswith(("trainable", "(INFO", "✅", "💾"))),
+    "verl": tuple(p for p in VERL if p.pattern.startswith(("\\((Task", "\\+ python3"))),
 }
 HF_FAMILY: Final = (HF[0], HF[1], HF[2])  # both HF stacks print these, nobody else
 

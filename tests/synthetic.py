@@ -120,6 +120,15 @@ def config(**overrides: Any) -> RunConfig:
         transformers_version="4.46.3",
         stack_version="1.1.1",
         output_dir="./outputs/synthetic-llama-1b",
+        trainable_params=1_235_814_400,
+        adapter="none",
+        lora_rank=0,
+        lora_alpha=0,
+        metric_keys=(),
+        eval_metric_keys=(),
+        reward_min=0.0,
+        reward_max=0.0,
+        step_prefix="",
     )
     return replace(base, **overrides)
 

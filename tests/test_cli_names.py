@@ -41,7 +41,7 @@ def _shell(shell: str, script: str, home: Path) -> str:
 @pytest.mark.parametrize(
     ("typed", "suggested"),
     [
-        ("llama-3-8b", ["llama-3-8b-sft", "llama-3-8b-titan-pretrain"]),
+        ("llama-3-8b", ["llama-3-8b-sft", "llama-3-8b-qlora-rtx4090", "llama-3-8b-titan-pretrain"]),
         ("llama3-70b", ["llama-3-70b-pretrain"]),
         ("lama-3-8b-sft", ["llama-3-8b-sft"]),
         ("405b", ["llama-3.1-405b-pretrain"]),
@@ -108,6 +108,7 @@ def _fish(home: Path, line: str) -> list[str]:
 
 def test_bash_completes_runs_stacks_models_and_gpu_types(home: Path) -> None:
     assert _bash(home, "llmsim", "play", "llama-3-8") == [
+        "llama-3-8b-qlora-rtx4090",
         "llama-3-8b-sft",
         "llama-3-8b-titan-pretrain",
     ]
@@ -122,12 +123,17 @@ def test_bash_completes_runs_stacks_models_and_gpu_types(home: Path) -> None:
 def test_zsh_completes_runs_and_models(home: Path) -> None:
     out = _zsh(home, "llmsim", "play", "llama-3-8")
     assert '"llama-3-8b-sft"' in out and '"llama-3-8b-titan-pretrain"' in out
+    assert '"llama-3-8b-qlora-rtx4090"' in out
     assert '"Llama-3-70B"' in _zsh(home, "llmsim", "generate", "--model", "Llama-3")
     assert _zsh(home, "llmsim", "play", "./").strip() == "_files"  # paths: the shell's own
 
 
 def test_fish_completes_runs_and_gpu_types(home: Path) -> None:
-    assert _fish(home, "llmsim play llama-3-8") == ["llama-3-8b-sft", "llama-3-8b-titan-pretrain"]
+    assert _fish(home, "llmsim play llama-3-8") == [
+        "llama-3-8b-qlora-rtx4090",
+        "llama-3-8b-sft",
+        "llama-3-8b-titan-pretrain",
+    ]
     assert _fish(home, "llmsim generate --gpu-type H") == ["H100", "H200"]
     assert "megatron" in _fish(home, "llmsim generate --stack ")
 

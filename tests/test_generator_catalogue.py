@@ -150,7 +150,30 @@ def test_gpu_figures_are_the_real_ones() -> None:
         312.0,
         1410,
     )
-    assert {g.short for g in gpu_types()} == {"H100", "H200", "A100", "A100-40GB"}
+    assert {g.short for g in gpu_types()} == {
+        "H100",
+        "H200",
+        "A100",
+        "A100-40GB",
+        "RTX4090",
+        "RTX6000Ada",
+        "L40S",
+        "A10G",
+    }
+    # one-machine cards as nvidia-smi names them (memory total, power cap) and their dense
+    # bf16 peaks with FP32 accumulate (issue 22's notes, section 10)
+    figures = {
+        g.short: (g.name, g.memory_mib, g.tdp_w, g.peak_tflops, g.cluster)
+        for g in gpu_types()
+        if not g.cluster
+    }
+    assert figures == {
+        "RTX4090": ("NVIDIA GeForce RTX 4090", 24564, 450, 165.2, False),
+        "RTX6000Ada": ("NVIDIA RTX 6000 Ada Generation", 49140, 300, 364.2, False),
+        "L40S": ("NVIDIA L40S", 46068, 350, 362.05, False),
+        "A10G": ("NVIDIA A10G", 23028, 300, 70.0, False),
+    }
+    assert find_gpu("4090") is find_gpu("rtx4090")
     assert find_gpu("h100-sxm") is h100 and find_gpu("nope") is None
     for g in gpu_types():  # what the public API promises
         assert g.short and g.name and g.memory_mib > 0 and g.peak_tflops > 0 and g.tdp_w > 0

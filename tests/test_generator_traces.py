@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +20,7 @@ from llmsim.generator import GenerateOptions, RunPlan, plan_run, write_trace
 from llmsim.generator.phases.telemetry import TEMP_WARN, stage_of_rank
 from llmsim.generator.plan.schedule import lr_at
 from llmsim.trace import open_trace
+from llmsim.trace.vocab import Health
 
 CASES = [
     GenerateOptions(
@@ -132,7 +134,10 @@ def test_rows_are_sorted_and_framed(runs: list[Run]) -> None:
         assert rows[-1]["kind"] == "shell" and rows[-1]["op"] == "prompt"
         assert [r["kind"] for r in rows].count("summary") == 1
         phases = set(run.col("phase", "phase"))
-        assert {"init", "train", "eval", "checkpoint", "export", "summary"} <= phases
+        wanted = {"init", "train", "eval", "checkpoint", "export", "summary"}
+        if run.plan.config.eval_interval > run.plan.config.total_steps:
+            wanted.discard("eval")  # a run that never validates (TRL's GRPO)
+        assert wanted <= phases
 
 
 def test_no_log_text_carries_a_clock_of_its_own(runs: list[Run]) -> None:
@@ -156,9 +161,21 @@ def test_steps_identities(runs: list[Run]) -> None:
         saved = set(run.col("checkpoint", "step")) | {c.resume_step}
         assert all(int(step[part[0]]) - 1 in saved for part in parts[1:])
         loss = run.col("step", "loss")
-        np.testing.assert_allclose(run.col("step", "ppl"), np.exp(loss), rtol=1e-12)
+        if c.kind in ("dpo", "grpo"):  # no perplexity: a preference or policy loss
+            assert np.isnan(run.col("step", "ppl").astype(np.float64)).all()
+        else:
+            np.testing.assert_allclose(run.col("step", "ppl"), np.exp(loss), rtol=1e-12)
         tps, st = run.col("step", "tokens_per_s"), run.col("step", "step_time")
-        np.testing.assert_allclose(tps * st, c.global_batch_tokens, rtol=1e-9)
+        tokens = run.col("step", "tokens")
+        per_step: Any = c.global_batch_tokens
+        if c.kind == "grpo":  # the tokens each step counted (its prompts and completions)
+            by_step = dict(zip(step.tolist(), tokens.tolist(), strict=True))
+            per_step = np.array(
+                [t - by_step.get(s - 1, 0) for s, t in zip(step, tokens, strict=True)]
+            )
+        else:
+            assert (tokens == step * c.global_batch_tokens).all()
+        np.testing.assert_allclose(tps * st, per_step, rtol=1e-9)
         mfu = run.col("step", "mfu").astype(np.float64)
         tflops = run.col("step", "tflops").astype(np.float64)
         np.testing.assert_allclose(tflops, mfu * c.gpu_peak_tflops, rtol=1e-5)
@@ -167,7 +184,6 @@ def test_steps_identities(runs: list[Run]) -> None:
         )
         lr = lr_at(c.warmup_steps, c.total_steps, c.lr_peak, c.lr_min, step)
         np.testing.assert_allclose(run.col("step", "lr"), lr, rtol=1e-9)
-        assert (run.col("step", "tokens") == step * c.global_batch_tokens).all()
         assert (run.col("step", "samples") == step * c.global_batch).all()
         elapsed = run.col("step", "elapsed")
         assert (np.diff(elapsed) > 0).all() and elapsed[-1] >= st.sum() - 1e-6
@@ -222,9 +238,10 @@ def test_telemetry_follows_the_memory_model_and_the_episodes(runs: list[Run]) ->
         mem = np.array(train.column("gpu_mem").to_pylist())
         expect = np.array([plan.fit.memory.smi_mib(s) for s in stage_of_rank(plan)])
         assert np.all(mem <= c.gpu_memory_mib)
-        np.testing.assert_allclose(np.median(mem, axis=0), expect, rtol=0.015)
-        temp = np.array(train.column("gpu_temp").to_pylist())
         health = np.array(train.column("gpu_health").to_pylist())
+        reading = np.where(health == int(Health.LOST), np.nan, mem)  # a lost GPU reads nothing
+        np.testing.assert_allclose(np.nanmedian(reading, axis=0), expect, rtol=0.015)
+        temp = np.array(train.column("gpu_temp").to_pylist())
         assert ((temp >= TEMP_WARN) <= (health >= 1)).all()  # a hot GPU is flagged
         for e in plan.episodes:
             assert health[:, e.gpu].max() >= 1 or len(mem) < 3, (c.name, e)
@@ -288,7 +305,11 @@ def test_summary_equals_the_events(runs: list[Run]) -> None:
         steps = run.kind("step")
         assert s["step"] == steps.column("step")[-1].as_py()
         assert s["loss"] == steps.column("loss")[-1].as_py()
-        assert s["ppl"] == pytest.approx(math.exp(s["loss"]))
+        if run.plan.config.kind in ("dpo", "grpo"):  # no perplexity: the last reward instead
+            assert s["ppl"] is None
+            assert s["reward"] == steps.column("reward")[-1].as_py()
+        else:
+            assert s["ppl"] == pytest.approx(math.exp(s["loss"]))
         tele = run.kind("telemetry")
         peak = max(max(v or [0.0]) for v in tele.column("gpu_mem").to_pylist())
         assert s["peak_mem_mib"] == pytest.approx(peak)

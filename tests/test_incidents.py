@@ -25,6 +25,7 @@ from stack_patterns import rendered, unmatched
 from llmsim.generator import GenerateOptions, GeneratorError, RunPlan, plan_run, write_trace
 from llmsim.generator.phases.build import tables
 from llmsim.generator.plan.schedule import lr_at
+from llmsim.generator.stacks.registry import PROFILES
 from llmsim.trace import open_trace
 from llmsim.trace.vocab import STACKS, Health, IncidentRate
 
@@ -65,10 +66,12 @@ def test_failures_restart_from_a_checkpoint_and_keep_clear_of_other_incidents(
 def test_often_runs_of_every_stack_restart_and_spike(often: list[RunPlan]) -> None:
     for stack in STACKS:
         mine = [p for p in often if p.config.stack == stack and p.config.gpus > 1]
-        assert len(mine) >= 10
+        relaunched = PROFILES[stack].rank_failures
+        # verl runs only GRPO, drawn less often; its crash through Ray is not modelled
+        assert len(mine) >= (10 if relaunched else 3), stack
         assert all(p.loss.spikes for p in mine), stack
         restarted = sum(bool(p.incidents.failures) for p in mine) / len(mine)
-        assert restarted >= 0.8, (stack, restarted)
+        assert restarted >= 0.8 if relaunched else restarted == 0, (stack, restarted)
 
 
 def test_rare_runs_restart_about_one_in_three_and_none_never() -> None:
@@ -105,8 +108,15 @@ def _short(seed: int) -> GenerateOptions:
             duration=1200.0,
             incidents="often",
         )
+    # full training: the post-training kinds' incidents are tests/test_posttrain.py's (their
+    # tokens, step times and losses follow their own rules)
     return GenerateOptions(
-        seed=seed, model="Llama-3.2-1B", gpus=16, duration=900.0, incidents="often"
+        seed=seed,
+        model="Llama-3.2-1B",
+        gpus=16,
+        duration=900.0,
+        incidents="often",
+        kind=("pretrain", "finetune")[seed % 2],
     )
 
 

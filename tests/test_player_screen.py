@@ -50,6 +50,7 @@ class ScreenChecks:
             "Window ",
             "Merging weights",
             "Writing shards",
+            "Serializing to SafeTensors",
         ):
             if label in text:
                 self.seen.add(label)
@@ -58,7 +59,7 @@ class ScreenChecks:
 
     def deep(self, rec: Recording) -> None:
         for line in rec.printed:
-            if line.startswith(("Merging weights", "Writing shards")):
+            if line.startswith(("Merging weights", "Writing shards", "Serializing to SafeTensors")):
                 self.seen.add(line.split(": 100%")[0])  # the finished export bars stay as lines
             # The screen is pyte's, fed without U+FE0F (playback.py: pyte stops at it), so the
             # words are compared without it too (W&B's `⭐️`).
@@ -94,9 +95,13 @@ def test_every_trace_at_every_size(any_trace: Path, cols: int, rows: int) -> Non
     checks.deep(rec)
     assert [label for _, label in rec.markers] == _chapters(any_trace)
     # The run bar: a fine-tune's training, a pretraining window's own steps.
-    window = open_trace(any_trace).config.resume_step > 0
+    config = open_trace(any_trace).config
+    window = config.resume_step > 0
     assert {"GPUs ", "Window " if window else "Training "} <= checks.seen
-    assert "Merging weights" in checks.seen or "Writing shards" in checks.seen
+    if config.adapter == "none":
+        assert "Merging weights" in checks.seen or "Writing shards" in checks.seen
+    else:  # PEFT saves the adapters alone: one SafeTensors file, nothing to merge or shard
+        assert "Serializing to SafeTensors" in checks.seen
     # The loss chart comes exactly when the terminal is big enough for it.
     assert ("log scale" in checks.seen) == (cols >= 100 and rows >= 40)
     assert "Training completed successfully!" in rec.text()

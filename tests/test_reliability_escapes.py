@@ -49,7 +49,7 @@ from llmsim.player.sinks.asciicast import CastHeader
 from llmsim.player.sinks.html_page import embed, page_parts
 from llmsim.trace import RunConfig, TraceWriter, make_table, open_trace
 from llmsim.trace.reader import BOUNDS
-from llmsim.trace.schema import DICT_COLUMNS, LIST_COLUMNS, SCHEMA
+from llmsim.trace.schema import DICT_COLUMNS, LIST_COLUMNS, METRICS_COLUMN, SCHEMA
 from llmsim.trace.vocab import KINDS, PHASES
 
 # Modest per run; LLMSIM_FUZZ_EXAMPLES=2000 for a deep search.
@@ -320,7 +320,10 @@ def _number(name: str) -> st.SearchStrategy[Any]:
     return st.floats(float(lo), float(hi), allow_nan=False, width=width)
 
 
-def _value(name: str, gpus: int) -> st.SearchStrategy[Any]:
+def _value(name: str, gpus: int, keys: int = 0) -> st.SearchStrategy[Any]:
+    """A value of column `name` for `gpus` GPUs and `keys` metric keys (config.metric_keys)."""
+    if name == METRICS_COLUMN:  # the stack's keys of the row: a value or null each
+        return st.lists(st.one_of(st.none(), _number(name)), min_size=keys, max_size=keys)
     if name in ("text", "path"):
         return TEXT
     if name in DICT_VALUES:
@@ -357,6 +360,11 @@ def configs(draw: st.DrawFn) -> RunConfig:
         total_steps=epochs * steps_per_epoch,
         log_interval=draw(st.integers(1, 50)),
         start_time=draw(st.floats(0, 4e9)),
+        # the post-training stacks print their keys (TRL's dicts, verl's step line) as text
+        stack=draw(st.sampled_from(["hf", "trl", "verl"])),
+        metric_keys=tuple(draw(st.lists(TEXT, max_size=3))),
+        eval_metric_keys=tuple(draw(st.lists(TEXT, max_size=2))),
+        step_prefix=draw(TEXT),
     )
 
 
@@ -373,7 +381,7 @@ def traces(draw: st.DrawFn) -> tuple[RunConfig, dict[str, list[Any]], int]:
     for f in SCHEMA:
         if f.name in columns or not draw(st.booleans()):
             continue  # an absent column is all-null
-        value = _value(f.name, cfg.gpus)
+        value = _value(f.name, cfg.gpus, len(cfg.metric_keys))
         columns[f.name] = draw(st.lists(st.one_of(st.none(), value), min_size=n, max_size=n))
     for name in LIST_COLUMNS & columns.keys():  # a node_telemetry row holds one node's GPUs
         columns[name] = [

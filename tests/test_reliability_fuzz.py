@@ -1,4 +1,5 @@
-"""Fuzzed surfaces: mutants of the bundled traces, states of the fresh-run cache, signals.
+"""Fuzzed surfaces: mutants of the bundled traces, states of the fresh-run cache, signals,
+shell-completion files and GIF options.
 
 Each mutant is a bundled trace with bytes flipped in its data pages or its footer, or with its
 metadata (run config or schema version) changed to a hostile value. For every mutant and every
@@ -16,8 +17,15 @@ on a terminal: 128 + n (or 0 if it came after the end), no temp file, the termin
 Deterministic: the cases come from a fixed seed, MUTANTS of each per run (LLMSIM_FUZZ_MUTANTS=500
 for a deep search, LLMSIM_FUZZ_SEED for another sample).
 
-Hooks for more surfaces (GIF options, shell-completion files): add a case builder to
-`SURFACES` below with what it must hold; each becomes a test of MUTANTS cases like these.
+Each completion case is a start-up file (missing, bytes that are not UTF-8, already holding
+the line, a FIFO, a folder, a link, a dangling link) and a place for the script (missing, an
+older script, a file where its folder goes, a FIFO): exit 0 or one error line with 1, never a
+block, and the user's bytes only ever appended to, the line once. Each GIF case is a mix of
+`--cols`, `--rows`, `--font-size`, `--fps`, `--theme`, `--length` and `-i`, good values and
+bad: a GIF that loops, or one error line (exit 2) and no file.
+
+More surfaces: add a case builder to `SURFACES` below with what it must hold; each becomes a
+test of MUTANTS cases like these.
 """
 
 from __future__ import annotations
@@ -372,9 +380,175 @@ def test_a_stop_signal_at_any_moment(
     assert left == ([out.name] if status == 0 else []), (sig, after, left)
 
 
-# Builders of cases for more surfaces (see the module's docstring): name -> (count, seed) -> cases.
+# ---------------------------------------------------------------- shell-completion files
+
+# What a start-up file (~/.bashrc, ~/.zshrc) or the folder of a completion script may be.
+RC_STATES = ("missing", "empty", "bytes", "has the line", "fifo", "folder", "dangling", "link")
+SCRIPT_STATES = ("missing", "old script", "file for folder", "fifo for script")
+
+
+def completion_cases(count: int, seed: int) -> list[tuple[str, str, str, int]]:
+    """(shell, start-up file state, script state, content seed) cases."""
+    rng = random.Random(seed ^ 0xC0)
+    return [
+        (
+            ("bash", "zsh", "fish")[i % 3],
+            rng.choice(RC_STATES),
+            rng.choice(SCRIPT_STATES),
+            rng.randrange(1 << 30),
+        )
+        for i in range(count)
+    ]
+
+
+def _make_rc(home: Path, shell: str, state: str, content: bytes) -> Path | None:
+    """The start-up file in `state`; the regular file it is (or links to), if any."""
+    rc = home / (".zshrc" if shell == "zsh" else ".bashrc")
+    if state == "missing":
+        return None
+    if state == "fifo":
+        os.mkfifo(rc)
+        return None
+    if state == "folder":
+        rc.mkdir()
+        return None
+    if state == "dangling":
+        rc.symlink_to(home / "nowhere")
+        return None
+    target = rc
+    if state == "link":
+        target = home / "dotfiles-rc"
+        rc.symlink_to(target)
+    target.write_bytes(b"" if state == "empty" else content)
+    return target
+
+
+def _make_script_place(home: Path, shell: str, state: str) -> None:
+    script = {
+        "bash": home / ".bash_completions" / "llmsim.sh",
+        "zsh": home / ".zfunc" / "_llmsim",
+        "fish": home / ".config" / "fish" / "completions" / "llmsim.fish",
+    }[shell]
+    if state == "missing":
+        return
+    if state == "file for folder":
+        script.parent.parent.mkdir(parents=True, exist_ok=True)
+        script.parent.write_bytes(b"not a folder\n")
+        return
+    script.parent.mkdir(parents=True, exist_ok=True)
+    if state == "fifo for script":
+        os.mkfifo(script)
+    else:
+        script.write_bytes(b"# an older llmsim completion script\n")
+
+
+@pytest.mark.parametrize(
+    ("shell", "rc_state", "script_state", "content_seed"), completion_cases(MUTANTS, SEED)
+)
+def test_installing_completion_keeps_the_users_files(
+    shell: str,
+    rc_state: str,
+    script_state: str,
+    content_seed: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the start-up file and the script's place hold: 0 or one error line (exit 1),
+    never a block on a FIFO, and the user's bytes kept: only ever appended to, the line once."""
+    rng = random.Random(content_seed)
+    line = (
+        f"source '{tmp_path}/.bash_completions/llmsim.sh'"
+        if shell == "bash"
+        else "fpath+=~/.zfunc; autoload -Uz compinit; compinit"
+    ).encode()
+    mine = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+    if rc_state == "has the line":
+        mine = mine + b"\n" + line + b"\n"
+    rc_file = _make_rc(tmp_path, shell, rc_state, mine) if shell != "fish" else None
+    before = rc_file.read_bytes() if rc_file is not None else None
+    _make_script_place(tmp_path, shell, script_state)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    status, _out, err = call(["--install-completion", shell], cwd=tmp_path)
+    case = (shell, rc_state, script_state)
+    assert status in (0, 1), (case, status, err)
+    assert_clean_lines(err)
+    assert (err == "") == (status == 0), (case, err)
+    assert len(err.splitlines()) <= 1, (case, err)
+    if rc_file is not None and before is not None:
+        after = rc_file.read_bytes()
+        assert after.startswith(before), case  # appended to, never rewritten
+        if status == 0:
+            assert after.count(line) == max(1, before.count(line)), case
+        else:
+            assert after == before, case
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name], case
+
+
+# ---------------------------------------------------------------- GIF options
+
+# Each option: left out (None) or good values, then bad ones.
+GIF_GOOD: dict[str, list[str | None]] = {
+    "--cols": [None, "20", "40", "2"],
+    "--rows": [None, "8", "12", "1"],
+    "--font-size": [None, "6", "14", "72"],
+    "--fps": [None, "1", "12", "50"],
+    "--theme": [None, "dracula", "github-light", "solarized-dark"],
+    "--length": ["1s", "2s", "3"],
+    "-i": [None, "0.5", "0.1"],
+}
+GIF_BAD: dict[str, list[str]] = {
+    "--cols": ["0", "-1", "100000", "x", "1e3"],
+    "--rows": ["0", "-5", "50000", "nan"],
+    "--font-size": ["5", "73", "1e9", "x"],
+    "--fps": ["0", "51", "-3", "inf"],
+    "--theme": ["bogus", "\x1b[31mred", ""],
+    "--length": ["0", "-1s", "1e400s", "nan"],
+    "-i": ["0", "-1", "nan", "1e400"],
+}
+
+
+def gif_cases(count: int, seed: int) -> list[tuple[tuple[str, str], ...]]:
+    """Option sets for `cast -o x.gif`: each option left out or given a value, mostly good (a
+    third of the sets are all good and make a GIF), sometimes bad."""
+    rng = random.Random(seed ^ 0x61F)
+    cases = []
+    for _ in range(count):
+        picked = (
+            (name, rng.choice(GIF_BAD[name] if rng.random() < 0.15 else good))
+            for name, good in GIF_GOOD.items()
+        )
+        cases.append(tuple((name, value) for name, value in picked if value is not None))
+    return cases
+
+
+@pytest.mark.parametrize("options", gif_cases(MUTANTS, SEED))
+def test_gif_options_make_a_looping_gif_or_one_line(
+    options: tuple[tuple[str, str], ...], synthetic_trace: Path, tmp_path: Path
+) -> None:
+    """Any mix of the GIF options: a GIF that loops (exit 0) or one error line and no file."""
+    from gifinfo import read_gif
+
+    out = tmp_path / "x.gif"
+    argv = ["cast", str(synthetic_trace), "-o", str(out)]
+    for name, value in options:
+        argv += [f"{name}={value}"]
+    status, stdout, err = call(argv, cwd=tmp_path)
+    assert stdout == "", (options, stdout)
+    assert status in (0, 2), (options, status, err)
+    assert_clean_lines(err)
+    if status == 0:
+        assert read_gif(out.read_bytes()).loops == 0, options
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["x.gif"], options
+    else:
+        assert len(err.splitlines()) == 1, (options, err)
+        assert list(tmp_path.iterdir()) == [], options
+
+
+# Builders of cases for the fuzzed surfaces: name -> (count, seed) -> cases.
 SURFACES: dict[str, Callable[[int, int], list[Any]]] = {
     "trace mutants": mutants,
     "cache states": cache_states,
     "stop signals": signal_cases,
+    "completion files": completion_cases,
+    "GIF options": gif_cases,
 }

@@ -303,7 +303,7 @@ def test_a_failed_malloc_is_one_line_not_a_bug(monkeypatch: pytest.MonkeyPatch) 
 def test_a_trace_of_every_valid_extreme_plays(tmp_path: Path) -> None:
     """Bounds are consistent: the largest values the reader accepts, in every column, play."""
     from llmsim.trace.reader import BOUNDS
-    from llmsim.trace.schema import LIST_COLUMNS, SCHEMA
+    from llmsim.trace.schema import LIST_COLUMNS, METRICS_COLUMN, SCHEMA
 
     gpus = 16
     row: dict[str, object] = {"t": 0.0, "kind": "step", "phase": "train"}
@@ -315,8 +315,14 @@ def test_a_trace_of_every_valid_extreme_plays(tmp_path: Path) -> None:
         if str(typ) == "float" or str(typ) == "list<item: float>":
             value = float(pa.scalar(hi, pa.float32()).as_py())
         row[name] = [value] * gpus if name in LIST_COLUMNS else value
+    row[METRICS_COLUMN] = [row[METRICS_COLUMN]]  # one value per key of the config's keys
     rows = [row, {**row, "kind": "telemetry"}, {**row, "kind": "summary"}, {**row, "kind": "eval"}]
-    trace = write_rows(tmp_path / "extreme.parquet", rows)
+    keys = {
+        "stack": "trl",
+        "metric_keys": ("mean_token_accuracy",),
+        "eval_metric_keys": ("eval_x",),
+    }
+    trace = write_rows(tmp_path / "extreme.parquet", rows, **keys)
     for argv in (
         ["info", str(trace)],
         ["play", "--once", "--speed", "1e6", str(trace)],

@@ -23,7 +23,8 @@ SMALL = ["--duration", "2m", "--model", "Llama-3.2-1B", "--gpus", "8"]
         ["--duration", "9600h"],
         ["--steps-per-epoch", "20000000", "--gpus", "1024", "--kind", "pretrain"],
         ["--gpus", "4096", "--duration", "1000h"],
-        ["--duration", "400h", "--count", "6"],
+        # pretraining: a post-training run's length is its dataset's, not --duration's
+        ["--duration", "400h", "--count", "6", "--kind", "pretrain"],
     ],
     ids=["duration", "steps", "gpus", "count"],
 )

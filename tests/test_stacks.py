@@ -55,6 +55,28 @@ CASES: dict[str, list[GenerateOptions]] = {
             incidents="often",
         ),
     ],
+    "trl": [
+        GenerateOptions(
+            seed=51,
+            stack="trl",
+            kind="lora",
+            model="Llama-3-8B",
+            gpus=1,
+            gpu_type="RTX4090",
+            steps_per_epoch=60,
+            epochs=2,
+        ),
+        GenerateOptions(seed=52, stack="trl", kind="dpo", gpus=8, incidents="often", duration=900),
+        GenerateOptions(
+            seed=53, stack="trl", kind="grpo", model="Qwen2.5-1.5B", gpus=8, duration=900
+        ),
+    ],
+    "verl": [
+        GenerateOptions(
+            seed=61, stack="verl", kind="grpo", model="Qwen2.5-3B", gpus=8, duration=900
+        ),
+        GenerateOptions(seed=62, stack="verl", kind="grpo", gpus=16, duration=900),
+    ],
 }
 NCCL_TIMING = re.compile(r"NCCL INFO .*(\bms\b|GB/s|busbw|algbw|\btime\b)")
 
@@ -104,6 +126,8 @@ def test_each_stack_shows_its_signature_lines(
         "hf-deepspeed": "DeepSpeed info: version=0.17.5",
         "megatron": " validation loss at iteration",
         "torchtitan": " - root - INFO - step: ",
+        "trl": "'learning_rate': ",
+        "verl": ") step:1 - global_seqlen/min:",
     }
     for stack, needle in signatures.items():
         for config, lines in runs[stack]:

@@ -21,6 +21,7 @@ from llmsim.trace import reader as reader_module
 from llmsim.trace.events import Event
 from llmsim.trace.reader import BOUNDS
 from llmsim.trace.schema import (
+    ADDED,
     DICT_COLUMNS,
     META_CONFIG,
     META_VERSION,
@@ -28,7 +29,7 @@ from llmsim.trace.schema import (
     SCHEMA_VERSION,
     VOCABULARY,
 )
-from llmsim.trace.vocab import HEALTH_CODES, STACKS, Stack
+from llmsim.trace.vocab import HEALTH_CODES, Stack
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +219,7 @@ IMPLIED_BEFORE_2_3 = {
 NEW_IN_2_3 = ("log_first_step", "checkpoint_dir", "eval_after_loop", "last_save_model_only")
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", tuple(IMPLIED_BEFORE_2_3))
 def test_a_2_2_trace_reads_with_what_its_stack_implied(
     tmp_path: Path, config: RunConfig, stack: Stack
 ) -> None:
@@ -239,6 +240,65 @@ def test_a_2_3_trace_must_carry_the_new_keys(tmp_path: Path, config: RunConfig) 
     del data["checkpoint_dir"]
     meta = {META_VERSION: b"2.3", META_CONFIG: json.dumps(data).encode()}
     _refused(_raw_write(tmp_path / "new.parquet", _rows(config), meta), "'checkpoint_dir'")
+
+
+NEW_IN_2_5 = (
+    "trainable_params",
+    "adapter",
+    "lora_rank",
+    "lora_alpha",
+    "metric_keys",
+    "eval_metric_keys",
+    "reward_min",
+    "reward_max",
+    "step_prefix",
+)
+
+
+@pytest.mark.parametrize("version", [b"2.3", b"2.4"])
+def test_an_older_trace_reads_without_the_post_training_columns(
+    tmp_path: Path, config: RunConfig, version: bytes
+) -> None:
+    """2.5 added columns and config keys: a 2.3 or 2.4 trace lacks them, and reads as full
+    training without rewards (the new columns null, every weight trainable)."""
+    data = json.loads(config.to_json())
+    for key in NEW_IN_2_5:
+        del data[key]
+    table = _rows(config).drop(list(ADDED[5]))
+    meta = {META_VERSION: version, META_CONFIG: json.dumps(data).encode()}
+    trace = open_trace(_raw_write(tmp_path / "old.parquet", table, meta))
+    assert trace.config.trainable_params == config.params
+    assert (trace.config.adapter, trace.config.metric_keys, trace.config.step_prefix) == (
+        "none",
+        (),
+        "",
+    )
+    events = list(trace.events())
+    assert len(events) == table.num_rows
+    assert all(ev.reward is None and ev.metrics is None for ev in events)
+    assert [ev.loss for ev in events if ev.kind == "step"] == [2.5] * 5
+
+
+def test_a_2_5_trace_must_carry_the_post_training_columns(
+    tmp_path: Path, config: RunConfig
+) -> None:
+    _refused(
+        _raw_write(tmp_path / "a.parquet", _rows(config).drop(["reward"]), _meta(config)),
+        "'reward'",
+    )
+    data = json.loads(config.to_json())
+    del data["adapter"]
+    meta = {META_VERSION: b"2.5", META_CONFIG: json.dumps(data).encode()}
+    _refused(_raw_write(tmp_path / "b.parquet", _rows(config), meta), "'adapter'")
+
+
+def test_metrics_hold_one_value_per_key(tmp_path: Path, config: RunConfig) -> None:
+    keyed = dataclasses.replace(config, metric_keys=("a", "b"), eval_metric_keys=("c",))
+    good = _rows(keyed, metrics=[[1.0, None]] * 5)
+    events = list(open_trace(_write(tmp_path / "good.parquet", keyed, good)).events())
+    assert [ev.metrics for ev in events if ev.kind == "step"] == [[1.0, None]] * 5
+    bad = _rows(keyed, metrics=[[1.0, 2.0, 3.0]] * 5)
+    _refused(_write(tmp_path / "bad.parquet", keyed, bad), "one value per key")
 
 
 def test_missing_duplicated_and_retyped_columns(tmp_path: Path, config: RunConfig) -> None:

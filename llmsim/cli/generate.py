@@ -106,7 +106,10 @@ def generate(
         str | None,
         typer.Option(
             metavar="|".join(RUN_KINDS),
-            help="Pretraining (a window late in a long run) or fine-tuning. Random if omitted.",
+            help="Pretraining (a window late in a long run), a full fine-tune, or post-training: "
+            "lora (LoRA/QLoRA adapters), dpo (preference optimisation), grpo (RL with vLLM "
+            "rollouts). Random if omitted; a model too big for a full fine-tune on the GPUs "
+            "asked for becomes a LoRA run.",
             autocompletion=completer(RUN_KINDS),
         ),
     ] = None,

@@ -18,11 +18,13 @@ from llmsim.errors import one_line
 from llmsim.trace.errors import TraceError
 from llmsim.trace.upgrade import upgrade_config
 from llmsim.trace.vocab import (
+    ADAPTERS,
     INCIDENT_RATES,
     LAUNCHERS,
     PRECISIONS,
     RUN_KINDS,
     STACKS,
+    Adapter,
     IncidentRate,
     Launcher,
     Precision,
@@ -35,7 +37,7 @@ MAX_STEPS: Final = 50_000_000
 MAX_CONFIG_TEXT: Final = 1_000  # characters of any one string in the config (names, hosts...)
 MAX_INT: Final = 10**15
 MAX_INT_DIGITS: Final = 20  # a config integer is parsed only if it has at most this many digits
-MAX_BRACKETS: Final = 64  # the config is a flat object with one list: refuse deep nesting unread
+MAX_BRACKETS: Final = 64  # the config is a flat object with three lists: refuse deep nesting unread
 
 # Keys a trace may leave out (added in a minor version; None when absent).
 OPTIONAL_KEYS: Final = frozenset(
@@ -48,6 +50,7 @@ _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "launcher": LAUNCHERS,
     "precision": PRECISIONS,
     "incidents": INCIDENT_RATES,
+    "adapter": ADAPTERS,
 }
 
 
@@ -141,6 +144,16 @@ class RunConfig:
     transformers_version: str
     stack_version: str  # the stack's own version: DeepSpeed, Megatron core, torchtitan, accelerate
     output_dir: str  # "./outputs/<name>"
+    # post-training (2.5)
+    trainable_params: int  # what the optimizer updates: `params`, or the LoRA adapters' count
+    adapter: Adapter  # none (every weight trains), lora (bf16 base), qlora (4-bit NF4 base)
+    lora_rank: int  # r of the adapters (0 without)
+    lora_alpha: int  # lora_alpha (0 without)
+    metric_keys: tuple[str, ...]  # the stack's keys a step row's `metrics` holds, in order
+    eval_metric_keys: tuple[str, ...]  # ... and an eval row's
+    reward_min: float  # the lowest total reward the run's reward functions can give
+    reward_max: float  # ... and the highest (both 0 for runs without rewards)
+    step_prefix: str  # what the stack's step lines start with (verl: its Ray actor's prefix)
     # Optional (2.4): the engineer's terminal around the job. Absent (None) in older traces;
     # left out of the JSON when None, so a trace without them is written as before.
     login_host: str | None = None  # host of the tmux session and its shell (the `shell` rows)
@@ -161,6 +174,8 @@ class RunConfig:
         """Serialise to the JSON stored in the trace metadata (keys sorted: deterministic)."""
         data = dataclasses.asdict(self)
         data["hostnames"] = list(self.hostnames)
+        data["metric_keys"] = list(self.metric_keys)
+        data["eval_metric_keys"] = list(self.eval_metric_keys)
         for name in OPTIONAL_KEYS:
             if data[name] is None:
                 del data[name]
@@ -223,6 +238,12 @@ class RunConfig:
             raise TraceError("run config: eval_interval and checkpoint_interval must be >= 1")
         if not self.telemetry_interval > 0:
             raise TraceError("run config: telemetry_interval must be > 0")
+        if not 1 <= self.trainable_params <= self.params + self.trainable_params:
+            raise TraceError("run config: trainable_params must be >= 1")
+        if self.adapter == "none" and self.lora_rank:
+            raise TraceError("run config: lora_rank without an adapter")
+        if self.reward_min > self.reward_max:
+            raise TraceError("run config: reward_min is above reward_max")
         if self.monitor_interval is not None and not self.monitor_interval > 0:
             raise TraceError("run config: monitor_interval must be > 0")
 

@@ -69,3 +69,13 @@ class Event(NamedTuple):
     restarts: int | None = None
     redone: int | None = None
     lost_s: float | None = None
+    reward: float | None = None
+    reward_std: float | None = None
+    kl: float | None = None
+    entropy: float | None = None
+    response_len: float | None = None
+    chosen: float | None = None
+    rejected: float | None = None
+    margin: float | None = None
+    accuracy: float | None = None
+    metrics: list[float | None] | None = None  # null: the key is not in this list

@@ -47,11 +47,13 @@ from llmsim.trace.config import MAX_GPUS, RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.events import Event
 from llmsim.trace.schema import (
+    ADDED,
     COLUMNS,
     DICT_COLUMNS,
     LIST_COLUMNS,
     META_CONFIG,
     META_VERSION,
+    METRICS_COLUMN,
     SCHEMA,
     SCHEMA_MAJOR,
     VOCABULARY,
@@ -66,7 +68,7 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "epoch": (0, 10**6),
     "epoch_progress": (0.0, 1e6),
     "step": (0, 10**8),
-    "loss": (0.0, 100.0),
+    "loss": (-100.0, 100.0),  # an RL policy loss (GRPO's) may be negative
     "ppl": (1.0, 1e44),
     "lr": (0.0, 10.0),
     "grad_norm": (0.0, 1e6),
@@ -104,6 +106,16 @@ BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "restarts": (0, 10**4),
     "redone": (0, 10**8),
     "lost_s": (0.0, MAX_T),
+    "reward": (-1e6, 1e6),
+    "reward_std": (0.0, 1e6),
+    "kl": (0.0, 1e3),
+    "entropy": (0.0, 100.0),
+    "response_len": (0.0, 1e7),
+    "chosen": (-1e6, 1e6),
+    "rejected": (-1e6, 1e6),
+    "margin": (-1e6, 1e6),
+    "accuracy": (0.0, 1.0),
+    METRICS_COLUMN: (-1e15, 1e15),
 }
 MAX_TEXT: Final = 65_536  # characters of one string (a log line, a path)
 # Bytes of strings in one row group, uncompressed, as the footer counts them: what bounds the
@@ -145,8 +157,9 @@ class TraceFile:
             ) from None
         meta = schema.metadata or {}
         self.version = self._check_version(meta)
-        self._check_columns(schema)
-        self.config = self._read_config(meta, int(self.version.split(".")[1]))
+        minor = int(self.version.split(".")[1])
+        self._absent = self._check_columns(schema, minor)
+        self.config = self._read_config(meta, minor)
         if self.num_rows == 0:
             raise TraceError(f"{self.path}: the trace holds no events")
         # The columns are there: read the text ones as dictionaries (the footer is reused).
@@ -183,16 +196,23 @@ class TraceFile:
             )
         return version
 
-    def _check_columns(self, schema: pa.Schema) -> None:
+    def _check_columns(self, schema: pa.Schema, minor: int) -> frozenset[str]:
+        """Check the columns; return those an older minor version did not have yet (they read
+        as nulls)."""
         names = schema.names
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
             raise TraceError(f"{self.path}: column {twice[0][:40]!r} appears more than once")
+        later = {name for version, added in ADDED.items() if version > minor for name in added}
+        absent = frozenset(f.name for f in SCHEMA if f.name not in names and f.name in later)
         for f in SCHEMA:
+            if f.name in absent:
+                continue
             if f.name not in names:
                 raise TraceError(f"{self.path}: column {f.name!r} is missing")
             if not schema.field(f.name).type.equals(f.type):
                 raise TraceError(f"{self.path}: column {f.name!r} has the wrong type")
+        return absent
 
     def _read_config(self, meta: dict[bytes, bytes], minor: int) -> RunConfig:
         if META_CONFIG not in meta:
@@ -211,6 +231,7 @@ class TraceFile:
         most MAX_BATCH_VALUES per-GPU values. `columns` (a subset, for a quick pass) are
         checked as far as they go: `t` and the kinds are always read."""
         wanted = list(dict.fromkeys(("t", "kind", *columns)))
+        stored = [c for c in wanted if c not in self._absent]
         last_t = 0.0
         try:
             for i in range(self._pf.num_row_groups):
@@ -219,17 +240,27 @@ class TraceFile:
                 for rb in self._pf.iter_batches(
                     batch_size=rows or MAX_BATCH_ROWS,
                     row_groups=[i],
-                    columns=wanted,
+                    columns=stored,
                     use_threads=False,  # no thread pool: it cannot fail to start under ulimit
                 ):
                     self._validate(rb)
                     self._check_text_size(rb, i)
                     last_t = self._check(rb, last_t)
-                    yield rb
+                    yield self._complete(rb, wanted) if len(stored) < len(wanted) else rb
         except MemoryError:  # before ArrowException: pyarrow's ArrowMemoryError is both
             raise TraceError(f"{self.path}: not enough memory to read the trace") from None
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise TraceError(f"{self.path}: corrupt or truncated ({one_line(exc)})") from None
+
+    def _complete(self, rb: pa.RecordBatch, wanted: list[str]) -> pa.RecordBatch:
+        """`rb` with the columns its (older) trace lacks, as nulls, in the order asked."""
+        arrays = [
+            rb.column(name) if name in rb.schema.names else pa.nulls(rb.num_rows, _type(name))
+            for name in wanted
+        ]
+        return pa.RecordBatch.from_arrays(
+            arrays, schema=pa.schema([SCHEMA.field(n) for n in wanted])
+        )
 
     def _validate(self, rb: pa.RecordBatch) -> None:
         """Offsets, dictionary indices and the UTF-8 of strings, as Arrow checks them."""
@@ -363,6 +394,7 @@ class TraceFile:
         self._check_vocabularies(rb)
         self._check_strings(rb)
         self._check_gpu_lists(rb)
+        self._check_metrics(rb)
         return float(tv[-1])
 
     def _check_bounds(self, rb: pa.RecordBatch) -> None:
@@ -371,10 +403,10 @@ class TraceFile:
             if name not in present:
                 continue
             col = rb.column(name)
-            if name in LIST_COLUMNS:
+            if name in LIST_COLUMNS or name == METRICS_COLUMN:
                 assert isinstance(col, pa.ListArray)  # the header check guaranteed the type
                 col = _list_values(col)
-                if col.null_count:  # a per-GPU list with a hole: no value for some GPU
+                if col.null_count and name != METRICS_COLUMN:  # no value for some GPU
                     raise TraceError(f"{self.path}: null value inside a {name!r} list")
             values = _present(col)
             if not len(values):
@@ -446,6 +478,27 @@ class TraceFile:
             node = _present(kinds.indices) == words.index("node_telemetry")
             out[node] = self.config.gpus_per_node
         return out
+
+    def _check_metrics(self, rb: pa.RecordBatch) -> None:
+        """A row's metrics hold one value per key of the config's step or eval keys."""
+        if METRICS_COLUMN not in rb.schema.names:
+            return
+        col = rb.column(METRICS_COLUMN)
+        assert isinstance(col, pa.ListArray)  # the header check guaranteed the type
+        if col.null_count == len(col):
+            return
+        lengths = np.diff(col.offsets.to_numpy())
+        valid = _validity(col)
+        if valid is not None:
+            lengths = lengths[valid]
+        allowed = [len(self.config.metric_keys), len(self.config.eval_metric_keys)]
+        if not np.isin(lengths, allowed).all():
+            raise TraceError(f"{self.path}: 'metrics' lists do not have one value per key")
+
+
+def _type(name: str) -> Any:
+    """The schema's type of column `name` (for pa.nulls, whose stubs want its exact class)."""
+    return SCHEMA.field(name).type
 
 
 # The row checks below read Arrow buffers with numpy instead of calling pyarrow.compute: importing

@@ -95,14 +95,47 @@ SCHEMA: Final = pa.schema(
         pa.field("restarts", pa.int32()),
         pa.field("redone", pa.int32()),
         pa.field("lost_s", pa.float64()),
+        # post-training (2.5): what DPO and RL runs report besides a loss
+        pa.field("reward", pa.float64()),
+        pa.field("reward_std", pa.float64()),
+        pa.field("kl", pa.float64()),
+        pa.field("entropy", pa.float64()),
+        pa.field("response_len", pa.float64()),
+        pa.field("chosen", pa.float64()),
+        pa.field("rejected", pa.float64()),
+        pa.field("margin", pa.float64()),
+        pa.field("accuracy", pa.float64()),
+        # the stack's other keys of the row, in the order of config.metric_keys (step rows) or
+        # config.eval_metric_keys (eval rows)
+        pa.field("metrics", pa.list_(pa.float64())),
     ]
 )
+# Columns each minor version added: a trace of an older minor version lacks them, and the
+# reader gives them as nulls.
+ADDED: Final[dict[int, tuple[str, ...]]] = {
+    5: (
+        "reward",
+        "reward_std",
+        "kl",
+        "entropy",
+        "response_len",
+        "chosen",
+        "rejected",
+        "margin",
+        "accuracy",
+        "metrics",
+    ),
+}
 
 COLUMNS: Final[tuple[str, ...]] = tuple(SCHEMA.names)
 DICT_COLUMNS: Final[frozenset[str]] = frozenset(
     f.name for f in SCHEMA if pa.types.is_dictionary(f.type)
 )
-LIST_COLUMNS: Final[frozenset[str]] = frozenset(f.name for f in SCHEMA if pa.types.is_list(f.type))
+# The per-GPU lists of telemetry rows (one value per GPU); `metrics` is a list of another kind.
+METRICS_COLUMN: Final = "metrics"
+LIST_COLUMNS: Final[frozenset[str]] = frozenset(
+    f.name for f in SCHEMA if pa.types.is_list(f.type) and f.name != METRICS_COLUMN
+)
 # Dictionary columns whose values come from a closed vocabulary (the reader refuses others).
 # `op` holds an Op on progress rows, an IncidentKind on incident rows, a ShellOp on shell rows
 # and a ProcessOp on process rows.

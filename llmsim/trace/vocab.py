@@ -57,6 +57,10 @@ LogFormat = Literal[
     "tool",  # the run's own tooling (export script, cluster monitor):
     #          [%Y-%m-%d %H:%M:%S] LEVEL   origin     | text
     "wandb",  # wandb's terminal lines: `wandb: ` (the name blue and bold) then text (2.4)
+    "vllm",  # vLLM's logger: LEVEL %m-%d %H:%M:%S [origin] text   (origin = "file.py:line")
+    "ray",  # a Ray actor's line as the driver prints it: (origin) text   (origin = "Name pid=N")
+    "ray-pylog",  # ... of Python's logging in verl's format: (origin) LEVEL:%Y-%m-%d %H:%M:%S,mmm:text
+    "ray-driver",  # Ray's own logger on the driver: %Y-%m-%d %H:%M:%S,mmm<TAB>LEVEL origin -- text
 ]
 LOG_FORMATS: Final[tuple[LogFormat, ...]] = get_args(LogFormat)
 
@@ -87,21 +91,31 @@ Unit = Literal["shards", "layers", "tensors", "batches", "samples", "steps", "B"
 UNITS: Final[tuple[Unit, ...]] = get_args(Unit)
 
 # The software stack that trained the run (config.stack).
-Stack = Literal["hf", "hf-deepspeed", "megatron", "torchtitan"]
+Stack = Literal["hf", "hf-deepspeed", "megatron", "torchtitan", "trl", "verl"]
 STACKS: Final[tuple[Stack, ...]] = get_args(Stack)
 STACK_NAMES: Final[dict[Stack, str]] = {
     "hf": "Hugging Face Trainer + Accelerate/FSDP",
     "hf-deepspeed": "Hugging Face Trainer + DeepSpeed ZeRO",
     "megatron": "Megatron-LM",
     "torchtitan": "torchtitan",
+    "trl": "TRL (SFT with PEFT LoRA/QLoRA, DPO, GRPO with vLLM) + Accelerate",
+    "verl": "verl (GRPO on Ray, vLLM rollout, FSDP training)",
 }
 
 # How the job was launched (config.launcher).
-Launcher = Literal["torchrun", "deepspeed", "srun", "accelerate"]
+Launcher = Literal["torchrun", "deepspeed", "srun", "accelerate", "ray"]
 LAUNCHERS: Final[tuple[Launcher, ...]] = get_args(Launcher)
 
-RunKind = Literal["pretrain", "finetune"]
+# pretrain and finetune train every weight; lora (LoRA/QLoRA adapters on a frozen base), dpo
+# (preference optimisation against a reference model) and grpo (reinforcement learning with
+# generated completions and verifiable rewards) are post-training.
+RunKind = Literal["pretrain", "finetune", "lora", "dpo", "grpo"]
 RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
+POST_TRAINING: Final[frozenset[RunKind]] = frozenset({"lora", "dpo", "grpo"})
+# Adapters a run trains (config.adapter): none (every weight), LoRA on a bf16 base, LoRA on a
+# 4-bit NF4 base (QLoRA).
+Adapter = Literal["none", "lora", "qlora"]
+ADAPTERS: Final[tuple[Adapter, ...]] = get_args(Adapter)
 
 Precision = Literal["bf16", "fp16"]
 PRECISIONS: Final[tuple[Precision, ...]] = get_args(Precision)

@@ -18,7 +18,6 @@ from llmsim.trace.config import RunConfig
 from llmsim.trace.errors import TraceError
 from llmsim.trace.schema import (
     DICT_COLUMNS,
-    LIST_COLUMNS,
     META_CONFIG,
     META_VERSION,
     SCHEMA,
@@ -44,7 +43,7 @@ def make_table(n: int, columns: Mapping[str, Any]) -> pa.Table:
         if value is None:
             arrays.append(pa.nulls(n, f.type))
             continue
-        if f.name in LIST_COLUMNS and isinstance(value, np.ndarray) and value.ndim == 2:
+        if pa.types.is_list(f.type) and isinstance(value, np.ndarray) and value.ndim == 2:
             rows, width = value.shape
             offsets = pa.array(np.arange(0, (rows + 1) * width, width, dtype=np.int32), pa.int32())
             values = pa.array(value.ravel(), f.type.value_type, from_pandas=True)

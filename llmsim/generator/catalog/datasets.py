@@ -44,6 +44,29 @@ SFT_SETS: Final[tuple[SftSet, ...]] = (
 )
 
 
+# Preference pairs (DPO): examples are pairs; mean_tokens counts the prompt once and both answers.
+PREFERENCE_SETS: Final[tuple[SftSet, ...]] = (
+    SftSet("trl-lib/ultrafeedback_binarized", "train", 62_135, 1_020),
+    SftSet("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", 61_135, 1_020),
+    SftSet("Anthropic/hh-rlhf", "train", 160_800, 520),
+    SftSet("argilla/distilabel-intel-orca-dpo-pairs", "train", 12_859, 900),
+)
+# Prompts with verifiable answers (GRPO): mean_tokens is the prompt's, chat template included.
+PROMPT_SETS: Final[tuple[SftSet, ...]] = (
+    SftSet("openai/gsm8k", "train", 7_473, 120),
+    SftSet("AI-MO/NuminaMath-TIR", "train", 72_441, 150),
+    SftSet("open-r1/OpenR1-Math-220k", "train", 93_733, 160),
+    SftSet("DigitalLearningGmbH/MATH-lighteval", "train", 7_500, 130),
+)
+# The size of the test split a prompt set validates on (verl's data.val_files).
+PROMPT_TESTS: Final[dict[str, int]] = {
+    "openai/gsm8k": 1_319,
+    "AI-MO/NuminaMath-TIR": 99,
+    "open-r1/OpenR1-Math-220k": 500,
+    "DigitalLearningGmbH/MATH-lighteval": 5_000,
+}
+
+
 def corpus_of(hub_id: str) -> Corpus | None:
     """The corpus whose Hub id is `hub_id` (None: not a pretraining corpus of the catalogue)."""
     return next((c for c in CORPORA if c.hub_id == hub_id), None)

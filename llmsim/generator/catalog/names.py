@@ -35,7 +35,7 @@ def run_suffix(seed: int, options_key: str) -> str:
 
 def run_name(model: str, kind: str, seed: int, options_key: str) -> str:
     """`llama-3-8b-sft-1f3a9c20`: the output folder name of the run."""
-    label = "sft" if kind == "finetune" else "pretrain"
+    label = {"finetune": "sft", "pretrain": "pretrain"}.get(kind, kind)
     return f"{model.lower()}-{label}-{run_suffix(seed, options_key)}"
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from llmsim.generator.catalog.architecture import shard_names, tensors
 from llmsim.generator.catalog.models import arch_classes, tokenizer_file_bytes, tokenizer_files
+from llmsim.generator.phases import export_adapter
 from llmsim.generator.phases.telemetry import IDLE, Segment
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.plan.timing import export_parts, write_seconds
@@ -35,7 +36,14 @@ class ExportResult:
 
 
 def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
-    """Rows of the export, starting at t0."""
+    """Rows of the export, starting at t0 (a LoRA run that keeps its adapters saves them: its
+    files are what ls -lh and the upload at the shell list)."""
+    if export_adapter.exports_adapter(plan):
+        rows, end, segments = export_adapter.events(plan, rng, t0)
+        made = [r for r in rows.rows if r["kind"] == "file"]
+        saved = [(str(r["path"]), int(r["size_bytes"])) for r in made]
+        at = {str(r["path"]): float(r["t"]) for r in made}
+        return ExportResult(rows, end, segments, saved, {}, at)
     spec, io = plan.choice.model, plan.io
     rows, clock = Rows(), Clock(t0)
     form = plan.profile.export_form

@@ -29,4 +29,5 @@ class TrainState:
     first: int = 0  # first step of this attempt (its slow warm-up step)
     attempt_start: float = 0.0  # t its training started (the Trainer's train_runtime)
     saved: dict[int, tuple[float, float, int]] = field(default_factory=dict)
+    tokens_at: dict[int, int] = field(default_factory=dict)  # step -> tokens counted up to it
     # checkpoint step -> (t it was on disk, best validation loss, patience) for restarts

@@ -21,6 +21,7 @@ class Aggregates:
     last_step: int = 0
     last_epoch: int = 0
     last_loss: float = math.nan
+    last_reward: float | None = None  # an RL run's reward at its last step
     util_sum: float = 0.0
     util_count: int = 0
     peak_mem: float = 0.0
@@ -43,6 +44,7 @@ class Aggregates:
             self.last_step = int(steps.column("step")[-1].as_py())
             self.last_epoch = int(steps.column("epoch")[-1].as_py())
             self.last_loss = float(steps.column("loss")[-1].as_py())
+            self.last_reward = steps.column("reward")[-1].as_py()
         incidents = table.filter(pc.equal(kind, pa.scalar("incident")))
         if incidents.num_rows:
             restarts = incidents.filter(pc.equal(incidents.column("op"), pa.scalar("restart")))
@@ -78,7 +80,9 @@ def events(plan: RunPlan, agg: Aggregates, t: float) -> Rows:
         epoch=agg.last_epoch,
         step=agg.last_step,
         loss=agg.last_loss,
-        ppl=math.exp(agg.last_loss),
+        # DPO's and RL's losses are no language-model losses: no perplexity
+        ppl=math.exp(agg.last_loss) if plan.config.kind not in ("dpo", "grpo") else None,
+        reward=agg.last_reward,
         avg_gpu_util=util,
         peak_mem_mib=agg.peak_mem,
         path=f"{plan.config.output_dir}/final/",

@@ -28,8 +28,10 @@ F64 = npt.NDArray[np.float64]
 
 # Activities: what the GPUs are doing during a segment of time. HANG: waiting in a collective a
 # lost rank never joins (NCCL's kernel spins: utilisation stays up, power falls); WAIT: every
-# GPU waiting for a batch (a dataloader stall).
-IDLE, LOAD, TRAIN, EVAL, CKPT, EXPORT, HANG, WAIT = range(8)
+# GPU waiting for a batch (a dataloader stall); GEN: an RL step's generation (vLLM decoding:
+# kernels run all the time but wait on memory, so power stays well below training's).
+IDLE, LOAD, TRAIN, EVAL, CKPT, EXPORT, HANG, WAIT, GEN = range(9)
+GEN_POWER: Final = (0.42, 0.58)  # decoding's share between idle and TDP
 TEMP_WARN: Final = 80.0
 TEMP_CRIT: Final = 87.0
 CLOCK_WARN: Final = 0.93  # a training GPU below this share of its max clock is slow
@@ -121,7 +123,8 @@ def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
     th = plan.fit.throughput
     busy = 1.0 / (1.0 + th.bubble) * (1.0 - float(rng.uniform(0.005, 0.04)))
     train_util = 100.0 * busy
-    flop_share = th.efficiency * (th.compute_s / (1.0 + th.bubble)) / th.step_s
+    train_s = th.step_s - th.gen_s  # an RL step's training part (gen_s: its generation)
+    flop_share = th.efficiency * (th.compute_s / (1.0 + th.bubble)) / train_s
     train_pf = float(np.clip(0.42 + 0.95 * flop_share, 0.45, 0.97))
     eval_share = float(rng.uniform(0.82, 0.97))  # smaller launches, data loading in between
     return Levels(
@@ -134,6 +137,7 @@ def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
             EXPORT: (9.0, 6.0),
             HANG: (99.5, 0.6),
             WAIT: (3.0, 3.0),
+            GEN: (94.0, 3.0),
         },
         power={
             IDLE: 0.0,
@@ -144,6 +148,7 @@ def levels(plan: RunPlan, rng: np.random.Generator) -> Levels:
             EXPORT: 0.08,
             HANG: 0.2,
             WAIT: 0.05,
+            GEN: float(rng.uniform(*GEN_POWER)) if th.gen_s > 0 else 0.5,
         },
     )
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from llmsim.generator.phases import faults
+from llmsim.generator.phases import faults, postrows
 from llmsim.generator.phases import restart as phase_restart
 from llmsim.generator.phases import steps as st
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry, TimedEpisode
+from llmsim.generator.plan import poststats
 from llmsim.generator.plan.incidents import at_step
 from llmsim.generator.plan.loss import LossModel
 from llmsim.generator.plan.runplan import RunPlan
@@ -100,7 +101,10 @@ def _timing(
     a: int,
     b: int,
     rng: np.random.Generator,
+    scale: F64 | None = None,
 ) -> Chunk:
+    """The chunk's step times, its pauses and when each step ends (`scale`: each step's time
+    against the plan's mean, where the work varies by step: RL's completion lengths)."""
     c = plan.config
     steps = np.arange(a, b + 1, dtype=np.int64)
     evals = plan.profile.evaluates(steps, c.eval_interval, c.total_steps)
@@ -108,6 +112,8 @@ def _timing(
     after = np.concatenate([[False], (evals | saves)[:-1]])
     pauses = run.pauses(ctx, steps) + at_step(plan.incidents, "dataloader_stall", steps)
     raw = st.raw_times(plan, steps, after, pauses, rng, state.first)
+    if scale is not None:
+        raw = raw * scale
     times = st.window_means(steps, raw, c.log_interval)
     pause_at: dict[int, tuple[float, float]] = {}
     for i in np.flatnonzero(evals | saves):
@@ -137,7 +143,13 @@ def _save_seconds(plan: RunPlan, step: int, rng: np.random.Generator) -> float:
 
 
 def _step_table(
-    plan: RunPlan, ch: Chunk, state: TrainState, losses: F64, grads: F64, lr: F64
+    plan: RunPlan,
+    ch: Chunk,
+    state: TrainState,
+    losses: F64,
+    grads: F64,
+    lr: F64,
+    post: dict[str, Any] | None = None,
 ) -> pa.Table:
     c = plan.config
     si, n = ch.steps, len(ch.steps)
@@ -151,37 +163,42 @@ def _step_table(
     eta = (c.total_steps - si) * (csum[hi] - csum[lo]) / (hi - lo)
     mem_gib = plan.fit.memory.reserved_gib(0)
     spe = c.steps_per_epoch
-    return make_table(
-        n,
-        {
-            "t": ch.t_end,
-            "kind": "step",
-            "phase": "train",
-            "epoch": (si - 1) // spe + 1,
-            "step": si,
-            "loss": losses,
-            "ppl": np.exp(losses),
-            "lr": lr,
-            "grad_norm": grads.astype(np.float32),
-            "tokens_per_s": tps,
-            "step_time": ch.times,
-            "mfu": (tflops / c.gpu_peak_tflops).astype(np.float32),
-            "tflops": tflops.astype(np.float32),
-            "elapsed": ch.t_end - state.start,
-            "eta": eta,
-            "done": (si - 1) % spe + 1,
-            "total": np.full(n, spe, dtype=np.int64),
-            "epoch_progress": si / spe,
-            "tokens": si * c.global_batch_tokens,
-            "samples": si * c.global_batch,
-            "tokens_per_s_gpu": tps / c.gpus,
-            "mem_gib": np.float32(mem_gib),
-            "mem_pct": np.float32(100 * mem_gib / plan.choice.gpu.torch_gib),
-            "loss_scale": np.float32(1.0),
-            "skipped": 0,
-            "nan_iters": 0,
-        },
-    )
+    columns = {
+        "t": ch.t_end,
+        "kind": "step",
+        "phase": "train",
+        "epoch": (si - 1) // spe + 1,
+        "step": si,
+        "loss": losses,
+        "ppl": np.exp(losses),
+        "lr": lr,
+        "grad_norm": grads.astype(np.float32),
+        "tokens_per_s": tps,
+        "step_time": ch.times,
+        "mfu": (tflops / c.gpu_peak_tflops).astype(np.float32),
+        "tflops": tflops.astype(np.float32),
+        "elapsed": ch.t_end - state.start,
+        "eta": eta,
+        "done": (si - 1) % spe + 1,
+        "total": np.full(n, spe, dtype=np.int64),
+        "epoch_progress": si / spe,
+        "tokens": si * c.global_batch_tokens,
+        "samples": si * c.global_batch,
+        "tokens_per_s_gpu": tps / c.gpus,
+        "mem_gib": np.float32(mem_gib),
+        "mem_pct": np.float32(100 * mem_gib / plan.choice.gpu.torch_gib),
+        "loss_scale": np.float32(1.0),
+        "skipped": 0,
+        "nan_iters": 0,
+    }
+    if post is not None:  # a post-training run's own columns (phases/postrows.py)
+        post = dict(post)
+        shift = post.pop("t_shift", None)
+        if shift is not None:  # the line comes after the step's validation and save
+            columns["t"] = ch.t_end + shift
+            columns["elapsed"] = ch.t_end + shift - state.start
+        columns.update(post)
+    return make_table(n, columns)
 
 
 def _losses(plan: RunPlan, lm: LossModel, steps: I64, rng: np.random.Generator) -> F64:
@@ -207,12 +224,25 @@ def _chunk(
     c = plan.config
     rows = Rows()
     ctx = Context(plan, ids, rows, Clock(state.t), streams.lines, state.attempt)
-    ch = _timing(plan, run, ctx, state, a, b, streams.times)
+    pst = poststats.stats(plan, np.arange(a, b + 1, dtype=np.int64))
+    scale = pst.time_scale if pst is not None else None
+    ch = _timing(plan, run, ctx, state, a, b, streams.times, scale)
     losses = _losses(plan, lm, ch.steps, streams.loss)
     grads = lm.grad_norms(ch.steps.astype(np.float64), streams.loss)
     lr = lr_at(c.warmup_steps, c.total_steps, c.lr_peak, c.lr_min, ch.steps)
-    table = _step_table(plan, ch, state, losses, grads, lr)
+    post = None
+    if pst is not None:
+        eval_s, save_s = np.zeros(len(ch.steps)), np.zeros(len(ch.steps))
+        for i, (ev, sv) in ch.pause_at.items():
+            eval_s[i], save_s[i] = ev, sv
+        post = postrows.step_columns(
+            plan, run, ctx, pst, ch.times, eval_s, save_s, losses, grads, lr, state
+        )
+        losses = post.get("loss", losses)
+    table = _step_table(plan, ch, state, losses, grads, lr, post)
     segments = _pauses(plan, run, ctx, lm, streams, state, ch, losses)
+    if pst is not None and pst.gen_share is not None:
+        segments = postrows.rl_segments(segments, ch.t_end, ch.times, pst.gen_share)
     _incidents(plan, ctx, tele, ch)
     segments = faults.chunk(plan, ctx, tele, ch.steps, ch.t_end, ch.times, segments)
     samples = tele.advance(ch.end, segments)
@@ -294,32 +324,33 @@ def _evaluate(
     )
     decimals = None if plan.profile.val_float32 else plan.profile.loss_decimals
     val = lm.validation(step, train_loss, streams.evals, decimals)
+    post = postrows.eval_columns(plan, run, ctx, step, val, state) if plan.choice.post else {}
+    val = post.get("val_loss") or val  # DPO's eval_loss is its own; RL runs have none
     if val < state.best_val:
         state.best_val, state.patience = val, 0
     else:  # early stopping must never trigger: the counter stops one short of the limit
         state.patience = min(state.patience + 1, max(0, c.patience_limit - 1))
     tokens = c.eval_batches * c.micro_batch * c.seq_len
     mem = plan.fit.memory.reserved_gib(0)
-    ctx.rows.add(
-        t + seconds,
-        "eval",
-        "eval",
-        epoch=(step - 1) // c.steps_per_epoch + 1,
-        step=step,
-        loss=train_loss,
-        ppl=math.exp(train_loss),
-        val_loss=val,
-        val_ppl=math.exp(val),
-        patience=state.patience,
-        patience_limit=c.patience_limit,
-        elapsed=seconds,
-        epoch_progress=step / c.steps_per_epoch,
-        samples_per_s=c.eval_batches * c.micro_batch * c.dp / seconds,
-        steps_per_s=c.eval_batches / seconds,
-        tokens_per_s_gpu=tokens / seconds / (c.tp * c.pp),
-        mem_gib=mem,
-        mem_pct=100 * mem / plan.choice.gpu.torch_gib,
-    )
+    columns: dict[str, Any] = {
+        "epoch": (step - 1) // c.steps_per_epoch + 1,
+        "step": step,
+        "loss": train_loss,
+        "ppl": math.exp(train_loss),
+        "val_loss": val,
+        "val_ppl": math.exp(val),
+        "patience": state.patience,
+        "patience_limit": c.patience_limit,
+        "elapsed": seconds,
+        "epoch_progress": step / c.steps_per_epoch,
+        "samples_per_s": c.eval_batches * c.micro_batch * c.dp / seconds,
+        "steps_per_s": c.eval_batches / seconds,
+        "tokens_per_s_gpu": tokens / seconds / (c.tp * c.pp),
+        "mem_gib": mem,
+        "mem_pct": 100 * mem / plan.choice.gpu.torch_gib,
+    }
+    columns.update(post)  # a post-training run's own (phases/postrows.py)
+    ctx.rows.add(t + seconds, "eval", "eval", **columns)
 
 
 def _save(

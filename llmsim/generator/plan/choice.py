@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from llmsim.generator.catalog.architecture import ModelSpec
 from llmsim.generator.catalog.gpus import GpuSpec
+from llmsim.generator.plan.postspec import PostSpec
 from llmsim.generator.plan.profile import StackProfile
 from llmsim.trace.vocab import RunKind, Stack
 
@@ -18,6 +19,7 @@ class Choice:
     profile: StackProfile  # the stack that trains it
     model: ModelSpec
     gpu: GpuSpec
+    post: PostSpec | None = None  # a post-training run's own choices (lora, dpo, grpo)
 
     @property
     def stack(self) -> Stack:

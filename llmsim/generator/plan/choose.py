@@ -13,13 +13,21 @@ from typing import Final
 import numpy as np
 
 from llmsim.generator.catalog.architecture import ModelSpec, param_count
-from llmsim.generator.catalog.gpus import GPU_TYPES, GPUS, PICK_WEIGHTS, GpuSpec, find_gpu
+from llmsim.generator.catalog.gpus import (
+    GPU_TYPES,
+    GPUS,
+    PICK_WEIGHTS,
+    POST_PICK_WEIGHTS,
+    GpuSpec,
+    find_gpu,
+)
 from llmsim.generator.catalog.models import MODEL_NAMES, MODELS, find_model
 from llmsim.generator.options import GenerateOptions, GeneratorError
+from llmsim.generator.plan import posttrain
 from llmsim.generator.plan.choice import Choice
-from llmsim.generator.plan.layout import MAX_GPUS, valid_gpu_count
+from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, valid_gpu_count
 from llmsim.generator.plan.profile import StackProfile
-from llmsim.trace.vocab import RUN_KINDS, RunKind, Stack
+from llmsim.trace.vocab import POST_TRAINING, RUN_KINDS, RunKind, Stack
 
 # The stacks a run may be drawn on, by name, in the vocabulary's order (the registry's).
 Profiles = Mapping[Stack, StackProfile]
@@ -49,9 +57,14 @@ def _model_pool(options: GenerateOptions) -> list[ModelSpec]:
     return list(MODELS)
 
 
-def _gpu_pool(options: GenerateOptions) -> list[GpuSpec]:
+def _gpu_pool(options: GenerateOptions, kind: RunKind) -> list[GpuSpec]:
+    """The GPU types a run may be drawn on: cluster GPUs, and for one machine's post-training
+    runs the workstation and cloud cards too."""
     if options.gpu_type is None:
-        return list(GPUS)
+        one_machine = options.gpus is None or options.gpus <= GPUS_PER_NODE
+        if kind in ("lora", "dpo") and one_machine:
+            return [g for g in GPUS if POST_PICK_WEIGHTS.get(g.short, 0.0) > 0]
+        return [g for g in GPUS if g.cluster]
     gpu = find_gpu(options.gpu_type)
     if gpu is None:
         raise GeneratorError(
@@ -83,11 +96,14 @@ def choose(options: GenerateOptions, profiles: Profiles, rng: np.random.Generato
         names = ", ".join(profiles)
         raise GeneratorError(f"unknown stack {options.stack!r}; choose one of: {names}")
     if options.kind is not None and options.kind not in RUN_KINDS:
-        raise GeneratorError(f"unknown kind {options.kind!r}; choose pretrain or finetune")
+        raise GeneratorError(
+            f"unknown kind {options.kind!r}; choose one of: {', '.join(RUN_KINDS)}"
+        )
     pool = _model_pool(options)
     kinds: list[RunKind] = [options.kind] if options.kind else list(RUN_KINDS)
     if options.kind is None and options.epochs is not None and options.epochs > 1:
-        kinds = ["finetune"]  # several passes over the data: only a fine-tune does that
+        # several passes over the data: a fine-tune (full, LoRA or DPO) does that
+        kinds = ["finetune", "lora", "dpo"]
     candidates = [profiles[options.stack]] if options.stack else list(profiles.values())
     combos = [(p, k, m) for p in candidates for k in kinds for m in pool if p.refusal(k, m) is None]
     if not combos:  # every pair was refused: say why for the first one
@@ -100,9 +116,16 @@ def choose(options: GenerateOptions, profiles: Profiles, rng: np.random.Generato
     kind = open_kinds[_pick(rng, [1.0] * len(open_kinds))]
     models = [m for p, k, m in combos if p is profile and k == kind]
     spec = models[_pick(rng, [0.3 if param_count(m) > 100e9 else 1.0 for m in models])]
-    gpus = _gpu_pool(options)
-    gpu = gpus[_pick(rng, [PICK_WEIGHTS.get(g.short, 0.1) for g in gpus])]
-    return Choice(kind, profile, spec, gpu)
+    gpus = _gpu_pool(options, kind)
+    weights = POST_PICK_WEIGHTS if kind in ("lora", "dpo") else PICK_WEIGHTS
+    gpu = gpus[_pick(rng, [weights.get(g.short, 0.1) for g in gpus])]
+    if not gpu.cluster and options.gpus is not None and options.gpus > GPUS_PER_NODE:
+        raise GeneratorError(
+            f"a {gpu.short} machine holds at most {GPUS_PER_NODE} GPUs; use --gpus 1 to "
+            f"{GPUS_PER_NODE} or a data-centre --gpu-type such as H100"
+        )
+    post = posttrain.draw(kind, profile, spec, gpu, rng) if kind in POST_TRAINING else None
+    return Choice(kind, profile, spec, gpu, post)
 
 
 def draw_gpu_count(spec: ModelSpec, rng: np.random.Generator) -> list[int]:

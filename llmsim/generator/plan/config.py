@@ -10,12 +10,16 @@ from llmsim.generator.catalog.models import base_repo
 from llmsim.generator.catalog.names import hostnames, run_name
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.options import GenerateOptions
+from llmsim.generator.plan.adapters import lora_params
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.fit import Fit
 from llmsim.generator.plan.layout import node_shape
 from llmsim.generator.plan.schedule import Schedule
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
+
+RNG_KEYS = 16  # the stream of the orders a run's metric keys take (verl's set order)
+RNG_PREFIX = 18  # ... and of the process its step lines name
 
 
 def telemetry_interval(gpus: int) -> float:
@@ -60,6 +64,14 @@ def make_config(
     pretrain = choice.kind == "pretrain"
     profile = choice.profile
     output_dir = f"./outputs/{name}"
+    post = choice.post
+    lora = post.lora if post is not None and layout.adapter != "none" else None
+    trainable = lora_params(spec, lora) if lora is not None else param_count(spec)
+    keys, eval_keys = profile.metric_keys(
+        choice.kind, post, np.random.default_rng([seed, RNG_KEYS])
+    )
+    prefix = profile.step_prefix(np.random.default_rng([seed, RNG_PREFIX]))
+    rewards = post.rollout.reward_range if post is not None and post.rollout else (0.0, 0.0)
     config = RunConfig(
         name=name,
         model=spec.name,
@@ -98,7 +110,7 @@ def make_config(
         tp=layout.tp,
         pp=layout.pp,
         dp=layout.dp,
-        strategy="single GPU (no sharding)" if gpus == 1 else profile.strategy(layout),
+        strategy=_strategy(profile.strategy(layout), gpus, layout.adapter),
         mem_weights_gib=round(rank0.weights, 4),
         mem_grads_gib=round(rank0.grads, 4),
         mem_optimizer_gib=round(rank0.optimizer, 4),
@@ -116,7 +128,9 @@ def make_config(
         warmup_steps=schedule.warmup_steps,
         lr_peak=schedule.lr_peak,
         lr_min=schedule.lr_min,
-        schedule="linear warmup + cosine decay to 10% of peak",
+        schedule="constant"
+        if schedule.lr_min == schedule.lr_peak
+        else "linear warmup + cosine decay to 10% of peak",
         grad_clip=1.0,
         weight_decay=0.1 if pretrain else 0.0,
         adam_beta1=0.9,
@@ -140,6 +154,26 @@ def make_config(
         transformers_version=era.transformers,
         stack_version=era.stack_version,
         output_dir=output_dir,
+        trainable_params=trainable,
+        adapter=layout.adapter,
+        lora_rank=lora.rank if lora is not None else 0,
+        lora_alpha=lora.alpha if lora is not None else 0,
+        metric_keys=keys,
+        eval_metric_keys=eval_keys,
+        reward_min=rewards[0],
+        reward_max=rewards[1],
+        step_prefix=prefix,
     )
     config.check()
     return config
+
+
+def _strategy(multi: str, gpus: int, adapter: str) -> str:
+    """How the logs and `info` name the layout (adapters train a frozen base on each GPU)."""
+    if adapter != "none":
+        base = "4-bit NF4" if adapter == "qlora" else "bf16"
+        where = "one GPU" if gpus == 1 else f"DDP over {gpus} GPUs"
+        return (
+            f"{'QLoRA' if adapter == 'qlora' else 'LoRA'} adapters on a frozen {base} base, {where}"
+        )
+    return "single GPU (no sharding)" if gpus == 1 else multi

@@ -16,11 +16,13 @@ import numpy as np
 from llmsim.generator.catalog.architecture import param_count
 from llmsim.generator.options import GeneratorError
 from llmsim.generator.plan import layout as lay
+from llmsim.generator.plan import postcost, posttrain
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.layout import Layout
 from llmsim.generator.plan.memory import Memory, memory
 from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.throughput import Throughput, step_time
+from llmsim.trace.vocab import Adapter
 
 FILL_MAX: Final = 0.93  # of nvidia-smi's total: above this a real run would OOM sooner or later
 PRETRAIN_BATCH_CAP: Final = 16 * 2**20  # tokens per optimizer step (published runs: <= ~16M)
@@ -76,6 +78,8 @@ class Fit:
 
 def seq_len_for(choice: Choice, rng: np.random.Generator) -> int:
     """A sequence length the model supports and runs of this kind use."""
+    if choice.post is not None:
+        return posttrain.seq_len(choice, rng)
     options = choice.profile.seq_lens(choice.kind)
     fitting = [s for s in options if s <= choice.model.max_positions] or [
         min(2048, choice.model.max_positions)
@@ -83,8 +87,11 @@ def seq_len_for(choice: Choice, rng: np.random.Generator) -> int:
     return int(rng.choice(fitting))
 
 
-def target_tokens(choice: Choice, rng: np.random.Generator) -> int:
-    """Tokens per optimizer step a run of this size and kind would configure."""
+def target_tokens(choice: Choice, rng: np.random.Generator, seq_len: int = 0) -> int:
+    """Tokens per optimizer step a run of this size and kind would configure (`seq_len`: the
+    run's, which sizes a post-training batch)."""
+    if choice.post is not None:
+        return posttrain.target_tokens(choice, seq_len, rng)
     n = param_count(choice.model)
     if choice.kind == "finetune":
         return int(rng.choice((2**18, 2**19, 2**20, 2**21)))
@@ -112,21 +119,27 @@ def _batch(
     per_step = layout.dp * layout.micro_batch
     wanted = max(1.0, tokens / seq_len / per_step)
     accum = max(layout.pp, round(wanted) if exact else 2 ** round(math.log2(wanted)))
-    cap = PRETRAIN_BATCH_CAP if choice.kind == "pretrain" else FINETUNE_BATCH_CAP
+    if choice.post is not None and choice.post.rollout is not None:
+        accum = posttrain.whole_groups(per_step, accum, choice.post.rollout.generations)
+    # an RL step's batch is its completions at their padded length: as big as pretraining's
+    big = choice.kind in ("pretrain", "grpo")
+    cap = PRETRAIN_BATCH_CAP if big else FINETUNE_BATCH_CAP
     if per_step * accum * seq_len > cap * 1.01:
         return None
     return per_step * accum, accum
 
 
-def _options(choice: Choice, gpus: int, seq_len: int) -> list[Layout]:
+def _options(choice: Choice, gpus: int, seq_len: int, adapter: Adapter = "none") -> list[Layout]:
     spec = choice.model
     out = []
     for tp, pp in choice.profile.splits(spec, gpus):
         for zero, recompute in choice.profile.modes:
+            if choice.post is not None and not postcost.mode_fits(adapter, zero, gpus):
+                continue
             for mb in (1, 2, 4, 8):
                 if mb * seq_len > MB_TOKENS_MAX:
                     continue
-                out.append(lay.make(spec, gpus, tp, pp, zero, recompute, mb))
+                out.append(lay.make(spec, gpus, tp, pp, zero, recompute, mb, adapter))
     return out
 
 
@@ -138,22 +151,55 @@ def fit(
     luck: Luck,
     exact: bool = False,
 ) -> Fit | None:
-    """The fastest layout that fits, or None when nothing does."""
+    """The fastest layout that fits, or None when nothing does. A post-training run tries its
+    adapters in turn (full, LoRA, QLoRA) and keeps the first that fits."""
+    if choice.post is not None:
+        if gpus > posttrain.max_gpus(choice):
+            return None
+        for adapter in choice.post.adapters:
+            found = _fastest(choice, gpus, seq_len, tokens, luck, exact, adapter)
+            if found is not None:
+                return found
+        return None
+    return _fastest(choice, gpus, seq_len, tokens, luck, exact)
+
+
+def _fastest(
+    choice: Choice,
+    gpus: int,
+    seq_len: int,
+    tokens: int,
+    luck: Luck,
+    exact: bool,
+    adapter: Adapter = "none",
+) -> Fit | None:
     best: tuple[float, Fit] | None = None
     capacity_mib = choice.gpu.memory_mib
-    for layout in _options(choice, gpus, seq_len):
+    for layout in _options(choice, gpus, seq_len, adapter):
         batch = _batch(choice, layout, seq_len, tokens, exact)
         if batch is None:
             continue
         gbs, accum = batch
-        mem = memory(
-            choice.model, choice.profile, layout, seq_len, accum, luck.fragmentation, luck.nccl_mib
-        )
+        if choice.post is not None:
+            mem = postcost.memory(choice, layout, seq_len, accum, luck.fragmentation, luck.nccl_mib)
+        else:
+            mem = memory(
+                choice.model,
+                choice.profile,
+                layout,
+                seq_len,
+                accum,
+                luck.fragmentation,
+                luck.nccl_mib,
+            )
         if mem.peak_smi_mib > FILL_MAX * capacity_mib:
             continue
-        th = step_time(
-            choice.model, choice.profile, layout, choice.gpu, gpus, seq_len, accum, luck.speed
-        )
+        if choice.post is not None:
+            th = postcost.step(choice, layout, gpus, seq_len, accum, luck.speed)
+        else:
+            th = step_time(
+                choice.model, choice.profile, layout, choice.gpu, gpus, seq_len, accum, luck.speed
+            )
         # an engineer keeps the model-parallel group as small as does the job
         split = 1.0 - MP_PREFERENCE * math.log2(layout.tp * layout.pp)
         score = th.tokens_per_s * split * luck.jitter(layout)
@@ -168,7 +214,12 @@ def fit_or_explain(choice: Choice, gpus: int, seq_len: int, tokens: int, luck: L
     if found is not None:
         return found
     name, short = choice.model.name, choice.gpu.short
-    cap = PRETRAIN_BATCH_CAP if choice.kind == "pretrain" else FINETUNE_BATCH_CAP
+    if choice.post is not None and gpus > posttrain.max_gpus(choice):
+        raise GeneratorError(
+            f"{gpus} GPUs is more than a {choice.kind} run on {choice.stack} uses here (up to "
+            f"{posttrain.max_gpus(choice)}); use fewer --gpus"
+        )
+    cap = PRETRAIN_BATCH_CAP if choice.kind in ("pretrain", "grpo") else FINETUNE_BATCH_CAP
     splits = choice.profile.splits(choice.model, gpus)
     if splits and min(gpus // (tp * pp) for tp, pp in splits) * seq_len > cap:
         raise GeneratorError(
@@ -180,7 +231,8 @@ def fit_or_explain(choice: Choice, gpus: int, seq_len: int, tokens: int, luck: L
             f"{choice.stack} cannot split {name} over {gpus} GPUs (heads, layers and nodes "
             "must divide evenly); try another --gpus"
         )
+    lighter = " or --kind lora (LoRA/QLoRA adapters)" if choice.kind == "finetune" else ""
     raise GeneratorError(
         f"{name} does not fit on {gpus} {short} GPUs with {choice.stack} at a batch a "
-        f"{choice.kind} run uses; try more GPUs, another --gpu-type or --stack"
+        f"{choice.kind} run uses; try more GPUs, another --gpu-type or --stack{lighter}"
     )

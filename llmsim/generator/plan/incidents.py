@@ -100,6 +100,10 @@ class RunShape:
     step_s: float
     duration: float  # the run's wanted length
     elastic: bool  # torchrun with --max-restarts > 0 restarts a failed group in place
+    ecc: bool = True  # the GPUs count memory errors (no ECC, no `ecc` fault)
+    # checkpoints go to a cluster's shared file system (a workstation or cloud card's job
+    # writes to its local disk: no Lustre recovery, no `checkpoint_retry`)
+    shared_fs: bool = True
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,8 @@ def _transients(
     kinds: tuple[IncidentKind, ...] = ("dataloader_stall", "ecc", "checkpoint_retry")
     for _ in range(n):
         kind = kinds[int(rng.integers(0, 3))]
+        if (kind == "ecc" and not run.ecc) or (kind == "checkpoint_retry" and not run.shared_fs):
+            continue
         step = _transient_step(kind, run, rng)
         if step is None or any(a - 1 <= step <= b + 1 for a, b in spans):
             continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from llmsim.generator.catalog.architecture import ModelSpec
+from llmsim.trace.vocab import Adapter
 
 Recompute = Literal["none", "selective", "full"]
 # How the training states are sharded over the data-parallel ranks: FSDP (fp32 parameters,
@@ -35,6 +36,7 @@ class Layout:
     zero_stage: int  # 3: params/grads/optimizer sharded over dp (FSDP, ZeRO-3); 2; 1: optimizer
     recompute: Recompute
     micro_batch: int
+    adapter: Adapter = "none"  # LoRA adapters on a frozen base (bf16 or QLoRA's NF4), or none
 
     @property
     def uneven(self) -> bool:
@@ -87,8 +89,9 @@ def make(
     zero_stage: int,
     recompute: Recompute,
     micro_batch: int,
+    adapter: Adapter = "none",
 ) -> Layout:
     """A layout from its sizes (the caller has checked the split with its profile)."""
     split = stage_split(spec.num_layers, pp)
     assert split is not None
-    return Layout(tp, pp, gpus // (tp * pp), split, zero_stage, recompute, micro_batch)
+    return Layout(tp, pp, gpus // (tp * pp), split, zero_stage, recompute, micro_batch, adapter)

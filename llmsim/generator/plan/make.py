@@ -16,10 +16,13 @@ from typing import Final
 import numpy as np
 
 from llmsim.generator.catalog.architecture import param_count
+from llmsim.generator.catalog.datasets import PREFERENCE_SETS, PROMPT_SETS, PROMPT_TESTS, SFT_SETS
 from llmsim.generator.catalog.gpus import GPUS
 from llmsim.generator.catalog.software import DAY, Era
 from llmsim.generator.options import DurationTooShort, GenerateOptions, GeneratorError
+from llmsim.generator.plan import postcost, posttrain
 from llmsim.generator.plan import schedule as sched
+from llmsim.generator.plan.adapters import safetensors_bytes
 from llmsim.generator.plan.choice import Choice
 from llmsim.generator.plan.choose import Profiles, choose, draw_gpu_count
 from llmsim.generator.plan.config import make_config
@@ -65,7 +68,17 @@ DURATION_TOLERANCE: Final = 0.25  # with the steps fixed, the duration may miss 
 CLOSING_S: Final = 8.0
 LONG_STEP: Final = 6.0  # seconds: longer steps make a dull trace, when a smaller batch is fine
 LONG_STEP_BIG: Final = 50.0  # models over 100B
-MIN_BATCH_TOKENS: Final = {"pretrain": 2**19, "finetune": 2**16}
+MIN_BATCH_TOKENS: Final = {
+    "pretrain": 2**19,
+    "finetune": 2**16,
+    "lora": 2**12,
+    "dpo": 2**14,
+    "grpo": 2**16,
+}
+# Longer steps than LONG_STEP that post-training runs show as they are: a QLoRA step on one
+# workstation card, an RL step that generates before it trains.
+LONG_STEP_POST: Final = {"lora": 15.0, "dpo": 15.0, "grpo": 75.0}
+DRAWN_STEP_MAX_RL: Final = 120.0
 SMALL_JOB_BATCH_TOKENS: Final = 2**17  # a job on one node may go down to this to stay watchable
 FEW_STEPS: Final = 3 * sched.MIN_WINDOW  # a short run still shows this many steps
 REDRAWS: Final = 40  # model draws tried on a fixed GPU count before giving up
@@ -81,6 +94,8 @@ def plan_run(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     When a short asked duration cannot hold the run the seed drew (a pretraining window of a
     slow model), and neither the kind nor the stack was asked for, the same seed plans a
     fine-tune instead, which can always be short: the user asked for a length, not a kind.
+    Likewise a model and GPU count that no full fine-tune holds (an 8B on one GPU), with the
+    kind left open, plan a LoRA or QLoRA run: what anyone would run there.
     """
     try:
         return _plan(options, profiles)
@@ -103,6 +118,8 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
     timings = _timings(choice, laid, io, rng)
     irng = np.random.default_rng([seed, RNG_INCIDENTS])
     outlines = outline(options.incidents, choice.profile.collective_timeout_s, gpus, irng)
+    if not choice.profile.rank_failures:
+        outlines = ()
     schedule, laid, timings, outlines = _schedule_around(
         options, choice, gpus, laid, io, timings, duration, outlines, rng
     )
@@ -118,7 +135,7 @@ def _plan(options: GenerateOptions, profiles: Profiles) -> RunPlan:
         rng,
     )
     spikes = plan_spikes(options.incidents, schedule.resume_step + 1, schedule.total_steps, rng)
-    incidents = _incidents(options, outlines, gpus, laid, schedule, duration, flags, irng)
+    incidents = _incidents(options, choice, outlines, gpus, laid, schedule, duration, flags, irng)
     episodes, spikes = _outside_redo(incidents, episodes, spikes)
     if options.incidents == "often" and not spikes:  # a demo run shows one
         spans = incidents.redo_spans()
@@ -201,36 +218,67 @@ def _lay_out(
         return _lay_out_drawn(options, profiles, rng)
     for attempt in range(REDRAWS):
         choice = choose(options, profiles, rng)
-        seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+        seq = seq_len_for(choice, rng)
+        tokens = target_tokens(choice, rng, seq)
         luck = Luck.draw(choice.profile, rng)
         try:
             laid = fit_or_explain(choice, options.gpus, seq, tokens, luck)
-        except GeneratorError:
+        except GeneratorError as err:
+            if options.model is not None and options.kind is None:
+                return _lighter(options, profiles, rng, err)
             if options.model is not None or attempt == REDRAWS - 1:
                 raise
             continue
+        choice = _pinned(choice, laid)
         return choice, options.gpus, _watchable(choice, options.gpus, laid)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _lighter(
+    options: GenerateOptions, profiles: Profiles, rng: np.random.Generator, err: GeneratorError
+) -> tuple[Choice, int, Fit]:
+    """The model on these GPUs as a LoRA/QLoRA run, when the kind drawn does not hold it; the
+    first refusal `err` when no LoRA run holds it either (or no stack asked for runs one)."""
+    try:
+        return _lay_out(replace(options, kind="lora"), profiles, rng)
+    except GeneratorError:
+        raise err from None
+
+
+def _pinned(choice: Choice, laid: Fit) -> Choice:
+    """The choice with the adapter its fit settled on: refits keep it."""
+    if choice.post is None:
+        return choice
+    return replace(choice, post=replace(choice.post, adapters=(laid.layout.adapter,)))
 
 
 def _lay_out_drawn(
     options: GenerateOptions, profiles: Profiles, rng: np.random.Generator
 ) -> tuple[Choice, int, Fit]:
     choice = choose(options, profiles, rng)
-    seq, tokens = seq_len_for(choice, rng), target_tokens(choice, rng)
+    seq = seq_len_for(choice, rng)
+    tokens = target_tokens(choice, rng, seq)
     luck = Luck.draw(choice.profile, rng)
-    types = (
-        [choice.gpu] if options.gpu_type else [choice.gpu, *(g for g in GPUS if g != choice.gpu)]
-    )
+    others = [g for g in GPUS if g != choice.gpu and (g.cluster or choice.post is not None)]
+    types = [choice.gpu] if options.gpu_type else [choice.gpu, *others]
+    most = DRAWN_STEP_MAX_RL if choice.kind == "grpo" else DRAWN_STEP_MAX
     fallback: tuple[Choice, int, Fit] | None = None
     for gpu in types:
-        trial = Choice(choice.kind, choice.profile, choice.model, gpu)
-        for gpus in draw_gpu_count(choice.model, rng):
+        trial = replace(choice, gpu=gpu)
+        counts = (
+            posttrain.gpu_counts(trial, rng)
+            if trial.post is not None
+            else draw_gpu_count(choice.model, rng)
+        )
+        for gpus in counts:
+            if not gpu.cluster and gpus > GPUS_PER_NODE:
+                continue
             found = fit(trial, gpus, seq, tokens, luck)
             if found is None:
                 continue
+            trial = _pinned(trial, found)
             laid = _watchable(trial, gpus, found)
-            if laid.throughput.step_s <= DRAWN_STEP_MAX or options.gpu_type:
+            if laid.throughput.step_s <= most or options.gpu_type:
                 return trial, gpus, laid
             fallback = fallback or (trial, gpus, laid)  # slow: a bigger cluster may do better
     if fallback is not None:
@@ -244,6 +292,7 @@ def _lay_out_drawn(
 def _watchable(choice: Choice, gpus: int, laid: Fit) -> Fit:
     """Halve the batch while steps are longer than a watchable run shows (and batches allow)."""
     long = LONG_STEP_BIG if param_count(choice.model) > 100e9 else LONG_STEP
+    long = LONG_STEP_POST.get(choice.kind, long)
     floor = MIN_BATCH_TOKENS[choice.kind]
     if gpus <= GPUS_PER_NODE:
         floor = min(floor, SMALL_JOB_BATCH_TOKENS)
@@ -260,22 +309,49 @@ def _watchable(choice: Choice, gpus: int, laid: Fit) -> Fit:
 
 def _timings(choice: Choice, laid: Fit, io: Io, rng: np.random.Generator) -> Timings:
     spec, profile = choice.model, choice.profile
-    size = checkpoint_bytes(spec, profile.sharding(laid.layout))
-    load = hub_load_seconds(spec, io) if choice.kind == "finetune" else load_seconds(size, io)
+    size = _checkpoint_size(choice, laid)
+    from_hub = choice.kind != "pretrain"  # every fine-tune starts from the Hub's weights
+    load = hub_load_seconds(spec, io) if from_hub else load_seconds(size, io)
+    if laid.layout.adapter == "qlora":  # bitsandbytes quantises each shard as it loads
+        load *= float(rng.uniform(1.6, 2.4))
     nodes = node_shape(laid.layout.dp * laid.layout.tp * laid.layout.pp)[0]
     startup = float(rng.uniform(15.0, 35.0)) + 0.02 * nodes + profile.startup_extra_s
     step = laid.throughput.step_s
     compiles = profile.first_step_compile_s
     compile_s = float(rng.uniform(*compiles)) if compiles is not None else 0.0
     first = compile_s + step * float(rng.uniform(0.6, 2.0))
+    eval_batch = eval_batch_seconds(laid, profile)
+    if choice.post is not None and choice.post.rollout is not None:  # a validation generates
+        tests = PROMPT_TESTS.get(choice.post.dataset or "", 500)
+        eval_batch = postcost.validation_s(choice, gpus_of(laid), tests)
     return Timings(
         init_s=startup + load,
         load_s=load,
-        eval_batch_s=eval_batch_seconds(laid, profile),
+        eval_batch_s=eval_batch,
         checkpoint_s=checkpoint_seconds(size, io),
-        export_s=export_seconds(spec, io),
+        export_s=_export_s(choice, laid, io),
         first_step_extra_s=first,
     )
+
+
+def _export_s(choice: Choice, laid: Fit, io: Io) -> float:
+    """The export: a LoRA run that keeps its adapters writes only them (and small files)."""
+    post = choice.post
+    if (
+        post is not None
+        and post.lora is not None
+        and laid.layout.adapter != "none"
+        and not post.merge
+    ):
+        return safetensors_bytes(choice.model, post.lora) / 1.5e9 + 2.0
+    return export_seconds(choice.model, io)
+
+
+def _checkpoint_size(choice: Choice, laid: Fit) -> int:
+    """A training checkpoint's bytes: the adapters and their optimizer state, or the model's."""
+    if choice.post is not None and choice.post.lora is not None and laid.layout.adapter != "none":
+        return postcost.adapter_checkpoint_bytes(choice.model, choice.post.lora)
+    return checkpoint_bytes(choice.model, choice.profile.sharding(laid.layout))
 
 
 def _costs(timings: Timings, laid: Fit) -> sched.Costs:
@@ -311,14 +387,42 @@ def _schedule(
             timings,
         )
     spe = steps
+    post = _post_data(choice)
     return (
-        sched.finetune(choice.model, choice.profile, laid, costs, duration, epochs, spe, rng),
+        sched.finetune(choice.model, choice.profile, laid, costs, duration, epochs, spe, rng, post),
         laid,
         timings,
     )
 
 
+def _post_data(choice: Choice) -> sched.PostData | None:
+    """What a post-training run's schedule reads (None: a full fine-tune's SFT sets)."""
+    post = choice.post
+    if post is None:
+        return None
+    if choice.kind == "lora":
+        return sched.PostData(SFT_SETS, 0, post.lr)
+    table = PREFERENCE_SETS if choice.kind == "dpo" else PROMPT_SETS
+    sets = tuple(d for d in table if d.hub_id == post.dataset) or table
+    if post.rollout is None:
+        return sched.PostData(sets, 1, post.lr)
+    style = choice.profile.post_style
+    every = style.test_freq if style is not None else 0
+    constant = style is not None and style.old_log_prob  # verl's optimizer: a constant lr
+    return sched.PostData(
+        sets, post.rollout.generations, post.lr, every, eval_batches=1, constant_lr=constant
+    )
+
+
+def gpus_of(laid: Fit) -> int:
+    """The GPUs of a laid-out run."""
+    lay = laid.layout
+    return lay.dp * lay.tp * lay.pp
+
+
 def _epochs(options: GenerateOptions, choice: Choice, rng: np.random.Generator) -> int:
+    if choice.kind == "grpo" and options.epochs is None:
+        return 1  # an RL run goes through (part of) its prompts once in a trace
     if choice.kind == "pretrain":
         if options.epochs not in (None, 1):
             raise GeneratorError(
@@ -326,6 +430,8 @@ def _epochs(options: GenerateOptions, choice: Choice, rng: np.random.Generator) 
             )
         return 1
     drawn = int(rng.integers(2, 5))
+    if choice.post is not None:  # adapters and preferences: mostly one or two passes
+        drawn = int(rng.choice((1, 1, 2, 3)))
     if options.duration is not None:  # a short run has room for fewer passes
         drawn = min(drawn, 1 + int(options.duration > 300) + int(options.duration > 900))
     epochs = options.epochs if options.epochs is not None else drawn
@@ -447,6 +553,7 @@ def _schedule_around(
 
 def _incidents(
     options: GenerateOptions,
+    choice: Choice,
     outlines: tuple[Outline, ...],
     gpus: int,
     laid: Fit,
@@ -467,6 +574,8 @@ def _incidents(
         step_s=laid.throughput.step_s,
         duration=duration,
         elastic=flags.max_restarts > 0,
+        ecc=choice.gpu.ecc,
+        shared_fs=choice.gpu.cluster,
     )
     return plan_incidents(options.incidents, outlines, shape, rng)
 
@@ -495,7 +604,7 @@ def _loss_shape(
     gbt = float(laid.global_batch * laid.seq_len)
     sigma = float(np.clip(0.022 / math.sqrt(max(gbt / 4e6, 0.05)), 0.008, 0.03))
     sigma *= float(rng.uniform(0.85, 1.15))
-    finetune = choice.kind == "finetune"
+    finetune = choice.kind != "pretrain"
     scratch = not finetune and not choice.profile.continued_pretraining
     if scratch:
         start, floor, tau = math.log(spec.vocab_size) + float(rng.uniform(0.05, 0.3)), 0.0, 120.0

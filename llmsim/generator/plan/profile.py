@@ -29,6 +29,7 @@ from llmsim.generator.catalog.datasets import Corpus
 from llmsim.generator.catalog.exportform import SAVE_PRETRAINED, ExportForm
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout, Recompute, Sharding
+from llmsim.generator.plan.postspec import PostSpec, PostStyle
 from llmsim.trace.vocab import Launcher, RunKind, Stack
 
 MERGED_INFO_MAX: Final = 64  # ranks whose merged output may carry NCCL's INFO set-up
@@ -90,6 +91,12 @@ class StackProfile:
     torchrun_restarts: tuple[int, ...] = (0, 3)
     rdzv_id: str | None = None
     rdzv_by_ip: bool = False  # the launch names the rendezvous host by its address
+    # --- post-training (lora, dpo, grpo)
+    post_style: PostStyle | None = None  # how it runs RL jobs (None: it runs none)
+    logs_after_pauses: bool = False  # a step's line follows that step's validation and save
+    # A lost rank's job is relaunched from its last checkpoint (False: the runs shown here
+    # keep their ranks: verl's crash through Ray is not modelled, docs/stacks.md)
+    rank_failures: bool = True
 
     # --- which runs it takes
 
@@ -122,6 +129,20 @@ class StackProfile:
     def strategy(self, layout: Layout) -> str:
         """How `llmsim info` and the docs name a multi-GPU layout."""
         return f"data parallel over {layout.dp} ranks"
+
+    # --- post-training
+
+    def metric_keys(
+        self, kind: RunKind, post: PostSpec | None, rng: np.random.Generator
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The keys its step and eval lines print besides the trace's common columns
+        (config.metric_keys, eval_metric_keys), in print order; `rng` for orders a run draws."""
+        return (), ()
+
+    def step_prefix(self, rng: np.random.Generator) -> str:
+        """What its step lines start with (a process prefix some launchers add; `rng` for the
+        process id a run draws)."""
+        return ""
 
     # --- schedule and cadence
 

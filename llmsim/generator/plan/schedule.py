@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.catalog.architecture import ModelSpec, param_count
-from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS
+from llmsim.generator.catalog.datasets import CORPORA, SFT_SETS, SftSet
 from llmsim.generator.catalog.software import DAY
 from llmsim.generator.options import DurationTooShort, GeneratorError
 from llmsim.generator.plan.fit import Fit
@@ -240,17 +240,28 @@ def finetune(
     epochs: int,
     steps_per_epoch: int | None,
     rng: np.random.Generator,
+    post: PostData | None = None,
 ) -> Schedule:
-    """A fine-tune from step 1 over (part of) an SFT set, `epochs` times."""
-    sets = list(SFT_SETS)
+    """A fine-tune from step 1 over (part of) an SFT set, `epochs` times; `post`: the sets a
+    post-training run reads, how many sequences an example gives, its learning rate."""
+    table = post.sets if post is not None else SFT_SETS
+
+    def held(d: SftSet) -> int:  # training sequences the set holds
+        if post is not None and post.per_example:
+            return d.examples * post.per_example
+        return d.examples * d.mean_tokens // fit.seq_len
+
+    sets = list(table)
     if steps_per_epoch is not None:  # only sets that hold that many sequences
         need = steps_per_epoch * fit.global_batch
-        sets = [d for d in SFT_SETS if d.examples * d.mean_tokens // fit.seq_len >= need] or sets
+        sets = [d for d in table if held(d) >= need] or sets
     data = sets[int(rng.integers(0, len(sets)))]
-    packed = data.examples * data.mean_tokens // fit.seq_len
+    packed = held(data)
     per_epoch_evals = int(rng.choice((2, 3, 4)))
     eval_s = min(12.0, (duration or 1800.0) / 40.0)  # a short run evaluates briefly
     eval_batches = _eval_batches(profile, costs.eval_batch_s, eval_s)
+    if post is not None and post.eval_batches is not None:
+        eval_batches = post.eval_batches
     if steps_per_epoch is None:
         per_epoch = _steps_left(costs, duration or 0.0, epochs, per_epoch_evals, eval_batches)
         while per_epoch * epochs < MIN_WINDOW and per_epoch_evals > 1:  # a short run: fewer evals
@@ -261,10 +272,10 @@ def finetune(
             raise DurationTooShort(
                 too_short(duration or 0.0, costs, eval_batches * costs.eval_batch_s)
             )
-        richest = max(sets, key=lambda d: d.examples * d.mean_tokens)
+        richest = max(sets, key=held)
         if steps_per_epoch * fit.global_batch > packed:
             data = richest
-            packed = data.examples * data.mean_tokens // fit.seq_len
+            packed = held(data)
             steps_per_epoch = min(steps_per_epoch, max(1, packed // fit.global_batch))
     examples = steps_per_epoch * fit.global_batch
     if examples > packed:
@@ -275,17 +286,24 @@ def finetune(
     total = steps_per_epoch * epochs
     log = min(log_interval(profile, costs.step_s), max(1, steps_per_epoch // 4))
     eval_every = _divisor_near(steps_per_epoch, steps_per_epoch / per_epoch_evals)
-    peak = _lr("finetune", profile, spec, rng)
+    if post is not None and post.eval_every is not None:
+        eval_every = post.eval_every if post.eval_every > 0 else total + 1  # 0: never
+    peak = post.lr if post is not None else _lr("finetune", profile, spec, rng)
     ckpt_every = eval_every * int(rng.choice((1, 2)))
-    log, eval_every, ckpt_every = profile.typed_cadences(log, eval_every, ckpt_every, total)
+    typed = profile.typed_cadences(log, min(eval_every, total), ckpt_every, total)
+    log = typed[0]
+    if eval_every <= total:  # a run that never evaluates keeps saving only at its end
+        eval_every, ckpt_every = typed[1:]
     return Schedule(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         total_steps=total,
         resume_step=0,
-        warmup_steps=max(min(10, max(1, total // 10)), round(0.03 * total)),
+        warmup_steps=0
+        if post is not None and post.constant_lr
+        else max(min(10, max(1, total // 10)), round(0.03 * total)),
         lr_peak=peak,
-        lr_min=0.1 * peak,
+        lr_min=peak if post is not None and post.constant_lr else 0.1 * peak,
         dataset=data.hub_id,
         dataset_tokens=data.examples * data.mean_tokens,
         examples=examples,
@@ -295,6 +313,21 @@ def finetune(
         checkpoint_interval=ckpt_every,
         save_total_limit=int(rng.integers(2, 4)),
     )
+
+
+@dataclass(frozen=True)
+class PostData:
+    """What a post-training run's schedule reads: its sets, the training sequences an example
+    gives (0: SFT examples packed into sequences; DPO 1 pair; GRPO a completion per
+    generation), its learning rate, and its evaluation interval (None: evaluations per epoch as
+    a fine-tune's; 0: none)."""
+
+    sets: tuple[SftSet, ...]
+    per_example: int
+    lr: float
+    eval_every: int | None = None
+    eval_batches: int | None = None  # batches of a validation pass (None: sized by its time)
+    constant_lr: bool = False  # no warm-up, no decay (verl's default `warmup_style: constant`)
 
 
 def _divisor_near(n: int, target: float) -> int:

@@ -47,6 +47,7 @@ class Throughput:
     step_s: float  # mean step time
     tokens_per_step: int
     busbw_gbs: float  # bus bandwidth the data-parallel collectives reach
+    gen_s: float = 0.0  # of step_s: generating the step's completions (RL runs; 0 otherwise)
 
     @property
     def tokens_per_s(self) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from llmsim.generator.plan.profile import StackProfile
-from llmsim.generator.stacks import hf, hf_deepspeed, megatron, torchtitan
+from llmsim.generator.stacks import hf, hf_deepspeed, megatron, torchtitan, trl, verl
 from llmsim.generator.stacks.common.run import StackRun
 from llmsim.trace.vocab import Stack
 
@@ -17,6 +17,8 @@ STACKS: Final[dict[Stack, tuple[StackProfile, StackRun]]] = {
     "hf-deepspeed": (hf_deepspeed.PROFILE, hf_deepspeed.RUN),
     "megatron": (megatron.PROFILE, megatron.RUN),
     "torchtitan": (torchtitan.PROFILE, torchtitan.RUN),
+    "trl": (trl.PROFILE, trl.RUN),
+    "verl": (verl.PROFILE, verl.RUN),
 }
 PROFILES: Final[dict[Stack, StackProfile]] = {name: p for name, (p, _) in STACKS.items()}
 

@@ -44,10 +44,14 @@ class Dialect(Protocol):
 
 def dialect_for(config: RunConfig, stamps: Stamps) -> Dialect:
     """The dialect of the run's stack."""
-    from llmsim.player.dialects import hf, megatron, titan
+    from llmsim.player.dialects import hf, megatron, titan, trl, verl
 
     if config.stack == "megatron":
         return megatron.Megatron(config, stamps)
     if config.stack == "torchtitan":
         return titan.Titan(config, stamps)
+    if config.stack == "trl":
+        return trl.Trl(config, stamps)
+    if config.stack == "verl":
+        return verl.Verl(config, stamps)
     return hf.HuggingFace(config, stamps)

@@ -82,7 +82,21 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
         prefix += [("wandb", "wandb"), (": ", None)]  # wandb's termlog: the name blue, bold
         if MARK.search(text):
             return Line(tuple(prefix), stamped(text, origin or "%Y%m%d_%H%M%S", when, stamps))
+    elif fmt == "vllm":
+        prefix += [(level, level), (f" {stamps.pattern('%m-%d %H:%M:%S', when)} ", "time")]
+        prefix += [(f"[{origin}] ", "origin")]
+    elif fmt == "ray":
+        prefix.append((f"({origin}) ", "origin"))
+    elif fmt == "ray-pylog":
+        prefix += [(f"({origin}) ", "origin"), (level, level), (f":{stamps.millis(when)}:", "time")]
+    elif fmt == "ray-driver":
+        # the tab after the 23-character stamp reaches the next 8-column stop: one space
+        prefix += [(stamps.millis(when), "time"), (" ", None), (level, level)]
+        prefix += [(f" {origin} -- ", "origin")]
     body_style = level if level in ("ERROR", "CRITICAL") else None
+    if "\t" in text:  # a terminal moves a tab to the next 8-column stop from the line's start
+        lead = "".join(t for t, _ in prefix)
+        text = (lead + text).expandtabs(8)[len(lead) :]
     return Line(tuple(prefix), ((text, body_style),))
 
 

@@ -117,6 +117,18 @@ def progress_row(
     return bar_row(f"{label}:", frac, fmt.percent(done, total), tail, width, color, g)
 
 
+def _quality(ev: Event, loss: float) -> str:
+    """What the step's loss means: its perplexity, or what a run without one reports (an RL
+    run's reward, DPO's preference accuracy)."""
+    if ev.ppl is not None:
+        return f"ppl={fmt.ppl(loss, ev.ppl)}"
+    if ev.reward is not None:
+        return f"reward={ev.reward:.3f}"
+    if ev.accuracy is not None:
+        return f"acc={ev.accuracy:.3f}"
+    return f"ppl={fmt.ppl(loss, 1.0)}"
+
+
 def train_bars(ev: Event, config: RunConfig, width: int, g: Glyphs) -> list[Row]:
     """The run bar (the steps this trace plays, elapsed<remaining at the rate shown) and the
     epoch bar with the metrics of the latest step.
@@ -147,7 +159,7 @@ def train_bars(ev: Event, config: RunConfig, width: int, g: Glyphs) -> list[Row]
     loss = ev.loss or 0.0
     metrics = (
         f"loss={loss:.4f}",
-        f"ppl={fmt.ppl(loss, ev.ppl or 1.0)}",
+        _quality(ev, loss),
         f"lr={ev.lr or 0.0:.2e}",
         f"{fmt.si(ev.tokens_per_s or 0.0)} tok/s",
     )

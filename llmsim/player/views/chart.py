@@ -67,8 +67,9 @@ class LossChart:
     (a new dot column, a new lowest or highest loss, a validation point); the throughput
     panel beside it is drawn every time."""
 
-    def __init__(self, first: int, last: int) -> None:
+    def __init__(self, first: int, last: int, name: str = "loss") -> None:
         self.first, self.last = first, max(first + 1, last)
+        self.name = name  # what the curve is: the loss, or an RL run's reward
         self._key: tuple[object, ...] = ()
         self._plot: list[list[Segment]] = []
 
@@ -78,7 +79,7 @@ class LossChart:
             return []
         losses = [v for _, v in history.points] + [v for _, v in history.vals]
         lo, hi = loss_axis(min(losses), max(losses))
-        labels = (f"{hi:.4f}", "loss", f"{lo:.4f}")
+        labels = (f"{hi:.4f}", self.name, f"{lo:.4f}")
         label_w = max(len(x) for x in labels) + 1
         plot_w = width - label_w - PANEL
         if plot_w < MIN_PLOT:

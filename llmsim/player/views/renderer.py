@@ -88,7 +88,10 @@ class Renderer:
         self._dialect = dialect_for(config, self._stamps)
         self._cache: dict[str, tuple[object, list[Row]]] = {}
         self._history: chart.History | None = None  # made when the first step arrives
-        self._chart = chart.LossChart(config.resume_step + 1, config.total_steps)
+        # a run with rewards (RL) plots its reward; the others their loss
+        self._rewarded = config.reward_max > config.reward_min
+        name = "reward" if self._rewarded else "loss"
+        self._chart = chart.LossChart(config.resume_step + 1, config.total_steps, name)
         self._lines: dict[str, Callable[[Event], list[Line]]] = {
             "log": lambda ev: [log_line(ev, self.base + ev.t, self._stamps)],
             "step": lambda ev: self._dialect.step(ev, self.base + ev.t),
@@ -134,7 +137,8 @@ class Renderer:
             self._telemetry = ev
         elif kind == "step":
             self._step = ev
-            self._chart_history().step(ev.step or 0, ev.loss or 0.0, ev.tokens_per_s)
+            shown = ev.reward if self._rewarded and ev.reward is not None else ev.loss
+            self._chart_history().step(ev.step or 0, shown or 0.0, ev.tokens_per_s)
         elif kind == "progress" and ev.op in SHELL_TOOL_OPS:
             changed = False  # a tool at the engineer's shell: not the dashboard's
         elif kind == "progress":
@@ -147,8 +151,9 @@ class Renderer:
                 self._ops.pop(key, None)
         elif kind == "eval":
             self._ops.pop("eval", None)
-            if ev.val_loss is not None:
-                self._chart_history().val(ev.step or 0, ev.val_loss)
+            shown = ev.reward if self._rewarded else ev.val_loss
+            if shown is not None and (ev.step or 0) > self.config.resume_step:
+                self._chart_history().val(ev.step or 0, shown)
         elif kind == "checkpoint":
             self._ops.pop("checkpoint", None)
         elif kind == "phase" and ev.phase == "export":

@@ -23,7 +23,8 @@ def _entries(ev: Event, config: RunConfig, g: Glyphs) -> list[tuple[str, str]]:
         ("Total time", fmt.duration(ev.elapsed or 0.0)),
         *_schedule(ev, config, g),
         ("Final loss", f"{loss:.4f}"),
-        ("Final PPL", fmt.ppl(loss, ev.ppl or 1.0)),
+        *([("Final PPL", fmt.ppl(loss, ev.ppl))] if ev.ppl is not None else []),
+        *([("Final reward", f"{ev.reward:.4f}")] if ev.reward is not None else []),
         ("Avg GPU util", f"{ev.avg_gpu_util or 0.0:.1f}%"),
         ("Peak memory", f"{(ev.peak_mem_mib or 0.0) / 1024:.1f} GiB"),
     ]

@@ -322,8 +322,17 @@ def _agent(ctx: Context, key: str) -> str:
     return launch.origin(ctx, key)
 
 
-def torchrun_report(ctx: Context, failure: Failure, ab: Aborts, entry: str, info: bool) -> None:
-    """The agent closing the worker group, then restarting it or raising ChildFailedError."""
+def torchrun_report(
+    ctx: Context,
+    failure: Failure,
+    ab: Aborts,
+    entry: str,
+    info: bool,
+    frames: list[str] | None = None,
+) -> None:
+    """The agent closing the worker group, then restarting it or raising ChildFailedError
+    (`frames`: the traceback's frames down to `raise ChildFailedError(` when something else
+    than torchrun runs the agent, as `accelerate launch` does)."""
     log = ctx.logger("train", "torchrun")
     for rank in ab.signalled:
         log.warning(
@@ -361,7 +370,7 @@ def torchrun_report(ctx: Context, failure: Failure, ab: Aborts, entry: str, info
             _agent(ctx, "no_error_file"),
             dt=0.01,
         )
-    child_failed(ctx, ab, entry)
+    child_failed(ctx, ab, entry, frames)
 
 
 def _elastic_restart(ctx: Context, log: Logger, info: bool) -> None:
@@ -377,8 +386,8 @@ def _elastic_restart(ctx: Context, log: Logger, info: bool) -> None:
     log.info(f"[{ctx.profile.agent_role}] Stopping worker group", _agent(ctx, "stopping"))
 
 
-def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
-    """torchrun's traceback and ChildFailedError's table (plain stderr lines)."""
+def child_failed(ctx: Context, ab: Aborts, entry: str, frames: list[str] | None = None) -> None:
+    """torchrun's traceback (or `frames`) and ChildFailedError's table (plain stderr lines)."""
     c = ctx.config
     host = ctx.hosts[0]
 
@@ -402,8 +411,7 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
     others = [ln for r, _ in entries if r != ab.first for ln in blocks[r]]
     width = min(TABLE_MAX, max(len(x) for b in blocks.values() for x in b))
     torch = f"{SITE}/torch/distributed"
-    lines = [
-        "Traceback (most recent call last):",
+    torchrun = [
         '  File "/usr/local/bin/torchrun", line 8, in <module>',
         "    sys.exit(main())",
         "             ^^^^^^",
@@ -411,6 +419,10 @@ def child_failed(ctx: Context, ab: Aborts, entry: str) -> None:
         "    return f(*args, **kwargs)",
         "           ^^^^^^^^^^^^^^^^^^",
         *launch.run_frames(ctx, torch),
+    ]
+    lines = [
+        "Traceback (most recent call last):",
+        *(frames if frames is not None else torchrun),
         "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
         "=" * width,
         f"{entry} FAILED",

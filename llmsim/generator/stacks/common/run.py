@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmsim.generator.plan.incidents import TEARDOWN_S, Failure
+from llmsim.generator.plan.poststats import PostStats
 from llmsim.generator.stacks.common import crash
 from llmsim.generator.stacks.common.terminal import DEFAULT, StackTerminal
 from llmsim.generator.stacks.common.torchlines import torch_lines
@@ -37,6 +38,25 @@ class Reading:
 
 # The GPUs' readings at a time: what a stack that reports NVML figures reads then.
 Readings = Callable[[float], Reading | None]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class StepView:
+    """A chunk of post-training steps as a stack's own metric keys report them: the sampled
+    statistics and what the trace's columns already hold."""
+
+    stats: PostStats
+    times: F64  # each step's time (its log window's mean)
+    losses: F64  # the loss each printed step shows
+    lr: F64
+    grads: F64
+    tokens: I64  # tokens each step counts
+    total_tokens: I64  # ... since the run started (num_tokens)
+    epochs: I64  # 1-based epoch of each step
+    eval_s: F64  # validation seconds after each step (0: none)
+    save_s: F64  # checkpoint seconds after each step (0: none)
 
 
 class StackRun(ABC):
@@ -85,6 +105,18 @@ class StackRun(ABC):
     def close(self, ctx: Context) -> None:
         """The launcher's lines after everything."""
         return None
+
+    def metric_values(self, ctx: Context, view: StepView) -> dict[str, F64]:
+        """Per-step values of the stack's own keys (config.metric_keys) that no trace column
+        holds; a key left out reads as absent (NaN) on the row."""
+        return {}
+
+    def eval_metric_values(
+        self, ctx: Context, step: int, stats: dict[str, float]
+    ) -> dict[str, float]:
+        """The same for an evaluation row (config.eval_metric_keys); `stats`: the validation's
+        sampled statistics."""
+        return {}
 
     def script_args(self, ctx: Context) -> str:
         """The training script's arguments, as a launcher prints its command."""

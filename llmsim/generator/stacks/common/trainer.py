@@ -217,9 +217,26 @@ def generation_from_model(ctx: Context) -> None:
 
 
 def load_shards(ctx: Context, cache: str, ranks: Sequence[int]) -> tuple[float, float]:
+    """Every loading process's shard bar (shard_bars), then the generation config file.
+    Returns the load's (start, end)."""
+    t0, _ = shard_bars(ctx, ranks)
+    log = transformers_log(ctx)
+    log.info(
+        f"loading configuration file generation_config.json from cache at "
+        f"{cache}/generation_config.json",
+        AT["gen_load"],
+        dt=0.05,
+    )
+    block = generation_block(ctx.plan.choice.model, ctx.config.transformers_version)
+    log.info(f"Generate config {block[0]}", AT["gen_dump"])
+    ctx.init.lines(block[1:])
+    return t0, ctx.clock.t
+
+
+def shard_bars(ctx: Context, ranks: Sequence[int]) -> tuple[float, float]:
     """Every loading process's `Loading checkpoint shards` bar (modeling_utils.py:5465, not
     rank-gated: each process reads the weights, FSDP without cpu_ram_efficient_loading as
-    ZeRO-3), then the generation config file. Returns the load's (start, end)."""
+    ZeRO-3, DDP as TRL's scripts run it). Returns the load's (start, end); the clock at its end."""
     spec = ctx.plan.choice.model
     files = spec.hub.weight_files if spec.hub else len(shards(spec))
     t0 = ctx.clock.t + 0.3
@@ -240,17 +257,7 @@ def load_shards(ctx: Context, cache: str, ranks: Sequence[int]) -> tuple[float, 
         )
         end = max(end, start + took)
     ctx.clock.t = end
-    log = transformers_log(ctx)
-    log.info(
-        f"loading configuration file generation_config.json from cache at "
-        f"{cache}/generation_config.json",
-        AT["gen_load"],
-        dt=0.05,
-    )
-    block = generation_block(spec, ctx.config.transformers_version)
-    log.info(f"Generate config {block[0]}", AT["gen_dump"])
-    ctx.init.lines(block[1:])
-    return t0, ctx.clock.t
+    return t0, end
 
 
 def use_cache_warnings(ctx: Context, ranks: Sequence[int]) -> None:
@@ -270,10 +277,11 @@ def _model_cls(ctx: Context) -> str:
     return arch_classes(ctx.plan.choice.model.family)[1]
 
 
-def _bar(desc: str, n: int, seconds: float, unit: str) -> str:
-    """A finished tqdm bar as a log file keeps it (10-cell bar, no terminal width)."""
+def finished_bar(desc: str, n: int, seconds: float, unit: str = "it") -> str:
+    """A finished tqdm bar as a log file keeps it (10-cell bar, no terminal width); `unit` as
+    tqdm gets it (datasets passes " examples", with its space)."""
     rate = n / max(seconds, 1e-3)
-    return f"{desc}: 100%|██████████| {n}/{n} [{format_clock(seconds)}<00:00, {rate:.2f} {unit}/s]"
+    return f"{desc}: 100%|██████████| {n}/{n} [{format_clock(seconds)}<00:00, {rate:.2f}{unit}/s]"
 
 
 def prepare_data(ctx: Context, barrier: Callable[[bool], None]) -> None:
@@ -301,7 +309,7 @@ def prepare_data(ctx: Context, barrier: Callable[[bool], None]) -> None:
     ):
         took = n / float(ctx.rng.uniform(4000.0, 20000.0))
         ctx.clock.tick(took)
-        ctx.init.info(_bar(desc, n, took, "examples"))
+        ctx.init.info(finished_bar(desc, n, took, " examples"))
         if i == 0:
             barrier(True)
     script_log(ctx).info(
@@ -432,15 +440,8 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> N
             "",
         ]
     )
-    epoch = round(c.total_steps / c.steps_per_epoch, 2)
-    loss = train_loss + float(ctx.rng.normal(0.0, 2e-5))  # the unrounded per-step mean
-    metrics = {
-        "train_runtime": round(runtime, 4),
-        "train_samples_per_second": round(samples / runtime, 3),
-        "train_steps_per_second": round(c.total_steps / runtime, 3),
-        "train_loss": loss,
-        "epoch": float(epoch),
-    }
+    metrics = train_metrics(ctx, runtime, train_loss)
+    epoch, loss = metrics["epoch"], metrics["train_loss"]
     plain.info(str(metrics), dt=0.01)
     flos = total_flos(ctx)
     table = {
@@ -456,6 +457,20 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> N
     val_w = max(len(str(v)) for v in table.values())
     plain.info("***** train metrics *****", dt=0.2)
     plain.lines([f"  {k:<{key_w}} = {v!s:>{val_w}}" for k, v in table.items()])
+
+
+def train_metrics(ctx: Context, runtime: float, train_loss: float) -> dict[str, float]:
+    """The metrics dict train() logs at its end (its rates over the whole schedule)."""
+    c = ctx.config
+    samples = c.total_steps * c.global_batch
+    epoch = round(c.total_steps / c.steps_per_epoch, 2)
+    return {
+        "train_runtime": round(runtime, 4),
+        "train_samples_per_second": round(samples / runtime, 3),
+        "train_steps_per_second": round(c.total_steps / runtime, 3),
+        "train_loss": train_loss + float(ctx.rng.normal(0.0, 2e-5)),  # the unrounded mean
+        "epoch": float(epoch),
+    }
 
 
 def _delta(seconds: float) -> str:

@@ -15,7 +15,7 @@ from typing import Final
 
 from llmsim.generator.catalog.architecture import ModelSpec, param_count
 from llmsim.generator.plan.profile import StackProfile
-from llmsim.trace.vocab import RunKind
+from llmsim.trace.vocab import POST_TRAINING, RunKind
 from llmsim.units import format_params
 
 FINETUNE_MAX: Final = 80e9
@@ -37,7 +37,10 @@ class TrainerProfile(StackProfile):
     val_float32: bool = True  # eval_loss is the float of a float32 tensor
 
     def refusal(self, kind: RunKind, spec: ModelSpec) -> str | None:
-        """Models too big for the Trainer's fine-tunes or continued pretraining."""
+        """Models too big for the Trainer's fine-tunes or continued pretraining; post-training
+        runs are TRL's (its trainers subclass the Trainer and print their own keys)."""
+        if kind in POST_TRAINING:
+            return f"{kind} runs here are TRL's or verl's: use --stack trl (or verl for grpo)"
         limit = FINETUNE_MAX if kind == "finetune" else PRETRAIN_MAX
         n = param_count(spec)
         if n > limit:
