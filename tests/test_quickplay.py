@@ -133,3 +133,21 @@ def test_the_quick_way_imports_neither_typer_nor_pydantic() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert proc.stdout.splitlines()[-1] == "0 []"
+
+
+def test_the_terminal_is_answered_before_the_reader_loads() -> None:
+    """The player and the play command import neither numpy nor pyarrow (the reader's, most of
+    start-up), and the tmux layout's opening bytes (cursor hidden, screen blanked) are written
+    before the first trace is opened: the terminal answers after the light imports only."""
+    code = (
+        "import sys; import llmsim.cli.playing, llmsim.player.play; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pyarrow'}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+    from llmsim.player.live.ansi import Styler
+    from llmsim.player.sinks.compose import composer
+
+    assert composer("tmux", Styler(False, False), 80).start() == "\x1b[?25l\x1b[1;1H\x1b[2J"

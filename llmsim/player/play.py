@@ -143,10 +143,12 @@ def play(
         runner = Runner(sink, clk, signals, options.exit_after, options.exit_after_runs, on_frame)
         beats = iter_show(paths, options, render, wall_start=wall_clock(), fresh=fresh)
         try:
-            # Open the first trace before the clock starts: its first frame is due at once.
+            # The terminal is taken (cursor hidden, tmux's screen) before the first trace is
+            # opened: that reads its footer and imports pyarrow (most of start-up), and the
+            # screen answers at once. The clock starts after it: its first frame is due then.
+            sink.start()
             first = next(beats, None)
             clk.restart()
-            sink.start()
             status = runner.run(itertools.chain([first] if first else [], beats))
             if status == EXIT_OK and runner.notices:
                 status = EXIT_INPUT  # played what could be played; say something was not

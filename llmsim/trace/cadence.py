@@ -3,10 +3,13 @@ from the run config."""
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from llmsim.trace.config import RunConfig
+
+if TYPE_CHECKING:  # the player asks prints_step without numpy: it stays off its start-up
+    import numpy as np
+    import numpy.typing as npt
 
 
 def prints_step(config: RunConfig, step: int) -> bool:

@@ -33,10 +33,11 @@ class FullScreen:
         return list(self._texts)
 
     def start(self) -> str:
-        """Bytes before the first frame: none (each frame hides the cursor, and the first one
-        blanks the screen)."""
+        """Bytes before the first frame: the cursor hidden and the screen blanked, as tmux
+        does when it attaches. They go out before the first trace is opened, so the terminal
+        answers at once; the first frame draws every row all the same."""
         self._full = True
-        return ""
+        return encode([Move(Op.HIDE_CURSOR), Move(Op.GOTO, 0, 0), Move(Op.ERASE_SCREEN)])
 
     def frame(self, rows: Sequence[Row], cursor: tuple[int, int] | None) -> str:
         """Draw `rows` (the whole screen) and put the cursor at `cursor` (None: hidden)."""
