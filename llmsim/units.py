@@ -109,6 +109,24 @@ def format_size(size: float, *, decimals: int | None = None, unit: str | None = 
     return f"{int(size)} B"
 
 
+def ls_size(n: int) -> str:
+    """A size as `ls -lh` prints it (GNU coreutils' human_readable, ceiling): bytes below 1K as
+    they are, else powers of 1024 rounded up, one decimal below 10 (`855`, `8.7M`, `4.7G`,
+    `15G`)."""
+    if n < 1024:
+        return str(n)
+    value = float(n)
+    for unit in "KMGTPEZ":
+        value /= 1024
+        tenths = math.ceil(value * 10 - 1e-9) / 10
+        if tenths < 10:
+            return f"{tenths:.1f}{unit}"
+        whole = math.ceil(value - 1e-9)
+        if whole < 1024:
+            return f"{whole}{unit}"
+    return f"{math.ceil(value)}Y"
+
+
 def format_params(n: int) -> str:
     """A parameter count the way model cards say it: 360M, 1.24B, 8.03B, 70.6B, 406B."""
     if n >= 1e9:

@@ -19,8 +19,9 @@ Sources, per group (versions as llmsim's eras, docs/stacks.md):
 - torchtitan v0.2.0: tools/logging.py ("[titan] %(asctime)s - %(name)s - %(levelname)s -
   %(message)s") behind run_train.sh's `--tee 3` (`[rank0]:`);
 - torch 2.8/2.9 elastic agent (glog prefix `{L}%m%d %H:%M:%S.uuu000 {pid} {path}:{line}]`),
-  NCCL 2.27 (`{host}:{pid}:{tid} [{dev}] NCCL INFO ...`), and the run's own tooling and the
-  player's frame (bars, Saved lines, the summary box, the success line);
+  NCCL 2.27 (`{host}:{pid}:{tid} [{dev}] NCCL INFO ...`), and the classic layout's frame (bars,
+  the summary box, the success line);
+- wandb 0.22.3's start and end lines (WANDB);
 - TRL 0.24.0 (TRL): accelerate 1.11.0 commands/launch.py:1203-1208 (the defaults warning),
   datasets' map bars with the trainers' descriptions (sft_trainer.py:917/947/1045,
   dpo_trainer.py:652/657/664), PEFT 0.17.1 peft_model.py:836-851 (`trainable params: ...`), the
@@ -32,11 +33,10 @@ Sources, per group (versions as llmsim's eras, docs/stacks.md):
   behind Ray's `(TaskRunner pid=N) ` / `(WorkerDict pid=N) ` prefix (the console logger's
   `step:N - k:v` lines among them: utils/logger/aggregate_logger.py:26-31), tqdm's
   `Training Progress` bar (ray_trainer.py:1003);
-- a lost rank (INCIDENTS): the NVIDIA driver's Xid 79/154 kernel lines (forwarded by the
-  monitor), PyTorch ProcessGroupNCCL's watchdog messages and the `c10::DistBackendError` abort
+- a lost rank (INCIDENTS): PyTorch ProcessGroupNCCL's watchdog messages and the `c10::DistBackendError` abort
   (c10 glog prefix `[L%m%d %H:%M:%S.nnnnnnnnn file.cpp:line]`), torch.distributed.elastic's
   `ChildFailedError` (errors/__init__.py `_MSG_FORMAT_TEMPLATE`, `_FAILURE_FORMAT_TEMPLATE`) and
-  run.py's traceback, Slurm's srun/slurmstepd abort lines, Lustre's client reconnect messages.
+  run.py's traceback, Slurm's srun/slurmstepd abort lines.
 """
 
 from __future__ import annotations
@@ -77,13 +77,36 @@ SHARED: Final = _all(
     r"WARNING: destroy_process_group\(\) was not called before program exit, which can leak "
     r"resources\. For more info, please see https://pytorch\.org/docs/stable/distributed\.html"
     r"#shutdown \(function operator\(\)\)",
-    rf"\[{SECS}\] (INFO|WARNING) +(export|monitor) +\| .*",
-    rf"\[{SECS}\] ERROR +monitor +\| [\w-]+ kernel: NVRM: .*",
+    rf"\[{SECS}\] INFO +export +\| Saved: .*",  # the classic layout's, from shard and file rows
     # a finished tqdm bar: `{desc}: {percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{left}, ...]`
     r"[\w .-]+: +\d+%\|[█▏▎▍▌▋▊▉ ]*\| [\d.,]+ ?\w*/[\d.,]+ ?\w* \[[\d:]+<[\d:]+.*\]",
     r"[╭╮╰╯│├┤┬┴┼─━┃┏┓┗┛┣┫┳┻╋].*",  # the summary box
     r" +Training summary",
     r"✔ Training completed successfully!",
+)
+
+# --- W&B 0.22.3 (wandb_login.py:159-168, wandb_run.py:3672-3965, printer.py:414-424): its
+# start and end lines where a run logs to it, `wandb: ` on every line (behind torchrun's
+# `[rank0]:` for torchtitan) ------------------------------------------------------------------
+W: Final = r"(\[rank0\]:)?wandb: "
+WANDB: Final = _all(
+    rf"{W}Currently logged in as: [\w-]+( \([\w-]+\))? to https://api\.wandb\.ai\. Use "
+    r"`wandb login --relogin` to force relogin",
+    rf"{W}Tracking run with wandb version 0\.22\.3",
+    rf"{W}Run data is saved locally in /[\w/.-]+/wandb/run-\d{{8}}_\d{{6}}-[a-z0-9]{{8}}",
+    rf"{W}Run `wandb offline` to turn off syncing\.",
+    rf"{W}Syncing run [\w.-]+",
+    rf"{W}⭐️ View project at:? https://wandb\.ai/[\w-]+/[\w.-]+",
+    rf"{W}🚀 View run (at|[\w.-]+ at:) https://wandb\.ai/[\w-]+/[\w.-]+/runs/[a-z0-9]{{8}}",
+    rf"{W}(updating run metadata|uploading output\.log; uploading wandb-summary\.json; "
+    r"uploading config\.yaml)",
+    rf"{W}(Run (history|summary):)?",
+    rf"{W} *[\w/ ()%.-]+ [▁▂▃▄▅▆▇█]+",  # a history row: the key right-aligned, its sparkline
+    rf"{W} *[\w/ ()%.-]+ -?[\d.]+(e[+-]\d+)?",  # a summary row
+    rf"{W} *\+\d+ \.\.\.",
+    rf"{W}Synced \d+ W&B file\(s\), \d+ media file\(s\), \d+ artifact file\(s\) and \d+ "
+    r"other file\(s\)",
+    rf"{W}Find logs at: [\w/.-]+/wandb/run-\d{{8}}_\d{{6}}-[a-z0-9]{{8}}/logs",
 )
 
 # --- a lost rank: the kernel, NCCL's watchdog, the abort and the launcher's report ----------
@@ -95,14 +118,6 @@ WORK: Final = (
 )
 C10: Final = r"\[rank\d+\]:\[E\d{4} \d\d:\d\d:\d\d\.\d{9} ProcessGroupNCCL\.cpp:\d+\] "
 INCIDENTS: Final = _all(
-    rf"\[{SECS}\] ERROR +monitor +\| [\w-]+ kernel: NVRM: (Xid \(PCI:0000:[0-9a-f]{{2}}:00\): 79, "
-    r"pid='<unknown>', name=<unknown>, GPU has fallen off the bus\.|GPU 0000:[0-9a-f]{2}:00\.0: GPU "
-    r"has fallen off the bus\.|Xid \(PCI:0000:[0-9a-f]{2}:00\): 154, GPU recovery action changed "
-    r"from 0x0 \(None\) to 0x2 \(Node Reboot Required\))",
-    rf"\[{SECS}\] (WARNING|INFO) +monitor +\| [\w-]+ kernel: Lustre: lustre-OST[0-9a-f]{{4}}-osc-"
-    r"[0-9a-f]+: Connection (to lustre-OST[0-9a-f]{4} \(at [\d.]+@o2ib\) was lost; in progress "
-    r"operations using this service will wait for recovery to complete|restored to [\d.]+@o2ib "
-    r"\(at [\d.]+@o2ib\))",
     rf"{C10}\[Rank \d+\] Watchdog caught collective operation timeout: {WORK}",
     rf"{C10}\[{PG} Rank \d+\]  failure detected by watchdog at work sequence id: \d+ PG status: "
     r"last enqueued work: \d+, last completed work: \d+",
@@ -234,6 +249,7 @@ MEGATRON: Final = _all(
     r"> building HuggingFaceTokenizer tokenizer \.\.\.",
     r" > padded vocab \(size: \d+\) with \d+ dummy tokens \(new size: \d+\)",
     r"> initializing torch distributed \.\.\.",
+    r"> setting tensorboard \.\.\.",  # global_vars.py: --tensorboard-dir, on the last rank
     r"> initialized (tensor|pipeline) model parallel with size \d+",
     r"> setting random seeds to \d+ \.\.\.",
     r"> compiling (dataset index builder|and loading fused kernels) \.\.\.",
@@ -293,11 +309,13 @@ MEGATRON: Final = _all(
 # --- torchtitan ----------------------------------------------------------------------------
 TITAN: Final = _all(
     rf"\[rank0\]:\[titan\] {MILLIS} - root - (INFO|WARNING) - .*",
+    # run_train.sh's `set -ex` (bash 5.2's xtrace of the script), multinode_trainer.slurm's echo
     r"\+ (NGPU=\d+|export LOG_RANK=0|LOG_RANK=0|CONFIG_FILE=\./torchtitan/models/llama3/"
     r"train_configs/llama3_\d+b\.toml|TRAIN_FILE=torchtitan\.train|TORCHFT_LIGHTHOUSE=http://"
     r"localhost:29510|PYTORCH_ALLOC_CONF=expandable_segments:True|torchrun --nproc_per_node=\d+ "
     r"--rdzv_backend c10d --rdzv_endpoint=localhost:0 --local-ranks-filter 0 --role rank --tee 3 "
     r"-m torchtitan\.train --job\.config_file \S+( --[\w.]+( \S+)?)*)",
+    r"Node IP: [\d.]+",
 )
 
 # --- TRL (SFT with PEFT, DPO, GRPO with vLLM colocated) -----------------------------------
@@ -344,13 +362,19 @@ VERL: Final = _all(
     r"([\d.]+s/it|[\d.]+it/s|\?it/s)\]",
 )
 
+# A LoRA run that keeps its adapters saves them from its own script (phases/export_adapter.py):
+# the classic layout's lines, which the tmux layout does not draw.
+ADAPTER_EXPORT: Final = _all(
+    rf"\[{SECS}\] INFO +export +\| (Saving the Q?LoRA adapter of|Export complete:) .*",
+)
+
 ALLOWED: Final[dict[str, Patterns]] = {
-    "hf": SHARED + INCIDENTS + HF + FSDP_WARNING,
-    "hf-deepspeed": SHARED + INCIDENTS + HF + DEEPSPEED,
-    "megatron": SHARED + INCIDENTS + MEGATRON,
-    "torchtitan": SHARED + INCIDENTS + TITAN,
-    "trl": SHARED + INCIDENTS + TRL,
-    "verl": SHARED + VERL,
+    "hf": SHARED + WANDB + INCIDENTS + HF + FSDP_WARNING,
+    "hf-deepspeed": SHARED + WANDB + INCIDENTS + HF + DEEPSPEED,
+    "megatron": SHARED + WANDB + INCIDENTS + MEGATRON,
+    "torchtitan": SHARED + WANDB + INCIDENTS + TITAN,
+    "trl": SHARED + WANDB + INCIDENTS + TRL + ADAPTER_EXPORT,
+    "verl": SHARED + WANDB + VERL,
 }
 # Lines only that stack prints: a line of one of these in another stack's run is a tell.
 EXCLUSIVE: Final[dict[str, Patterns]] = {

@@ -118,7 +118,8 @@ def test_the_patience_counter_never_sits_one_short(
 def test_a_models_files_have_one_size_in_every_run(tmp_path: Path) -> None:
     """Llama 3's tokenizer.json 9.09 MB, tokenizer_config.json 50.6 kB, special_tokens_map.json
     301 B as save_pretrained writes them (issue 20 sources, B5); the export of two runs of one
-    model lists the same sizes, config.json included."""
+    model lists the same sizes, config.json included (Megatron-Bridge's export: it writes every
+    companion file; accelerate's merge-weights, the HF FSDP runs' converter, writes weights only)."""
     spec = find_model("Llama-3-8B")
     assert spec is not None
     sizes = {n: tokenizer_file_bytes(spec, n) for n in ("tokenizer.json",)}
@@ -130,7 +131,12 @@ def test_a_models_files_have_one_size_in_every_run(tmp_path: Path) -> None:
     listed = []
     for seed in (41, 42):
         options = GenerateOptions(
-            seed=seed, model="Llama-3-8B", stack="hf", gpus=8, duration=600.0, incidents="none"
+            seed=seed,
+            model="Llama-3-8B",
+            stack="megatron",
+            gpus=8,
+            duration=600.0,
+            incidents="none",
         )
         path = tmp_path / f"{seed}.parquet"
         write_trace(plan_run(options), path)

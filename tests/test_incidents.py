@@ -13,7 +13,6 @@ Rendered lines of every incident kind are matched against the real formats (stac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from llmsim.generator import GenerateOptions, GeneratorError, RunPlan, plan_run,
 from llmsim.generator.phases.build import tables
 from llmsim.generator.plan.schedule import lr_at
 from llmsim.generator.stacks.registry import PROFILES
+from llmsim.trace import open_trace
 from llmsim.trace.vocab import STACKS, Health, IncidentRate
 
 SEEDS = range(100)
@@ -225,28 +225,35 @@ def test_slowdowns_and_stalls_raise_step_time_only_where_they_are(runs: list[Run
     assert seen >= 5
 
 
-_ALERT = re.compile(
-    r"(?:at (?P<temp>\d+)°C, )?SM clock (?P<clock>\d+) MHz \((?:others|max) (?P<others>\d+) MHz\)"
-)
-
-
-def test_monitor_alerts_show_the_symptom_they_name(runs: list[Run]) -> None:
-    """A monitor alerts on what it reads: its line shows the GPU standing out from the others
-    (a lower clock, or for heat a temperature well above theirs), never an idle GPU."""
+def test_the_monitor_shows_an_episode_on_its_node(runs: list[Run]) -> None:
+    """`watch nvidia-smi` on rank 0's node shows a slow or hot GPU of that node standing out
+    from the others while its episode lasts: a lower SM clock, or a temperature above theirs
+    (the node's samples at the monitor's 2 s: no line of a monitor of llmsim's own says it)."""
     seen = 0
     for run in runs:
-        logs = run.kind("log")
-        for text in logs.column("text").to_pylist():
-            if not text or not text.startswith(("GPU temperature high:", "Slow GPU:")):
+        per = run.plan.config.gpus_per_node
+        node = run.kind("node_telemetry")
+        t = node.column("t").to_numpy()
+        clock = np.array(node.column("gpu_clock").to_pylist())
+        temp = np.array(node.column("gpu_temp").to_pylist())
+        steps, ends = run.col("step", "step"), run.col("step", "t")
+        for e in run.plan.episodes:
+            if e.gpu >= per:
                 continue
-            m = _ALERT.search(text)
-            assert m, text
-            slower = int(m["clock"]) < int(m["others"])
-            # heat: at the card's slowdown temperature (89 C on A100/H100), never at 60-72 C
-            hot = m["temp"] is not None and int(m["temp"]) >= 86
-            assert slower or hot, (run.plan.config.name, text)
+            first = ends[np.flatnonzero(steps == e.first_step)[0]]
+            last = ends[np.flatnonzero(steps == e.last_step)[0]]
+            inside = (t >= first) & (t <= last)
+            if not inside.any():
+                continue
+            if e.kind == "thermal":
+                rest = np.median(np.delete(temp[inside], e.gpu, axis=1), axis=1)
+                assert (temp[inside, e.gpu] - rest).max() >= 5, run.plan.config.name
+            else:
+                rest = np.median(np.delete(clock[inside], e.gpu, axis=1), axis=1)
+                assert (rest - clock[inside, e.gpu]).max() >= 30, run.plan.config.name
             seen += 1
-    assert seen >= 5
+    assert seen >= 3
+    assert not [r for r in run.kind("log").to_pylist() if r["source"] == "tool"]
 
 
 def test_spikes_raise_grad_norm_no_later_than_loss(runs: list[Run]) -> None:
@@ -321,8 +328,9 @@ def test_incident_lines_are_the_real_formats(tmp_path: Path, name: str) -> None:
     launcher = "srun" if srun else "deepspeed" if config.launcher == "deepspeed" else "torchrun"
     assert REPORTS[launcher] in text, name
     f = plan.incidents.failures[0]
-    if f.cause == "xid79":
-        assert "GPU has fallen off the bus." in text and "drained (Xid 79" in text
+    if f.cause == "xid79":  # the GPU monitor shows it lost (no kernel line in the job's log)
+        tele = [r for r in open_trace(path).events() if r.kind == "telemetry"]
+        assert any((r.gpu_health or [])[f.gpu] == 3 for r in tele)
     if launcher == "torchrun" and f.relaunch == "requeue":
         assert "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: " in text
         assert "Root Cause (first observed failure):" in text

@@ -26,7 +26,10 @@ RUNS = [p for p in BUNDLED if p.parent.name == "traces"]
 def _text_at(path: Path, layout: Layout, cols: int = 100, rows: int = 30) -> float:
     """Playlist time of the first frame with a line of the run's text on screen."""
     first: list[float] = []
-    before = {"tmux": 1, "classic": 0, "plain": 0}[layout]  # tmux's prompt is there at once
+    # tmux's prompt is there at once: the player's own (then the job's first line is the text),
+    # or, where the trace types its own commands (login_host, 2.4), the trace's, which is text.
+    typed = open_trace(path).config.login_host is not None
+    before = {"tmux": 0 if typed else 1, "classic": 0, "plain": 0}[layout]
 
     def check(rec: Recording, frame: Frame) -> None:
         text = [line for line in rec.lines() if line.strip()]

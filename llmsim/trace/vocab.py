@@ -74,13 +74,17 @@ Op = Literal[
     "optimize",  # export: preparing for inference
     "serialize",  # export: converting to SafeTensors
     "write_shards",  # export: writing the weight files
-    "upload",  # a tool at the shell uploads a file (huggingface-cli's per-file bars; 2.4)
+    "upload",  # a tool at the shell uploads a file (hf upload's bars; 2.4; `rank`: the bar's line, 2.5)
+    "convert",  # a converter at the shell (its own tqdm bar, left on screen; 2.5)
 ]
 OPS: Final[tuple[Op, ...]] = get_args(Op)
 # The export tool's own operations (its bars stay in the log, as tqdm's leave=True does).
 EXPORT_OPS: Final[frozenset[Op]] = frozenset(
     {"merge_weights", "optimize", "serialize", "write_shards"}
 )
+
+# Bars of the tools the engineer runs at the shell (2.4, 2.5): drawn by the tmux layout only.
+SHELL_TOOL_OPS: Final[frozenset[Op]] = frozenset({"upload", "convert"})
 
 # Units of `done`/`total`.
 Unit = Literal["shards", "layers", "tensors", "batches", "samples", "steps", "B", "files"]

@@ -28,9 +28,6 @@ class GpuSpec:
     # `GPU Max Operating Temp`; H100 drivers print margins (T.Limit) from which they follow.
     slowdown_c: float = 89.0
     max_operating_c: float = 85.0
-    # Ampere and Hopper parts remap rows of their HBM (nvidia-smi -q: `Remapped Rows`, and
-    # `Retired Pages` all N/A); older ones retire pages
-    remaps_rows: bool = True
     # Memory bandwidth, GB/s (data sheet): what bounds a decoding engine, and the FLOPs per byte
     # that set the cost of memory-bound kernels (0: unknown, costed as an H100).
     mem_bw_gbs: float = 0.0

@@ -11,10 +11,12 @@ import pyarrow as pa
 
 from llmsim.generator.phases import export as phase_export
 from llmsim.generator.phases import init as phase_init
+from llmsim.generator.phases import shell as phase_shell
 from llmsim.generator.phases import summary as phase_summary
 from llmsim.generator.phases import train as phase_train
+from llmsim.generator.phases.node_telemetry import MonitoredTelemetry
 from llmsim.generator.phases.state import TrainState, on_disk
-from llmsim.generator.phases.telemetry import CKPT, Segment, Telemetry
+from llmsim.generator.phases.telemetry import CKPT, IDLE, Segment, Telemetry
 from llmsim.generator.plan.runplan import RunPlan
 from llmsim.generator.rows import Clock, Rows, merge
 from llmsim.generator.stacks.common.run import StackRun
@@ -22,10 +24,12 @@ from llmsim.generator.stacks.context import Context, Ids
 from llmsim.generator.stacks.registry import run_for
 from llmsim.trace.writer import TraceWriter, make_table
 
-# Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0.
+# Sub-stream keys (np.random.default_rng([seed, key])); the plan uses 0, 11-13 and 21, the
+# Megatron converter's listing 16.
 RNG_IDS, RNG_INIT, RNG_LOSS, RNG_TIMES, RNG_EVALS, RNG_LINES = 1, 2, 3, 4, 5, 6
 RNG_TELEMETRY, RNG_EXPORT, RNG_SUMMARY, RNG_FINISH = 7, 8, 9, 10
-EXPORT_GAP: Final = (1.0, 4.0)  # seconds between the script's last line and the export
+RNG_SHELL, RNG_MONITOR = 14, 15  # the engineer's shell, rank 0's node at watch's interval
+EXIT_S: Final = (0.05, 0.3)  # the script's last line to its processes' exit
 
 
 def _rng(plan: RunPlan, key: int) -> np.random.Generator:
@@ -33,18 +37,28 @@ def _rng(plan: RunPlan, key: int) -> np.random.Generator:
 
 
 def tables(plan: RunPlan) -> Iterator[pa.Table]:
-    """The whole run as consecutive time-sorted tables (the last one holds the summary)."""
+    """The whole run as consecutive time-sorted tables: the shell's prompt and the launch
+    typed, the job, then what the engineer does at the shell (the summary row closes the job's
+    story; the last row is the open prompt)."""
     run = run_for(plan.config.stack)
     ids = Ids.draw(plan.config, _rng(plan, RNG_IDS))
-    tele = Telemetry(plan, _rng(plan, RNG_TELEMETRY))
+    tele = MonitoredTelemetry(
+        plan, _rng(plan, RNG_TELEMETRY), _rng(plan, RNG_MONITOR), run.terminal().containerised
+    )
     agg = phase_summary.Aggregates()
+    session = phase_shell.Session(plan, ids, run, _rng(plan, RNG_SHELL))
 
     def emit(table: pa.Table) -> pa.Table:
+        table = merge([table, tele.node_rows(table)])
         agg.observe(table)
+        session.observe(table)
         return table
 
-    init = phase_init.events(plan, ids, run, _rng(plan, RNG_INIT))
-    yield emit(merge([init.rows.table(), _samples(tele, init.end, init.segments)]))
+    start = session.launch()
+    init = phase_init.events(plan, ids, run, _rng(plan, RNG_INIT), start=start.t0)
+    init = session.wandb_start(init)
+    samples = _samples(tele, init.end, init.segments)
+    yield emit(merge([start.rows.table(), init.rows.table(), samples]))
     c = plan.config
     state = TrainState(
         start=init.end,
@@ -59,17 +73,43 @@ def tables(plan: RunPlan) -> Iterator[pa.Table]:
     )
     for table in phase_train.chunks(plan, ids, streams, tele, run, state):
         yield emit(table)
-    closing, t_export = _finish(plan, ids, run, state)
-    export = phase_export.events(plan, _rng(plan, RNG_EXPORT), t_export)
-    idle = Segment(state.t, t_export, "train", CKPT, 1.0, 1.0)  # the script winds down
-    samples = _samples(tele, export.end, [idle, *export.segments])
-    yield emit(merge([closing, export.rows.table(), samples]))
+    yield _end(plan, ids, run, state, tele, agg, session)
+
+
+def _end(
+    plan: RunPlan,
+    ids: Ids,
+    run: StackRun,
+    state: TrainState,
+    tele: MonitoredTelemetry,
+    agg: phase_summary.Aggregates,
+    session: phase_shell.Session,
+) -> pa.Table:
+    """The script's closing lines (and W&B's footer), the processes' exit, the launcher's end,
+    then the shell: the converter (the export's rows), ls, the upload; the summary row."""
+    closing, clock = _finish(plan, ids, run, state)
+    session.finish(closing, clock)
+    t_exit = clock.t + float(_rng(plan, RNG_FINISH).uniform(*EXIT_S))
+    after, export, t_summary, t_last = session.after(
+        run.close, t_exit, lambda t: phase_export.events(plan, _rng(plan, RNG_EXPORT), t)
+    )
+    segments = [
+        Segment(state.t, t_exit, "train", CKPT, 1.0, 1.0),  # the script winds down
+        Segment(t_exit, export.segments[0].t0, "summary", IDLE, 0.0, 0.0),  # its processes exit
+        *export.segments,
+        Segment(export.end, t_last + 1.0, "summary", IDLE, 0.0, 0.0),
+    ]
+    samples = _samples(tele, t_last + 1e-6, segments)
+    table = merge([closing.table(), after.table(), export.rows.table(), samples])
+    table = merge([table, tele.node_rows(table)])
+    agg.observe(table)
     agg.take_telemetry(tele)
-    yield phase_summary.events(plan, ids, run, _rng(plan, RNG_SUMMARY), agg).table()
+    summary = phase_summary.events(plan, agg, t_summary).table()
+    return merge([table, summary])
 
 
-def _finish(plan: RunPlan, ids: Ids, run: StackRun, state: TrainState) -> tuple[pa.Table, float]:
-    """The script's closing lines after the last step; returns them and the export's start."""
+def _finish(plan: RunPlan, ids: Ids, run: StackRun, state: TrainState) -> tuple[Rows, Clock]:
+    """The script's closing lines after the last step, and the clock after them."""
     rows = Rows()
     rng = _rng(plan, RNG_FINISH)
     clock = Clock(state.t + 0.05)
@@ -77,7 +117,7 @@ def _finish(plan: RunPlan, ids: Ids, run: StackRun, state: TrainState) -> tuple[
     runtime = state.t - state.attempt_start  # the last launch's train() (a restart's own)
     train_loss = state.loss_sum / max(plan.config.total_steps, 1)
     run.finish(ctx, runtime, train_loss)
-    return rows.table(), clock.t + float(rng.uniform(*EXPORT_GAP))
+    return rows, clock
 
 
 def _samples(tele: Telemetry, end: float, segments: list[Segment]) -> pa.Table:

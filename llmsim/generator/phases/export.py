@@ -1,29 +1,28 @@
-"""Export phase: the run's own script converts the sharded checkpoint to Hugging Face format.
+"""Export phase: the stack's converter turns the last checkpoint into Hugging Face files.
 
-It gathers the shards into full tensors, prepares them for inference, serialises them to
-SafeTensors and writes bf16 shards of at most 5 GB (transformers 4.x naming), then the
-companion files. It prints in the run's tooling format (`tool`, origin `export`); the player
-draws its four bars and the `Saved:` lines from the progress, shard and file rows.
+It gathers the sharded checkpoint, prepares and serialises the weights and writes the files its
+converter writes (the profile's `export_form`: dtype, split, companion files), as progress,
+shard and file rows the classic layout draws as its four bars and `Saved:` lines. The converter
+runs at the engineer's shell after the job (phases/shell.py types it and prints its own output
+from these stages' times); it prints no line of its own here, and the GPUs are idle meanwhile.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from llmsim.generator.catalog.architecture import MAX_SHARD_LABEL, shard_names, shards, tensors
+from llmsim.generator.catalog.architecture import shard_names, tensors
 from llmsim.generator.catalog.models import saved_tokenizer_files, tokenizer_file_bytes
 from llmsim.generator.phases import export_adapter
-from llmsim.generator.phases.telemetry import EXPORT, Segment
+from llmsim.generator.phases.telemetry import IDLE, Segment
 from llmsim.generator.plan.runplan import RunPlan
-from llmsim.generator.plan.timing import export_bytes, export_parts, write_seconds
+from llmsim.generator.plan.timing import export_parts, write_seconds
 from llmsim.generator.rows import Clock, Rows
 from llmsim.generator.stacks.common.hfconfig import generation_config, model_config
-
-ORIGIN = "export"
 
 
 @dataclass
@@ -33,27 +32,26 @@ class ExportResult:
     rows: Rows
     end: float
     segments: list[Segment]
-
-
-def _source(plan: RunPlan) -> str:
-    c = plan.config
-    return plan.profile.export_source(c.output_dir, c.total_steps, plan.fit.layout)
+    files: list[tuple[str, int]] = field(default_factory=list)  # (name, bytes) as written
+    stages: dict[str, float] = field(default_factory=dict)  # when each stage ended
+    written: dict[str, float] = field(default_factory=dict)  # when each file was written
 
 
 def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
-    """Rows of the export, starting at t0 (a LoRA run that keeps its adapters saves them)."""
+    """Rows of the export, starting at t0 (a LoRA run that keeps its adapters saves them: its
+    files are what ls -lh and the upload at the shell list)."""
     if export_adapter.exports_adapter(plan):
-        return ExportResult(*export_adapter.events(plan, rng, t0))
-    c, spec, io = plan.config, plan.choice.model, plan.io
+        rows, end, segments = export_adapter.events(plan, rng, t0)
+        made = [r for r in rows.rows if r["kind"] == "file"]
+        saved = [(str(r["path"]), int(r["size_bytes"])) for r in made]
+        at = {str(r["path"]): float(r["t"]) for r in made}
+        return ExportResult(rows, end, segments, saved, {}, at)
+    spec, io = plan.choice.model, plan.io
     rows, clock = Rows(), Clock(t0)
-    log = rows.logger("export", "tool", clock, ORIGIN)
-    final = f"{c.output_dir}/final"
+    form = plan.profile.export_form
     rows.phase(t0, "export", "Export")
-    log.info(
-        f"Converting {_source(plan)} to Hugging Face format: {final}/ (bf16 SafeTensors, "
-        f"max_shard_size={MAX_SHARD_LABEL})",
-        dt=float(rng.uniform(0.5, 1.5)),
-    )
+    clock.tick(float(rng.uniform(0.5, 1.5)))  # the converter's imports
+    stages = {"start": clock.t}
     stage = export_parts(spec, io)
     layer_s = stage.gather / spec.num_layers * float(rng.uniform(0.9, 1.1))
     _bar(
@@ -65,6 +63,7 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
         "layers",
         spec.num_layers * layer_s,
     )
+    stages["gather"] = clock.t
     _bar(
         rows,
         clock,
@@ -74,6 +73,7 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
         "layers",
         stage.prepare * float(rng.uniform(0.8, 1.2)),
     )
+    stages["prepare"] = clock.t
     n_tensors = len(tensors(spec))
     _bar(
         rows,
@@ -84,19 +84,26 @@ def events(plan: RunPlan, rng: np.random.Generator, t0: float) -> ExportResult:
         "tensors",
         stage.serialize * float(rng.uniform(0.9, 1.1)),
     )
-    parts = shards(spec)
-    _write_shards(plan, rows, clock, parts, rng)
-    files = _files(plan, parts)
+    stages["serialize"] = clock.t
+    parts = form.parts(spec)
+    written = _write_shards(plan, rows, clock, parts, rng)
+    stages["write"] = clock.t
+    files = [(name, size) for name, size in _files(plan, parts) if form.keeps(name)]
+    when = {name: t for name, t in rows_written(rows)}
     for name, size in files:
         clock.tick(float(rng.uniform(0.01, 0.08)) + size / 2e9)
         rows.add(clock.t, "file", "export", path=name, size_bytes=size)
-    every = export_bytes(spec) + sum(s for _, s in files)
-    log.info(
-        f"Export complete: {every / 1e9:,.2f} GB in {final}/ ({len(parts)} weight "
-        f"file{'s' if len(parts) > 1 else ''}, {len(files)} other files)",
-        dt=0.05,
-    )
-    return ExportResult(rows, clock.t, [Segment(t0, clock.t, "export", EXPORT, 1.0, 0.3)])
+        when[name] = clock.t
+    stages["files"] = clock.t
+    clock.tick(0.05)
+    # the job's processes have exited: the converter runs at the shell, node 0 sits idle
+    idle = [Segment(t0, clock.t, "export", IDLE, 0.0, 0.0)]
+    return ExportResult(rows, clock.t, idle, [*written, *files], stages, when)
+
+
+def rows_written(rows: Rows) -> list[tuple[str, float]]:
+    """(file, when it was written) of the shard rows written so far."""
+    return [(str(r["path"]), float(r["t"])) for r in rows.rows if r["kind"] == "shard"]
 
 
 def _bar(rows: Rows, clock: Clock, op: str, label: str, total: int, unit: str, span: float) -> None:
@@ -110,8 +117,8 @@ def _write_shards(
     clock: Clock,
     parts: list[list[tuple[str, int]]],
     rng: np.random.Generator,
-) -> None:
-    """One process writes the shards at the export speed (2-5 GB/s)."""
+) -> list[tuple[str, int]]:
+    """One process writes the shards at the export speed (2-5 GB/s); returns (name, bytes)."""
     names = shard_names(len(parts))
     rows.add(
         clock.t,
@@ -125,8 +132,10 @@ def _write_shards(
         elapsed=0.0,
     )
     w0 = clock.t
+    out = []
     for i, (part, name) in enumerate(zip(parts, names, strict=True), start=1):
         size = sum(b for _, b in part)
+        out.append((name, size))
         clock.tick(write_seconds(size, plan.io) * float(rng.uniform(0.95, 1.05)) + 0.05)
         rows.add(clock.t, "shard", "export", path=name, size_bytes=size, done=i, total=len(parts))
         rows.add(
@@ -140,6 +149,7 @@ def _write_shards(
             unit="shards",
             elapsed=clock.t - w0,
         )
+    return out
 
 
 def _json_bytes(values: dict[str, Any]) -> int:
@@ -159,7 +169,10 @@ def _files(plan: RunPlan, parts: list[list[tuple[str, int]]]) -> list[tuple[str,
     if len(parts) > 1:
         names = shard_names(len(parts))
         index = {
-            "metadata": {"total_parameters": c.params, "total_size": export_bytes(spec)},
+            "metadata": {
+                "total_parameters": c.params,
+                "total_size": sum(b for part in parts for _, b in part),
+            },
             "weight_map": {t: n for part, n in zip(parts, names, strict=True) for t, _ in part},
         }
         out.append(

@@ -1,6 +1,7 @@
 """Faults the job rides through, placed in one chunk of steps: the `incident` row of each loss
-spike and transient fault, what the cluster monitor prints about it, and what the telemetry of
-those seconds shows (every GPU waiting for a batch, a GPU flagged for ECC errors).
+spike and transient fault, and what the telemetry of those seconds shows (every GPU waiting for a
+batch, a GPU flagged for ECC errors): no line of a monitor of llmsim's own (issue 21), the GPU
+monitor shows it.
 
 The step times already hold the stall (the train phase adds it as a pause inside its step) and the
 loss and gradient norm the spike (plan/loss.py); a stalled checkpoint write is longer by the time
@@ -18,7 +19,7 @@ import numpy.typing as npt
 from llmsim.generator.phases.steps import window_ids
 from llmsim.generator.phases.telemetry import WAIT, Outage, Segment, Telemetry
 from llmsim.generator.plan.runplan import RunPlan
-from llmsim.generator.stacks.context import MONITOR, Context
+from llmsim.generator.stacks.context import Context
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -91,37 +92,24 @@ def _stall(
 
 
 def _ecc(ctx: Context, tele: Telemetry, t: float, step: int, gpu: int, count: int) -> None:
-    """Correctable memory errors counted on one GPU: the monitor warns, the grid flags it."""
+    """Correctable memory errors counted on one GPU: the grid and the monitor flag it."""
     name = ctx.gpu_name(gpu)
-    ctx.rows.add(t, "incident", "train", op="ecc", step=step, rank=gpu, text=f"ECC errors: {name}")
+    text = f"ECC errors: {name} (volatile correctable 0 -> {count})"
+    ctx.rows.add(t, "incident", "train", op="ecc", step=step, rank=gpu, text=text)
     tele.add_outage(Outage(gpu, t, math.inf, "ecc"))
-    ctx.clock.t = t + float(ctx.rng.uniform(0.5, 1.5))
-    memory = (  # what nvidia-smi -q reports beside the counters on this generation
-        "remapped rows 0 correctable, 0 uncorrectable, none pending"
-        if ctx.plan.choice.gpu.remaps_rows
-        else "no retired pages"
-    )
-    ctx.logger("train", "tool", MONITOR).warning(
-        f"{name}: volatile correctable ECC errors 0 -> {count} (DRAM), uncorrectable 0; {memory}"
-    )
 
 
 def slow_save(plan: RunPlan, ctx: Context, step: int, t0: float, seconds: float) -> None:
     """A checkpoint write held up by the file system: the client loses an OST, waits for its
-    recovery and resends (Lustre's kernel messages, as the monitor forwards them)."""
+    recovery and resends (the save is longer by that; the incident row says which OST)."""
     fault = next(
         (f for f in plan.incidents.transients if f.kind == "checkpoint_retry" and f.step == step),
         None,
     )
     if fault is None:
         return
-    rng, c = ctx.rng, ctx.config
-    host = ctx.hosts[int(rng.integers(0, c.nodes))]
+    rng = ctx.rng
     ost = f"lustre-OST{int(rng.integers(0, OST_COUNT)):04x}"
-    osc = f"{ost}-osc-ffff{int(rng.integers(0x8000_0000, 0xFFFF_FFFF)):08x}{int(rng.integers(0, 16)):x}000"
-    nid = (
-        f"10.{int(rng.integers(16, 32))}.{int(rng.integers(0, 8))}.{int(rng.integers(2, 250))}@o2ib"
-    )
     lost_at = t0 + (seconds - fault.seconds) * float(rng.uniform(0.2, 0.6))
     ctx.rows.add(
         lost_at,
@@ -132,16 +120,6 @@ def slow_save(plan: RunPlan, ctx: Context, step: int, t0: float, seconds: float)
         text=f"Checkpoint write stalled: {ost} reconnecting",
         elapsed=fault.seconds,
     )
-    log = ctx.logger("checkpoint", "tool", MONITOR)
-    saved = ctx.clock.t
-    ctx.clock.t = lost_at
-    log.warning(
-        f"{host} kernel: Lustre: {osc}: Connection to {ost} (at {nid}) was lost; in progress "
-        "operations using this service will wait for recovery to complete"
-    )
-    ctx.clock.t = lost_at + fault.seconds
-    log.info(f"{host} kernel: Lustre: {osc}: Connection restored to {nid} (at {nid})")
-    ctx.clock.t = saved
 
 
 def overlay(segments: list[Segment], new: Segment) -> list[Segment]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from llmsim.generator.phases import processes
 from llmsim.generator.phases.telemetry import IDLE, LOAD, Segment
 from llmsim.generator.plan.memory import CONTEXT_MIB
 from llmsim.generator.plan.runplan import RunPlan
@@ -29,15 +30,20 @@ def events(
     run: StackRun,
     rng: np.random.Generator,
     attempt: Attempt | None = None,
+    start: float = 0.0,
 ) -> InitResult:
-    """Rows of the init phase: the job's launch at t = 0, or a relaunch at `attempt.started`
-    (whose chapter is the restart incident that precedes it)."""
-    t0 = attempt.started if attempt is not None else 0.0
+    """Rows of the init phase: the job's launch at `start` (once its command is typed at the
+    shell, phases/shell.py), or a relaunch at `attempt.started` (whose chapter is the restart
+    incident that precedes it)."""
+    first = attempt is None
+    attempt = attempt if attempt is not None else Attempt(started=start)
+    t0 = attempt.started
     rows, clock = Rows(), Clock(t0)
-    if attempt is None:
+    if first:
         rows.phase(0.0, "init", "Initialization")
     ctx = Context(plan, ids, rows, clock, rng, attempt)
     workers, load0, end = run.init(ctx)
+    processes.started(ctx, workers, run.terminal().containerised)  # issue 21: nvidia-smi's list
     end = max(end, clock.t) + 0.05
     context = CONTEXT_MIB / max(plan.fit.memory.peak_smi_mib, 1.0)
     segments = [

@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 
 from llmsim.generator.phases import init as phase_init
-from llmsim.generator.phases import monitor
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import HANG, IDLE, TRAIN, Outage, Segment, Telemetry
 from llmsim.generator.plan.incidents import Failure
@@ -35,7 +34,6 @@ from llmsim.generator.stacks.common.run import StackRun
 from llmsim.generator.stacks.context import Attempt, Context, Ids
 from llmsim.trace.writer import make_table
 
-STUCK_NOTICE_S: Final = 60.0  # the monitor reports a GPU idle this long while the job is busy
 PID_STRIDE: Final = 4_000  # pids a relaunch's processes are past the previous ones
 
 
@@ -54,15 +52,12 @@ def events(
     t_start = state.t
     t_fail = t_start + failure.into_step * plan.fit.throughput.step_s
     ctx = Context(plan, ids, rows, Clock(t_fail), rng, state.attempt)
-    _warning_signs(ctx, failure, t_fail)
     t_abort = run.crash(ctx, failure, t_fail + failure.timeout_s, failure.step - state.first)
     t_report = run.report(ctx, failure)
     attempt = _next_attempt(ctx, failure, t_report + failure.down_s)
     node = plan.config.node_of(failure.gpu)
     hosts = attempt.hosts or plan.config.hostnames
     new_host = hosts[node] if failure.replacement is not None else None
-    lost_host = ctx.host_of(failure.gpu) if new_host else None
-    monitor.requeued(ctx, failure, new_host, lost_host, attempt.started)
     init = phase_init.events(plan, ids, run, rng, attempt)
     saved_at, best, patience = state.saved.get(failure.checkpoint, (state.start, np.inf, 0))
     lost = init.end - saved_at
@@ -76,16 +71,6 @@ def events(
     state.best_val, state.patience = float(best), int(patience)
     state.kept = [k for k in state.kept if k <= failure.checkpoint]
     return tables
-
-
-def _warning_signs(ctx: Context, failure: Failure, t_fail: float) -> None:
-    """What shows before the watchdog: the kernel's Xid, or a GPU idle while others spin."""
-    if failure.cause == "xid79":
-        ctx.clock.t = t_fail + float(ctx.rng.uniform(0.5, 3.0))
-        monitor.xid(ctx, failure.gpu)
-    elif failure.timeout_s > STUCK_NOTICE_S + 10:
-        ctx.clock.t = t_fail + STUCK_NOTICE_S + float(ctx.rng.uniform(0.0, 5.0))
-        monitor.stuck(ctx, failure.gpu, STUCK_NOTICE_S)
 
 
 def _next_attempt(ctx: Context, failure: Failure, started: float) -> Attempt:

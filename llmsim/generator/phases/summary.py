@@ -11,9 +11,7 @@ import pyarrow.compute as pc
 
 from llmsim.generator.phases.telemetry import Telemetry
 from llmsim.generator.plan.runplan import RunPlan
-from llmsim.generator.rows import Clock, Rows
-from llmsim.generator.stacks.common.run import StackRun
-from llmsim.generator.stacks.context import Context, Ids
+from llmsim.generator.rows import Rows
 
 
 @dataclass
@@ -68,15 +66,11 @@ class Aggregates:
         self.top_step = max(self.top_step, int(steps.max()))
 
 
-def events(
-    plan: RunPlan, ids: Ids, run: StackRun, rng: np.random.Generator, agg: Aggregates
-) -> Rows:
-    """The launcher's closing lines and the summary row (last)."""
+def events(plan: RunPlan, agg: Aggregates, t: float) -> Rows:
+    """The summary row at `t`, the last of the job's story (the export has been written; the
+    launcher's closing lines are the shell's, phases/shell.py)."""
     rows = Rows()
-    clock = Clock(agg.last_t + float(rng.uniform(0.3, 0.8)))
-    rows.phase(clock.t, "summary", "Summary")
-    run.close(Context(plan, ids, rows, clock, rng))
-    t = clock.t + 0.05
+    rows.phase(t, "summary", "Summary")
     util = agg.util_sum / agg.util_count if agg.util_count else 0.0
     rows.add(
         t,

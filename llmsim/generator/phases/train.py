@@ -20,7 +20,6 @@ import pyarrow as pa
 from llmsim.generator.phases import faults, postrows
 from llmsim.generator.phases import restart as phase_restart
 from llmsim.generator.phases import steps as st
-from llmsim.generator.phases.monitor import episode_lines
 from llmsim.generator.phases.state import TrainState
 from llmsim.generator.phases.telemetry import CKPT, EVAL, TRAIN, Segment, Telemetry
 from llmsim.generator.plan import poststats
@@ -250,9 +249,8 @@ def _chunk(
     run.extras(ctx, ch.steps, ch.t_end, lr, ch.times, tele.reading)  # reports read the samples
     done = state.step + np.searchsorted(ch.t_end, samples.t, side="right")
     tele_rows = samples.table(done, np.minimum(done, c.total_steps - 1) // c.steps_per_epoch + 1)
-    monitor = episode_lines(plan, ctx.hosts, samples, ch.steps, ch.t_end)
     _carry(state, ch, losses)
-    return [table, rows.table(), tele_rows, monitor.table()]
+    return [table, rows.table(), tele_rows]
 
 
 def _carry(state: TrainState, ch: Chunk, losses: F64) -> None:

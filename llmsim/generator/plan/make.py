@@ -48,6 +48,7 @@ from llmsim.generator.plan.layout import GPUS_PER_NODE, MAX_GPUS, node_shape
 from llmsim.generator.plan.loss import LossModel, LossShape, Spike, chinchilla
 from llmsim.generator.plan.profile import StackProfile
 from llmsim.generator.plan.runplan import Flags, RunPlan, Timings
+from llmsim.generator.plan.terminal import Terminal, draw_terminal
 from llmsim.generator.plan.timing import (
     Io,
     checkpoint_bytes,
@@ -65,6 +66,7 @@ RNG_PLAN: Final = 0  # sub-stream of the plan; phases use their own keys (build.
 RNG_INCIDENTS: Final = 11  # failures and transient faults (their own stream: the rest stays put)
 RNG_RESTARTS: Final = 12
 RNG_COMPILE: Final = 13  # whether the job torch.compiles (before the fit: it changes the speed)
+RNG_TERMINAL: Final = 17  # the engineer's terminal (plan/terminal.py): its own stream
 RNG_NCCL_DEBUG: Final = 21  # NCCL_DEBUG of the launch (its own stream: the rest stays put)
 MAX_SEED: Final = 2**63 - 1
 MIN_DURATION: Final = 60.0
@@ -174,6 +176,9 @@ def _planned(
         rng,
     )
     config = replace(config, patience_limit=_patience(choice.profile, schedule, loss, seed))
+    terminal = draw_terminal(seed, config.nodes, config.hostnames, RNG_TERMINAL)
+    config = _with_terminal(config, terminal)
+    flags = replace(flags, wandb=terminal.wandb)
     return RunPlan(
         config,
         choice,
@@ -186,7 +191,22 @@ def _planned(
         incidents,
         flags,
         _estimate_bytes(config, laid, timings),
+        terminal,
     )
+
+
+def _with_terminal(config: RunConfig, terminal: Terminal) -> RunConfig:
+    """The config with what the player shows of the terminal (trace 2.4's optional keys)."""
+    out = replace(
+        config,
+        login_host=terminal.login_host,
+        tmux_session=terminal.tmux_session,
+        monitor_interval=terminal.monitor_interval,
+        driver_version=terminal.driver,
+        driver_cuda_version=terminal.driver_cuda,
+    )
+    out.check()
+    return out
 
 
 def _seed(seed: int | None) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 
 from llmsim.generator.catalog.architecture import ModelSpec, param_count, six_n
 from llmsim.generator.catalog.datasets import Corpus
+from llmsim.generator.catalog.exportform import SAVE_PRETRAINED, ExportForm
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout, Recompute, Sharding
 from llmsim.generator.plan.postspec import PostSpec, PostStyle
@@ -104,6 +105,7 @@ class StackProfile:
     val_float32: bool = False  # validation loss printed as the float of a float32 tensor
     window_mean_loss: bool = True  # a printed loss is its log window's mean (else the step's)
     export_source_pattern: str = "{path}"  # what the export converts, as its first line says
+    export_form: ExportForm = SAVE_PRETRAINED  # the files its converter writes (issue 21)
     # --- launch and timings
     startup_extra_s: float = 0.0  # start-up work beyond the common (compiling helpers)
     first_step_compile_s: tuple[float, float] | None = None  # compilation in the first step

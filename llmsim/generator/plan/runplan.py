@@ -15,6 +15,7 @@ from llmsim.generator.plan.incidents import Incidents
 from llmsim.generator.plan.loss import LossShape
 from llmsim.generator.plan.profile import NcclDebug, StackProfile
 from llmsim.generator.plan.schedule import Schedule
+from llmsim.generator.plan.terminal import Terminal
 from llmsim.generator.plan.timing import Io
 from llmsim.trace.config import RunConfig
 from llmsim.trace.vocab import Launcher
@@ -42,6 +43,7 @@ class Flags:
     gc_freq: int  # torchtitan's periodic GC
     max_restarts: int  # torchrun --max-restarts (0 where another launcher starts the job)
     nccl_debug: NcclDebug = "WARN"  # NCCL_DEBUG in the launch environment (drawn by plan_run)
+    wandb: bool = False  # the run logs to W&B (drawn with the terminal: plan/terminal.py)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class RunPlan:
     incidents: Incidents
     flags: Flags
     estimated_bytes: int
+    terminal: Terminal  # the engineer's shell and tools around the job (issue 21)
 
     @property
     def first_step(self) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 
@@ -59,9 +58,6 @@ class Attempt:
     started: float = 0.0  # t when its processes started
     pid_shift: int = 0  # new processes get later pids
     agent_shift: int = 0  # a requeued job has a new launcher process too
-
-
-MONITOR: Final = "monitor"  # the origin of llmsim's own cluster-monitor lines
 
 
 def gpu_name(hosts: Sequence[str], config: RunConfig, gpu: int) -> str:

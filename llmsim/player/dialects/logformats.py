@@ -5,10 +5,32 @@ Templates: docs/trace-format.md, "Log formats". The stamp is the playback clock'
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from llmsim.player.dialects.base import Line, Segment, Stamps
 from llmsim.trace import Event
 
 STAMP_MARK = "{stamp}"  # where an `inline-stamp` line's text takes the playback stamp
+# The general mark (2.5): `{stamp}`, `{stamp-S}` (the stamp S seconds before the line's: a file's
+# mtime in `ls -l`, the start of a W&B run in its footer), either with `:pattern` (a strftime
+# pattern of its own, else the `origin`'s); in `inline-stamp` and `wandb` lines.
+MARK: Final = re.compile(
+    r"\{stamp(?P<back>-\d{1,9}(?:\.\d{1,6})?)?(?::(?P<pattern>[^{}]{1,64}))?\}"
+)
+
+
+def stamped(text: str, pattern: str, when: float, stamps: Stamps) -> tuple[Segment, ...]:
+    """`text` with each stamp mark drawn at its time (the line's, or S seconds before)."""
+    out: list[Segment] = []
+    pos = 0
+    for m in MARK.finditer(text):
+        out.append((text[pos : m.start()], None))
+        at = when + float(m.group("back") or 0.0)
+        out.append((stamps.pattern(m.group("pattern") or pattern, at), "time"))
+        pos = m.end()
+    out.append((text[pos:], None))
+    return tuple(out)
 
 
 def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
@@ -51,14 +73,15 @@ def log_line(ev: Event, when: float, stamps: Stamps) -> Line:
             (f"[{stamps.seconds(when)}] ", "time"),
         ]
     elif fmt == "inline-stamp":
-        before, mark, after = text.partition(STAMP_MARK)
-        if mark:
-            stamp = (stamps.pattern(origin or "%Y-%m-%d %H:%M:%S", when), "time")
-            return Line(tuple(prefix), ((before, None), stamp, (after, None)))
+        if MARK.search(text):
+            body = stamped(text, origin or "%Y-%m-%d %H:%M:%S", when, stamps)
+            return Line(tuple(prefix), body)
     elif fmt == "tool":
         prefix += tool_prefix(stamps, when, level, origin)
     elif fmt == "wandb":
         prefix += [("wandb", "wandb"), (": ", None)]  # wandb's termlog: the name blue, bold
+        if MARK.search(text):
+            return Line(tuple(prefix), stamped(text, origin or "%Y%m%d_%H%M%S", when, stamps))
     elif fmt == "vllm":
         prefix += [(level, level), (f" {stamps.pattern('%m-%d %H:%M:%S', when)} ", "time")]
         prefix += [(f"[{origin}] ", "origin")]

@@ -57,6 +57,9 @@ LIVE_KINDS: Final = frozenset(
 # for its first 10-20 s (srun, imports, CUDA init), which on a demo screen reads as "broken".
 # Short enough that with Python's start-up the first line is on screen within a second.
 LEAD_IN: Final = 0.3
+# Rows looked through for that first line before giving up (memory stays bounded): a launch
+# typed at the shell (trace 2.4) is a few hundred rows the plain and classic layouts do not print.
+LEAD_IN_EVENTS: Final = 4_096
 SEPARATOR: Final = " · "  # between the model and the chapter in a marker
 # `--start-at train`: a step line followed within this many trace seconds by more than
 # BURST_LINES printed lines (Megatron's 16 per-rank memory reports after its first iteration)
@@ -369,6 +372,10 @@ class _Run:
                 if mark is not None:
                     markers.append(mark)
                 pending = next(events, None)
+                if kinds and renderer.finished:
+                    # The classic and plain layouts end a run at its summary: what follows it
+                    # (the engineer's shell, trace 2.4) is the tmux layout's only.
+                    pending = None
                 full = len(logs) >= MAX_BEAT_LINES or size >= MAX_BEAT_TEXT
                 if full and pending is not None and pending.t <= limit:
                     # Rows within one frame without end: a beat of its own every so many
@@ -451,7 +458,7 @@ class _Run:
         ev: Event | None = first
         while ev is not None and not self.renderer.prints(ev):
             quiet.append(ev)
-            if len(quiet) > CATCH_UP_EVENTS:  # a run that shows nothing for long: leave it be
+            if len(quiet) > LEAD_IN_EVENTS:  # a run that shows nothing for long: leave it be
                 return quiet[0], itertools.chain(quiet[1:], events)
             ev = next(events, None)
         if not quiet:

@@ -20,8 +20,9 @@ ships it (`agg --help`; asciinema/agg src/main.rs `struct Cli`, src/lib.rs `run`
 Memory: gifski holds a few dozen RGBA frames of (cols + 2) x (rows + 1) cells in flight; peaks
 measured at 14 px (120x36: 160 MB, 160x48: 270 MB, 300x100: 720 MB, 500x200: 1.7 GB) stay under
 64 MiB plus 180 bytes a pixel on a quiet machine, but more frames queue up when the encoder
-falls behind (160x48 took 326 MB, 195 bytes a pixel, in CI beside other jobs): 250 bytes a
-pixel is the bound checked before anything is recorded (MAX_MEMORY).
+falls behind (160x48 took 326 MB, 195 bytes a pixel, in CI beside other jobs, and 410 MB, 260
+bytes a pixel, beside a test suite on both cores): 400 bytes a pixel is the bound checked
+before anything is recorded (MAX_MEMORY).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ CELL_WIDTH_EM: Final = 0.61
 LINE_HEIGHT: Final = 1.4
 MAX_MEMORY: Final = 1 << 30  # bytes agg may need at most
 BASE_MEMORY: Final = 64 << 20
-BYTES_PER_PIXEL: Final = 250  # RGBA frames in flight in gifski's pipeline (measured + margin)
+BYTES_PER_PIXEL: Final = 400  # RGBA frames in flight in gifski's pipeline (measured + margin)
 PROGRESS: Final = re.compile(rb"(\d+) / (\d+)")
 STDERR_KEPT: Final = 4096  # bytes of agg's messages kept for the error line
 

@@ -20,7 +20,7 @@ from llmsim.player.views.segments import Row, Segment
 from llmsim.player.views.summary import summary_box
 from llmsim.sanitize import clean, clean_job, clean_name
 from llmsim.trace import Event, RunConfig, prints_step
-from llmsim.trace.vocab import EXPORT_OPS
+from llmsim.trace.vocab import EXPORT_OPS, SHELL_TOOL_OPS
 
 # Progress operations whose finished bar stays in the log (tqdm leave=True): the export tool's
 # own bars, and a checkpoint load only where the stack's own code draws a tqdm bar for it
@@ -139,6 +139,8 @@ class Renderer:
             self._step = ev
             shown = ev.reward if self._rewarded and ev.reward is not None else ev.loss
             self._chart_history().step(ev.step or 0, shown or 0.0, ev.tokens_per_s)
+        elif kind == "progress" and ev.op in SHELL_TOOL_OPS:
+            changed = False  # a tool at the engineer's shell: not the dashboard's
         elif kind == "progress":
             key = ev.op or ev.text or ""
             if (ev.done or 0) < (ev.total or 0):

@@ -1,6 +1,6 @@
 """What a job prints when one rank is lost: the NCCL watchdog of every other rank, each
-process's abort, and the launcher's report (the node's kernel message and the monitor's account
-are the cluster monitor's, generator/phases/monitor.py).
+process's abort, and the launcher's report (the GPU monitor shows the lost or hung GPU: the
+node's samples, phases/node_telemetry.py).
 
 Sources:
 - PyTorch ProcessGroupNCCL (WorkNCCL::checkTimeout, Watchdog::runLoop's status line, the failed

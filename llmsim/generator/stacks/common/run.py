@@ -19,6 +19,7 @@ import numpy.typing as npt
 from llmsim.generator.plan.incidents import TEARDOWN_S, Failure
 from llmsim.generator.plan.poststats import PostStats
 from llmsim.generator.stacks.common import crash
+from llmsim.generator.stacks.common.terminal import DEFAULT, StackTerminal
 from llmsim.generator.stacks.common.torchlines import torch_lines
 from llmsim.generator.stacks.context import Context
 
@@ -120,6 +121,10 @@ class StackRun(ABC):
     def script_args(self, ctx: Context) -> str:
         """The training script's arguments, as a launcher prints its command."""
         return ""
+
+    def terminal(self) -> StackTerminal:
+        """The shell around the job: its launch, converter and W&B run (issue 21)."""
+        return DEFAULT
 
     # --- a lost rank
 

@@ -125,7 +125,7 @@ def arguments_dump(
         "warmup_steps": c.warmup_steps,
         "weight_decay": c.weight_decay,
         "adam_beta2": c.adam_beta2,
-        "report_to": ["tensorboard"],
+        "report_to": ["wandb"] if ctx.plan.flags.wandb else ["tensorboard"],  # issue 21
         "deepspeed": deepspeed_config,
         "ddp_timeout": ctx.profile.collective_timeout_s,
     }
@@ -412,6 +412,14 @@ def rotate(ctx: Context, log: Logger, old: int) -> None:
     )
 
 
+def total_flos(ctx: Context) -> float:
+    """The Trainer's total_flos: 6 x non-embedding parameters x tokens of every step (the
+    float it logs, and W&B's summary holds)."""
+    c, spec = ctx.config, ctx.plan.choice.model
+    non_embedding = c.params - spec.vocab_size * spec.hidden_size
+    return float(6 * non_embedding * c.global_batch_tokens * c.total_steps)
+
+
 def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> None:
     """The end of train(): the completion message, the metrics dict, the metrics table.
 
@@ -421,7 +429,6 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> N
     length: the steps run in this session do not enter.
     """
     c = ctx.config
-    spec = ctx.plan.choice.model
     samples = c.total_steps * c.global_batch
     log.info("", AT["completed"])
     plain = log.at("plain")
@@ -436,8 +443,7 @@ def completed(ctx: Context, log: Logger, runtime: float, train_loss: float) -> N
     metrics = train_metrics(ctx, runtime, train_loss)
     epoch, loss = metrics["epoch"], metrics["train_loss"]
     plain.info(str(metrics), dt=0.01)
-    non_embedding = c.params - spec.vocab_size * spec.hidden_size
-    flos = 6 * non_embedding * c.global_batch_tokens * c.total_steps
+    flos = total_flos(ctx)
     table = {
         "epoch": float(epoch),
         "total_flos": f"{int(flos) >> 30}GF",

@@ -80,6 +80,7 @@ class TrainerRun(StackRun):
         return (
             f"--model_name_or_path {c.hub_id or c.model} --dataset_name {c.dataset} "
             f"--output_dir {c.output_dir} --bf16{self.extra_args(ctx)}"
+            + (" --report_to wandb" if ctx.plan.flags.wandb else "")  # issue 21
         )
 
     # --- what each sharding fills in

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from llmsim.generator.catalog.exportform import MERGE_WEIGHTS
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import Layout
 from llmsim.generator.stacks.common.trainer_profile import TrainerProfile
@@ -38,4 +39,5 @@ PROFILE: Final = FsdpProfile(
     weight=0.25,
     modes=((3, "full"),),
     export_source_pattern="{path}/pytorch_model_fsdp_0 (FSDP sharded)",
+    export_form=MERGE_WEIGHTS,  # what its converter writes (issue 21)
 )

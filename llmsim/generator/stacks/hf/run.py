@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from llmsim.generator.stacks.common import launch, nccl
+from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.common.torchlines import python_warning, torch_lines
 from llmsim.generator.stacks.common.trainer import (
     AT,
@@ -19,6 +20,7 @@ from llmsim.generator.stacks.common.trainer import (
 from llmsim.generator.stacks.common.trainer_run import TrainerRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hf import fsdp
+from llmsim.generator.stacks.hf.terminal import TERMINAL
 
 # How __post_init__ leaves `--fsdp "full_shard auto_wrap"` (a list of FSDPOption, printed by
 # repr) and an fsdp.json of {"state_dict_type": "SHARDED_STATE_DICT"} (its keys, then the
@@ -93,6 +95,10 @@ class FsdpRun(TrainerRun):
         """torchrun's agent after the workers exit."""
         if ctx.config.gpus > 1:
             launch.torchrun_end(ctx, info=ctx.agent_info)
+
+    def terminal(self) -> StackTerminal:
+        """The shell around the job (stacks/hf/terminal.py)."""
+        return TERMINAL
 
 
 def _first_save(ctx: Context) -> int:

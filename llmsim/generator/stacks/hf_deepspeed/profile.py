@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from llmsim.generator.catalog.exportform import ZERO_TO_FP32
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout, Sharding
 from llmsim.generator.stacks.common.trainer_profile import TrainerProfile
@@ -39,4 +40,5 @@ PROFILE: Final = DeepSpeedProfile(
     weight=0.2,
     modes=((3, "full"), (2, "full")),
     export_source_pattern="{path}/global_step{step} (ZeRO-{zero})",
+    export_form=ZERO_TO_FP32,  # what its converter writes (issue 21)
 )

@@ -11,10 +11,12 @@ import numpy.typing as npt
 
 from llmsim.generator.stacks.common import launch, nccl
 from llmsim.generator.stacks.common.run import Readings
+from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.common.trainer import AT, save_pretrained, transformers_log
 from llmsim.generator.stacks.common.trainer_run import TrainerRun
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.hf_deepspeed import deepspeed
+from llmsim.generator.stacks.hf_deepspeed.terminal import TERMINAL
 
 
 class DeepSpeedRun(TrainerRun):
@@ -110,6 +112,10 @@ class DeepSpeedRun(TrainerRun):
     def close(self, ctx: Context) -> None:
         """launch.py's lines when the workers exit."""
         launch.deepspeed_end(ctx)
+
+    def terminal(self) -> StackTerminal:
+        """The shell around the job (stacks/hf_deepspeed/terminal.py)."""
+        return TERMINAL
 
 
 RUN: Final = DeepSpeedRun()

@@ -19,6 +19,7 @@ from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.megatron.argdefaults import ARGUMENT_DEFAULTS
 from llmsim.generator.stacks.megatron.counts import padded_vocab, rank_params
 from llmsim.generator.stacks.megatron.memory import theoretical_lines
+from llmsim.generator.stacks.megatron.terminal import TERMINAL
 
 DATA_ROOT: Final = "/lustre/datasets"
 STRAGGLER_MINMAX: Final = 4  # --straggler-minmax-count: the report's Bottom/Top lines
@@ -113,6 +114,22 @@ def _launch_args(ctx: Context) -> dict[str, object]:
         "use_flash_attn": False,
         "use_rope_scaling": scaling.get("rope_type") == "llama3",
         "weight_decay": c.weight_decay,
+        **_wandb_args(ctx),
+    }
+
+
+def _wandb_args(ctx: Context) -> dict[str, object]:
+    """--tensorboard-dir and the --wandb-* arguments of a run that logs to W&B (issue 21):
+    Megatron logs its scalars to W&B only where the TensorBoard writer exists."""
+    if not ctx.plan.flags.wandb:
+        return {}
+    run = TERMINAL.wandb_run(ctx)
+    return {
+        "tensorboard_dir": f"{ctx.checkpoint_dir}/tensorboard",
+        "wandb_entity": "",
+        "wandb_exp_name": run.name,
+        "wandb_project": run.project,
+        "wandb_save_dir": "",
     }
 
 

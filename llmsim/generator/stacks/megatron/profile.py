@@ -10,6 +10,7 @@ from typing import Final
 import numpy as np
 
 from llmsim.generator.catalog.architecture import ModelSpec
+from llmsim.generator.catalog.exportform import BRIDGE_EXPORT
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import (
     GPUS_PER_NODE,
@@ -167,4 +168,5 @@ PROFILE: Final = MegatronProfile(
     export_source_pattern="{path} (torch_dist)",
     startup_extra_s=20.0,  # compiling the dataset helpers and fused kernels, TE
     straggler_report_chance=0.6,  # --log-straggler
+    export_form=BRIDGE_EXPORT,  # Megatron-Bridge's export (issue 21)
 )

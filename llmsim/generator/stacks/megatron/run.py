@@ -12,8 +12,10 @@ import numpy.typing as npt
 from llmsim.generator.plan.incidents import Failure
 from llmsim.generator.stacks.common import crash, launch, nccl, teardown
 from llmsim.generator.stacks.common.run import Reading, Readings, StackRun
+from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.megatron import lines as megatron
+from llmsim.generator.stacks.megatron.terminal import TERMINAL
 
 
 class MegatronRun(StackRun):
@@ -154,6 +156,10 @@ class MegatronRun(StackRun):
         return crash.Collective(
             "_REDUCE_SCATTER_BASE", bucket, bucket // max(1, c.dp), seq, pg, c.tp, c.dp
         )
+
+    def terminal(self) -> StackTerminal:
+        """The shell around the job (stacks/megatron/terminal.py)."""
+        return TERMINAL
 
 
 def _nvml(ctx: Context, now: Reading | None, top: float) -> str:

@@ -179,6 +179,9 @@ _TOML: Final[dict[str, tuple[int, float, int, str, int]]] = {
 # export float32, steps 1000, gc_freq 50, keep_latest_k 10, compile off, dataset c4
 
 
+WANDB_SWITCH: Final = "--metrics.enable_wandb"  # job_config.py Metrics.enable_wandb (issue 21)
+
+
 def overrides(ctx: Context) -> str:
     """The command-line overrides of the shipped toml this run was launched with."""
     c, layout, flags = ctx.config, ctx.plan.fit.layout, ctx.plan.flags
@@ -213,6 +216,8 @@ def overrides(ctx: Context) -> str:
         args.append(f"--training.gc_freq {flags.gc_freq}")
     if flags.compile:
         args.append("--compile.enable")
+    if flags.wandb:  # the run logs to W&B
+        args.append(WANDB_SWITCH)
     return " ".join(args)
 
 

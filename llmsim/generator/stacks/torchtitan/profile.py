@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from llmsim.generator.catalog.architecture import ModelSpec, embedding_params, param_count
+from llmsim.generator.catalog.exportform import TITAN_TO_HF
 from llmsim.generator.catalog.software import Era
 from llmsim.generator.plan.layout import GPUS_PER_NODE, Layout, Recompute, tp_allowed
 from llmsim.generator.plan.profile import Benchmark, NcclDebug, StackProfile
@@ -234,6 +235,7 @@ PROFILE: Final = TitanProfile(
     checkpoint_pattern="step-{step}",
     checkpoints_under="./outputs/checkpoint",
     export_source_pattern="{path} (DCP)",
+    export_form=TITAN_TO_HF,  # what its converter writes (issue 21)
     first_step_compile_s=(25.0, 70.0),
     compile_chance=0.7,
     rank0_only=True,  # run_train.sh: --local-ranks-filter 0

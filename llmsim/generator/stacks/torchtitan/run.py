@@ -11,8 +11,10 @@ import numpy.typing as npt
 from llmsim.generator.plan.incidents import Failure
 from llmsim.generator.stacks.common import crash, launch, nccl
 from llmsim.generator.stacks.common.run import Readings, StackRun
+from llmsim.generator.stacks.common.terminal import StackTerminal
 from llmsim.generator.stacks.context import Context
 from llmsim.generator.stacks.torchtitan import lines as titan
+from llmsim.generator.stacks.torchtitan.terminal import TERMINAL
 
 PROFILE_FREQ: Final = 100  # [profiling] profile_freq of the shipped llama3 configs
 
@@ -94,6 +96,10 @@ class TitanRun(StackRun):
 
     def close(self, ctx: Context) -> None:
         launch.torchrun_end(ctx, info=ctx.agent_info)
+
+    def terminal(self) -> StackTerminal:
+        """The shell around the job (stacks/torchtitan/terminal.py)."""
+        return TERMINAL
 
 
 RUN: Final = TitanRun()

@@ -48,6 +48,7 @@ GLANCE_EVERY: Final = 300.0  # trace seconds between routine glances at the clus
 # CUDA 12.8, the runs' toolkit, needs (nvidia-smi then says CUDA Version 12.8).
 DRIVER: Final = "570.133.20"
 PROCESS_NAME: Final = "/usr/bin/python"
+XET_SUMMARY_BARS: Final = 2  # hf-xet's `Processing Files` and `New Data Upload` bars (speed)
 
 
 def job_row(line: Line) -> Row:
@@ -170,6 +171,8 @@ class TmuxRenderer:
         elif kind == "summary":
             self.finished = True
             self._job_ended()
+        elif kind == "shell":
+            self._foreground(ev)
         self._glance(ev.t)
         if s.signature() != before:
             s.changed()
@@ -255,11 +258,24 @@ class TmuxRenderer:
         pane = self.screen.pane
         done, total = ev.done or 0, ev.total or 0
         op = ev.op
+        if op == "upload" and ev.rank is not None:  # hf-xet's bars, each on its line
+            meter = Meter(
+                done,
+                total,
+                ev.elapsed or 0.0,
+                clean_name(ev.text or ""),
+                "B",
+                True,
+                xet=True,
+                speed=ev.rank < XET_SUMMARY_BARS,
+            )
+            pane.bar(ev.rank, meter)  # the reporter closes them all at its end
+            return
         if op == "upload":
             meter = Meter(done, total, ev.elapsed or 0.0, clean_name(ev.text or ""), "B", True)
             position = 0
             leave = True
-        elif op in self._kept:
+        elif op == "convert" or op in self._kept:  # a converter's at the shell, or a kept one
             meter = Meter(done, total, ev.elapsed or 0.0, clean_name(ev.text or ""))
             position, leave = 0, True
         elif self._hf and op == "eval" and pane.bars:
@@ -315,20 +331,27 @@ class TmuxRenderer:
         if want != s.window:
             s.window = want
 
+    def _foreground(self, ev: Event) -> None:
+        """The window's name follows the shell's foreground command: state, not a printed
+        line, so a start point past the launch (`--start-at train`) still names the job."""
+        if ev.op == "prompt":
+            self.screen.job_name = clean_name(ev.origin or SHELL_NAME)
+        elif ev.op == "enter" and ev.origin:
+            self.screen.job_name = clean_name(ev.origin)
+
     def _shell_row(self, ev: Event) -> None:
         pane = self.screen.pane
+        while pane.bars:  # the tool at the shell has ended: tqdm leaves its bars (leave=True)
+            pane.close_bar(0, leave=True)
         text = clean_name(ev.text or "") if ev.op != "output" else None
         if ev.op == "prompt":
             if pane.at_prompt:  # a prompt after a prompt: Enter on an empty line
                 pane.enter()
             pane.type(((text or "", None),))
-            self.screen.job_name = clean_name(ev.origin or SHELL_NAME)
         elif ev.op == "keys":
             pane.type(((text or "", None),))
         elif ev.op == "enter":
             pane.enter()
-            if ev.origin:
-                self.screen.job_name = clean_name(ev.origin)
         elif ev.op == "output":
             line = self.lines_of.lines(ev._replace(kind="log"))
             for one in line:

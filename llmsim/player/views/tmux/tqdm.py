@@ -31,6 +31,8 @@ class Meter:
     unit_scale: bool = False  # sizes with SI prefixes (bytes: 4.98G/4.98G, 121MB/s)
     remaining: float | None = None  # seconds left when the trace holds them
     seconds_per_unit: float | None = None  # the rate when the trace holds it (s/it)
+    xet: bool = False  # hf-xet's bar_format (huggingface_hub's XetProgressReporter)
+    speed: bool = False  # with the reporter's speed as postfix (its two summary bars)
 
 
 def format_sizeof(num: float, suffix: str = "", divisor: float = 1000) -> str:
@@ -59,8 +61,28 @@ def _count(value: float, scale: bool) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def xet_meter(m: Meter, ncols: int | None, ascii_only: bool = False) -> str:
+    """huggingface_hub 0.36.0's XetProgressReporter bar (utils/_xet_progress_reporting.py):
+    `{l_bar}{bar}| {n_fmt:>5}B / {total_fmt:>5}B{postfix:>12}`, sizes in powers of 1000, the
+    summary bars' postfix `, ` + their speed `f"{format_sizeof(speed)}B/s  ".rjust(10)`."""
+    total = max(m.total, 1.0)
+    frac = min(1.0, max(0.0, m.n / total))
+    postfix = ""
+    if m.speed:
+        rate = m.n / m.elapsed if m.elapsed else None
+        size = format_sizeof(rate) if rate is not None else "???"
+        postfix = ", " + f"{size}B/s  ".rjust(10)
+    l_bar = f"{m.desc}: {frac * 100:3.0f}%|"
+    r_bar = f"| {format_sizeof(m.n):>5}B / {format_sizeof(m.total):>5}B{postfix:>12}"
+    cells = max(1, ncols - cell_len(l_bar + r_bar)) if ncols else DEFAULT_BAR
+    text = l_bar + _bar(frac, cells, ASCII_BAR if ascii_only else UTF_BAR) + r_bar
+    return _trim(text, ncols) if ncols else text
+
+
 def meter(m: Meter, ncols: int | None, ascii_only: bool = False) -> str:
     """The meter's text, at most `ncols` cells (None: a 10-cell bar, as tqdm without a width)."""
+    if m.xet:
+        return xet_meter(m, ncols, ascii_only)
     if m.seconds_per_unit:
         rate: float | None = 1.0 / m.seconds_per_unit
     else:
