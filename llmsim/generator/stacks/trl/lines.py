@@ -31,6 +31,9 @@ SHAREGPT: Final = frozenset(
     {"teknium/OpenHermes-2.5", "Open-Orca/SlimOrca", "Magpie-Align/Magpie-Pro-300K-Filtered"}
 )
 TOKENIZE_RATE: Final = (1_500.0, 6_000.0)  # examples/s of one process (dataset_num_proc None)
+# Seconds a `Dataset.map` call costs besides its examples (fingerprinting, the cache file, the
+# first batch): a 28-example eval set takes ~20 ms, not 28 examples / 1 ms = "28000.00 examples/s".
+MAP_OVERHEAD_S: Final = (0.008, 0.04)
 
 
 def accelerate_defaults(ctx: Context) -> None:
@@ -66,6 +69,7 @@ def dataset_bars(ctx: Context) -> None:
     for name, n in (("train", data.examples), ("eval", evals)):
         for desc in _steps(ctx, data, name):
             took = n / float(ctx.rng.uniform(*TOKENIZE_RATE)) * (0.15 if "Packing" in desc else 1)
+            took += float(ctx.rng.uniform(*MAP_OVERHEAD_S))
             ctx.clock.tick(took)
             ctx.init.info(finished_bar(desc, n, took, " examples"))
 
