@@ -518,9 +518,13 @@ def arch_classes(family: str) -> tuple[str, str, str]:
     return ARCH_CLASSES.get(family, ARCH_CLASSES["llama"])
 
 
+INVENTED_ORG: Final = "nimbus-ml"  # the Hub organisation of the invented models
+
+
 def base_repo(spec: ModelSpec) -> str:
-    """Where the base checkpoint comes from: the real repo, or the invented lab's own name."""
-    return spec.hub.hub_id if spec.hub else f"llmsim-labs/{spec.name}"
+    """Where the base checkpoint comes from: the real repo, or an invented lab's (a name that
+    could be a Hub organisation: a job's output never names llmsim itself)."""
+    return spec.hub.hub_id if spec.hub else f"{INVENTED_ORG}/{spec.name}"
 
 
 # Files a tokenizer ships besides its config, by kind, and the sizes of those that do not
